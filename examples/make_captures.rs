@@ -1,0 +1,1970 @@
+//! Deterministic generator of the synthetic DCE-RPC captures in `captures/`
+//! and of their ground truth (`NAME.expected.tsv`).
+//!
+//! ```text
+//! cargo run --example make_captures -- OUTDIR
+//! ```
+//!
+//! This program is an independent oracle: it uses only `std`, never the
+//! `rpcsift` library, no randomness (a fixed-seed xorshift fills opaque
+//! bytes) and fixed timestamps, so its output is byte-for-byte reproducible.
+//! `tests/captures_fresh.rs` checks that the committed files still match.
+//!
+//! Wire formats follow DCE 1.1 (C706) chapter 12 and MS-RPCE 2.2.2:
+//! connection-oriented PDUs over plain TCP, in classic PCAP files
+//! (LINKTYPE_ETHERNET, microsecond timestamps, little-endian header).
+//!
+//! Ground-truth rules (also documented in captures/README.md):
+//! * a PDU is *complete* at the first captured packet after which every one
+//!   of its bytes has been seen in the capture (union of captured TCP
+//!   payload ranges); a call's request time is the completion time of its
+//!   last-completing request fragment, its response time likewise;
+//! * a call whose request has a byte never captured is not reported;
+//! * rows are sorted by request time, then connection (client ip, client
+//!   port, server ip, server port, numerically), then stream order.
+
+use std::fs;
+use std::path::Path;
+
+// ---------------------------------------------------------------------------
+// constants
+
+/// 2024-01-01T00:00:00Z
+const BASE_SECS: u64 = 1_704_067_200;
+/// Default gap between two consecutive packets (µs).
+const STEP: u64 = 80;
+const MSS: usize = 1460;
+/// Stub bytes per fragment when a max fragment size of 1432 is negotiated
+/// (1432 - 24-byte request/response header, rounded down to a multiple of 8).
+const FRAG_STUB: usize = 1408;
+/// "No fragmentation" stub size.
+const ONE_FRAG: usize = 1 << 20;
+
+const C: usize = 0; // client side / client->server stream
+const S: usize = 1; // server side / server->client stream
+
+const TH_FIN: u8 = 0x01;
+const TH_SYN: u8 = 0x02;
+const TH_RST: u8 = 0x04;
+const TH_PSH: u8 = 0x08;
+const TH_ACK: u8 = 0x10;
+
+// DCE-RPC packet types (C706 12.6.4.3 + MS-RPCE rpc_auth_3)
+const PT_REQUEST: u8 = 0;
+const PT_RESPONSE: u8 = 2;
+const PT_FAULT: u8 = 3;
+const PT_BIND: u8 = 11;
+const PT_BIND_ACK: u8 = 12;
+const PT_ALTER: u8 = 14;
+const PT_ALTER_RESP: u8 = 15;
+const PT_AUTH3: u8 = 16;
+
+const PFC_FIRST: u8 = 0x01;
+const PFC_LAST: u8 = 0x02;
+const PFC_DID_NOT_EXECUTE: u8 = 0x20;
+const PFC_OBJECT_UUID: u8 = 0x80;
+
+const RPC_C_AUTHN_WINNT: u8 = 10;
+const RPC_C_AUTHN_LEVEL_PKT_PRIVACY: u8 = 6;
+
+const STATUS_ACCESS_DENIED: u32 = 0x0000_0005;
+const NCA_S_OP_RNG_ERROR: u32 = 0x1c01_0002;
+
+// ---------------------------------------------------------------------------
+// interfaces and their Zeek names (scripts/base/protocols/dce-rpc/consts.zeek)
+
+struct Iface {
+    uuid: &'static str,
+    /// Zeek endpoint name; `None` = not in Zeek's table.
+    name: Option<&'static str>,
+    ver: (u16, u16),
+    ops: &'static [(u16, &'static str)],
+}
+
+static EPM: Iface = Iface {
+    uuid: "e1af8308-5d1f-11c9-91a4-08002b14a0fa",
+    name: Some("epmapper"),
+    ver: (3, 0),
+    ops: &[(2, "ept_lookup"), (3, "ept_map")],
+};
+static SVCCTL: Iface = Iface {
+    uuid: "367abb81-9844-35f1-ad32-98f038001003",
+    name: Some("svcctl"),
+    ver: (2, 0),
+    ops: &[
+        (0, "CloseServiceHandle"),
+        (12, "CreateServiceW"),
+        (15, "OpenSCManagerW"),
+        (19, "StartServiceW"),
+    ],
+};
+static ATSVC: Iface = Iface {
+    uuid: "1ff70682-0a51-30e8-076d-740be8cee98b",
+    name: Some("atsvc"),
+    ver: (1, 0),
+    ops: &[(0, "NetrJobAdd")],
+};
+static TSCH: Iface = Iface {
+    uuid: "86d35949-83c9-4044-b424-db363231fd0c",
+    name: Some("ITaskSchedulerService"),
+    ver: (1, 0),
+    ops: &[(1, "SchRpcRegisterTask"), (12, "SchRpcRun")],
+};
+static UNKNOWN: Iface = Iface {
+    uuid: "01234567-89ab-cdef-0123-456789abcdef",
+    name: None,
+    ver: (1, 0),
+    ops: &[],
+};
+
+#[derive(Clone, Copy)]
+struct Syn {
+    uuid: &'static str,
+    ver: (u16, u16),
+}
+const NDR: Syn = Syn {
+    uuid: "8a885d04-1ceb-11c9-9fe8-08002b104860",
+    ver: (2, 0),
+};
+const NDR64: Syn = Syn {
+    uuid: "71710533-beba-4937-8319-b5dbef9ccc36",
+    ver: (1, 0),
+};
+
+/// (uuid, endpoint, operation) as the ground truth reports them.
+fn names(iface: Option<&Iface>, opnum: u16) -> (String, String, String) {
+    match iface {
+        None => ("-".into(), "-".into(), "-".into()),
+        Some(i) => {
+            let ep = match i.name {
+                Some(n) => n.to_string(),
+                None => format!("unknown-{}", i.uuid),
+            };
+            let op = match i.ops.iter().find(|(n, _)| *n == opnum) {
+                Some((_, s)) => s.to_string(),
+                None => format!("unknown-{}", opnum),
+            };
+            (i.uuid.to_string(), ep, op)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// byte helpers
+
+fn parse_uuid(s: &str) -> [u8; 16] {
+    let hex: Vec<u8> = s.bytes().filter(|b| *b != b'-').collect();
+    assert_eq!(hex.len(), 32, "bad uuid {}", s);
+    let mut out = [0u8; 16];
+    for i in 0..16 {
+        let h = std::str::from_utf8(&hex[2 * i..2 * i + 2]).unwrap();
+        out[i] = u8::from_str_radix(h, 16).expect("hex");
+    }
+    out
+}
+
+/// UUID in little-endian NDR layout (used inside towers, always LE).
+fn uuid_le(s: &str) -> [u8; 16] {
+    let b = parse_uuid(s);
+    let mut o = b;
+    o[0] = b[3];
+    o[1] = b[2];
+    o[2] = b[1];
+    o[3] = b[0];
+    o[4] = b[5];
+    o[5] = b[4];
+    o[6] = b[7];
+    o[7] = b[6];
+    o
+}
+
+fn utf16le(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
+}
+
+/// NDR writer in a given integer byte order; every primitive is aligned to
+/// its size relative to the start of the buffer.
+struct Buf {
+    le: bool,
+    b: Vec<u8>,
+}
+
+impl Buf {
+    fn new(le: bool) -> Buf {
+        Buf { le, b: Vec::new() }
+    }
+    fn align(&mut self, n: usize) {
+        while self.b.len() % n != 0 {
+            self.b.push(0);
+        }
+    }
+    fn u8(&mut self, v: u8) {
+        self.b.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.align(2);
+        let x = if self.le { v.to_le_bytes() } else { v.to_be_bytes() };
+        self.b.extend_from_slice(&x);
+    }
+    fn u32(&mut self, v: u32) {
+        self.align(4);
+        let x = if self.le { v.to_le_bytes() } else { v.to_be_bytes() };
+        self.b.extend_from_slice(&x);
+    }
+    fn bytes(&mut self, v: &[u8]) {
+        self.b.extend_from_slice(v);
+    }
+    /// uuid_t: time_low u32, time_mid u16, time_hi_and_version u16 in the
+    /// data representation's byte order, then 8 bytes as is.
+    fn uuid(&mut self, s: &str) {
+        let u = parse_uuid(s);
+        self.u32(u32::from_be_bytes([u[0], u[1], u[2], u[3]]));
+        self.u16(u16::from_be_bytes([u[4], u[5]]));
+        self.u16(u16::from_be_bytes([u[6], u[7]]));
+        self.bytes(&u[8..]);
+    }
+    /// p_syntax_id_t: uuid + version (major u16, minor u16).
+    fn syntax(&mut self, uuid: &str, ver: (u16, u16)) {
+        self.uuid(uuid);
+        self.u16(ver.0);
+        self.u16(ver.1);
+    }
+    /// Conformant varying NUL-terminated UTF-16 string (wchar_t is an
+    /// unsigned short, so it follows the integer byte order).
+    fn wstr(&mut self, s: &str) {
+        let units: Vec<u16> = s.encode_utf16().chain(std::iter::once(0)).collect();
+        let n = units.len() as u32;
+        self.u32(n);
+        self.u32(0);
+        self.u32(n);
+        for u in units {
+            self.u16(u);
+        }
+    }
+}
+
+/// Deterministic xorshift64* generator for opaque bytes.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| (self.next() >> 32) as u8).collect()
+    }
+    /// Context handle: attributes 0 + 16-byte uuid.
+    fn handle(&mut self) -> [u8; 20] {
+        let mut h = [0u8; 20];
+        h[4..].copy_from_slice(&self.bytes(16));
+        h
+    }
+    fn uuid_string(&mut self) -> String {
+        let b = self.bytes(16);
+        let h: Vec<String> = b.iter().map(|x| format!("{:02x}", x)).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            h[0..4].concat(),
+            h[4..6].concat(),
+            h[6..8].concat(),
+            h[8..10].concat(),
+            h[10..16].concat()
+        )
+    }
+    /// Base64-looking text (as in `powershell -enc ...`).
+    fn b64ish(&mut self, n: usize) -> String {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut s: String = (0..n - 2)
+            .map(|_| A[(self.next() >> 58) as usize] as char)
+            .collect();
+        s.push_str("A=");
+        s
+    }
+}
+
+fn checksum(chunks: &[&[u8]]) -> u16 {
+    let mut sum: u32 = 0;
+    let mut odd: Option<u8> = None;
+    for c in chunks {
+        for &b in c.iter() {
+            match odd.take() {
+                None => odd = Some(b),
+                Some(hi) => sum += u32::from(u16::from_be_bytes([hi, b])),
+            }
+        }
+    }
+    if let Some(hi) = odd {
+        sum += u32::from(u16::from_be_bytes([hi, 0]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+fn mac_of(ip: [u8; 4]) -> [u8; 6] {
+    [0x00, 0x15, 0x5d, ip[1], ip[2], ip[3]]
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_frame(
+    src: Host,
+    dst: Host,
+    ip_id: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    window: u16,
+    opts: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    assert!(opts.len() % 4 == 0);
+    let tcp_len = 20 + opts.len() + payload.len();
+    let mut tcp = Vec::with_capacity(tcp_len);
+    tcp.extend_from_slice(&src.port.to_be_bytes());
+    tcp.extend_from_slice(&dst.port.to_be_bytes());
+    tcp.extend_from_slice(&seq.to_be_bytes());
+    tcp.extend_from_slice(&ack.to_be_bytes());
+    tcp.push((((20 + opts.len()) / 4) as u8) << 4);
+    tcp.push(flags);
+    tcp.extend_from_slice(&window.to_be_bytes());
+    tcp.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
+    tcp.extend_from_slice(opts);
+    tcp.extend_from_slice(payload);
+    let mut pseudo = Vec::with_capacity(12);
+    pseudo.extend_from_slice(&src.ip);
+    pseudo.extend_from_slice(&dst.ip);
+    pseudo.extend_from_slice(&[0, 6]);
+    pseudo.extend_from_slice(&(tcp_len as u16).to_be_bytes());
+    let cs = checksum(&[&pseudo, &tcp]);
+    tcp[16..18].copy_from_slice(&cs.to_be_bytes());
+
+    let mut ip = Vec::with_capacity(20);
+    ip.push(0x45);
+    ip.push(0);
+    ip.extend_from_slice(&((20 + tcp_len) as u16).to_be_bytes());
+    ip.extend_from_slice(&ip_id.to_be_bytes());
+    ip.extend_from_slice(&0x4000u16.to_be_bytes()); // DF
+    ip.push(128);
+    ip.push(6);
+    ip.extend_from_slice(&[0, 0]);
+    ip.extend_from_slice(&src.ip);
+    ip.extend_from_slice(&dst.ip);
+    let cs = checksum(&[&ip]);
+    ip[10..12].copy_from_slice(&cs.to_be_bytes());
+
+    let mut f = Vec::with_capacity(14 + ip.len() + tcp.len());
+    f.extend_from_slice(&mac_of(dst.ip));
+    f.extend_from_slice(&mac_of(src.ip));
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&tcp);
+    f
+}
+
+// ---------------------------------------------------------------------------
+// DCE-RPC PDUs
+
+#[derive(Clone)]
+struct Auth {
+    typ: u8,
+    level: u8,
+    ctx_id: u32,
+    token: Vec<u8>,
+}
+
+/// Common header (16 bytes) + body [+ auth pad + sec_trailer + token].
+fn pdu(le: bool, ptype: u8, flags: u8, call_id: u32, body: &[u8], auth: Option<&Auth>) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.u8(5); // rpc_vers
+    w.u8(0); // rpc_vers_minor
+    w.u8(ptype);
+    w.u8(flags);
+    w.bytes(&[if le { 0x10 } else { 0x00 }, 0, 0, 0]); // packed_drep
+    w.u16(0); // frag_length, patched below
+    w.u16(0); // auth_length, patched below
+    w.u32(call_id);
+    w.bytes(body);
+    let mut auth_len = 0u16;
+    if let Some(a) = auth {
+        let pad = (4 - w.b.len() % 4) % 4;
+        for _ in 0..pad {
+            w.u8(0);
+        }
+        w.u8(a.typ);
+        w.u8(a.level);
+        w.u8(pad as u8);
+        w.u8(0);
+        w.u32(a.ctx_id);
+        w.bytes(&a.token);
+        auth_len = a.token.len() as u16;
+    }
+    let flen = w.b.len() as u16;
+    let (f, a) = if le {
+        (flen.to_le_bytes(), auth_len.to_le_bytes())
+    } else {
+        (flen.to_be_bytes(), auth_len.to_be_bytes())
+    };
+    w.b[8..10].copy_from_slice(&f);
+    w.b[10..12].copy_from_slice(&a);
+    w.b
+}
+
+/// bind / alter_context body.
+fn bind_body(le: bool, max_xmit: u16, max_recv: u16, assoc: u32, ctxs: &[(u16, &Iface, &[Syn])]) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.u16(max_xmit);
+    w.u16(max_recv);
+    w.u32(assoc);
+    w.u8(ctxs.len() as u8); // n_context_elem
+    w.u8(0);
+    w.u16(0);
+    for (id, iface, ts) in ctxs {
+        w.u16(*id);
+        w.u8(ts.len() as u8);
+        w.u8(0);
+        w.syntax(iface.uuid, iface.ver);
+        for t in ts.iter() {
+            w.syntax(t.uuid, t.ver);
+        }
+    }
+    w.b
+}
+
+/// bind_ack / alter_context_resp body. `results`: (result, reason, syntax).
+fn ack_body(
+    le: bool,
+    max_xmit: u16,
+    max_recv: u16,
+    assoc: u32,
+    sec_addr: &str,
+    results: &[(u16, u16, Option<Syn>)],
+) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.u16(max_xmit);
+    w.u16(max_recv);
+    w.u32(assoc);
+    if sec_addr.is_empty() {
+        w.u16(0);
+    } else {
+        w.u16(sec_addr.len() as u16 + 1);
+        w.bytes(sec_addr.as_bytes());
+        w.u8(0);
+    }
+    w.align(4); // body starts at PDU offset 16, so this is PDU alignment
+    w.u8(results.len() as u8);
+    w.u8(0);
+    w.u16(0);
+    for (result, reason, syn) in results {
+        w.u16(*result);
+        w.u16(*reason);
+        match syn {
+            Some(s) => w.syntax(s.uuid, s.ver),
+            None => w.bytes(&[0u8; 20]),
+        }
+    }
+    w.b
+}
+
+// ---------------------------------------------------------------------------
+// the simulated world: connections, streams, calls, the pcap being written
+
+#[derive(Clone, Copy)]
+struct Host {
+    ip: [u8; 4],
+    port: u16,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Tag {
+    Other,
+    Req(usize),
+    Resp(usize),
+    Fault(usize),
+}
+
+struct Pdu {
+    start: usize,
+    end: usize,
+    tag: Tag,
+    done: Option<u64>,
+}
+
+struct Stream {
+    isn: u32,
+    data: Vec<u8>,
+    snd_nxt: usize,
+    delivered: Vec<(usize, usize)>,
+    captured: Vec<(usize, usize)>,
+    fin: bool,
+    pdus: Vec<Pdu>,
+}
+
+impl Stream {
+    fn new(isn: u32) -> Stream {
+        Stream {
+            isn,
+            data: Vec::new(),
+            snd_nxt: 0,
+            delivered: Vec::new(),
+            captured: Vec::new(),
+            fin: false,
+            pdus: Vec::new(),
+        }
+    }
+    fn seq_at(&self, off: usize) -> u32 {
+        self.isn.wrapping_add(1).wrapping_add(off as u32)
+    }
+}
+
+/// Does the union of `ranges` cover [s, e)?
+fn covered(ranges: &[(usize, usize)], s: usize, e: usize) -> bool {
+    reach(ranges, s) >= e
+}
+
+/// End of the contiguous run of `ranges` starting at `from`.
+fn reach(ranges: &[(usize, usize)], from: usize) -> usize {
+    let mut pos = from;
+    loop {
+        match ranges.iter().filter(|r| r.0 <= pos && r.1 > pos).map(|r| r.1).max() {
+            Some(e) => pos = e,
+            None => return pos,
+        }
+    }
+}
+
+struct Conn {
+    h: [Host; 2],
+    st: [Stream; 2],
+    le: bool,
+    ctx: Vec<(u16, &'static Iface)>,
+    named_pipe: Option<String>,
+}
+
+struct Call {
+    conn: usize,
+    call_id: u32,
+    ctx: u16,
+    opnum: u16,
+    uuid: String,
+    endpoint: String,
+    operation: String,
+    named_pipe: String,
+    auth_level: String,
+}
+
+struct World {
+    pcap: Vec<u8>,
+    t: u64,
+    conns: Vec<Conn>,
+    calls: Vec<Call>,
+    ip_ids: Vec<([u8; 4], u16)>,
+    rng: Rng,
+}
+
+impl World {
+    /// Scenario `n` starts at 2024-01-01 00:00:00 + n * 10 minutes + 0.1 s.
+    fn new(n: u64) -> World {
+        let mut pcap = Vec::new();
+        pcap.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes()); // magic (µs)
+        pcap.extend_from_slice(&2u16.to_le_bytes());
+        pcap.extend_from_slice(&4u16.to_le_bytes());
+        pcap.extend_from_slice(&0i32.to_le_bytes()); // thiszone
+        pcap.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
+        pcap.extend_from_slice(&65535u32.to_le_bytes()); // snaplen
+        pcap.extend_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
+        World {
+            pcap,
+            t: (BASE_SECS + n * 600) * 1_000_000 + 100_000,
+            conns: Vec::new(),
+            calls: Vec::new(),
+            ip_ids: Vec::new(),
+            rng: Rng(0x9e37_79b9_7f4a_7c15 ^ (n.wrapping_mul(0x1000_0001))),
+        }
+    }
+
+    fn wait(&mut self, us: u64) {
+        self.t += us;
+    }
+
+    fn conn(&mut self, cli: ([u8; 4], u16), srv: ([u8; 4], u16), isn_c: u32, isn_s: u32, le: bool) -> usize {
+        self.conns.push(Conn {
+            h: [Host { ip: cli.0, port: cli.1 }, Host { ip: srv.0, port: srv.1 }],
+            st: [Stream::new(isn_c), Stream::new(isn_s)],
+            le,
+            ctx: Vec::new(),
+            named_pipe: None,
+        });
+        self.conns.len() - 1
+    }
+
+    fn next_ip_id(&mut self, ip: [u8; 4]) -> u16 {
+        if let Some(e) = self.ip_ids.iter_mut().find(|e| e.0 == ip) {
+            e.1 = e.1.wrapping_add(1);
+            return e.1;
+        }
+        let first = u16::from_be_bytes([ip[2], ip[3]]).wrapping_mul(97).wrapping_add(0x1234);
+        self.ip_ids.push((ip, first));
+        first
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn raw(&mut self, c: usize, dir: usize, seq: u32, ack: u32, flags: u8, opts: &[u8], payload: &[u8], captured: bool) {
+        let src = self.conns[c].h[dir];
+        let dst = self.conns[c].h[1 - dir];
+        let id = self.next_ip_id(src.ip);
+        let win = if flags & TH_SYN != 0 { 64240 } else { 1026 };
+        let frame = build_frame(src, dst, id, seq, ack, flags, win, opts, payload);
+        if captured {
+            let secs = (self.t / 1_000_000) as u32;
+            let usecs = (self.t % 1_000_000) as u32;
+            self.pcap.extend_from_slice(&secs.to_le_bytes());
+            self.pcap.extend_from_slice(&usecs.to_le_bytes());
+            self.pcap.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            self.pcap.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            self.pcap.extend_from_slice(&frame);
+        }
+        self.t += STEP;
+    }
+
+    /// ACK number a packet from `dir` carries: what it has received in order.
+    fn ack_for(&self, c: usize, dir: usize) -> u32 {
+        let o = &self.conns[c].st[1 - dir];
+        o.seq_at(reach(&o.delivered, 0)).wrapping_add(o.fin as u32)
+    }
+
+    /// Put the stream bytes [start, end) of direction `dir` on the wire.
+    /// `captured == false` models a capture drop: the peer gets the bytes
+    /// (and ACKs them) but the pcap never sees them.
+    fn emit(&mut self, c: usize, dir: usize, start: usize, end: usize, flags: u8, captured: bool) {
+        let seq = self.conns[c].st[dir].seq_at(start);
+        let ack = self.ack_for(c, dir);
+        let payload = self.conns[c].st[dir].data[start..end].to_vec();
+        let now = self.t;
+        self.raw(c, dir, seq, ack, flags, &[], &payload, captured);
+        let st = &mut self.conns[c].st[dir];
+        st.delivered.push((start, end));
+        st.snd_nxt = st.snd_nxt.max(end);
+        if captured {
+            st.captured.push((start, end));
+            let Stream { captured, pdus, .. } = st;
+            for p in pdus.iter_mut() {
+                if p.done.is_none() && covered(captured, p.start, p.end) {
+                    p.done = Some(now);
+                }
+            }
+        }
+    }
+
+    /// Send everything queued and unsent, in MSS-sized segments.
+    fn send(&mut self, c: usize, dir: usize) {
+        loop {
+            let st = &self.conns[c].st[dir];
+            let (start, total) = (st.snd_nxt, st.data.len());
+            if start >= total {
+                break;
+            }
+            let end = (start + MSS).min(total);
+            let flags = if end == total { TH_PSH | TH_ACK } else { TH_ACK };
+            self.emit(c, dir, start, end, flags, true);
+        }
+    }
+
+    /// Send the next `n` queued bytes as one segment.
+    fn send_n(&mut self, c: usize, dir: usize, n: usize) {
+        let st = &self.conns[c].st[dir];
+        let start = st.snd_nxt;
+        let end = start + n;
+        assert!(end <= st.data.len());
+        let flags = if end == st.data.len() { TH_PSH | TH_ACK } else { TH_ACK };
+        self.emit(c, dir, start, end, flags, true);
+    }
+
+    fn handshake(&mut self, c: usize) {
+        let opts = [2, 4, 0x05, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2]; // MSS 1460, WS 8, SACK ok
+        let isn_c = self.conns[c].st[C].isn;
+        let isn_s = self.conns[c].st[S].isn;
+        self.raw(c, C, isn_c, 0, TH_SYN, &opts, &[], true);
+        self.wait(212);
+        let ack = self.ack_for(c, S);
+        self.raw(c, S, isn_s, ack, TH_SYN | TH_ACK, &opts, &[], true);
+        self.wait(35);
+        let ack = self.ack_for(c, C);
+        self.raw(c, C, isn_c.wrapping_add(1), ack, TH_ACK, &[], &[], true);
+    }
+
+    fn next_seq(&self, c: usize, dir: usize) -> u32 {
+        let st = &self.conns[c].st[dir];
+        st.seq_at(st.snd_nxt).wrapping_add(st.fin as u32)
+    }
+
+    fn ack(&mut self, c: usize, dir: usize) {
+        let seq = self.next_seq(c, dir);
+        let ack = self.ack_for(c, dir);
+        self.raw(c, dir, seq, ack, TH_ACK, &[], &[], true);
+    }
+
+    fn fin(&mut self, c: usize, dir: usize) {
+        let seq = self.next_seq(c, dir);
+        let ack = self.ack_for(c, dir);
+        self.raw(c, dir, seq, ack, TH_FIN | TH_ACK, &[], &[], true);
+        self.conns[c].st[dir].fin = true;
+    }
+
+    /// FIN from the client, FIN from the server, last ACK from the client.
+    fn close(&mut self, c: usize) {
+        self.fin(c, C);
+        self.wait(190);
+        self.fin(c, S);
+        self.wait(45);
+        self.ack(c, C);
+    }
+
+    fn rst(&mut self, c: usize, dir: usize) {
+        let seq = self.next_seq(c, dir);
+        let ack = self.ack_for(c, dir);
+        self.raw(c, dir, seq, ack, TH_RST | TH_ACK, &[], &[], true);
+    }
+
+    fn queue(&mut self, c: usize, dir: usize, bytes: Vec<u8>, tag: Tag) {
+        let st = &mut self.conns[c].st[dir];
+        let start = st.data.len();
+        st.data.extend_from_slice(&bytes);
+        st.pdus.push(Pdu {
+            start,
+            end: st.data.len(),
+            tag,
+            done: None,
+        });
+    }
+
+    // --- DCE-RPC level -----------------------------------------------------
+
+    /// bind (ptype 11) or alter_context (ptype 14), queued client->server.
+    #[allow(clippy::too_many_arguments)]
+    fn bind(&mut self, c: usize, ptype: u8, call_id: u32, max_frag: u16, assoc: u32, ctxs: &[(u16, &Iface, &[Syn])], auth: Option<&Auth>) {
+        let le = self.conns[c].le;
+        let body = bind_body(le, max_frag, max_frag, assoc, ctxs);
+        let p = pdu(le, ptype, PFC_FIRST | PFC_LAST, call_id, &body, auth);
+        self.queue(c, C, p, Tag::Other);
+    }
+
+    /// bind_ack (12) or alter_context_resp (15), queued server->client.
+    /// `results`: (p_cont_id, interface, result, reason); accepted contexts
+    /// become usable, a bind_ack's sec_addr becomes the named_pipe.
+    #[allow(clippy::too_many_arguments)]
+    fn bind_ack(
+        &mut self,
+        c: usize,
+        ptype: u8,
+        call_id: u32,
+        max_frag: u16,
+        assoc: u32,
+        sec_addr: &str,
+        results: &[(u16, &'static Iface, u16, u16)],
+        auth: Option<&Auth>,
+    ) {
+        let le = self.conns[c].le;
+        let res: Vec<(u16, u16, Option<Syn>)> = results
+            .iter()
+            .map(|(_, _, r, why)| (*r, *why, if *r == 0 { Some(NDR) } else { None }))
+            .collect();
+        let body = ack_body(le, max_frag, max_frag, assoc, sec_addr, &res);
+        let p = pdu(le, ptype, PFC_FIRST | PFC_LAST, call_id, &body, auth);
+        self.queue(c, S, p, Tag::Other);
+        let conn = &mut self.conns[c];
+        for (id, iface, r, _) in results {
+            if *r == 0 {
+                conn.ctx.retain(|(i, _)| i != id);
+                conn.ctx.push((*id, *iface));
+            }
+        }
+        if ptype == PT_BIND_ACK {
+            conn.named_pipe = Some(sec_addr.to_string());
+        }
+    }
+
+    /// Queue a request, fragmented into `frag`-byte stub pieces.
+    #[allow(clippy::too_many_arguments)]
+    fn request(&mut self, c: usize, call_id: u32, ctx: u16, opnum: u16, obj: Option<&str>, stub: &[u8], frag: usize, auth: Option<&Auth>) -> usize {
+        let le = self.conns[c].le;
+        let iface = self.conns[c].ctx.iter().find(|(i, _)| *i == ctx).map(|(_, f)| *f);
+        let (uuid, endpoint, operation) = names(iface, opnum);
+        let idx = self.calls.len();
+        self.calls.push(Call {
+            conn: c,
+            call_id,
+            ctx,
+            opnum,
+            uuid,
+            endpoint,
+            operation,
+            named_pipe: self.conns[c].named_pipe.clone().unwrap_or_else(|| "-".into()),
+            auth_level: auth.map(|a| a.level.to_string()).unwrap_or_else(|| "-".into()),
+        });
+        let chunks: Vec<&[u8]> = if stub.is_empty() { vec![stub] } else { stub.chunks(frag).collect() };
+        let mut off = 0;
+        for (i, ch) in chunks.iter().enumerate() {
+            let mut flags = 0;
+            if i == 0 {
+                flags |= PFC_FIRST;
+            }
+            if i + 1 == chunks.len() {
+                flags |= PFC_LAST;
+            }
+            if obj.is_some() {
+                flags |= PFC_OBJECT_UUID;
+            }
+            let mut b = Buf::new(le);
+            b.u32((stub.len() - off) as u32); // alloc_hint: stub bytes remaining
+            b.u16(ctx);
+            b.u16(opnum);
+            if let Some(o) = obj {
+                b.uuid(o);
+            }
+            b.bytes(ch);
+            let p = pdu(le, PT_REQUEST, flags, call_id, &b.b, auth);
+            self.queue(c, C, p, Tag::Req(idx));
+            off += ch.len();
+        }
+        idx
+    }
+
+    /// Queue the response to call `k`, fragmented into `frag`-byte pieces.
+    fn response(&mut self, k: usize, stub: &[u8], frag: usize, auth: Option<&Auth>) {
+        let (c, call_id, ctx) = (self.calls[k].conn, self.calls[k].call_id, self.calls[k].ctx);
+        for p in response_pdus(self.conns[c].le, call_id, ctx, stub, frag, auth) {
+            self.queue(c, S, p, Tag::Resp(k));
+        }
+    }
+
+    fn fault(&mut self, k: usize, status: u32, extra_flags: u8) {
+        let (c, call_id, ctx) = (self.calls[k].conn, self.calls[k].call_id, self.calls[k].ctx);
+        let le = self.conns[c].le;
+        let mut b = Buf::new(le);
+        b.u32(32); // alloc_hint
+        b.u16(ctx);
+        b.u8(0); // cancel_count
+        b.u8(0); // reserved
+        b.u32(status);
+        b.u32(0); // reserved
+        let p = pdu(le, PT_FAULT, PFC_FIRST | PFC_LAST | extra_flags, call_id, &b.b, None);
+        self.queue(c, S, p, Tag::Fault(k));
+    }
+
+    /// A response to a call whose request is not in the capture.
+    fn orphan_response(&mut self, c: usize, call_id: u32, ctx: u16, stub: &[u8]) {
+        for p in response_pdus(self.conns[c].le, call_id, ctx, stub, ONE_FRAG, None) {
+            self.queue(c, S, p, Tag::Other);
+        }
+    }
+
+    fn auth3(&mut self, c: usize, call_id: u32, auth: &Auth) {
+        let le = self.conns[c].le;
+        let p = pdu(le, PT_AUTH3, PFC_FIRST | PFC_LAST, call_id, &[0, 0, 0, 0], Some(auth));
+        self.queue(c, C, p, Tag::Other);
+    }
+
+    /// Compute the ground truth and return (pcap bytes, expected TSV).
+    fn finish(self) -> (Vec<u8>, String) {
+        let n = self.calls.len();
+        let mut req_t: Vec<Option<u64>> = vec![None; n];
+        let mut req_lost = vec![false; n];
+        let mut resp_t: Vec<Option<u64>> = vec![None; n];
+        let mut resp_lost = vec![false; n];
+        let mut faulted = vec![false; n];
+        for conn in &self.conns {
+            for st in &conn.st {
+                for p in &st.pdus {
+                    let (k, is_req) = match p.tag {
+                        Tag::Other => continue,
+                        Tag::Req(k) => (k, true),
+                        Tag::Resp(k) => (k, false),
+                        Tag::Fault(k) => {
+                            faulted[k] = true;
+                            (k, false)
+                        }
+                    };
+                    let (t, lost) = if is_req { (&mut req_t, &mut req_lost) } else { (&mut resp_t, &mut resp_lost) };
+                    match p.done {
+                        Some(d) => t[k] = Some(t[k].map_or(d, |x| x.max(d))),
+                        None => lost[k] = true,
+                    }
+                }
+            }
+        }
+        let ip_str = |ip: [u8; 4]| format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]);
+        let ts_str = |us: u64| format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
+        let mut rows: Vec<((u64, u32, u16, u32, u16, usize), String)> = Vec::new();
+        for (k, call) in self.calls.iter().enumerate() {
+            let t = match (req_t[k], req_lost[k]) {
+                (Some(t), false) => t,
+                _ => continue, // request never fully captured: not reported
+            };
+            let (status, rtt) = match (resp_t[k], resp_lost[k]) {
+                (Some(r), false) => {
+                    assert!(r > t, "response before request");
+                    (if faulted[k] { "fault" } else { "ok" }, ts_str(r - t))
+                }
+                _ => ("no_response", "-".to_string()),
+            };
+            let conn = &self.conns[call.conn];
+            let (cl, sv) = (conn.h[C], conn.h[S]);
+            let key = (t, u32::from_be_bytes(cl.ip), cl.port, u32::from_be_bytes(sv.ip), sv.port, k);
+            let line = [
+                ts_str(t),
+                ip_str(cl.ip),
+                cl.port.to_string(),
+                ip_str(sv.ip),
+                sv.port.to_string(),
+                call.call_id.to_string(),
+                call.uuid.clone(),
+                call.opnum.to_string(),
+                call.endpoint.clone(),
+                call.operation.clone(),
+                status.to_string(),
+                rtt,
+                call.named_pipe.clone(),
+                call.auth_level.clone(),
+            ]
+            .join("\t");
+            rows.push((key, line));
+        }
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut tsv = String::from(
+            "ts\torig_h\torig_p\tresp_h\tresp_p\tcall_id\tuuid\topnum\tendpoint\toperation\tstatus\trtt\tnamed_pipe\tauth_level\n",
+        );
+        for (_, l) in rows {
+            tsv.push_str(&l);
+            tsv.push('\n');
+        }
+        (self.pcap, tsv)
+    }
+}
+
+fn response_pdus(le: bool, call_id: u32, ctx: u16, stub: &[u8], frag: usize, auth: Option<&Auth>) -> Vec<Vec<u8>> {
+    let chunks: Vec<&[u8]> = if stub.is_empty() { vec![stub] } else { stub.chunks(frag).collect() };
+    let mut out = Vec::new();
+    let mut off = 0;
+    for (i, ch) in chunks.iter().enumerate() {
+        let mut flags = 0;
+        if i == 0 {
+            flags |= PFC_FIRST;
+        }
+        if i + 1 == chunks.len() {
+            flags |= PFC_LAST;
+        }
+        let mut b = Buf::new(le);
+        b.u32((stub.len() - off) as u32); // alloc_hint
+        b.u16(ctx);
+        b.u8(0); // cancel_count
+        b.u8(0); // reserved
+        b.bytes(ch);
+        out.push(pdu(le, PT_RESPONSE, flags, call_id, &b.b, auth));
+        off += ch.len();
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// stubs (NDR, in the connection's byte order)
+
+fn st_open_scm(le: bool, machine: &str) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.u32(0x0002_0000); // lpMachineName (unique)
+    w.wstr(machine);
+    w.u32(0x0002_0004); // lpDatabaseName (unique)
+    w.wstr("ServicesActive");
+    w.u32(0x000f_003f); // SC_MANAGER_ALL_ACCESS
+    w.b
+}
+
+fn st_handle_status(le: bool, h: &[u8; 20], status: u32) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.bytes(h);
+    w.u32(status);
+    w.b
+}
+
+fn st_handle(h: &[u8; 20]) -> Vec<u8> {
+    h.to_vec()
+}
+
+fn st_status(le: bool, status: u32) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.u32(status);
+    w.b
+}
+
+/// RCreateServiceW (MS-SCMR 3.1.4.12).
+fn st_create_service(le: bool, h: &[u8; 20], name: &str, display: &str, path: &str) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.bytes(h); // hSCManager
+    w.wstr(name); // lpServiceName ([in, string] ref)
+    w.u32(0x0002_0000); // lpDisplayName (unique)
+    w.wstr(display);
+    w.u32(0x000f_01ff); // dwDesiredAccess SERVICE_ALL_ACCESS
+    w.u32(0x0000_0010); // dwServiceType SERVICE_WIN32_OWN_PROCESS
+    w.u32(0x0000_0003); // dwStartType SERVICE_DEMAND_START
+    w.u32(0x0000_0000); // dwErrorControl SERVICE_ERROR_IGNORE
+    w.wstr(path); // lpBinaryPathName ([in, string] ref)
+    w.u32(0); // lpLoadOrderGroup
+    w.u32(0); // lpdwTagId
+    w.u32(0); // lpDependencies
+    w.u32(0); // dwDependSize
+    w.u32(0); // lpServiceStartName
+    w.u32(0); // lpPassword
+    w.u32(0); // dwPwSize
+    w.b
+}
+
+fn st_create_service_resp(le: bool, h: &[u8; 20]) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.u32(0); // lpdwTagId (null)
+    w.bytes(h); // lpServiceHandle
+    w.u32(0); // ERROR_SUCCESS
+    w.b
+}
+
+/// RStartServiceW: hService, argc 0, argv null.
+fn st_start_service(le: bool, h: &[u8; 20]) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.bytes(h);
+    w.u32(0);
+    w.u32(0);
+    w.b
+}
+
+fn st_close_resp(le: bool) -> Vec<u8> {
+    st_handle_status(le, &[0u8; 20], 0)
+}
+
+/// Protocol tower for ncacn_ip_tcp (C706 appendix L; always little-endian,
+/// port and address big-endian).
+fn tower(uuid: &str, ver: (u16, u16), port: u16, ip: [u8; 4]) -> Vec<u8> {
+    fn floor(t: &mut Vec<u8>, lhs: &[u8], rhs: &[u8]) {
+        t.extend_from_slice(&(lhs.len() as u16).to_le_bytes());
+        t.extend_from_slice(lhs);
+        t.extend_from_slice(&(rhs.len() as u16).to_le_bytes());
+        t.extend_from_slice(rhs);
+    }
+    let mut t = Vec::new();
+    t.extend_from_slice(&5u16.to_le_bytes());
+    let mut l = vec![0x0d];
+    l.extend_from_slice(&uuid_le(uuid));
+    l.extend_from_slice(&ver.0.to_le_bytes());
+    floor(&mut t, &l, &ver.1.to_le_bytes());
+    let mut l = vec![0x0d];
+    l.extend_from_slice(&uuid_le(NDR.uuid));
+    l.extend_from_slice(&NDR.ver.0.to_le_bytes());
+    floor(&mut t, &l, &NDR.ver.1.to_le_bytes());
+    floor(&mut t, &[0x0b], &[0, 0]); // RPC connection-oriented, minor 0
+    floor(&mut t, &[0x07], &port.to_be_bytes()); // TCP
+    floor(&mut t, &[0x09], &ip); // IP
+    t
+}
+
+fn put_tower(w: &mut Buf, t: &[u8]) {
+    w.u32(t.len() as u32); // conformance (max_count)
+    w.u32(t.len() as u32); // tower_length
+    w.bytes(t);
+}
+
+/// ept_map request (C706 appendix O): object, map_tower, entry_handle, max_towers.
+fn st_ept_map(le: bool, t: &[u8]) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.u32(1); // object: referent
+    w.uuid("00000000-0000-0000-0000-000000000000");
+    w.u32(2); // map_tower: referent
+    put_tower(&mut w, t);
+    w.align(4);
+    w.bytes(&[0u8; 20]); // entry_handle
+    w.u32(4); // max_towers
+    w.b
+}
+
+fn st_ept_map_resp(le: bool, t: &[u8]) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.bytes(&[0u8; 20]); // entry_handle
+    w.u32(1); // num_towers
+    w.u32(4); // towers: max_count
+    w.u32(0); // offset
+    w.u32(1); // actual_count
+    w.u32(3); // referent
+    put_tower(&mut w, t);
+    w.u32(0); // status
+    w.b
+}
+
+fn st_ept_lookup(le: bool) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.u32(0); // inquiry_type RPC_C_EP_ALL_ELTS
+    w.u32(1); // object: referent
+    w.uuid("00000000-0000-0000-0000-000000000000");
+    w.u32(2); // Ifid: referent
+    w.uuid("00000000-0000-0000-0000-000000000000");
+    w.u16(0);
+    w.u16(0);
+    w.u32(1); // vers_option RPC_C_VERS_ALL
+    w.bytes(&[0u8; 20]); // entry_handle
+    w.u32(500); // max_ents
+    w.b
+}
+
+/// Endpoint-map entries (uuid, version, port, annotation).
+const EPT_ENTRIES: &[(&str, (u16, u16), u16, &str)] = &[
+    ("367abb81-9844-35f1-ad32-98f038001003", (2, 0), 49667, ""),
+    ("1ff70682-0a51-30e8-076d-740be8cee98b", (1, 0), 49670, ""),
+    ("86d35949-83c9-4044-b424-db363231fd0c", (1, 0), 49671, ""),
+    ("12345778-1234-abcd-ef00-0123456789ac", (1, 0), 49664, ""),
+    ("12345778-1234-abcd-ef00-0123456789ab", (0, 0), 49664, ""),
+    ("b25a52bf-e5dd-4f4a-aea6-8ca7272a0e86", (2, 0), 49664, "KeyIso"),
+    ("76f03f96-cdfd-44fc-a22c-64950a001209", (1, 0), 49668, ""),
+    ("0b6edbfa-4a24-4fc6-8a23-942b1eca65d1", (1, 0), 49668, ""),
+    ("ae33069b-a2a8-46ee-a235-ddfd339be281", (1, 0), 49668, ""),
+    ("f6beaff7-1e19-4fbb-9f8f-b89e2018337c", (1, 0), 49665, "Event log TCPIP"),
+    ("3473dd4d-2e88-4006-9cba-22570909dd10", (5, 256), 49666, "WinHttp Auto-Proxy Service"),
+    ("30adc50c-5cbc-46ce-9a0e-91914789e23c", (1, 0), 49665, "NRP server endpoint"),
+    ("d95afe70-a6d5-4259-822e-2c84da1ddb0d", (1, 0), 49665, ""),
+    ("12345678-1234-abcd-ef00-01234567cffb", (1, 0), 49664, "Netlogon"),
+    ("e3514235-4b06-11d1-ab04-00c04fc2dcd2", (4, 0), 49664, "MS NT Directory DRS Interface"),
+    ("50abc2a4-574d-40b3-9d66-ee4fd5fba076", (5, 0), 49669, "DNS Server"),
+];
+
+/// ept_lookup response with the first `n` entries of EPT_ENTRIES.
+fn st_ept_lookup_resp(le: bool, n: usize, ip: [u8; 4], more: bool) -> Vec<u8> {
+    let ents = &EPT_ENTRIES[..n];
+    let mut w = Buf::new(le);
+    let mut h = [0u8; 20];
+    if more {
+        h[4] = 0x5e;
+        h[8] = 0x01;
+        h[19] = 0x07;
+    }
+    w.bytes(&h); // entry_handle
+    w.u32(ents.len() as u32); // num_ents
+    w.u32(500); // entries: max_count
+    w.u32(0); // offset
+    w.u32(ents.len() as u32); // actual_count
+    for (i, (_, _, _, annot)) in ents.iter().enumerate() {
+        w.uuid("00000000-0000-0000-0000-000000000000"); // object
+        w.u32(3 + i as u32); // tower referent
+        w.u32(0); // annotation: offset
+        w.u32(annot.len() as u32 + 1); // actual_count
+        w.bytes(annot.as_bytes());
+        w.u8(0);
+    }
+    for (uuid, ver, port, _) in ents.iter() {
+        w.align(4);
+        put_tower(&mut w, &tower(uuid, *ver, *port, ip));
+    }
+    w.u32(if more { 0 } else { 0x16c9_a0d6 }); // status (EPT_S_NOT_REGISTERED at the end)
+    w.b
+}
+
+/// NetrJobAdd (MS-TSCH 3.2.5.2.1).
+fn st_netr_job_add(le: bool, server: &str, command: &str) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.u32(0x0002_0000); // Servername (unique)
+    w.wstr(server);
+    w.u32(49_020_000); // AT_INFO.JobTime: 13:37 in ms after midnight
+    w.u32(0); // DaysOfMonth
+    w.u8(0); // DaysOfWeek
+    w.u8(0); // Flags
+    w.u32(0x0002_0004); // Command (unique)
+    w.wstr(command);
+    w.b
+}
+
+fn st_netr_job_add_resp(le: bool, job_id: u32) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.u32(job_id);
+    w.u32(0);
+    w.b
+}
+
+/// SchRpcRegisterTask (MS-TSCH 3.2.5.4.2).
+fn st_sch_register(le: bool, path: &str, xml: &str) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.u32(0x0002_0000); // path (unique)
+    w.wstr(path);
+    w.wstr(xml); // xml ([in, string] ref)
+    w.u32(6); // flags TASK_CREATE_OR_UPDATE
+    w.u32(0); // sddl (null)
+    w.u32(3); // logonType TASK_LOGON_INTERACTIVE_TOKEN
+    w.u32(0); // cCreds
+    w.u32(0); // pCreds (null)
+    w.b
+}
+
+fn st_sch_register_resp(le: bool, path: &str) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.u32(0x0002_0000); // pActualPath
+    w.wstr(path);
+    w.u32(0); // pErrorInfo (null)
+    w.u32(0); // S_OK
+    w.b
+}
+
+/// SchRpcRun (MS-TSCH 3.2.5.4.13).
+fn st_sch_run(le: bool, path: &str) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.wstr(path);
+    w.u32(0); // cArgs
+    w.u32(0); // pArgs (null)
+    w.u32(0); // flags
+    w.u32(0); // sessionId
+    w.u32(0); // user (null)
+    w.b
+}
+
+fn st_sch_run_resp(le: bool, guid: &str) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.uuid(guid);
+    w.u32(0);
+    w.b
+}
+
+// ---------------------------------------------------------------------------
+// NTLMSSP tokens (always little-endian)
+
+fn ntlm_fields(v: &mut Vec<u8>, len: usize, off: usize) {
+    v.extend_from_slice(&(len as u16).to_le_bytes());
+    v.extend_from_slice(&(len as u16).to_le_bytes());
+    v.extend_from_slice(&(off as u32).to_le_bytes());
+}
+
+const NTLM_VERSION: [u8; 8] = [10, 0, 0x61, 0x4a, 0, 0, 0, 15]; // 10.0.19041, rev 15
+
+fn ntlm_negotiate() -> Vec<u8> {
+    let mut v = b"NTLMSSP\0".to_vec();
+    v.extend_from_slice(&1u32.to_le_bytes());
+    v.extend_from_slice(&0xe208_8297u32.to_le_bytes());
+    ntlm_fields(&mut v, 0, 0); // domain
+    ntlm_fields(&mut v, 0, 0); // workstation
+    v.extend_from_slice(&NTLM_VERSION);
+    v
+}
+
+fn av_pairs() -> Vec<u8> {
+    let mut v = Vec::new();
+    let mut av = |id: u16, val: &[u8]| {
+        v.extend_from_slice(&id.to_le_bytes());
+        v.extend_from_slice(&(val.len() as u16).to_le_bytes());
+        v.extend_from_slice(val);
+    };
+    av(2, &utf16le("CORP"));
+    av(1, &utf16le("SRV01"));
+    av(4, &utf16le("corp.local"));
+    av(3, &utf16le("srv01.corp.local"));
+    av(5, &utf16le("corp.local"));
+    // FILETIME of 2024-01-01T00:09:00Z
+    let ft: u64 = (BASE_SECS + 540 + 11_644_473_600) * 10_000_000;
+    av(7, &ft.to_le_bytes());
+    av(0, &[]);
+    v
+}
+
+fn ntlm_challenge(rng: &mut Rng) -> Vec<u8> {
+    let target = utf16le("CORP");
+    let info = av_pairs();
+    let mut v = b"NTLMSSP\0".to_vec();
+    v.extend_from_slice(&2u32.to_le_bytes());
+    ntlm_fields(&mut v, target.len(), 56);
+    v.extend_from_slice(&0xe28a_8215u32.to_le_bytes());
+    v.extend_from_slice(&rng.bytes(8)); // server challenge
+    v.extend_from_slice(&[0u8; 8]);
+    ntlm_fields(&mut v, info.len(), 56 + target.len());
+    v.extend_from_slice(&NTLM_VERSION);
+    assert_eq!(v.len(), 56);
+    v.extend_from_slice(&target);
+    v.extend_from_slice(&info);
+    v
+}
+
+fn ntlm_authenticate(rng: &mut Rng) -> Vec<u8> {
+    let domain = utf16le("CORP");
+    let user = utf16le("svc_backup");
+    let ws = utf16le("WS01");
+    let lm = vec![0u8; 24];
+    let mut nt = rng.bytes(16); // NTProofStr
+    nt.extend_from_slice(&[1, 1, 0, 0, 0, 0, 0, 0]);
+    let ft: u64 = (BASE_SECS + 540 + 11_644_473_600) * 10_000_000;
+    nt.extend_from_slice(&ft.to_le_bytes());
+    nt.extend_from_slice(&rng.bytes(8)); // client challenge
+    nt.extend_from_slice(&[0u8; 4]);
+    nt.extend_from_slice(&av_pairs());
+    nt.extend_from_slice(&[0u8; 4]);
+    let key = rng.bytes(16);
+    // payload laid out as domain, user, workstation, lm, nt, key
+    let o_domain = 88;
+    let o_user = o_domain + domain.len();
+    let o_ws = o_user + user.len();
+    let o_lm = o_ws + ws.len();
+    let o_nt = o_lm + lm.len();
+    let o_key = o_nt + nt.len();
+    let mut v = b"NTLMSSP\0".to_vec();
+    v.extend_from_slice(&3u32.to_le_bytes());
+    ntlm_fields(&mut v, lm.len(), o_lm);
+    ntlm_fields(&mut v, nt.len(), o_nt);
+    ntlm_fields(&mut v, domain.len(), o_domain);
+    ntlm_fields(&mut v, user.len(), o_user);
+    ntlm_fields(&mut v, ws.len(), o_ws);
+    ntlm_fields(&mut v, key.len(), o_key);
+    v.extend_from_slice(&0xe288_8215u32.to_le_bytes());
+    v.extend_from_slice(&NTLM_VERSION);
+    v.extend_from_slice(&rng.bytes(16)); // MIC
+    assert_eq!(v.len(), 88);
+    for p in [&domain, &user, &ws, &lm, &nt, &key] {
+        v.extend_from_slice(p);
+    }
+    v
+}
+
+/// NTLMSSP_MESSAGE_SIGNATURE (16 bytes) for sealed requests/responses.
+fn ntlm_signature(rng: &mut Rng, seq: u32) -> Vec<u8> {
+    let mut v = 1u32.to_le_bytes().to_vec();
+    v.extend_from_slice(&rng.bytes(8));
+    v.extend_from_slice(&seq.to_le_bytes());
+    v
+}
+
+// ---------------------------------------------------------------------------
+// scenarios
+
+const fn ip(a: u8, b: u8, c: u8, d: u8) -> [u8; 4] {
+    [a, b, c, d]
+}
+
+const SMBEXEC_PATH: &str = r"%COMSPEC% /Q /c echo whoami ^> \\127.0.0.1\C$\__output 2^>^&1 > %TEMP%\execute.bat & %COMSPEC% /Q /c %TEMP%\execute.bat & del %TEMP%\execute.bat";
+
+/// 1. Port 135: handshake, bind epmapper, ept_lookup, ept_map, FIN both ways.
+fn s01_tcp135_epmapper() -> World {
+    let mut w = World::new(1);
+    let srv = ip(10, 1, 0, 5);
+    let c = w.conn((ip(10, 1, 0, 10), 49721), (srv, 135), 0x1a2b_3c01, 0x5e6f_7a01, true);
+    let le = true;
+    w.handshake(c);
+    w.wait(1_200);
+    w.bind(c, PT_BIND, 1, 5840, 0, &[(0, &EPM, &[NDR])], None);
+    w.send(c, C);
+    w.wait(310);
+    w.bind_ack(c, PT_BIND_ACK, 1, 5840, 0x0000_a1b2, "135", &[(0, &EPM, 0, 0)], None);
+    w.send(c, S);
+    w.wait(950);
+    let k = w.request(c, 2, 0, 2, None, &st_ept_lookup(le), ONE_FRAG, None);
+    w.send(c, C);
+    w.wait(1_437);
+    w.response(k, &st_ept_lookup_resp(le, 3, srv, true), ONE_FRAG, None);
+    w.send(c, S);
+    w.wait(2_100);
+    let t = tower(SVCCTL.uuid, SVCCTL.ver, 135, srv);
+    let k = w.request(c, 3, 0, 3, None, &st_ept_map(le, &t), ONE_FRAG, None);
+    w.send(c, C);
+    w.wait(893);
+    let t = tower(SVCCTL.uuid, SVCCTL.ver, 49667, srv);
+    w.response(k, &st_ept_map_resp(le, &t), ONE_FRAG, None);
+    w.send(c, S);
+    w.wait(5_000);
+    w.close(c);
+    w
+}
+
+/// 2. Dynamic port 49667, svcctl: service creation, faults, unanswered call, RST.
+fn s02_dynamic_port_svcctl() -> World {
+    let mut w = World::new(2);
+    let le = true;
+    let c = w.conn((ip(10, 2, 0, 10), 49722), (ip(10, 2, 0, 5), 49667), 0x0c0f_fee0, 0x7000_0001, true);
+    w.handshake(c);
+    w.wait(900);
+    w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &SVCCTL, &[NDR])], None);
+    w.send(c, C);
+    w.wait(420);
+    w.bind_ack(c, PT_BIND_ACK, 1, 4280, 0x0001_2e6f, "49667", &[(0, &SVCCTL, 0, 0)], None);
+    w.send(c, S);
+    w.wait(700);
+    let scm = w.rng.handle();
+    let svc = w.rng.handle();
+    // call_id 2: OpenSCManagerW
+    let k = w.request(c, 2, 0, 15, None, &st_open_scm(le, r"\\SRV02"), ONE_FRAG, None);
+    w.send(c, C);
+    w.wait(1_611);
+    w.response(k, &st_handle_status(le, &scm, 0), ONE_FRAG, None);
+    w.send(c, S);
+    w.wait(1_250);
+    // call_id 3: CreateServiceW
+    let stub = st_create_service(le, &scm, "BTOBTO", "BTOBTO", SMBEXEC_PATH);
+    let k = w.request(c, 3, 0, 12, None, &stub, ONE_FRAG, None);
+    w.send(c, C);
+    w.wait(14_723);
+    w.response(k, &st_create_service_resp(le, &svc), ONE_FRAG, None);
+    w.send(c, S);
+    w.wait(830);
+    // call_id 4: StartServiceW
+    let k = w.request(c, 4, 0, 19, None, &st_start_service(le, &svc), ONE_FRAG, None);
+    w.send(c, C);
+    w.wait(31_004);
+    w.response(k, &st_status(le, 1053), ONE_FRAG, None); // ERROR_SERVICE_REQUEST_TIMEOUT
+    w.send(c, S);
+    w.wait(2_000);
+    // call_id 5: CloseServiceHandle answered with a fault (access denied)
+    let k = w.request(c, 5, 0, 0, None, &st_handle(&svc), ONE_FRAG, None);
+    w.send(c, C);
+    w.wait(402);
+    w.fault(k, STATUS_ACCESS_DENIED, 0);
+    w.send(c, S);
+    w.wait(1_500);
+    // call_id 6: opnum 61, unknown to Zeek (and to the server: op range error)
+    let stub = w.rng.bytes(36);
+    let k = w.request(c, 6, 0, 61, None, &stub, ONE_FRAG, None);
+    w.send(c, C);
+    w.wait(288);
+    w.fault(k, NCA_S_OP_RNG_ERROR, PFC_DID_NOT_EXECUTE);
+    w.send(c, S);
+    w.wait(1_900);
+    // call_id 7: CloseServiceHandle(scm), never answered
+    w.request(c, 7, 0, 0, None, &st_handle(&scm), ONE_FRAG, None);
+    w.send(c, C);
+    w.wait(40_000);
+    w.ack(c, S);
+    w.wait(2_500_000);
+    w.rst(c, C);
+    w
+}
+
+/// 3. Fragmentation: a 3-fragment request, a 2-fragment response, two PDUs in
+/// one segment, one PDU over three segments.
+fn s03_multifrag() -> World {
+    let mut w = World::new(3);
+    let le = true;
+    let cli = ip(10, 3, 0, 10);
+    let srv = ip(10, 3, 0, 5);
+    // connection A: epmapper, ept_lookup answered in 2 fragments
+    let a = w.conn((cli, 49723), (srv, 135), 0x3000_0aa0, 0x3100_0bb0, true);
+    w.handshake(a);
+    w.wait(600);
+    w.bind(a, PT_BIND, 1, 1432, 0, &[(0, &EPM, &[NDR])], None);
+    w.send(a, C);
+    w.wait(280);
+    w.bind_ack(a, PT_BIND_ACK, 1, 1432, 0x0000_3a01, "135", &[(0, &EPM, 0, 0)], None);
+    w.send(a, S);
+    w.wait(520);
+    let k = w.request(a, 2, 0, 2, None, &st_ept_lookup(le), FRAG_STUB, None);
+    w.send(a, C);
+    w.wait(2_345);
+    let stub = st_ept_lookup_resp(le, EPT_ENTRIES.len(), srv, false);
+    assert!(stub.len() > FRAG_STUB && stub.len() <= 2 * FRAG_STUB);
+    w.response(k, &stub, FRAG_STUB, None);
+    w.send(a, S); // each fragment (<= 1432 bytes) in its own segment
+    w.wait(3_000);
+    w.close(a);
+    w.wait(4_000);
+
+    // connection B: svcctl
+    let b = w.conn((cli, 49724), (srv, 49667), 0x3200_0cc0, 0x3300_0dd0, true);
+    w.handshake(b);
+    w.wait(640);
+    w.bind(b, PT_BIND, 1, 1432, 0, &[(0, &SVCCTL, &[NDR])], None);
+    w.send(b, C);
+    w.wait(300);
+    w.bind_ack(b, PT_BIND_ACK, 1, 1432, 0x0000_3a02, "49667", &[(0, &SVCCTL, 0, 0)], None);
+    w.send(b, S);
+    w.wait(480);
+    let scm = w.rng.handle();
+    let svc = w.rng.handle();
+    // call_id 2: OpenSCManagerW, its single PDU spread over 3 TCP segments
+    let k = w.request(b, 2, 0, 15, None, &st_open_scm(le, r"\\SRV03"), FRAG_STUB, None);
+    let len = w.conns[b].st[C].data.len() - w.conns[b].st[C].snd_nxt;
+    w.send_n(b, C, 10); // cuts the common header
+    w.wait(150);
+    w.send_n(b, C, 54);
+    w.wait(150);
+    w.send_n(b, C, len - 64);
+    w.wait(1_777);
+    w.response(k, &st_handle_status(le, &scm, 0), FRAG_STUB, None);
+    w.send(b, S);
+    w.wait(900);
+    // call_id 3: CreateServiceW with a long command line: 3 request fragments
+    let path = format!(
+        r"%COMSPEC% /b /c start /b /min powershell.exe -nop -w hidden -noni -enc {}",
+        w.rng.b64ish(1_560)
+    );
+    let stub = st_create_service(le, &scm, "WinUpdSvc", "Windows Update Helper", &path);
+    assert!(stub.len() > 2 * FRAG_STUB && stub.len() <= 3 * FRAG_STUB);
+    let k = w.request(b, 3, 0, 12, None, &stub, FRAG_STUB, None);
+    w.send(b, C); // one fragment per segment
+    w.wait(9_876);
+    w.response(k, &st_create_service_resp(le, &svc), FRAG_STUB, None);
+    w.send(b, S);
+    w.wait(700);
+    // call_id 4 + 5: StartServiceW and CloseServiceHandle(svc) in ONE segment
+    let k4 = w.request(b, 4, 0, 19, None, &st_start_service(le, &svc), FRAG_STUB, None);
+    let k5 = w.request(b, 5, 0, 0, None, &st_handle(&svc), FRAG_STUB, None);
+    w.send(b, C);
+    w.wait(20_321);
+    w.response(k4, &st_status(le, 0), FRAG_STUB, None);
+    w.send(b, S);
+    w.wait(333);
+    w.response(k5, &st_close_resp(le), FRAG_STUB, None);
+    w.send(b, S);
+    w.wait(600);
+    // call_id 6: CloseServiceHandle(scm)
+    let k = w.request(b, 6, 0, 0, None, &st_handle(&scm), FRAG_STUB, None);
+    w.send(b, C);
+    w.wait(250);
+    w.response(k, &st_close_resp(le), FRAG_STUB, None);
+    w.send(b, S);
+    w.wait(2_000);
+    w.close(b);
+    w
+}
+
+/// 4. Big-endian data representation (drep[0] = 0x00) on both sides.
+fn s04_bigendian_client() -> World {
+    let mut w = World::new(4);
+    let le = false;
+    let srv = ip(10, 4, 0, 5);
+    let c = w.conn((ip(10, 4, 0, 10), 49725), (srv, 135), 0x4000_0001, 0x4100_0001, le);
+    w.handshake(c);
+    w.wait(1_000);
+    w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &EPM, &[NDR])], None);
+    w.send(c, C);
+    w.wait(350);
+    w.bind_ack(c, PT_BIND_ACK, 1, 4280, 0x0000_4b01, "135", &[(0, &EPM, 0, 0)], None);
+    w.send(c, S);
+    w.wait(800);
+    let t = tower(ATSVC.uuid, ATSVC.ver, 135, srv);
+    let k = w.request(c, 2, 0, 3, None, &st_ept_map(le, &t), ONE_FRAG, None);
+    w.send(c, C);
+    w.wait(1_024);
+    let t = tower(ATSVC.uuid, ATSVC.ver, 49670, srv);
+    w.response(k, &st_ept_map_resp(le, &t), ONE_FRAG, None);
+    w.send(c, S);
+    w.wait(1_500);
+    let k = w.request(c, 3, 0, 2, None, &st_ept_lookup(le), ONE_FRAG, None);
+    w.send(c, C);
+    w.wait(2_048);
+    w.response(k, &st_ept_lookup_resp(le, 2, srv, true), ONE_FRAG, None);
+    w.send(c, S);
+    w.wait(3_000);
+    w.close(c);
+    w
+}
+
+/// 5. alter_context adding a second context; a bind with a rejected context.
+fn s05_alter_context() -> World {
+    let mut w = World::new(5);
+    let le = true;
+    let cli = ip(10, 5, 0, 10);
+    let srv = ip(10, 5, 0, 5);
+    let a = w.conn((cli, 49726), (srv, 135), 0x5000_0001, 0x5100_0001, true);
+    w.handshake(a);
+    w.wait(700);
+    w.bind(a, PT_BIND, 1, 4280, 0, &[(0, &EPM, &[NDR])], None);
+    w.send(a, C);
+    w.wait(300);
+    w.bind_ack(a, PT_BIND_ACK, 1, 4280, 0x0000_5c01, "135", &[(0, &EPM, 0, 0)], None);
+    w.send(a, S);
+    w.wait(600);
+    w.bind(a, PT_ALTER, 2, 4280, 0x0000_5c01, &[(1, &SVCCTL, &[NDR])], None);
+    w.send(a, C);
+    w.wait(260);
+    w.bind_ack(a, PT_ALTER_RESP, 2, 4280, 0x0000_5c01, "", &[(1, &SVCCTL, 0, 0)], None);
+    w.send(a, S);
+    w.wait(500);
+    let scm = w.rng.handle();
+    let k = w.request(a, 3, 1, 15, None, &st_open_scm(le, r"\\SRV05"), ONE_FRAG, None);
+    w.send(a, C);
+    w.wait(1_313);
+    w.response(k, &st_handle_status(le, &scm, 0), ONE_FRAG, None);
+    w.send(a, S);
+    w.wait(800);
+    let t = tower(TSCH.uuid, TSCH.ver, 135, srv);
+    let k = w.request(a, 4, 0, 3, None, &st_ept_map(le, &t), ONE_FRAG, None);
+    w.send(a, C);
+    w.wait(777);
+    let t = tower(TSCH.uuid, TSCH.ver, 49671, srv);
+    w.response(k, &st_ept_map_resp(le, &t), ONE_FRAG, None);
+    w.send(a, S);
+    w.wait(1_000);
+    w.close(a);
+    w.wait(2_000);
+
+    // connection B: ctx 0 (atsvc over NDR64 only) rejected, ctx 1 (an
+    // interface Zeek does not know) accepted; one call on ctx 1 carrying an
+    // object UUID.
+    let b = w.conn((cli, 49727), (srv, 49680), 0x5200_0001, 0x5300_0001, true);
+    w.handshake(b);
+    w.wait(650);
+    w.bind(b, PT_BIND, 1, 4280, 0, &[(0, &ATSVC, &[NDR64]), (1, &UNKNOWN, &[NDR])], None);
+    w.send(b, C);
+    w.wait(310);
+    w.bind_ack(
+        b,
+        PT_BIND_ACK,
+        1,
+        4280,
+        0x0000_5c02,
+        "49680",
+        &[(0, &ATSVC, 2, 2), (1, &UNKNOWN, 0, 0)],
+        None,
+    );
+    w.send(b, S);
+    w.wait(450);
+    let obj = w.rng.uuid_string();
+    let stub = w.rng.bytes(44);
+    let k = w.request(b, 2, 1, 4, Some(&obj), &stub, ONE_FRAG, None);
+    w.send(b, C);
+    w.wait(2_222);
+    let stub = w.rng.bytes(12);
+    w.response(k, &stub, ONE_FRAG, None);
+    w.send(b, S);
+    w.wait(1_000);
+    w.close(b);
+    w
+}
+
+/// 6. Mid-stream captures: no handshake, first packet from the server.
+fn s06_midstream() -> World {
+    let mut w = World::new(6);
+    let srv = ip(10, 6, 0, 5);
+    let a = w.conn((ip(10, 6, 0, 10), 50110), (srv, 49668), 0x7a3c_1f00, 0x2b9d_4e00, true);
+    let b = w.conn((ip(10, 6, 0, 11), 50111), (srv, 49669), 0x6611_0000, 0x6622_0000, true);
+    // A: the response to a call made before the capture started
+    let stub = w.rng.bytes(20);
+    w.orphan_response(a, 41, 0, &stub);
+    w.send(a, S);
+    w.wait(5_000);
+    let stub = w.rng.bytes(56);
+    let ka = w.request(a, 42, 0, 5, None, &stub, ONE_FRAG, None);
+    w.send(a, C);
+    w.wait(300);
+    // B: also first seen from the server side
+    let stub = w.rng.bytes(8);
+    w.orphan_response(b, 17, 0, &stub);
+    w.send(b, S);
+    w.wait(900);
+    let stub = w.rng.bytes(16);
+    w.response(ka, &stub, ONE_FRAG, None);
+    w.send(a, S);
+    w.wait(1_100);
+    let stub = w.rng.bytes(24);
+    let kb = w.request(b, 18, 0, 2, None, &stub, ONE_FRAG, None);
+    w.send(b, C);
+    w.wait(1_450);
+    let stub = w.rng.bytes(40);
+    w.response(kb, &stub, ONE_FRAG, None);
+    w.send(b, S);
+    w.wait(2_000);
+    let stub = w.rng.bytes(100);
+    let ka = w.request(a, 43, 0, 6, None, &stub, ONE_FRAG, None);
+    w.send(a, C);
+    w.wait(3_210);
+    let stub = w.rng.bytes(4);
+    w.response(ka, &stub, ONE_FRAG, None);
+    w.send(a, S);
+    w.wait(1_000);
+    // B: a (rare) bind on the established connection, then a call on it
+    w.bind(b, PT_BIND, 19, 4280, 0, &[(1, &SVCCTL, &[NDR])], None);
+    w.send(b, C);
+    w.wait(333);
+    w.bind_ack(b, PT_BIND_ACK, 19, 4280, 0x0000_6d01, "49669", &[(1, &SVCCTL, 0, 0)], None);
+    w.send(b, S);
+    w.wait(700);
+    let scm = w.rng.handle();
+    let kb = w.request(b, 20, 1, 15, None, &st_open_scm(true, r"\\SRV06"), ONE_FRAG, None);
+    w.send(b, C);
+    w.wait(1_818);
+    w.response(kb, &st_handle_status(true, &scm, 0), ONE_FRAG, None);
+    w.send(b, S);
+    w.wait(40_000);
+    w.ack(a, C);
+    w.ack(b, C);
+    w
+}
+
+/// 7. Out-of-order delivery, exact retransmissions, overlapping retransmission.
+fn s07_ooo_retrans() -> World {
+    let mut w = World::new(7);
+    let le = true;
+    let srv = ip(10, 7, 0, 5);
+    let c = w.conn((ip(10, 7, 0, 10), 49728), (srv, 135), 0x7000_0007, 0x7100_0007, true);
+    w.handshake(c);
+    w.wait(800);
+    w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &EPM, &[NDR])], None);
+    w.send(c, C);
+    w.wait(300);
+    w.bind_ack(c, PT_BIND_ACK, 1, 4280, 0x0000_7e01, "135", &[(0, &EPM, 0, 0)], None);
+    w.send(c, S);
+    w.wait(600);
+
+    // call_id 2: request in two segments, the second captured first
+    let k = w.request(c, 2, 0, 2, None, &st_ept_lookup(le), ONE_FRAG, None);
+    let s0 = w.conns[c].st[C].snd_nxt;
+    let end = w.conns[c].st[C].data.len();
+    let mid = s0 + 48;
+    w.emit(c, C, mid, end, TH_PSH | TH_ACK, true);
+    w.wait(40);
+    w.ack(c, S); // duplicate ACK (still acks s0)
+    w.wait(210);
+    w.emit(c, C, s0, mid, TH_ACK, true); // fills the hole: request complete here
+    w.wait(1_222);
+    w.response(k, &st_ept_lookup_resp(le, 3, srv, true), ONE_FRAG, None);
+    w.send(c, S);
+    w.wait(1_000);
+
+    // call_id 3: request retransmitted exactly (spurious RTO), response too
+    let t = tower(SVCCTL.uuid, SVCCTL.ver, 135, srv);
+    let k = w.request(c, 3, 0, 3, None, &st_ept_map(le, &t), ONE_FRAG, None);
+    let s0 = w.conns[c].st[C].snd_nxt;
+    let end = w.conns[c].st[C].data.len();
+    w.emit(c, C, s0, end, TH_PSH | TH_ACK, true);
+    w.wait(300_000);
+    w.emit(c, C, s0, end, TH_PSH | TH_ACK, true); // exact retransmission
+    w.wait(1_015);
+    let t = tower(SVCCTL.uuid, SVCCTL.ver, 49667, srv);
+    w.response(k, &st_ept_map_resp(le, &t), ONE_FRAG, None);
+    let r0 = w.conns[c].st[S].snd_nxt;
+    let rend = w.conns[c].st[S].data.len();
+    w.emit(c, S, r0, rend, TH_PSH | TH_ACK, true);
+    w.wait(200_000);
+    w.emit(c, S, r0, rend, TH_PSH | TH_ACK, true); // exact retransmission
+    w.wait(60);
+    w.ack(c, C);
+    w.wait(900);
+
+    // call_id 4: retransmission overlapping the previous segment partially
+    let k = w.request(c, 4, 0, 2, None, &st_ept_lookup(le), ONE_FRAG, None);
+    let s0 = w.conns[c].st[C].snd_nxt;
+    let end = w.conns[c].st[C].data.len();
+    w.emit(c, C, s0, s0 + 64, TH_ACK, true);
+    w.wait(250_000);
+    w.emit(c, C, s0 + 32, end, TH_PSH | TH_ACK, true); // bytes s0+32..s0+64 again
+    w.wait(1_111);
+    w.response(k, &st_ept_lookup_resp(le, 1, srv, false), ONE_FRAG, None);
+    w.send(c, S);
+    w.wait(2_000);
+    w.close(c);
+    w
+}
+
+/// 8. A segment of call_id 4's request is missing from the capture.
+fn s08_lost_segment() -> World {
+    let mut w = World::new(8);
+    let le = true;
+    let c = w.conn((ip(10, 8, 0, 10), 49729), (ip(10, 8, 0, 5), 49667), 0x8000_0008, 0x8100_0008, true);
+    w.handshake(c);
+    w.wait(900);
+    w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &SVCCTL, &[NDR])], None);
+    w.send(c, C);
+    w.wait(320);
+    w.bind_ack(c, PT_BIND_ACK, 1, 4280, 0x0000_8f01, "49667", &[(0, &SVCCTL, 0, 0)], None);
+    w.send(c, S);
+    w.wait(600);
+    let scm = w.rng.handle();
+    for i in 0..5u32 {
+        let call_id = 2 + i;
+        let name = format!("svc_{}", (b'a' + i as u8) as char);
+        let path = format!(r"C:\Windows\System32\cmd.exe /c powershell -nop -enc {}", w.rng.b64ish(960));
+        let stub = st_create_service(le, &scm, &name, &name, &path);
+        let k = w.request(c, call_id, 0, 12, None, &stub, ONE_FRAG, None);
+        let s0 = w.conns[c].st[C].snd_nxt;
+        let end = w.conns[c].st[C].data.len();
+        assert!(end - s0 > MSS && end - s0 <= 2 * MSS);
+        w.emit(c, C, s0, s0 + MSS, TH_ACK, true);
+        w.wait(20);
+        // the capture drops the second segment of call_id 4's request
+        w.emit(c, C, s0 + MSS, end, TH_PSH | TH_ACK, call_id != 4);
+        w.wait(3_000 + 117 * u64::from(i));
+        let svc = w.rng.handle();
+        w.response(k, &st_create_service_resp(le, &svc), ONE_FRAG, None);
+        w.send(c, S);
+        w.wait(1_500);
+    }
+    w.close(c);
+    w
+}
+
+/// 9. NTLM, packet privacy: bind/bind_ack/AUTH3, then sealed calls.
+fn s09_privacy_auth() -> World {
+    let mut w = World::new(9);
+    let c = w.conn((ip(10, 9, 0, 10), 49730), (ip(10, 9, 0, 5), 49667), 0x9000_0009, 0x9100_0009, true);
+    let mk = |token: Vec<u8>| Auth {
+        typ: RPC_C_AUTHN_WINNT,
+        level: RPC_C_AUTHN_LEVEL_PKT_PRIVACY,
+        ctx_id: 1,
+        token,
+    };
+    w.handshake(c);
+    w.wait(1_100);
+    w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &SVCCTL, &[NDR])], Some(&mk(ntlm_negotiate())));
+    w.send(c, C);
+    w.wait(640);
+    let ch = ntlm_challenge(&mut w.rng);
+    w.bind_ack(c, PT_BIND_ACK, 1, 4280, 0x0000_9a01, "49667", &[(0, &SVCCTL, 0, 0)], Some(&mk(ch)));
+    w.send(c, S);
+    w.wait(2_300);
+    let au = ntlm_authenticate(&mut w.rng);
+    w.auth3(c, 1, &mk(au));
+    w.send(c, C);
+    w.wait(400);
+    // call_id 2: CreateServiceW, sealed stub (290 bytes -> auth_pad_length 2)
+    let stub = w.rng.bytes(290);
+    let sig = ntlm_signature(&mut w.rng, 0);
+    let k = w.request(c, 2, 0, 12, None, &stub, ONE_FRAG, Some(&mk(sig)));
+    w.send(c, C);
+    w.wait(13_337);
+    let stub = w.rng.bytes(28);
+    let sig = ntlm_signature(&mut w.rng, 0);
+    w.response(k, &stub, ONE_FRAG, Some(&mk(sig)));
+    w.send(c, S);
+    w.wait(900);
+    // call_id 3: StartServiceW
+    let stub = w.rng.bytes(28);
+    let sig = ntlm_signature(&mut w.rng, 1);
+    let k = w.request(c, 3, 0, 19, None, &stub, ONE_FRAG, Some(&mk(sig)));
+    w.send(c, C);
+    w.wait(25_250);
+    let stub = w.rng.bytes(4);
+    let sig = ntlm_signature(&mut w.rng, 1);
+    w.response(k, &stub, ONE_FRAG, Some(&mk(sig)));
+    w.send(c, S);
+    w.wait(1_000);
+    w.close(c);
+    w
+}
+
+const TASK_XML: &str = r#"<?xml version="1.0" encoding="UTF-16"?>
+<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
+  <Triggers>
+    <CalendarTrigger>
+      <StartBoundary>2015-07-15T20:35:13.2757294</StartBoundary>
+      <Enabled>true</Enabled>
+      <ScheduleByDay>
+        <DaysInterval>1</DaysInterval>
+      </ScheduleByDay>
+    </CalendarTrigger>
+  </Triggers>
+  <Principals>
+    <Principal id="LocalSystem">
+      <UserId>S-1-5-18</UserId>
+      <RunLevel>HighestAvailable</RunLevel>
+    </Principal>
+  </Principals>
+  <Settings>
+    <MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy>
+    <DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries>
+    <StopIfGoingOnBatteries>false</StopIfGoingOnBatteries>
+    <AllowHardTerminate>true</AllowHardTerminate>
+    <RunOnlyIfNetworkAvailable>false</RunOnlyIfNetworkAvailable>
+    <IdleSettings>
+      <StopOnIdleEnd>true</StopOnIdleEnd>
+      <RestartOnIdle>false</RestartOnIdle>
+    </IdleSettings>
+    <AllowStartOnDemand>true</AllowStartOnDemand>
+    <Enabled>true</Enabled>
+    <Hidden>true</Hidden>
+    <RunOnlyIfIdle>false</RunOnlyIfIdle>
+    <WakeToRun>false</WakeToRun>
+    <ExecutionTimeLimit>P3D</ExecutionTimeLimit>
+    <Priority>7</Priority>
+  </Settings>
+  <Actions Context="LocalSystem">
+    <Exec>
+      <Command>cmd.exe</Command>
+      <Arguments>/C whoami &gt; %windir%\Temp\hXqfWbuz.tmp 2&gt;&amp;1</Arguments>
+    </Exec>
+  </Actions>
+</Task>
+"#;
+
+/// 10. atsvc (49670) and ITaskSchedulerService (49671) on two connections.
+fn s10_atsvc_schtask() -> World {
+    let mut w = World::new(10);
+    let le = true;
+    let cli = ip(10, 10, 0, 10);
+    let srv = ip(10, 10, 0, 5);
+    let a = w.conn((cli, 49731), (srv, 49670), 0xa000_000a, 0xa100_000a, true);
+    let b = w.conn((cli, 49732), (srv, 49671), 0xb000_000b, 0xb100_000b, true);
+    w.handshake(a);
+    w.wait(800);
+    w.bind(a, PT_BIND, 1, 4280, 0, &[(0, &ATSVC, &[NDR])], None);
+    w.send(a, C);
+    w.wait(300);
+    w.bind_ack(a, PT_BIND_ACK, 1, 4280, 0x0000_a001, "49670", &[(0, &ATSVC, 0, 0)], None);
+    w.send(a, S);
+    w.wait(500);
+    w.handshake(b);
+    w.wait(300);
+    let stub = st_netr_job_add(le, r"\\10.10.0.5", r"cmd.exe /c whoami > C:\Windows\Temp\at_out.txt 2>&1");
+    let ka = w.request(a, 2, 0, 0, None, &stub, ONE_FRAG, None);
+    w.send(a, C);
+    w.wait(200);
+    w.bind(b, PT_BIND, 1, 4280, 0, &[(0, &TSCH, &[NDR])], None);
+    w.send(b, C);
+    w.wait(2_000);
+    w.response(ka, &st_netr_job_add_resp(le, 7), ONE_FRAG, None);
+    w.send(a, S);
+    w.wait(150);
+    w.bind_ack(b, PT_BIND_ACK, 1, 4280, 0x0000_a002, "49671", &[(0, &TSCH, 0, 0)], None);
+    w.send(b, S);
+    w.wait(700);
+    let path = r"\hXqfWbuz";
+    let kb = w.request(b, 2, 0, 1, None, &st_sch_register(le, path, TASK_XML), ONE_FRAG, None);
+    w.send(b, C); // stub > MSS: two TCP segments
+    w.wait(500);
+    w.close(a);
+    w.wait(6_543);
+    w.response(kb, &st_sch_register_resp(le, path), ONE_FRAG, None);
+    w.send(b, S);
+    w.wait(800);
+    let kb = w.request(b, 3, 0, 12, None, &st_sch_run(le, path), ONE_FRAG, None);
+    w.send(b, C);
+    w.wait(4_321);
+    let guid = w.rng.uuid_string();
+    w.response(kb, &st_sch_run_resp(le, &guid), ONE_FRAG, None);
+    w.send(b, S);
+    w.wait(1_000);
+    w.close(b);
+    w
+}
+
+type Scenario = (&'static str, fn() -> World);
+
+const SCENARIOS: &[Scenario] = &[
+    ("tcp135_epmapper", s01_tcp135_epmapper),
+    ("dynamic_port_svcctl", s02_dynamic_port_svcctl),
+    ("multifrag", s03_multifrag),
+    ("bigendian_client", s04_bigendian_client),
+    ("alter_context", s05_alter_context),
+    ("midstream", s06_midstream),
+    ("ooo_retrans", s07_ooo_retrans),
+    ("lost_segment", s08_lost_segment),
+    ("privacy_auth", s09_privacy_auth),
+    ("atsvc_schtask", s10_atsvc_schtask),
+];
+
+fn main() {
+    let out = match std::env::args_os().nth(1) {
+        Some(o) => o,
+        None => {
+            eprintln!("usage: make_captures OUTDIR");
+            std::process::exit(2);
+        }
+    };
+    let out = Path::new(&out);
+    fs::create_dir_all(out).expect("create output directory");
+    for (name, make) in SCENARIOS {
+        let (pcap, tsv) = make().finish();
+        assert!(pcap.len() < 20 * 1024, "{} is {} bytes", name, pcap.len());
+        let rows = tsv.lines().count() - 1;
+        fs::write(out.join(format!("{}.pcap", name)), &pcap).expect("write pcap");
+        fs::write(out.join(format!("{}.expected.tsv", name)), &tsv).expect("write tsv");
+        eprintln!("{:<22} {:>6} bytes {:>3} calls", name, pcap.len(), rows);
+    }
+}

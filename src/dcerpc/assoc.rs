@@ -1,0 +1,348 @@
+//! Accurate call tracking for one association (one TCP connection or one named pipe):
+//! presentation contexts from bind/alter_context and their acks, fragment reassembly per
+//! direction and call id, and request/response matching by call id (FIFO on reuse).
+
+use super::pdu::{self, Body, Pdu, SyntaxId};
+use crate::capture::Timestamp;
+use crate::names::Uuid;
+use crate::stats::Counters;
+use std::collections::{HashMap, VecDeque};
+
+/// Limits for one association; each has a counter in [`Counters`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Stub bytes kept per call (request side) for argument decoding; the rest is counted.
+    pub max_stub_bytes: usize,
+    /// Bytes accepted across the fragments of one call before reassembly gives up.
+    pub max_frag_bytes: usize,
+    /// Calls being reassembled at once per direction.
+    pub max_reassembly: usize,
+    /// Requests waiting for their response.
+    pub max_pending_calls: usize,
+    /// Presentation contexts kept per association.
+    pub max_contexts: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_stub_bytes: 1 << 20,
+            max_frag_bytes: 16 << 20,
+            max_reassembly: 64,
+            max_pending_calls: 4096,
+            max_contexts: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallStatus {
+    Ok,
+    Fault(u32),
+    NoResponse,
+}
+
+/// One DCE-RPC call as it happened on the wire.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// Time of the packet that completed the request (its last fragment).
+    pub ts: Timestamp,
+    /// Time of the packet that completed the response or fault.
+    pub resp_ts: Option<Timestamp>,
+    /// Direction (0 or 1 of the transport) the request travelled in: the client's.
+    pub client_dir: u8,
+    pub call_id: u32,
+    pub ctx_id: u16,
+    pub opnum: u16,
+    /// Interface from the presentation context; None when its bind was not seen.
+    pub uuid: Option<Uuid>,
+    pub if_version: Option<(u16, u16)>,
+    /// Object UUID (DCOM calls carry the interface pointer id here).
+    pub object: Option<Uuid>,
+    pub status: CallStatus,
+    /// Secondary address from the bind_ack of this association.
+    pub sec_addr: Option<String>,
+    pub auth_type: Option<u8>,
+    pub auth_level: Option<u8>,
+    /// The request stub is encrypted (packet privacy).
+    pub encrypted: bool,
+    /// Request used big-endian NDR.
+    pub big_endian: bool,
+    /// Fragments of the request.
+    pub req_frags: u32,
+    /// Total request stub length (all fragments).
+    pub req_stub_len: u64,
+    /// Total response stub length.
+    pub resp_stub_len: u64,
+    /// Request stub (up to `max_stub_bytes`; empty when encrypted).
+    pub stub: Vec<u8>,
+    /// The first fragment of the request was not seen (lost or before the capture).
+    pub partial: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Context {
+    syntax: SyntaxId,
+    uuid: Uuid,
+    /// Accepted by the server (None while unanswered).
+    accepted: Option<bool>,
+}
+
+#[derive(Debug)]
+struct Partial {
+    call: Call,
+    bytes: usize,
+    over_limit: bool,
+}
+
+/// State of one association.
+#[derive(Debug, Default)]
+pub struct Association {
+    contexts: HashMap<u16, Context>,
+    /// Binds waiting for their ack: call id → proposed context ids in order.
+    pending_binds: VecDeque<(u32, Vec<u16>)>,
+    sec_addr: Option<String>,
+    /// Requests being reassembled, per direction, by call id.
+    reasm: [HashMap<u32, Partial>; 2],
+    /// Responses being reassembled: call id → (stub bytes, over limit).
+    resp_reasm: [HashMap<u32, u64>; 2],
+    /// Completed requests waiting for a response, by call id, oldest first.
+    pending: HashMap<u32, VecDeque<Call>>,
+    pending_count: usize,
+    /// Finished calls in completion order.
+    pub done: Vec<Call>,
+    limits: Limits,
+    seen_bind: bool,
+}
+
+impl Association {
+    pub fn new(limits: Limits) -> Self {
+        Association { limits, ..Default::default() }
+    }
+
+    /// True once a bind or alter_context was seen.
+    pub fn bind_seen(&self) -> bool {
+        self.seen_bind
+    }
+
+    /// Handle one complete PDU that travelled in direction `dir` and was completed at `ts`.
+    pub fn on_pdu(&mut self, dir: usize, ts: Timestamp, p: &Pdu<'_>, counters: &mut Counters) {
+        let h = &p.header;
+        let le = h.little_endian();
+        match &p.body {
+            Body::Bind { contexts, .. } | Body::AlterContext { contexts, .. } => {
+                self.seen_bind = true;
+                let mut ids = Vec::new();
+                for c in contexts {
+                    if self.contexts.len() >= self.limits.max_contexts && !self.contexts.contains_key(&c.ctx_id) {
+                        break;
+                    }
+                    let uuid = Uuid::from_wire(&c.abstract_syntax.uuid_raw, le);
+                    // A re-proposed context id replaces the old one (alter_context may redefine).
+                    self.contexts.insert(c.ctx_id, Context { syntax: c.abstract_syntax, uuid, accepted: None });
+                    ids.push(c.ctx_id);
+                }
+                if self.pending_binds.len() >= 16 {
+                    self.pending_binds.pop_front();
+                }
+                self.pending_binds.push_back((h.call_id, ids));
+            }
+            Body::BindAck { sec_addr, results } | Body::AlterContextResp { sec_addr, results } => {
+                let sa = pdu::trim_nul(sec_addr);
+                if !sa.is_empty() {
+                    self.sec_addr = Some(String::from_utf8_lossy(sa).into_owned());
+                }
+                let pos = self.pending_binds.iter().position(|(cid, _)| *cid == h.call_id);
+                let ids = match pos {
+                    Some(i) => self.pending_binds.remove(i).map(|(_, ids)| ids),
+                    None => self.pending_binds.pop_back().map(|(_, ids)| ids),
+                };
+                if let Some(ids) = ids {
+                    for (id, r) in ids.iter().zip(results.iter()) {
+                        if let Some(c) = self.contexts.get_mut(id) {
+                            c.accepted = Some(r.result == 0);
+                        }
+                    }
+                }
+            }
+            Body::BindNak { .. } => {
+                let pos = self.pending_binds.iter().position(|(cid, _)| *cid == h.call_id);
+                if let Some(i) = pos
+                    && let Some((_, ids)) = self.pending_binds.remove(i)
+                {
+                    for id in ids {
+                        if self.contexts.get(&id).is_some_and(|c| c.accepted.is_none()) {
+                            self.contexts.remove(&id);
+                        }
+                    }
+                }
+            }
+            Body::Request { ctx_id, opnum, object, stub, .. } => {
+                self.on_request(dir, ts, p, *ctx_id, *opnum, *object, stub, counters);
+            }
+            Body::Response { stub, .. } => {
+                let d = dir & 1;
+                let total = match self.resp_reasm[d].remove(&h.call_id) {
+                    Some(n) if !h.first() => n + stub.len() as u64,
+                    _ => stub.len() as u64,
+                };
+                if h.last() {
+                    self.answer(h.call_id, ts, CallStatus::Ok, total, counters);
+                } else if self.resp_reasm[d].len() < self.limits.max_reassembly {
+                    self.resp_reasm[d].insert(h.call_id, total);
+                } else {
+                    counters.dcerpc_frag_limit += 1;
+                }
+            }
+            Body::Fault { status, .. } => {
+                self.answer(h.call_id, ts, CallStatus::Fault(*status), 0, counters);
+            }
+            Body::Other => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_request(
+        &mut self,
+        dir: usize,
+        ts: Timestamp,
+        p: &Pdu<'_>,
+        ctx_id: u16,
+        opnum: u16,
+        object: Option<[u8; 16]>,
+        stub: &[u8],
+        counters: &mut Counters,
+    ) {
+        let h = &p.header;
+        let d = dir & 1;
+        let encrypted = p.auth.is_some_and(|a| a.auth_level == pdu::AUTH_LEVEL_PKT_PRIVACY);
+        let existing = self.reasm[d].remove(&h.call_id);
+        let mut part = match existing {
+            Some(part) if !h.first() => part,
+            _ => {
+                if existing.is_some() {
+                    // A second first fragment for a call still being reassembled.
+                    counters.dcerpc_bad_pdus += 1;
+                }
+                let ctx = self.contexts.get(&ctx_id);
+                let call = Call {
+                    ts,
+                    resp_ts: None,
+                    client_dir: d as u8,
+                    call_id: h.call_id,
+                    ctx_id,
+                    opnum,
+                    uuid: ctx.map(|c| c.uuid),
+                    if_version: ctx.map(|c| (c.syntax.major, c.syntax.minor)),
+                    object: object.map(|o| Uuid::from_wire(&o, h.little_endian())),
+                    status: CallStatus::NoResponse,
+                    sec_addr: self.sec_addr.clone(),
+                    auth_type: p.auth.map(|a| a.auth_type),
+                    auth_level: p.auth.map(|a| a.auth_level),
+                    encrypted,
+                    big_endian: !h.little_endian(),
+                    req_frags: 0,
+                    req_stub_len: 0,
+                    resp_stub_len: 0,
+                    stub: Vec::new(),
+                    partial: !h.first(),
+                };
+                Partial { call, bytes: 0, over_limit: false }
+            }
+        };
+        part.call.req_frags += 1;
+        part.call.req_stub_len += stub.len() as u64;
+        part.bytes += stub.len();
+        if part.bytes > self.limits.max_frag_bytes && !part.over_limit {
+            part.over_limit = true;
+            counters.dcerpc_frag_limit += 1;
+        }
+        if !encrypted && part.call.stub.len() < self.limits.max_stub_bytes {
+            let room = self.limits.max_stub_bytes - part.call.stub.len();
+            part.call.stub.extend_from_slice(&stub[..stub.len().min(room)]);
+        }
+        if !h.last() {
+            if self.reasm[d].len() >= self.limits.max_reassembly {
+                counters.dcerpc_frag_limit += 1;
+                return;
+            }
+            self.reasm[d].insert(h.call_id, part);
+            return;
+        }
+        let mut call = part.call;
+        call.ts = ts;
+        counters.dcerpc_calls += 1;
+        if call.uuid.is_none() {
+            counters.dcerpc_missed_binds += 1;
+        }
+        if call.encrypted {
+            counters.dcerpc_encrypted_stubs += 1;
+        }
+        if self.pending_count >= self.limits.max_pending_calls {
+            counters.dcerpc_pending_limit += 1;
+            // Oldest waiting call is given up as unanswered, never dropped.
+            if let Some(old) = self.pop_oldest_pending() {
+                self.done.push(old);
+            }
+        }
+        self.pending.entry(call.call_id).or_default().push_back(call);
+        self.pending_count += 1;
+    }
+
+    fn pop_oldest_pending(&mut self) -> Option<Call> {
+        let key = self
+            .pending
+            .iter()
+            .filter_map(|(k, q)| q.front().map(|c| (c.ts, *k)))
+            .min()
+            .map(|(_, k)| k)?;
+        let q = self.pending.get_mut(&key)?;
+        let c = q.pop_front();
+        if q.is_empty() {
+            self.pending.remove(&key);
+        }
+        if c.is_some() {
+            self.pending_count -= 1;
+        }
+        c
+    }
+
+    fn answer(&mut self, call_id: u32, ts: Timestamp, status: CallStatus, resp_len: u64, counters: &mut Counters) {
+        let Some(q) = self.pending.get_mut(&call_id) else {
+            counters.dcerpc_orphan_responses += 1;
+            return;
+        };
+        let Some(mut call) = q.pop_front() else { return };
+        if q.is_empty() {
+            self.pending.remove(&call_id);
+        }
+        self.pending_count -= 1;
+        call.resp_ts = Some(ts);
+        call.status = status;
+        call.resp_stub_len = resp_len;
+        if let CallStatus::Fault(_) = status {
+            counters.dcerpc_faults += 1;
+        }
+        self.done.push(call);
+    }
+
+    /// End of the association: every call still waiting is unanswered. Returns all calls.
+    pub fn finish(&mut self, counters: &mut Counters) -> Vec<Call> {
+        let mut rest: Vec<Call> = self.pending.drain().flat_map(|(_, q)| q).collect();
+        self.pending_count = 0;
+        // Requests whose last fragment never came are lost: count them as missed by limit.
+        for d in 0..2 {
+            for (_, p) in self.reasm[d].drain() {
+                let mut c = p.call;
+                c.partial = true;
+                counters.dcerpc_calls += 1;
+                rest.push(c);
+            }
+        }
+        counters.dcerpc_no_response += rest.len() as u64;
+        let mut out = std::mem::take(&mut self.done);
+        out.append(&mut rest);
+        out.sort_by_key(|c| (c.ts, c.call_id));
+        out
+    }
+}

@@ -1,0 +1,438 @@
+//! Glue for one run: capture files → frames → TCP segments → flow table → per-connection
+//! protocol state → records. One file is one unit of work; files run in parallel and the
+//! merged output is sorted, so results do not depend on the thread count.
+
+use crate::capture::{self, PacketDecoder};
+use crate::dcerpc::{self, Association, Call, CallStatus, Framer, Recovery};
+use crate::flow::table::{ConnMeta, FlowApp, zeek_likely_server_port};
+use crate::flow::{FlowEvent, FlowLimits, FlowTable};
+use crate::names;
+use crate::output::{Extra, Record};
+use crate::stats::{Counters, Notice};
+use crate::zeek;
+use rayon::prelude::*;
+use std::cell::RefCell;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// Everything a run can be told.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Emulate Zeek's dce_rpc.log, quirks included.
+    pub zeek_compat: bool,
+    /// Drop operations on Zeek's ignore list (always on in `zeek_compat`).
+    pub zeek_ignore: bool,
+    pub verify_checksums: bool,
+    pub flow: FlowLimits,
+    pub dce: dcerpc::Limits,
+}
+
+/// What one capture file produced.
+#[derive(Debug, Default)]
+pub struct FileOutput {
+    pub records: Vec<Record>,
+    pub counters: Counters,
+    pub notices: Vec<Notice>,
+}
+
+/// Result of a whole run.
+#[derive(Debug, Default)]
+pub struct RunOutput {
+    pub records: Vec<Record>,
+    pub counters: Counters,
+    pub notices: Vec<Notice>,
+}
+
+/// Analyse every file (in parallel) and merge the results in a deterministic order.
+pub fn run(paths: &[PathBuf], opts: &Options) -> RunOutput {
+    let outs: Vec<FileOutput> =
+        paths.par_iter().enumerate().map(|(i, p)| analyze_path(p, i as u64, opts)).collect();
+    let mut run = RunOutput::default();
+    for o in outs {
+        run.counters.merge(&o.counters);
+        run.notices.extend(o.notices);
+        run.records.extend(o.records);
+    }
+    sort_records(&mut run.records);
+    run
+}
+
+pub fn sort_records(records: &mut [Record]) {
+    records.sort_by(|a, b| {
+        a.order.0.total_cmp(&b.order.0).then(a.order.1.cmp(&b.order.1)).then(a.order.2.cmp(&b.order.2)).then(a.order.3.cmp(&b.order.3))
+    });
+}
+
+/// Analyse one capture file; errors become notices, never panics.
+pub fn analyze_path(path: &Path, file_index: u64, opts: &Options) -> FileOutput {
+    let label = path.display().to_string();
+    match capture::open_capture(path) {
+        Ok(r) => analyze_reader(&label, r, file_index, opts),
+        Err(e) => {
+            let mut out = FileOutput::default();
+            out.counters.files += 1;
+            out.counters.files_failed += 1;
+            out.notices.push(Notice { file: label, offset: None, message: e.to_string() });
+            out
+        }
+    }
+}
+
+/// Shared sink the per-connection state writes into.
+struct Sink {
+    records: Vec<Record>,
+    counters: Counters,
+    /// Counters of the PDU framers (kept apart from `counters` for the borrow checker).
+    framing: Counters,
+    label: Rc<str>,
+    file_index: u64,
+}
+
+/// Analyse a capture from any reader (already decompressed or gzip handled by the caller).
+pub fn analyze_reader(label: &str, input: impl std::io::Read, file_index: u64, opts: &Options) -> FileOutput {
+    let mut counters = Counters { files: 1, ..Default::default() };
+    let mut notices = Vec::new();
+    let sink = Rc::new(RefCell::new(Sink {
+        records: Vec::new(),
+        counters: Counters::default(),
+        framing: Counters::default(),
+        label: Rc::from(label),
+        file_index,
+    }));
+    let mut decoder = PacketDecoder::new(opts.verify_checksums);
+    let likely: fn(u16) -> bool = if opts.zeek_compat { zeek_likely_server_port } else { dce_server_port };
+    let mut table = {
+        let sink = sink.clone();
+        let opts = opts.clone();
+        FlowTable::new(opts.flow, likely, move |_meta: &ConnMeta| TcpApp::new(sink.clone(), &opts))
+    };
+    // The decoder, the flow table and the reader each keep their own counters so that
+    // no two layers need the same `&mut` at once; they are merged at the end.
+    let mut dec_c = Counters::default();
+    let mut tab_c = Counters::default();
+    let res = capture::read_frames(label, input, &mut counters, &mut notices, |frame| {
+        decoder.decode(frame, &mut dec_c, &mut |seg| table.process(seg, &mut tab_c));
+    });
+    table.finish_all(&mut tab_c);
+    drop(table);
+    if let Err(e) = res {
+        counters.files_failed += 1;
+        notices.push(Notice { file: label.to_string(), offset: None, message: e.to_string() });
+    }
+    counters.merge(&dec_c);
+    counters.merge(&tab_c);
+    let mut sink = sink.borrow_mut();
+    counters.merge(&sink.counters);
+    counters.merge(&sink.framing);
+    FileOutput { records: std::mem::take(&mut sink.records), counters, notices }
+}
+
+/// Ports where a plain-TCP DCE-RPC server is expected (for orienting mid-stream connections).
+fn dce_server_port(port: u16) -> bool {
+    matches!(port, 135 | 139 | 445 | 593)
+}
+
+enum AppState {
+    Detect,
+    Dce(Box<DceConn>),
+    Ignored,
+}
+
+enum Mode {
+    Accurate(Association),
+    Zeek { an: zeek::Analyzer, script: zeek::ConnScript },
+}
+
+struct DceConn {
+    framers: [Framer; 2],
+    mode: Mode,
+}
+
+/// Data held while deciding what a connection carries (bounded).
+const DETECT_BUDGET: usize = 4096;
+
+struct TcpApp {
+    sink: Rc<RefCell<Sink>>,
+    state: AppState,
+    zeek_compat: bool,
+    zeek_ignore: bool,
+    limits: dcerpc::Limits,
+    /// Per direction: first chunk seen.
+    first_seen: [bool; 2],
+    held: Vec<(usize, capture::Timestamp, Vec<u8>)>,
+    held_bytes: usize,
+}
+
+impl TcpApp {
+    fn new(sink: Rc<RefCell<Sink>>, opts: &Options) -> Self {
+        TcpApp {
+            sink,
+            state: AppState::Detect,
+            zeek_compat: opts.zeek_compat,
+            zeek_ignore: opts.zeek_ignore,
+            limits: opts.dce,
+            first_seen: [false; 2],
+            held: Vec::new(),
+            held_bytes: 0,
+        }
+    }
+
+    /// Decide from the first bytes of a direction whether this is DCE-RPC.
+    fn detect(&mut self, meta: &ConnMeta, dir: usize, data: &[u8]) -> Option<bool> {
+        let first = !self.first_seen[dir];
+        self.first_seen[dir] = true;
+        if self.zeek_compat {
+            // Zeek: port 135 (responder), or the DPD signature at the start of either direction.
+            if meta.resp.1 == 135 || (first && dcerpc::pdu::zeek_signature(data)) {
+                return Some(true);
+            }
+        } else {
+            if meta.resp.1 == 135 || meta.orig.1 == 135 {
+                return Some(true);
+            }
+            if first && dcerpc::pdu::plausible_header(data).is_some() {
+                return Some(true);
+            }
+            if !meta.syn_seen && first && confirm_midstream(data) {
+                return Some(true);
+            }
+        }
+        if (self.first_seen[0] && self.first_seen[1]) || self.held_bytes > DETECT_BUDGET {
+            return Some(false);
+        }
+        None
+    }
+
+    fn attach(&mut self, meta: &ConnMeta) {
+        let recovery = if self.zeek_compat { Recovery::NextChunk } else { Recovery::Scan };
+        let mut framers = [Framer::new(recovery), Framer::new(recovery)];
+        if !self.zeek_compat && !meta.syn_seen {
+            framers[0].hunt();
+            framers[1].hunt();
+        }
+        let mode = if self.zeek_compat {
+            Mode::Zeek { an: zeek::Analyzer::new(), script: zeek::ConnScript::new(true) }
+        } else {
+            Mode::Accurate(Association::new(self.limits))
+        };
+        self.sink.borrow_mut().counters.dcerpc_connections += 1;
+        self.state = AppState::Dce(Box::new(DceConn { framers, mode }));
+    }
+
+    fn feed(&mut self, dir: usize, ts: capture::Timestamp, data: &[u8]) {
+        let AppState::Dce(dc) = &mut self.state else { return };
+        let mut sink = self.sink.borrow_mut();
+        let DceConn { framers, mode } = &mut **dc;
+        let Sink { counters, framing, .. } = &mut *sink;
+        match mode {
+            Mode::Accurate(assoc) => {
+                framers[dir].feed(data, framing, &mut |raw| match dcerpc::parse_pdu(raw) {
+                    Ok(p) => assoc.on_pdu(dir, ts, &p, counters),
+                    Err(_) => counters.dcerpc_bad_pdus += 1,
+                });
+            }
+            Mode::Zeek { an, script } => {
+                let now = ts.zeek_time();
+                framers[dir].feed(data, framing, &mut |raw| an.on_pdu(script, 0, dir, now, raw));
+            }
+        }
+    }
+}
+
+/// For a connection picked up mid-stream: a header inside the first chunk whose PDU
+/// ends exactly at the chunk end or at another plausible header.
+fn confirm_midstream(data: &[u8]) -> bool {
+    let mut off = 0;
+    while off < data.len() {
+        let Some(i) = dcerpc::stream::find_header(&data[off..]) else { return false };
+        let at = off + i;
+        if let Some(h) = dcerpc::pdu::plausible_header(&data[at..]) {
+            let end = at + h.frag_len as usize;
+            if end == data.len() || (end < data.len() && dcerpc::pdu::plausible_header(&data[end..]).is_some()) {
+                return true;
+            }
+        }
+        off = at + 1;
+    }
+    false
+}
+
+impl FlowApp for TcpApp {
+    fn event(&mut self, meta: &ConnMeta, ev: FlowEvent<'_>) -> bool {
+        match ev {
+            FlowEvent::Data { dir, ts, data } => {
+                if let AppState::Detect = self.state {
+                    match self.detect(meta, dir, data) {
+                        Some(true) => {
+                            self.attach(meta);
+                            for (d, t, bytes) in std::mem::take(&mut self.held) {
+                                self.feed(d, t, &bytes);
+                            }
+                            self.held_bytes = 0;
+                        }
+                        Some(false) => {
+                            self.state = AppState::Ignored;
+                            self.held.clear();
+                            return false;
+                        }
+                        None => {
+                            self.held_bytes += data.len();
+                            self.held.push((dir, ts, data.to_vec()));
+                            return true;
+                        }
+                    }
+                }
+                match self.state {
+                    AppState::Dce(_) => {
+                        self.feed(dir, ts, data);
+                        true
+                    }
+                    AppState::Ignored => false,
+                    AppState::Detect => true,
+                }
+            }
+            FlowEvent::Gap { dir, .. } => {
+                if let AppState::Dce(dc) = &mut self.state {
+                    dc.framers[dir].gap();
+                    if let Mode::Zeek { an, .. } = &mut dc.mode {
+                        an.set_skip();
+                    }
+                }
+                true
+            }
+            FlowEvent::Close { ts } => {
+                self.close(meta, ts);
+                false
+            }
+        }
+    }
+}
+
+impl TcpApp {
+    fn close(&mut self, meta: &ConnMeta, ts: capture::Timestamp) {
+        let state = std::mem::replace(&mut self.state, AppState::Ignored);
+        let AppState::Dce(dc) = state else { return };
+        let mut sink = self.sink.borrow_mut();
+        let uid = make_uid(&sink.label, meta);
+        let file_index = sink.file_index;
+        let label = sink.label.clone();
+        match dc.mode {
+            Mode::Accurate(mut assoc) => {
+                let calls = assoc.finish(&mut sink.counters);
+                for (n, c) in calls.iter().enumerate() {
+                    if self.zeek_ignore && is_ignored_call(c) {
+                        continue;
+                    }
+                    let r = accurate_record(c, meta, &uid, &label, file_index, n as u64);
+                    sink.records.push(r);
+                }
+            }
+            Mode::Zeek { mut script, .. } => {
+                script.remove(ts.zeek_time());
+                for (n, l) in script.lines.iter().enumerate() {
+                    sink.records.push(Record {
+                        ts: l.ts,
+                        uid: uid.clone(),
+                        orig_h: meta.orig.0,
+                        orig_p: meta.orig.1,
+                        resp_h: meta.resp.0,
+                        resp_p: meta.resp.1,
+                        rtt: l.rtt,
+                        named_pipe: l.named_pipe.clone(),
+                        endpoint: l.endpoint.clone(),
+                        operation: l.operation.clone(),
+                        extra: None,
+                        order: (l.written_at, file_index, meta.seq, n as u64),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn is_ignored_call(c: &Call) -> bool {
+    match c.uuid {
+        Some(u) => names::is_ignored(&names::endpoint_or_unknown(&u), &names::operation_or_unknown(&u, c.opnum)),
+        None => false,
+    }
+}
+
+fn accurate_record(c: &Call, meta: &ConnMeta, uid: &str, label: &Rc<str>, file_index: u64, n: u64) -> Record {
+    let (orig, resp) = if c.client_dir == 0 { (meta.orig, meta.resp) } else { (meta.resp, meta.orig) };
+    let ts = c.ts.zeek_time();
+    let rtt = c.resp_ts.map(|r| r.zeek_time() - ts);
+    let (status, fault_code) = match c.status {
+        CallStatus::Ok => ("ok", None),
+        CallStatus::Fault(code) => ("fault", Some(format!("0x{code:08x}"))),
+        CallStatus::NoResponse => ("no_response", None),
+    };
+    Record {
+        ts,
+        uid: uid.to_string(),
+        orig_h: orig.0,
+        orig_p: orig.1,
+        resp_h: resp.0,
+        resp_p: resp.1,
+        rtt,
+        named_pipe: c.sec_addr.clone(),
+        endpoint: c.uuid.map(|u| names::endpoint_or_unknown(&u).into_owned()),
+        operation: c.uuid.map(|u| names::operation_or_unknown(&u, c.opnum).into_owned()),
+        extra: Some(Extra {
+            uuid: c.uuid.map(|u| u.to_string()),
+            opnum: c.opnum,
+            operation_spec: c.uuid.and_then(|u| names::operation_spec(&u, c.opnum)),
+            if_version: c.if_version.map(|(a, b)| format!("{a}.{b}")),
+            transport: "tcp",
+            sec_addr: c.sec_addr.clone(),
+            auth_type: c.auth_type.map(|v| names::auth_type_name(v).into_owned()),
+            auth_level: c.auth_level.map(|v| names::auth_level_name(v).into_owned()),
+            status,
+            fault_code,
+            call_id: c.call_id,
+            ctx_id: c.ctx_id,
+            object_uuid: c.object.map(|u| u.to_string()),
+            encrypted: c.encrypted,
+            big_endian: c.big_endian,
+            request_fragments: c.req_frags,
+            request_stub_len: c.req_stub_len,
+            response_stub_len: c.resp_stub_len,
+            partial: c.partial,
+            ts_response: c.resp_ts.map(|t| t.zeek_time()),
+            capture: label.to_string(),
+        }),
+        order: (ts, file_index, meta.seq, n),
+    }
+}
+
+/// Deterministic Zeek-shaped uid: `C` + 17 base62 digits of a 128-bit FNV-1a hash of the
+/// file and the connection's identity.
+pub fn make_uid(label: &str, meta: &ConnMeta) -> String {
+    let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
+    let prime: u128 = 0x0000000001000000000000000000013B;
+    let mut eat = |b: &[u8]| {
+        for x in b {
+            h ^= *x as u128;
+            h = h.wrapping_mul(prime);
+        }
+    };
+    eat(label.as_bytes());
+    for (ip, port) in [meta.orig, meta.resp] {
+        match ip {
+            IpAddr::V4(a) => eat(&a.octets()),
+            IpAddr::V6(a) => eat(&a.octets()),
+        }
+        eat(&port.to_be_bytes());
+    }
+    eat(&meta.first_ts.secs.to_be_bytes());
+    eat(&meta.first_ts.nanos.to_be_bytes());
+    eat(&meta.seq.to_be_bytes());
+    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut s = String::with_capacity(18);
+    s.push('C');
+    for _ in 0..17 {
+        s.push(DIGITS[(h % 62) as usize] as char);
+        h /= 62;
+    }
+    s
+}

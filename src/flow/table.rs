@@ -1,0 +1,302 @@
+//! The flow table: TCP connections keyed by their 4-tuple, each with two reassembled
+//! directions and a slot for whatever protocol state the caller attaches.
+
+use super::tcp::{HalfLimits, HalfStream, StreamEvent};
+use crate::capture::{TcpSegment, Timestamp};
+use crate::stats::Counters;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Direction-independent connection key (lower endpoint first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnKey {
+    pub a: (IpAddr, u16),
+    pub b: (IpAddr, u16),
+}
+
+impl ConnKey {
+    pub fn new(x: (IpAddr, u16), y: (IpAddr, u16)) -> Self {
+        if x <= y { ConnKey { a: x, b: y } } else { ConnKey { a: y, b: x } }
+    }
+}
+
+/// Limits of the flow table; every one has a counter in [`Counters`].
+#[derive(Debug, Clone, Copy)]
+pub struct FlowLimits {
+    pub half: HalfLimits,
+    /// Concurrent connections; past it the least recently active ones are evicted.
+    pub max_flows: usize,
+    /// Out-of-order bytes buffered across all connections.
+    pub max_reassembly_bytes: usize,
+    /// A connection idle this long (packet time) is closed.
+    pub idle_timeout_secs: i64,
+}
+
+impl Default for FlowLimits {
+    fn default() -> Self {
+        FlowLimits {
+            half: HalfLimits::default(),
+            max_flows: 1_000_000,
+            max_reassembly_bytes: 512 << 20,
+            idle_timeout_secs: 3600,
+        }
+    }
+}
+
+/// Connection facts the protocol layer may need.
+#[derive(Debug, Clone)]
+pub struct ConnMeta {
+    /// Originator as Zeek would name it (first packet's sender, flipped by Zeek's
+    /// likely-server-port heuristic for partial connections).
+    pub orig: (IpAddr, u16),
+    pub resp: (IpAddr, u16),
+    /// Order of creation within the file (stable, for uids and sorting).
+    pub seq: u64,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    /// The three-way handshake's SYN was seen.
+    pub syn_seen: bool,
+}
+
+/// What the table tells the connection's consumer. `dir` is 0 for orig→resp, 1 for resp→orig.
+#[derive(Debug)]
+pub enum FlowEvent<'a> {
+    Data { dir: usize, ts: Timestamp, data: &'a [u8] },
+    Gap { dir: usize, ts: Timestamp, len: u64 },
+    /// The connection ended (FIN both ways, RST, idle timeout, eviction or end of input).
+    Close { ts: Timestamp },
+}
+
+/// Application state attached to a connection.
+pub trait FlowApp {
+    /// Handle one event. Returning false tells the table to stop reassembling this
+    /// connection's payload (the cheap "not interesting" decision).
+    fn event(&mut self, meta: &ConnMeta, ev: FlowEvent<'_>) -> bool;
+}
+
+struct Conn<A> {
+    meta: ConnMeta,
+    halves: [HalfStream; 2],
+    fin: [bool; 2],
+    closed: bool,
+    ignored: bool,
+    app: A,
+}
+
+/// Ports that Zeek's default scripts register analyzers for; Zeek uses them to guess the
+/// responder of a connection whose start it did not see.
+pub fn zeek_likely_server_port(port: u16) -> bool {
+    matches!(
+        port,
+        21 | 22 | 23 | 25 | 53 | 80 | 81 | 88 | 102 | 110 | 111 | 135 | 137 | 139 | 143
+            | 161 | 162 | 389 | 443 | 445 | 465 | 502 | 514 | 563 | 585 | 587 | 614 | 636
+            | 989 | 990 | 992 | 993 | 995 | 1080 | 1194 | 1812 | 1813 | 1883 | 2123 | 2152
+            | 3128 | 3268 | 3269 | 3306 | 3389 | 3544 | 4789 | 5060 | 5061 | 5072 | 5223
+            | 5353 | 5355 | 5432 | 5900 | 6379 | 6666 | 6667 | 6668 | 6669 | 8000 | 8080
+            | 8443 | 8888 | 9200 | 20000
+    )
+}
+
+pub struct FlowTable<A, F: FnMut(&ConnMeta) -> A> {
+    conns: HashMap<ConnKey, Conn<A>>,
+    limits: FlowLimits,
+    make_app: F,
+    next_seq: u64,
+    ooo_total: usize,
+    packets_since_sweep: u32,
+    now: Timestamp,
+    likely_server_port: fn(u16) -> bool,
+}
+
+impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
+    pub fn new(limits: FlowLimits, likely_server_port: fn(u16) -> bool, make_app: F) -> Self {
+        FlowTable {
+            conns: HashMap::new(),
+            limits,
+            make_app,
+            next_seq: 0,
+            ooo_total: 0,
+            packets_since_sweep: 0,
+            now: Timestamp::default(),
+            likely_server_port,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Feed one TCP segment.
+    pub fn process(&mut self, seg: &TcpSegment<'_>, counters: &mut Counters) {
+        self.now = self.now.max(seg.ts);
+        self.packets_since_sweep += 1;
+        if self.packets_since_sweep >= 65536 {
+            self.packets_since_sweep = 0;
+            self.sweep_idle(counters);
+        }
+        let src = (seg.src, seg.sport);
+        let dst = (seg.dst, seg.dport);
+        let key = ConnKey::new(src, dst);
+        let pure_syn = seg.flags.syn() && !seg.flags.ack();
+
+        // Port reuse: a fresh SYN on a closed connection, or on one whose client ISN differs.
+        if let Some(c) = self.conns.get(&key) {
+            let reuse = pure_syn
+                && (c.closed || c.fin[0] || c.fin[1] || {
+                    let dir = if src == c.meta.orig { 0 } else { 1 };
+                    c.halves[dir].started() && c.halves[dir].delivered > 0
+                });
+            if reuse {
+                self.finish(&key, seg.ts, counters);
+            }
+        }
+        if !self.conns.contains_key(&key) {
+            if self.conns.len() >= self.limits.max_flows {
+                self.evict_oldest(counters);
+            }
+            let (orig, resp) = if self.flip_roles(seg) { (dst, src) } else { (src, dst) };
+            let meta = ConnMeta {
+                orig,
+                resp,
+                seq: self.next_seq,
+                first_ts: seg.ts,
+                last_ts: seg.ts,
+                syn_seen: pure_syn,
+            };
+            self.next_seq += 1;
+            counters.tcp_connections += 1;
+            let app = (self.make_app)(&meta);
+            self.conns.insert(
+                key,
+                Conn {
+                    meta,
+                    halves: [HalfStream::new(), HalfStream::new()],
+                    fin: [false; 2],
+                    closed: false,
+                    ignored: false,
+                    app,
+                },
+            );
+        }
+        let Some(c) = self.conns.get_mut(&key) else { return };
+        if c.closed {
+            return;
+        }
+        c.meta.last_ts = c.meta.last_ts.max(seg.ts);
+        let dir = if src == c.meta.orig { 0 } else { 1 };
+        if seg.flags.syn() {
+            c.halves[dir].set_isn(seg.seq);
+            if pure_syn && dir == 0 {
+                c.meta.syn_seen = true;
+            }
+        }
+        let seq = if seg.flags.syn() { seg.seq.wrapping_add(1) } else { seg.seq };
+        let before = c.halves[dir].buffered();
+        if !c.ignored {
+            let Conn { meta, halves, app, ignored, .. } = c;
+            let mut keep = true;
+            halves[dir].push(seg.ts, seq, seg.payload, seg.flags.fin(), &self.limits.half, counters, &mut |ev| {
+                if keep {
+                    keep = app.event(meta, to_flow_event(dir, ev));
+                }
+            });
+            if !keep {
+                *ignored = true;
+            }
+        }
+        let after = c.halves[dir].buffered();
+        self.ooo_total = (self.ooo_total + after).saturating_sub(before);
+        if seg.flags.fin() {
+            c.fin[dir] = true;
+        }
+        let done = seg.flags.rst() || (c.fin[0] && c.fin[1]);
+        if self.ooo_total > self.limits.max_reassembly_bytes {
+            counters.tcp_memory_limit += 1;
+            self.flush_conn(&key, counters);
+        }
+        if done {
+            self.finish(&key, seg.ts, counters);
+        }
+    }
+
+    /// Zeek's responder guess for a connection whose first packet is not a pure SYN.
+    fn flip_roles(&self, seg: &TcpSegment<'_>) -> bool {
+        let f = seg.flags;
+        if f.syn() && !f.ack() {
+            return false;
+        }
+        let likely = self.likely_server_port;
+        if likely(seg.sport) {
+            if likely(seg.dport) { !f.syn() && seg.sport < seg.dport } else { true }
+        } else {
+            false
+        }
+    }
+
+    fn flush_conn(&mut self, key: &ConnKey, counters: &mut Counters) {
+        let Some(c) = self.conns.get_mut(key) else { return };
+        let now = self.now;
+        let Conn { meta, halves, app, ignored, .. } = c;
+        for (dir, h) in halves.iter_mut().enumerate() {
+            let b = h.buffered();
+            let ign = *ignored;
+            h.flush(now, counters, &mut |ev| {
+                if !ign {
+                    app.event(meta, to_flow_event(dir, ev));
+                }
+            });
+            self.ooo_total = self.ooo_total.saturating_sub(b);
+        }
+    }
+
+    /// End a connection: flush both directions, tell the app, forget it.
+    fn finish(&mut self, key: &ConnKey, ts: Timestamp, counters: &mut Counters) {
+        self.flush_conn(key, counters);
+        if let Some(mut c) = self.conns.remove(key) {
+            let ts = ts.max(c.meta.last_ts);
+            c.app.event(&c.meta, FlowEvent::Close { ts });
+        }
+    }
+
+    fn sweep_idle(&mut self, counters: &mut Counters) {
+        let limit = self.now.secs - self.limits.idle_timeout_secs;
+        let idle: Vec<ConnKey> =
+            self.conns.iter().filter(|(_, c)| c.meta.last_ts.secs < limit).map(|(k, _)| *k).collect();
+        for k in idle {
+            let ts = self.conns.get(&k).map(|c| c.meta.last_ts).unwrap_or(self.now);
+            self.finish(&k, ts, counters);
+        }
+    }
+
+    fn evict_oldest(&mut self, counters: &mut Counters) {
+        let mut all: Vec<(Timestamp, u64, ConnKey)> =
+            self.conns.iter().map(|(k, c)| (c.meta.last_ts, c.meta.seq, *k)).collect();
+        all.sort_unstable();
+        let n = (all.len() / 10).max(1);
+        for (ts, _, k) in all.into_iter().take(n) {
+            counters.tcp_flow_limit += 1;
+            self.finish(&k, ts, counters);
+        }
+    }
+
+    /// End of input: close every connection, in creation order for determinism.
+    pub fn finish_all(&mut self, counters: &mut Counters) {
+        let mut all: Vec<(u64, ConnKey)> = self.conns.iter().map(|(k, c)| (c.meta.seq, *k)).collect();
+        all.sort_unstable();
+        for (_, k) in all {
+            let ts = self.conns.get(&k).map(|c| c.meta.last_ts).unwrap_or(self.now);
+            self.finish(&k, ts, counters);
+        }
+    }
+}
+
+fn to_flow_event(dir: usize, ev: StreamEvent<'_>) -> FlowEvent<'_> {
+    match ev {
+        StreamEvent::Data(ts, data) => FlowEvent::Data { dir, ts, data },
+        StreamEvent::Gap(ts, len) => FlowEvent::Gap { dir, ts, len },
+    }
+}

@@ -1,0 +1,181 @@
+//! The `rpcsift` command line: a thin layer over the library.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use rpcsift::engine::{self, Options};
+use rpcsift::output::{self, Format, Writer};
+use rpcsift::stats::{Counters, Notice};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0  success (some input may still have been undecodable: see the summary)
+  1  a capture file could not be read at all (the others were still processed)
+  2  usage error, or no capture file found";
+
+#[derive(Parser)]
+#[command(name = "rpcsift", version, about = "Find Windows remote execution in packet captures by decoding DCE-RPC directly", after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Write one record per DCE-RPC call (Zeek's dce_rpc.log schema, and more in JSON).
+    #[command(after_help = "Examples:
+  rpcsift calls captures/tcp135_epmapper.pcap
+  rpcsift calls --format json -o calls.json /cases/host1/
+  rpcsift calls --zeek-compat --format zeek trace.pcap   # what Zeek would log
+
+Exit status:
+  0  success (some input may still have been undecodable: see the summary)
+  1  a capture file could not be read at all (the others were still processed)
+  2  usage error, or no capture file found")]
+    Calls(CallsArgs),
+}
+
+#[derive(clap::Args)]
+struct CallsArgs {
+    /// Capture files or directories (recursed for .pcap .pcapng .cap .dmp, optionally .gz).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "zeek")]
+    format: Format,
+    /// Write records to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Reproduce Zeek's own dce_rpc.log, quirks included (see README).
+    #[arg(long)]
+    zeek_compat: bool,
+    /// Drop the operations on Zeek's default ignore list (always on with --zeek-compat).
+    #[arg(long)]
+    zeek_ignore: bool,
+    /// Drop packets with bad IPv4/TCP checksums (off by default: offload makes them common).
+    #[arg(long)]
+    verify_checksums: bool,
+    /// Out-of-order bytes buffered per TCP direction before declaring a gap.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    max_flow_buffer: usize,
+    /// Out-of-order bytes buffered across all connections.
+    #[arg(long, value_name = "BYTES", default_value_t = 512 << 20)]
+    max_reassembly_memory: usize,
+    /// Concurrent TCP connections tracked; the least recently active are evicted past it.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    max_flows: usize,
+    /// Bytes reassembled across the fragments of one DCE-RPC call.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
+    max_frag_bytes: usize,
+    /// DCE-RPC requests waiting for a response per connection.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    max_pending_calls: usize,
+    /// Worker threads (default: all cores).
+    #[arg(short = 'j', long)]
+    threads: Option<usize>,
+    /// Do not print the summary to standard error.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.cmd {
+        Cmd::Calls(a) => match calls(a) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("rpcsift: {e:#}");
+                2
+            }
+        },
+    };
+    std::process::exit(code);
+}
+
+fn calls(a: CallsArgs) -> Result<i32> {
+    if let Some(n) = a.threads {
+        // Ignore the error if a pool already exists.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+    }
+    let files = rpcsift::capture::collect_capture_paths(&a.paths).context("listing captures")?;
+    if files.is_empty() {
+        anyhow::bail!("no capture files found in the given paths");
+    }
+    let mut opts = Options {
+        zeek_compat: a.zeek_compat,
+        zeek_ignore: a.zeek_ignore || a.zeek_compat,
+        verify_checksums: a.verify_checksums,
+        ..Default::default()
+    };
+    opts.flow.half.max_ooo_bytes = a.max_flow_buffer;
+    opts.flow.max_reassembly_bytes = a.max_reassembly_memory;
+    opts.flow.max_flows = a.max_flows.max(1);
+    opts.dce.max_frag_bytes = a.max_frag_bytes;
+    opts.dce.max_pending_calls = a.max_pending_calls.max(1);
+    if std::io::stderr().is_terminal() && !a.quiet {
+        eprintln!("rpcsift: reading {} capture file(s)...", files.len());
+    }
+    let run = engine::run(&files, &opts);
+    let stamp = output::zeek_stamp_now();
+    match &a.output {
+        Some(p) => {
+            let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            let mut w = Writer::new(std::io::BufWriter::new(f), a.format, stamp);
+            for r in &run.records {
+                w.write(r)?;
+            }
+            w.finish()?;
+        }
+        None => {
+            let out = std::io::stdout().lock();
+            let mut w = Writer::new(std::io::BufWriter::new(out), a.format, stamp);
+            for r in &run.records {
+                if let Err(e) = w.write(r) {
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        return Ok(0);
+                    }
+                    return Err(e.into());
+                }
+            }
+            w.finish()?;
+        }
+    }
+    if !a.quiet {
+        print_summary(&run.counters, &run.notices, run.records.len());
+    }
+    Ok(if run.counters.files_failed > 0 { 1 } else { 0 })
+}
+
+fn print_summary(c: &Counters, notices: &[Notice], records: usize) {
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "== rpcsift summary ==");
+    let _ = writeln!(e, "{:>12}  records written", records);
+    for (label, v) in c.lines() {
+        // Always show the headline counts; show problem counters only when non-zero.
+        let headline = matches!(
+            label,
+            "capture files" | "packets" | "bytes (captured)" | "TCP connections" | "DCE-RPC connections" | "DCE-RPC calls"
+        );
+        if headline || v > 0 {
+            let _ = writeln!(e, "{v:>12}  {label}");
+        }
+    }
+    for (lt, n) in &c.unknown_linktypes {
+        let _ = writeln!(e, "{n:>12}  frames of unsupported link type {lt}");
+    }
+    const MAX_NOTICES: usize = 20;
+    for n in notices.iter().take(MAX_NOTICES) {
+        match n.offset {
+            Some(o) => {
+                let _ = writeln!(e, "note: {} at offset {}: {}", n.file, o, n.message);
+            }
+            None => {
+                let _ = writeln!(e, "note: {}: {}", n.file, n.message);
+            }
+        }
+    }
+    if notices.len() > MAX_NOTICES {
+        let _ = writeln!(e, "note: {} more notices not shown", notices.len() - MAX_NOTICES);
+    }
+}

@@ -1,0 +1,260 @@
+//! Output: one record per call in Zeek TSV (`zeek`), Zeek JSON lines (`zeek-json`) or
+//! rpcsift JSON (`json`: Zeek's fields plus ours).
+
+pub mod escape;
+
+use serde::Serialize;
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+/// The fields every format shares (Zeek's dce_rpc.log schema).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub ts: f64,
+    pub uid: String,
+    pub orig_h: IpAddr,
+    pub orig_p: u16,
+    pub resp_h: IpAddr,
+    pub resp_p: u16,
+    pub rtt: Option<f64>,
+    pub named_pipe: Option<String>,
+    pub endpoint: Option<String>,
+    pub operation: Option<String>,
+    /// rpcsift's own fields (absent in `--zeek-compat` mode).
+    pub extra: Option<Extra>,
+    /// Deterministic ordering key: (time, file index, connection, sequence).
+    pub order: (f64, u64, u64, u64),
+}
+
+/// Fields only rpcsift has.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Extra {
+    /// Interface UUID, lower-case, or null when the bind was not seen.
+    pub uuid: Option<String>,
+    pub opnum: u16,
+    /// Microsoft-specification operation name where it differs from Zeek's, or Zeek has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation_spec: Option<&'static str>,
+    pub if_version: Option<String>,
+    /// "tcp" for plain TCP; "smb1"/"smb2" for named pipes.
+    pub transport: &'static str,
+    /// Secondary address from the bind_ack.
+    pub sec_addr: Option<String>,
+    pub auth_type: Option<String>,
+    pub auth_level: Option<String>,
+    /// "ok", "fault" or "no_response".
+    pub status: &'static str,
+    /// Fault status code, as `0x%08x`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault_code: Option<String>,
+    pub call_id: u32,
+    pub ctx_id: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_uuid: Option<String>,
+    /// Stub encrypted (packet privacy): arguments cannot be read.
+    pub encrypted: bool,
+    pub big_endian: bool,
+    pub request_fragments: u32,
+    pub request_stub_len: u64,
+    pub response_stub_len: u64,
+    /// The request's first fragment was not captured.
+    pub partial: bool,
+    /// Time of the response (null when none).
+    pub ts_response: Option<f64>,
+    /// The capture file this call came from.
+    pub capture: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Zeek's dce_rpc.log TSV, header and all (zeek-cut works on it).
+    Zeek,
+    /// Zeek's JSON-lines log.
+    ZeekJson,
+    /// Zeek's fields plus rpcsift's (uuid, opnum, status, auth, ...), one object per line.
+    Json,
+}
+
+const FIELDS: &str = "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\trtt\tnamed_pipe\tendpoint\toperation";
+const TYPES: &str = "#types\ttime\tstring\taddr\tport\taddr\tport\tinterval\tstring\tstring\tstring";
+
+/// Writes records in one format.
+pub struct Writer<W: Write> {
+    out: W,
+    format: Format,
+    /// `#open`/`#close` value (wall clock, `%Y-%m-%d-%H-%M-%S`).
+    stamp: String,
+    header_done: bool,
+}
+
+impl<W: Write> Writer<W> {
+    pub fn new(out: W, format: Format, stamp: String) -> Self {
+        Writer { out, format, stamp, header_done: false }
+    }
+
+    pub fn write(&mut self, r: &Record) -> io::Result<()> {
+        match self.format {
+            Format::Zeek => {
+                if !self.header_done {
+                    self.header_done = true;
+                    write!(
+                        self.out,
+                        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdce_rpc\n#open\t{}\n{FIELDS}\n{TYPES}\n",
+                        self.stamp
+                    )?;
+                }
+                let opt_t = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_else(|| "-".into());
+                let opt_s = |v: &Option<String>| v.as_deref().map(escape::zeek_tsv).unwrap_or_else(|| "-".into());
+                writeln!(
+                    self.out,
+                    "{:.6}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    r.ts,
+                    escape::zeek_tsv(&r.uid),
+                    r.orig_h,
+                    r.orig_p,
+                    r.resp_h,
+                    r.resp_p,
+                    opt_t(r.rtt),
+                    opt_s(&r.named_pipe),
+                    opt_s(&r.endpoint),
+                    opt_s(&r.operation)
+                )
+            }
+            Format::ZeekJson | Format::Json => {
+                let mut s = String::with_capacity(256);
+                s.push_str("{\"ts\":");
+                s.push_str(&escape::zeek_json_double(r.ts));
+                s.push_str(",\"uid\":");
+                s.push_str(&json_str(&r.uid));
+                s.push_str(&format!(
+                    ",\"id.orig_h\":\"{}\",\"id.orig_p\":{},\"id.resp_h\":\"{}\",\"id.resp_p\":{}",
+                    r.orig_h, r.orig_p, r.resp_h, r.resp_p
+                ));
+                let json = self.format == Format::Json;
+                match r.rtt {
+                    Some(x) => s.push_str(&format!(",\"rtt\":{}", escape::zeek_json_double(x))),
+                    None if json => s.push_str(",\"rtt\":null"),
+                    None => {}
+                }
+                for (k, v) in [("named_pipe", &r.named_pipe), ("endpoint", &r.endpoint), ("operation", &r.operation)] {
+                    match v {
+                        Some(v) => s.push_str(&format!(",\"{k}\":{}", json_str(&escape::zeek_hex(v)))),
+                        None if json => s.push_str(&format!(",\"{k}\":null")),
+                        None => {}
+                    }
+                }
+                if json && let Some(e) = &r.extra {
+                    let v = serde_json::to_string(e).map_err(io::Error::other)?;
+                    // Splice the extra object's members into ours.
+                    if v.len() > 2 {
+                        s.push(',');
+                        s.push_str(&v[1..v.len() - 1]);
+                    }
+                }
+                s.push('}');
+                writeln!(self.out, "{s}")
+            }
+        }
+    }
+
+    /// Finish the output (`#close` for TSV). Writes nothing when no record was written.
+    pub fn finish(mut self) -> io::Result<W> {
+        if self.format == Format::Zeek && self.header_done {
+            writeln!(self.out, "#close\t{}", self.stamp)?;
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// Wall-clock time as Zeek writes `#open`/`#close` (UTC).
+pub fn zeek_stamp_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    zeek_stamp(secs)
+}
+
+/// `%Y-%m-%d-%H-%M-%S` in UTC for a Unix time.
+pub fn zeek_stamp(secs: i64) -> String {
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}-{:02}-{:02}-{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec() -> Record {
+        Record {
+            ts: 1347446180.330312,
+            uid: "CabC".into(),
+            orig_h: "192.168.122.145".parse().expect("ip"),
+            orig_p: 55614,
+            resp_h: "192.168.122.3".parse().expect("ip"),
+            resp_p: 1024,
+            rtt: Some(0.005543947219848633),
+            named_pipe: Some("\\PIPE\\drsuapi".into()),
+            endpoint: Some("drsuapi".into()),
+            operation: Some("DRSBind".into()),
+            extra: None,
+            order: (0.0, 0, 0, 0),
+        }
+    }
+
+    #[test]
+    fn zeek_tsv_row_and_header() {
+        let mut w = Writer::new(Vec::new(), Format::Zeek, "2020-01-02-03-04-05".into());
+        w.write(&rec()).expect("write");
+        let out = String::from_utf8(w.finish().expect("finish")).expect("utf8");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "#separator \\x09");
+        assert_eq!(lines[5], "#open\t2020-01-02-03-04-05");
+        assert_eq!(lines[6], FIELDS);
+        assert_eq!(
+            lines[8],
+            "1347446180.330312\tCabC\t192.168.122.145\t55614\t192.168.122.3\t1024\t0.005544\t\\\\PIPE\\\\drsuapi\tdrsuapi\tDRSBind"
+        );
+        assert_eq!(lines[9], "#close\t2020-01-02-03-04-05");
+    }
+
+    #[test]
+    fn zeek_json_row() {
+        let mut w = Writer::new(Vec::new(), Format::ZeekJson, String::new());
+        w.write(&rec()).expect("write");
+        let out = String::from_utf8(w.finish().expect("finish")).expect("utf8");
+        assert_eq!(
+            out.trim_end(),
+            r#"{"ts":1347446180.330312,"uid":"CabC","id.orig_h":"192.168.122.145","id.orig_p":55614,"id.resp_h":"192.168.122.3","id.resp_p":1024,"rtt":0.005543947219848633,"named_pipe":"\\PIPE\\drsuapi","endpoint":"drsuapi","operation":"DRSBind"}"#
+        );
+    }
+
+    #[test]
+    fn empty_output_writes_nothing() {
+        let w = Writer::new(Vec::new(), Format::Zeek, "x".into());
+        assert!(w.finish().expect("finish").is_empty());
+    }
+
+    #[test]
+    fn stamp() {
+        assert_eq!(zeek_stamp(0), "1970-01-01-00-00-00");
+        assert_eq!(zeek_stamp(1347446180), "2012-09-12-10-36-20");
+    }
+}

@@ -1,0 +1,82 @@
+//! Run accounting: every packet, byte, call and every thing we could not decode is counted
+//! here, so nothing is dropped silently. Counters merge across files and threads.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One problem worth showing the user with where it happened.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Notice {
+    pub file: String,
+    /// Byte offset in the (decompressed) capture file, when known.
+    pub offset: Option<u64>,
+    pub message: String,
+}
+
+/// Named counters. Add a field for each new kind of event; `merge` and `lines` pick it up
+/// through the macro below.
+macro_rules! counters {
+    ($($(#[$m:meta])* $name:ident : $label:expr),* $(,)?) => {
+        #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+        pub struct Counters {
+            $($(#[$m])* pub $name: u64,)*
+            /// Frames per link type we do not decode.
+            pub unknown_linktypes: BTreeMap<u32, u64>,
+        }
+        impl Counters {
+            pub fn merge(&mut self, o: &Counters) {
+                $(self.$name += o.$name;)*
+                for (k, v) in &o.unknown_linktypes {
+                    *self.unknown_linktypes.entry(*k).or_insert(0) += v;
+                }
+            }
+            /// (label, value) for every counter, in declaration order.
+            pub fn lines(&self) -> Vec<(&'static str, u64)> {
+                vec![$(($label, self.$name)),*]
+            }
+        }
+    };
+}
+
+counters! {
+    files: "capture files",
+    files_failed: "capture files that could not be read",
+    packets: "packets",
+    bytes: "bytes (captured)",
+    truncated_records: "truncated capture records (file cut short)",
+    snaplen_cut: "packets cut by snaplen",
+    garbage_after_prefix: "unreadable data after a valid prefix",
+    malformed_records: "malformed capture records (skipped)",
+    unknown_interface: "pcapng packets on an undeclared interface (skipped)",
+    non_ip: "non-IP frames",
+    malformed_l2: "malformed link-layer frames",
+    malformed_ip: "malformed IP packets",
+    bad_checksums: "packets with bad checksums (dropped, --verify-checksums)",
+    ip_fragments: "IP fragments",
+    ip_reassembled: "IP datagrams reassembled",
+    ip_frag_dropped: "IP fragments dropped (limit or timeout)",
+    non_tcp: "non-TCP IP packets",
+    malformed_tcp: "malformed or cut TCP headers",
+    tcp_segments: "TCP segments",
+    tcp_connections: "TCP connections",
+    tcp_gaps: "TCP gaps (lost segments)",
+    tcp_gap_bytes: "bytes missing in TCP gaps",
+    tcp_retransmissions: "TCP retransmitted segments",
+    tcp_overlaps_conflicting: "TCP overlaps with conflicting data",
+    tcp_ooo_limit: "TCP out-of-order limit hits",
+    tcp_buffer_limit: "TCP per-flow buffer limit hits",
+    tcp_memory_limit: "TCP total memory limit hits",
+    tcp_flow_limit: "flow table limit hits (oldest flow evicted)",
+    dcerpc_connections: "DCE-RPC connections",
+    dcerpc_pdus: "DCE-RPC PDUs",
+    dcerpc_calls: "DCE-RPC calls",
+    dcerpc_resyncs: "DCE-RPC resynchronisations after gap or garbage",
+    dcerpc_bad_pdus: "malformed DCE-RPC PDUs",
+    dcerpc_missed_binds: "calls whose bind was not seen",
+    dcerpc_encrypted_stubs: "calls with encrypted stubs (packet privacy)",
+    dcerpc_frag_limit: "DCE-RPC fragment reassembly limit hits",
+    dcerpc_pending_limit: "DCE-RPC pending call limit hits",
+    dcerpc_no_response: "calls without response",
+    dcerpc_faults: "calls answered with a fault",
+    dcerpc_orphan_responses: "responses without a request",
+}

@@ -1,0 +1,63 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use rpcsift::engine::{self, Options, RunOutput};
+use rpcsift::output::{Format, Writer};
+use std::path::{Path, PathBuf};
+
+/// The shared reference folder, when `RPCSIFT_SHARED` is set. Tests that need it return
+/// early (with a message) when it is unset, and fail loudly when it is set but incomplete.
+pub fn shared() -> Option<PathBuf> {
+    match std::env::var_os("RPCSIFT_SHARED") {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            assert!(p.is_dir(), "RPCSIFT_SHARED={} is not a directory", p.display());
+            Some(p)
+        }
+        None => {
+            eprintln!("RPCSIFT_SHARED unset: skipping tests on the shared reference captures");
+            None
+        }
+    }
+}
+
+/// A file that must exist under the shared folder.
+pub fn need(base: &Path, rel: &str) -> PathBuf {
+    let p = base.join(rel);
+    assert!(p.is_file(), "missing shared file {} (RPCSIFT_SHARED is set)", p.display());
+    p
+}
+
+pub fn project(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+pub fn run(paths: &[PathBuf], opts: &Options) -> RunOutput {
+    engine::run(paths, opts)
+}
+
+pub fn render(run: &RunOutput, format: Format) -> String {
+    let mut w = Writer::new(Vec::new(), format, "2000-01-01-00-00-00".into());
+    for r in &run.records {
+        w.write(r).expect("write");
+    }
+    String::from_utf8(w.finish().expect("finish")).expect("utf8")
+}
+
+pub fn zeek_compat() -> Options {
+    Options { zeek_compat: true, zeek_ignore: true, ..Default::default() }
+}
+
+/// Zeek TSV rows (no header lines) with the uid column masked.
+pub fn rows_masked_uid(tsv: &str) -> Vec<String> {
+    tsv.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let mut f: Vec<&str> = l.split('\t').collect();
+            if f.len() > 1 {
+                f[1] = "UID";
+            }
+            f.join("\t")
+        })
+        .collect()
+}
