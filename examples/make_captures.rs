@@ -194,7 +194,7 @@ impl Buf {
         Buf { le, b: Vec::new() }
     }
     fn align(&mut self, n: usize) {
-        while self.b.len() % n != 0 {
+        while !self.b.len().is_multiple_of(n) {
             self.b.push(0);
         }
     }
@@ -203,12 +203,20 @@ impl Buf {
     }
     fn u16(&mut self, v: u16) {
         self.align(2);
-        let x = if self.le { v.to_le_bytes() } else { v.to_be_bytes() };
+        let x = if self.le {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        };
         self.b.extend_from_slice(&x);
     }
     fn u32(&mut self, v: u32) {
         self.align(4);
-        let x = if self.le { v.to_le_bytes() } else { v.to_be_bytes() };
+        let x = if self.le {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        };
         self.b.extend_from_slice(&x);
     }
     fn bytes(&mut self, v: &[u8]) {
@@ -223,11 +231,13 @@ impl Buf {
         self.u16(u16::from_be_bytes([u[6], u[7]]));
         self.bytes(&u[8..]);
     }
-    /// p_syntax_id_t: uuid + version (major u16, minor u16).
+    /// p_syntax_id_t: uuid + `u_int32 if_version` (C706 12.6.3.1) holding
+    /// the major version in its low 16 bits and the minor in its high 16
+    /// bits. Little-endian: major u16 then minor u16; big-endian: minor
+    /// first (this is also how Wireshark dissects it).
     fn syntax(&mut self, uuid: &str, ver: (u16, u16)) {
         self.uuid(uuid);
-        self.u16(ver.0);
-        self.u16(ver.1);
+        self.u32(u32::from(ver.0) | (u32::from(ver.1) << 16));
     }
     /// Conformant varying NUL-terminated UTF-16 string (wchar_t is an
     /// unsigned short, so it follows the integer byte order).
@@ -323,7 +333,7 @@ fn build_frame(
     opts: &[u8],
     payload: &[u8],
 ) -> Vec<u8> {
-    assert!(opts.len() % 4 == 0);
+    assert!(opts.len().is_multiple_of(4));
     let tcp_len = 20 + opts.len() + payload.len();
     let mut tcp = Vec::with_capacity(tcp_len);
     tcp.extend_from_slice(&src.port.to_be_bytes());
@@ -416,7 +426,13 @@ fn pdu(le: bool, ptype: u8, flags: u8, call_id: u32, body: &[u8], auth: Option<&
 }
 
 /// bind / alter_context body.
-fn bind_body(le: bool, max_xmit: u16, max_recv: u16, assoc: u32, ctxs: &[(u16, &Iface, &[Syn])]) -> Vec<u8> {
+fn bind_body(
+    le: bool,
+    max_xmit: u16,
+    max_recv: u16,
+    assoc: u32,
+    ctxs: &[(u16, &Iface, &[Syn])],
+) -> Vec<u8> {
     let mut w = Buf::new(le);
     w.u16(max_xmit);
     w.u16(max_recv);
@@ -531,7 +547,12 @@ fn covered(ranges: &[(usize, usize)], s: usize, e: usize) -> bool {
 fn reach(ranges: &[(usize, usize)], from: usize) -> usize {
     let mut pos = from;
     loop {
-        match ranges.iter().filter(|r| r.0 <= pos && r.1 > pos).map(|r| r.1).max() {
+        match ranges
+            .iter()
+            .filter(|r| r.0 <= pos && r.1 > pos)
+            .map(|r| r.1)
+            .max()
+        {
             Some(e) => pos = e,
             None => return pos,
         }
@@ -592,9 +613,25 @@ impl World {
         self.t += us;
     }
 
-    fn conn(&mut self, cli: ([u8; 4], u16), srv: ([u8; 4], u16), isn_c: u32, isn_s: u32, le: bool) -> usize {
+    fn conn(
+        &mut self,
+        cli: ([u8; 4], u16),
+        srv: ([u8; 4], u16),
+        isn_c: u32,
+        isn_s: u32,
+        le: bool,
+    ) -> usize {
         self.conns.push(Conn {
-            h: [Host { ip: cli.0, port: cli.1 }, Host { ip: srv.0, port: srv.1 }],
+            h: [
+                Host {
+                    ip: cli.0,
+                    port: cli.1,
+                },
+                Host {
+                    ip: srv.0,
+                    port: srv.1,
+                },
+            ],
             st: [Stream::new(isn_c), Stream::new(isn_s)],
             le,
             ctx: Vec::new(),
@@ -608,13 +645,25 @@ impl World {
             e.1 = e.1.wrapping_add(1);
             return e.1;
         }
-        let first = u16::from_be_bytes([ip[2], ip[3]]).wrapping_mul(97).wrapping_add(0x1234);
+        let first = u16::from_be_bytes([ip[2], ip[3]])
+            .wrapping_mul(97)
+            .wrapping_add(0x1234);
         self.ip_ids.push((ip, first));
         first
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn raw(&mut self, c: usize, dir: usize, seq: u32, ack: u32, flags: u8, opts: &[u8], payload: &[u8], captured: bool) {
+    fn raw(
+        &mut self,
+        c: usize,
+        dir: usize,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        opts: &[u8],
+        payload: &[u8],
+        captured: bool,
+    ) {
         let src = self.conns[c].h[dir];
         let dst = self.conns[c].h[1 - dir];
         let id = self.next_ip_id(src.ip);
@@ -625,8 +674,10 @@ impl World {
             let usecs = (self.t % 1_000_000) as u32;
             self.pcap.extend_from_slice(&secs.to_le_bytes());
             self.pcap.extend_from_slice(&usecs.to_le_bytes());
-            self.pcap.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-            self.pcap.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            self.pcap
+                .extend_from_slice(&(frame.len() as u32).to_le_bytes());
+            self.pcap
+                .extend_from_slice(&(frame.len() as u32).to_le_bytes());
             self.pcap.extend_from_slice(&frame);
         }
         self.t += STEP;
@@ -670,7 +721,11 @@ impl World {
                 break;
             }
             let end = (start + MSS).min(total);
-            let flags = if end == total { TH_PSH | TH_ACK } else { TH_ACK };
+            let flags = if end == total {
+                TH_PSH | TH_ACK
+            } else {
+                TH_ACK
+            };
             self.emit(c, dir, start, end, flags, true);
         }
     }
@@ -681,7 +736,11 @@ impl World {
         let start = st.snd_nxt;
         let end = start + n;
         assert!(end <= st.data.len());
-        let flags = if end == st.data.len() { TH_PSH | TH_ACK } else { TH_ACK };
+        let flags = if end == st.data.len() {
+            TH_PSH | TH_ACK
+        } else {
+            TH_ACK
+        };
         self.emit(c, dir, start, end, flags, true);
     }
 
@@ -747,7 +806,16 @@ impl World {
 
     /// bind (ptype 11) or alter_context (ptype 14), queued client->server.
     #[allow(clippy::too_many_arguments)]
-    fn bind(&mut self, c: usize, ptype: u8, call_id: u32, max_frag: u16, assoc: u32, ctxs: &[(u16, &Iface, &[Syn])], auth: Option<&Auth>) {
+    fn bind(
+        &mut self,
+        c: usize,
+        ptype: u8,
+        call_id: u32,
+        max_frag: u16,
+        assoc: u32,
+        ctxs: &[(u16, &Iface, &[Syn])],
+        auth: Option<&Auth>,
+    ) {
         let le = self.conns[c].le;
         let body = bind_body(le, max_frag, max_frag, assoc, ctxs);
         let p = pdu(le, ptype, PFC_FIRST | PFC_LAST, call_id, &body, auth);
@@ -791,9 +859,23 @@ impl World {
 
     /// Queue a request, fragmented into `frag`-byte stub pieces.
     #[allow(clippy::too_many_arguments)]
-    fn request(&mut self, c: usize, call_id: u32, ctx: u16, opnum: u16, obj: Option<&str>, stub: &[u8], frag: usize, auth: Option<&Auth>) -> usize {
+    fn request(
+        &mut self,
+        c: usize,
+        call_id: u32,
+        ctx: u16,
+        opnum: u16,
+        obj: Option<&str>,
+        stub: &[u8],
+        frag: usize,
+        auth: Option<&Auth>,
+    ) -> usize {
         let le = self.conns[c].le;
-        let iface = self.conns[c].ctx.iter().find(|(i, _)| *i == ctx).map(|(_, f)| *f);
+        let iface = self.conns[c]
+            .ctx
+            .iter()
+            .find(|(i, _)| *i == ctx)
+            .map(|(_, f)| *f);
         let (uuid, endpoint, operation) = names(iface, opnum);
         let idx = self.calls.len();
         self.calls.push(Call {
@@ -804,10 +886,19 @@ impl World {
             uuid,
             endpoint,
             operation,
-            named_pipe: self.conns[c].named_pipe.clone().unwrap_or_else(|| "-".into()),
-            auth_level: auth.map(|a| a.level.to_string()).unwrap_or_else(|| "-".into()),
+            named_pipe: self.conns[c]
+                .named_pipe
+                .clone()
+                .unwrap_or_else(|| "-".into()),
+            auth_level: auth
+                .map(|a| a.level.to_string())
+                .unwrap_or_else(|| "-".into()),
         });
-        let chunks: Vec<&[u8]> = if stub.is_empty() { vec![stub] } else { stub.chunks(frag).collect() };
+        let chunks: Vec<&[u8]> = if stub.is_empty() {
+            vec![stub]
+        } else {
+            stub.chunks(frag).collect()
+        };
         let mut off = 0;
         for (i, ch) in chunks.iter().enumerate() {
             let mut flags = 0;
@@ -853,7 +944,14 @@ impl World {
         b.u8(0); // reserved
         b.u32(status);
         b.u32(0); // reserved
-        let p = pdu(le, PT_FAULT, PFC_FIRST | PFC_LAST | extra_flags, call_id, &b.b, None);
+        let p = pdu(
+            le,
+            PT_FAULT,
+            PFC_FIRST | PFC_LAST | extra_flags,
+            call_id,
+            &b.b,
+            None,
+        );
         self.queue(c, S, p, Tag::Fault(k));
     }
 
@@ -866,7 +964,14 @@ impl World {
 
     fn auth3(&mut self, c: usize, call_id: u32, auth: &Auth) {
         let le = self.conns[c].le;
-        let p = pdu(le, PT_AUTH3, PFC_FIRST | PFC_LAST, call_id, &[0, 0, 0, 0], Some(auth));
+        let p = pdu(
+            le,
+            PT_AUTH3,
+            PFC_FIRST | PFC_LAST,
+            call_id,
+            &[0, 0, 0, 0],
+            Some(auth),
+        );
         self.queue(c, C, p, Tag::Other);
     }
 
@@ -890,7 +995,11 @@ impl World {
                             (k, false)
                         }
                     };
-                    let (t, lost) = if is_req { (&mut req_t, &mut req_lost) } else { (&mut resp_t, &mut resp_lost) };
+                    let (t, lost) = if is_req {
+                        (&mut req_t, &mut req_lost)
+                    } else {
+                        (&mut resp_t, &mut resp_lost)
+                    };
                     match p.done {
                         Some(d) => t[k] = Some(t[k].map_or(d, |x| x.max(d))),
                         None => lost[k] = true,
@@ -900,7 +1009,7 @@ impl World {
         }
         let ip_str = |ip: [u8; 4]| format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]);
         let ts_str = |us: u64| format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
-        let mut rows: Vec<((u64, u32, u16, u32, u16, usize), String)> = Vec::new();
+        let mut rows: Vec<(RowKey, String)> = Vec::new();
         for (k, call) in self.calls.iter().enumerate() {
             let t = match (req_t[k], req_lost[k]) {
                 (Some(t), false) => t,
@@ -915,7 +1024,14 @@ impl World {
             };
             let conn = &self.conns[call.conn];
             let (cl, sv) = (conn.h[C], conn.h[S]);
-            let key = (t, u32::from_be_bytes(cl.ip), cl.port, u32::from_be_bytes(sv.ip), sv.port, k);
+            let key = (
+                t,
+                u32::from_be_bytes(cl.ip),
+                cl.port,
+                u32::from_be_bytes(sv.ip),
+                sv.port,
+                k,
+            );
             let line = [
                 ts_str(t),
                 ip_str(cl.ip),
@@ -935,7 +1051,7 @@ impl World {
             .join("\t");
             rows.push((key, line));
         }
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows.sort_by_key(|r| r.0);
         let mut tsv = String::from(
             "ts\torig_h\torig_p\tresp_h\tresp_p\tcall_id\tuuid\topnum\tendpoint\toperation\tstatus\trtt\tnamed_pipe\tauth_level\n",
         );
@@ -947,8 +1063,23 @@ impl World {
     }
 }
 
-fn response_pdus(le: bool, call_id: u32, ctx: u16, stub: &[u8], frag: usize, auth: Option<&Auth>) -> Vec<Vec<u8>> {
-    let chunks: Vec<&[u8]> = if stub.is_empty() { vec![stub] } else { stub.chunks(frag).collect() };
+/// Sort key of a ground-truth row: request time, client ip, client port,
+/// server ip, server port, call creation order (= stream order).
+type RowKey = (u64, u32, u16, u32, u16, usize);
+
+fn response_pdus(
+    le: bool,
+    call_id: u32,
+    ctx: u16,
+    stub: &[u8],
+    frag: usize,
+    auth: Option<&Auth>,
+) -> Vec<Vec<u8>> {
+    let chunks: Vec<&[u8]> = if stub.is_empty() {
+        vec![stub]
+    } else {
+        stub.chunks(frag).collect()
+    };
     let mut out = Vec::new();
     let mut off = 0;
     for (i, ch) in chunks.iter().enumerate() {
@@ -1123,17 +1254,52 @@ const EPT_ENTRIES: &[(&str, (u16, u16), u16, &str)] = &[
     ("86d35949-83c9-4044-b424-db363231fd0c", (1, 0), 49671, ""),
     ("12345778-1234-abcd-ef00-0123456789ac", (1, 0), 49664, ""),
     ("12345778-1234-abcd-ef00-0123456789ab", (0, 0), 49664, ""),
-    ("b25a52bf-e5dd-4f4a-aea6-8ca7272a0e86", (2, 0), 49664, "KeyIso"),
+    (
+        "b25a52bf-e5dd-4f4a-aea6-8ca7272a0e86",
+        (2, 0),
+        49664,
+        "KeyIso",
+    ),
     ("76f03f96-cdfd-44fc-a22c-64950a001209", (1, 0), 49668, ""),
     ("0b6edbfa-4a24-4fc6-8a23-942b1eca65d1", (1, 0), 49668, ""),
     ("ae33069b-a2a8-46ee-a235-ddfd339be281", (1, 0), 49668, ""),
-    ("f6beaff7-1e19-4fbb-9f8f-b89e2018337c", (1, 0), 49665, "Event log TCPIP"),
-    ("3473dd4d-2e88-4006-9cba-22570909dd10", (5, 256), 49666, "WinHttp Auto-Proxy Service"),
-    ("30adc50c-5cbc-46ce-9a0e-91914789e23c", (1, 0), 49665, "NRP server endpoint"),
+    (
+        "f6beaff7-1e19-4fbb-9f8f-b89e2018337c",
+        (1, 0),
+        49665,
+        "Event log TCPIP",
+    ),
+    (
+        "3473dd4d-2e88-4006-9cba-22570909dd10",
+        (5, 256),
+        49666,
+        "WinHttp Auto-Proxy Service",
+    ),
+    (
+        "30adc50c-5cbc-46ce-9a0e-91914789e23c",
+        (1, 0),
+        49665,
+        "NRP server endpoint",
+    ),
     ("d95afe70-a6d5-4259-822e-2c84da1ddb0d", (1, 0), 49665, ""),
-    ("12345678-1234-abcd-ef00-01234567cffb", (1, 0), 49664, "Netlogon"),
-    ("e3514235-4b06-11d1-ab04-00c04fc2dcd2", (4, 0), 49664, "MS NT Directory DRS Interface"),
-    ("50abc2a4-574d-40b3-9d66-ee4fd5fba076", (5, 0), 49669, "DNS Server"),
+    (
+        "12345678-1234-abcd-ef00-01234567cffb",
+        (1, 0),
+        49664,
+        "Netlogon",
+    ),
+    (
+        "e3514235-4b06-11d1-ab04-00c04fc2dcd2",
+        (4, 0),
+        49664,
+        "MS NT Directory DRS Interface",
+    ),
+    (
+        "50abc2a4-574d-40b3-9d66-ee4fd5fba076",
+        (5, 0),
+        49669,
+        "DNS Server",
+    ),
 ];
 
 /// ept_lookup response with the first `n` entries of EPT_ENTRIES.
@@ -1343,18 +1509,33 @@ const fn ip(a: u8, b: u8, c: u8, d: u8) -> [u8; 4] {
 
 const SMBEXEC_PATH: &str = r"%COMSPEC% /Q /c echo whoami ^> \\127.0.0.1\C$\__output 2^>^&1 > %TEMP%\execute.bat & %COMSPEC% /Q /c %TEMP%\execute.bat & del %TEMP%\execute.bat";
 
-/// 1. Port 135: handshake, bind epmapper, ept_lookup, ept_map, FIN both ways.
+/// Scenario 1: Port 135: handshake, bind epmapper, ept_lookup, ept_map, FIN both ways.
 fn s01_tcp135_epmapper() -> World {
     let mut w = World::new(1);
     let srv = ip(10, 1, 0, 5);
-    let c = w.conn((ip(10, 1, 0, 10), 49721), (srv, 135), 0x1a2b_3c01, 0x5e6f_7a01, true);
+    let c = w.conn(
+        (ip(10, 1, 0, 10), 49721),
+        (srv, 135),
+        0x1a2b_3c01,
+        0x5e6f_7a01,
+        true,
+    );
     let le = true;
     w.handshake(c);
     w.wait(1_200);
     w.bind(c, PT_BIND, 1, 5840, 0, &[(0, &EPM, &[NDR])], None);
     w.send(c, C);
     w.wait(310);
-    w.bind_ack(c, PT_BIND_ACK, 1, 5840, 0x0000_a1b2, "135", &[(0, &EPM, 0, 0)], None);
+    w.bind_ack(
+        c,
+        PT_BIND_ACK,
+        1,
+        5840,
+        0x0000_a1b2,
+        "135",
+        &[(0, &EPM, 0, 0)],
+        None,
+    );
     w.send(c, S);
     w.wait(950);
     let k = w.request(c, 2, 0, 2, None, &st_ept_lookup(le), ONE_FRAG, None);
@@ -1375,23 +1556,47 @@ fn s01_tcp135_epmapper() -> World {
     w
 }
 
-/// 2. Dynamic port 49667, svcctl: service creation, faults, unanswered call, RST.
+/// Scenario 2: Dynamic port 49667, svcctl: service creation, faults, unanswered call, RST.
 fn s02_dynamic_port_svcctl() -> World {
     let mut w = World::new(2);
     let le = true;
-    let c = w.conn((ip(10, 2, 0, 10), 49722), (ip(10, 2, 0, 5), 49667), 0x0c0f_fee0, 0x7000_0001, true);
+    let c = w.conn(
+        (ip(10, 2, 0, 10), 49722),
+        (ip(10, 2, 0, 5), 49667),
+        0x0c0f_fee0,
+        0x7000_0001,
+        true,
+    );
     w.handshake(c);
     w.wait(900);
     w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &SVCCTL, &[NDR])], None);
     w.send(c, C);
     w.wait(420);
-    w.bind_ack(c, PT_BIND_ACK, 1, 4280, 0x0001_2e6f, "49667", &[(0, &SVCCTL, 0, 0)], None);
+    w.bind_ack(
+        c,
+        PT_BIND_ACK,
+        1,
+        4280,
+        0x0001_2e6f,
+        "49667",
+        &[(0, &SVCCTL, 0, 0)],
+        None,
+    );
     w.send(c, S);
     w.wait(700);
     let scm = w.rng.handle();
     let svc = w.rng.handle();
     // call_id 2: OpenSCManagerW
-    let k = w.request(c, 2, 0, 15, None, &st_open_scm(le, r"\\SRV02"), ONE_FRAG, None);
+    let k = w.request(
+        c,
+        2,
+        0,
+        15,
+        None,
+        &st_open_scm(le, r"\\SRV02"),
+        ONE_FRAG,
+        None,
+    );
     w.send(c, C);
     w.wait(1_611);
     w.response(k, &st_handle_status(le, &scm, 0), ONE_FRAG, None);
@@ -1406,7 +1611,16 @@ fn s02_dynamic_port_svcctl() -> World {
     w.send(c, S);
     w.wait(830);
     // call_id 4: StartServiceW
-    let k = w.request(c, 4, 0, 19, None, &st_start_service(le, &svc), ONE_FRAG, None);
+    let k = w.request(
+        c,
+        4,
+        0,
+        19,
+        None,
+        &st_start_service(le, &svc),
+        ONE_FRAG,
+        None,
+    );
     w.send(c, C);
     w.wait(31_004);
     w.response(k, &st_status(le, 1053), ONE_FRAG, None); // ERROR_SERVICE_REQUEST_TIMEOUT
@@ -1437,7 +1651,7 @@ fn s02_dynamic_port_svcctl() -> World {
     w
 }
 
-/// 3. Fragmentation: a 3-fragment request, a 2-fragment response, two PDUs in
+/// Scenario 3: Fragmentation: a 3-fragment request, a 2-fragment response, two PDUs in
 /// one segment, one PDU over three segments.
 fn s03_multifrag() -> World {
     let mut w = World::new(3);
@@ -1451,7 +1665,16 @@ fn s03_multifrag() -> World {
     w.bind(a, PT_BIND, 1, 1432, 0, &[(0, &EPM, &[NDR])], None);
     w.send(a, C);
     w.wait(280);
-    w.bind_ack(a, PT_BIND_ACK, 1, 1432, 0x0000_3a01, "135", &[(0, &EPM, 0, 0)], None);
+    w.bind_ack(
+        a,
+        PT_BIND_ACK,
+        1,
+        1432,
+        0x0000_3a01,
+        "135",
+        &[(0, &EPM, 0, 0)],
+        None,
+    );
     w.send(a, S);
     w.wait(520);
     let k = w.request(a, 2, 0, 2, None, &st_ept_lookup(le), FRAG_STUB, None);
@@ -1472,13 +1695,31 @@ fn s03_multifrag() -> World {
     w.bind(b, PT_BIND, 1, 1432, 0, &[(0, &SVCCTL, &[NDR])], None);
     w.send(b, C);
     w.wait(300);
-    w.bind_ack(b, PT_BIND_ACK, 1, 1432, 0x0000_3a02, "49667", &[(0, &SVCCTL, 0, 0)], None);
+    w.bind_ack(
+        b,
+        PT_BIND_ACK,
+        1,
+        1432,
+        0x0000_3a02,
+        "49667",
+        &[(0, &SVCCTL, 0, 0)],
+        None,
+    );
     w.send(b, S);
     w.wait(480);
     let scm = w.rng.handle();
     let svc = w.rng.handle();
     // call_id 2: OpenSCManagerW, its single PDU spread over 3 TCP segments
-    let k = w.request(b, 2, 0, 15, None, &st_open_scm(le, r"\\SRV03"), FRAG_STUB, None);
+    let k = w.request(
+        b,
+        2,
+        0,
+        15,
+        None,
+        &st_open_scm(le, r"\\SRV03"),
+        FRAG_STUB,
+        None,
+    );
     let len = w.conns[b].st[C].data.len() - w.conns[b].st[C].snd_nxt;
     w.send_n(b, C, 10); // cuts the common header
     w.wait(150);
@@ -1503,7 +1744,16 @@ fn s03_multifrag() -> World {
     w.send(b, S);
     w.wait(700);
     // call_id 4 + 5: StartServiceW and CloseServiceHandle(svc) in ONE segment
-    let k4 = w.request(b, 4, 0, 19, None, &st_start_service(le, &svc), FRAG_STUB, None);
+    let k4 = w.request(
+        b,
+        4,
+        0,
+        19,
+        None,
+        &st_start_service(le, &svc),
+        FRAG_STUB,
+        None,
+    );
     let k5 = w.request(b, 5, 0, 0, None, &st_handle(&svc), FRAG_STUB, None);
     w.send(b, C);
     w.wait(20_321);
@@ -1524,18 +1774,33 @@ fn s03_multifrag() -> World {
     w
 }
 
-/// 4. Big-endian data representation (drep[0] = 0x00) on both sides.
+/// Scenario 4: Big-endian data representation (drep[0] = 0x00) on both sides.
 fn s04_bigendian_client() -> World {
     let mut w = World::new(4);
     let le = false;
     let srv = ip(10, 4, 0, 5);
-    let c = w.conn((ip(10, 4, 0, 10), 49725), (srv, 135), 0x4000_0001, 0x4100_0001, le);
+    let c = w.conn(
+        (ip(10, 4, 0, 10), 49725),
+        (srv, 135),
+        0x4000_0001,
+        0x4100_0001,
+        le,
+    );
     w.handshake(c);
     w.wait(1_000);
     w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &EPM, &[NDR])], None);
     w.send(c, C);
     w.wait(350);
-    w.bind_ack(c, PT_BIND_ACK, 1, 4280, 0x0000_4b01, "135", &[(0, &EPM, 0, 0)], None);
+    w.bind_ack(
+        c,
+        PT_BIND_ACK,
+        1,
+        4280,
+        0x0000_4b01,
+        "135",
+        &[(0, &EPM, 0, 0)],
+        None,
+    );
     w.send(c, S);
     w.wait(800);
     let t = tower(ATSVC.uuid, ATSVC.ver, 135, srv);
@@ -1556,7 +1821,7 @@ fn s04_bigendian_client() -> World {
     w
 }
 
-/// 5. alter_context adding a second context; a bind with a rejected context.
+/// Scenario 5: alter_context adding a second context; a bind with a rejected context.
 fn s05_alter_context() -> World {
     let mut w = World::new(5);
     let le = true;
@@ -1568,17 +1833,52 @@ fn s05_alter_context() -> World {
     w.bind(a, PT_BIND, 1, 4280, 0, &[(0, &EPM, &[NDR])], None);
     w.send(a, C);
     w.wait(300);
-    w.bind_ack(a, PT_BIND_ACK, 1, 4280, 0x0000_5c01, "135", &[(0, &EPM, 0, 0)], None);
+    w.bind_ack(
+        a,
+        PT_BIND_ACK,
+        1,
+        4280,
+        0x0000_5c01,
+        "135",
+        &[(0, &EPM, 0, 0)],
+        None,
+    );
     w.send(a, S);
     w.wait(600);
-    w.bind(a, PT_ALTER, 2, 4280, 0x0000_5c01, &[(1, &SVCCTL, &[NDR])], None);
+    w.bind(
+        a,
+        PT_ALTER,
+        2,
+        4280,
+        0x0000_5c01,
+        &[(1, &SVCCTL, &[NDR])],
+        None,
+    );
     w.send(a, C);
     w.wait(260);
-    w.bind_ack(a, PT_ALTER_RESP, 2, 4280, 0x0000_5c01, "", &[(1, &SVCCTL, 0, 0)], None);
+    w.bind_ack(
+        a,
+        PT_ALTER_RESP,
+        2,
+        4280,
+        0x0000_5c01,
+        "",
+        &[(1, &SVCCTL, 0, 0)],
+        None,
+    );
     w.send(a, S);
     w.wait(500);
     let scm = w.rng.handle();
-    let k = w.request(a, 3, 1, 15, None, &st_open_scm(le, r"\\SRV05"), ONE_FRAG, None);
+    let k = w.request(
+        a,
+        3,
+        1,
+        15,
+        None,
+        &st_open_scm(le, r"\\SRV05"),
+        ONE_FRAG,
+        None,
+    );
     w.send(a, C);
     w.wait(1_313);
     w.response(k, &st_handle_status(le, &scm, 0), ONE_FRAG, None);
@@ -1601,7 +1901,15 @@ fn s05_alter_context() -> World {
     let b = w.conn((cli, 49727), (srv, 49680), 0x5200_0001, 0x5300_0001, true);
     w.handshake(b);
     w.wait(650);
-    w.bind(b, PT_BIND, 1, 4280, 0, &[(0, &ATSVC, &[NDR64]), (1, &UNKNOWN, &[NDR])], None);
+    w.bind(
+        b,
+        PT_BIND,
+        1,
+        4280,
+        0,
+        &[(0, &ATSVC, &[NDR64]), (1, &UNKNOWN, &[NDR])],
+        None,
+    );
     w.send(b, C);
     w.wait(310);
     w.bind_ack(
@@ -1629,12 +1937,24 @@ fn s05_alter_context() -> World {
     w
 }
 
-/// 6. Mid-stream captures: no handshake, first packet from the server.
+/// Scenario 6: Mid-stream captures: no handshake, first packet from the server.
 fn s06_midstream() -> World {
     let mut w = World::new(6);
     let srv = ip(10, 6, 0, 5);
-    let a = w.conn((ip(10, 6, 0, 10), 50110), (srv, 49668), 0x7a3c_1f00, 0x2b9d_4e00, true);
-    let b = w.conn((ip(10, 6, 0, 11), 50111), (srv, 49669), 0x6611_0000, 0x6622_0000, true);
+    let a = w.conn(
+        (ip(10, 6, 0, 10), 50110),
+        (srv, 49668),
+        0x7a3c_1f00,
+        0x2b9d_4e00,
+        true,
+    );
+    let b = w.conn(
+        (ip(10, 6, 0, 11), 50111),
+        (srv, 49669),
+        0x6611_0000,
+        0x6622_0000,
+        true,
+    );
     // A: the response to a call made before the capture started
     let stub = w.rng.bytes(20);
     w.orphan_response(a, 41, 0, &stub);
@@ -1673,11 +1993,29 @@ fn s06_midstream() -> World {
     w.bind(b, PT_BIND, 19, 4280, 0, &[(1, &SVCCTL, &[NDR])], None);
     w.send(b, C);
     w.wait(333);
-    w.bind_ack(b, PT_BIND_ACK, 19, 4280, 0x0000_6d01, "49669", &[(1, &SVCCTL, 0, 0)], None);
+    w.bind_ack(
+        b,
+        PT_BIND_ACK,
+        19,
+        4280,
+        0x0000_6d01,
+        "49669",
+        &[(1, &SVCCTL, 0, 0)],
+        None,
+    );
     w.send(b, S);
     w.wait(700);
     let scm = w.rng.handle();
-    let kb = w.request(b, 20, 1, 15, None, &st_open_scm(true, r"\\SRV06"), ONE_FRAG, None);
+    let kb = w.request(
+        b,
+        20,
+        1,
+        15,
+        None,
+        &st_open_scm(true, r"\\SRV06"),
+        ONE_FRAG,
+        None,
+    );
     w.send(b, C);
     w.wait(1_818);
     w.response(kb, &st_handle_status(true, &scm, 0), ONE_FRAG, None);
@@ -1688,18 +2026,33 @@ fn s06_midstream() -> World {
     w
 }
 
-/// 7. Out-of-order delivery, exact retransmissions, overlapping retransmission.
+/// Scenario 7: Out-of-order delivery, exact retransmissions, overlapping retransmission.
 fn s07_ooo_retrans() -> World {
     let mut w = World::new(7);
     let le = true;
     let srv = ip(10, 7, 0, 5);
-    let c = w.conn((ip(10, 7, 0, 10), 49728), (srv, 135), 0x7000_0007, 0x7100_0007, true);
+    let c = w.conn(
+        (ip(10, 7, 0, 10), 49728),
+        (srv, 135),
+        0x7000_0007,
+        0x7100_0007,
+        true,
+    );
     w.handshake(c);
     w.wait(800);
     w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &EPM, &[NDR])], None);
     w.send(c, C);
     w.wait(300);
-    w.bind_ack(c, PT_BIND_ACK, 1, 4280, 0x0000_7e01, "135", &[(0, &EPM, 0, 0)], None);
+    w.bind_ack(
+        c,
+        PT_BIND_ACK,
+        1,
+        4280,
+        0x0000_7e01,
+        "135",
+        &[(0, &EPM, 0, 0)],
+        None,
+    );
     w.send(c, S);
     w.wait(600);
 
@@ -1753,24 +2106,42 @@ fn s07_ooo_retrans() -> World {
     w
 }
 
-/// 8. A segment of call_id 4's request is missing from the capture.
+/// Scenario 8: A segment of call_id 4's request is missing from the capture.
 fn s08_lost_segment() -> World {
     let mut w = World::new(8);
     let le = true;
-    let c = w.conn((ip(10, 8, 0, 10), 49729), (ip(10, 8, 0, 5), 49667), 0x8000_0008, 0x8100_0008, true);
+    let c = w.conn(
+        (ip(10, 8, 0, 10), 49729),
+        (ip(10, 8, 0, 5), 49667),
+        0x8000_0008,
+        0x8100_0008,
+        true,
+    );
     w.handshake(c);
     w.wait(900);
     w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &SVCCTL, &[NDR])], None);
     w.send(c, C);
     w.wait(320);
-    w.bind_ack(c, PT_BIND_ACK, 1, 4280, 0x0000_8f01, "49667", &[(0, &SVCCTL, 0, 0)], None);
+    w.bind_ack(
+        c,
+        PT_BIND_ACK,
+        1,
+        4280,
+        0x0000_8f01,
+        "49667",
+        &[(0, &SVCCTL, 0, 0)],
+        None,
+    );
     w.send(c, S);
     w.wait(600);
     let scm = w.rng.handle();
     for i in 0..5u32 {
         let call_id = 2 + i;
         let name = format!("svc_{}", (b'a' + i as u8) as char);
-        let path = format!(r"C:\Windows\System32\cmd.exe /c powershell -nop -enc {}", w.rng.b64ish(960));
+        let path = format!(
+            r"C:\Windows\System32\cmd.exe /c powershell -nop -enc {}",
+            w.rng.b64ish(960)
+        );
         let stub = st_create_service(le, &scm, &name, &name, &path);
         let k = w.request(c, call_id, 0, 12, None, &stub, ONE_FRAG, None);
         let s0 = w.conns[c].st[C].snd_nxt;
@@ -1790,10 +2161,16 @@ fn s08_lost_segment() -> World {
     w
 }
 
-/// 9. NTLM, packet privacy: bind/bind_ack/AUTH3, then sealed calls.
+/// Scenario 9: NTLM, packet privacy: bind/bind_ack/AUTH3, then sealed calls.
 fn s09_privacy_auth() -> World {
     let mut w = World::new(9);
-    let c = w.conn((ip(10, 9, 0, 10), 49730), (ip(10, 9, 0, 5), 49667), 0x9000_0009, 0x9100_0009, true);
+    let c = w.conn(
+        (ip(10, 9, 0, 10), 49730),
+        (ip(10, 9, 0, 5), 49667),
+        0x9000_0009,
+        0x9100_0009,
+        true,
+    );
     let mk = |token: Vec<u8>| Auth {
         typ: RPC_C_AUTHN_WINNT,
         level: RPC_C_AUTHN_LEVEL_PKT_PRIVACY,
@@ -1802,11 +2179,28 @@ fn s09_privacy_auth() -> World {
     };
     w.handshake(c);
     w.wait(1_100);
-    w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &SVCCTL, &[NDR])], Some(&mk(ntlm_negotiate())));
+    w.bind(
+        c,
+        PT_BIND,
+        1,
+        4280,
+        0,
+        &[(0, &SVCCTL, &[NDR])],
+        Some(&mk(ntlm_negotiate())),
+    );
     w.send(c, C);
     w.wait(640);
     let ch = ntlm_challenge(&mut w.rng);
-    w.bind_ack(c, PT_BIND_ACK, 1, 4280, 0x0000_9a01, "49667", &[(0, &SVCCTL, 0, 0)], Some(&mk(ch)));
+    w.bind_ack(
+        c,
+        PT_BIND_ACK,
+        1,
+        4280,
+        0x0000_9a01,
+        "49667",
+        &[(0, &SVCCTL, 0, 0)],
+        Some(&mk(ch)),
+    );
     w.send(c, S);
     w.wait(2_300);
     let au = ntlm_authenticate(&mut w.rng);
@@ -1883,7 +2277,7 @@ const TASK_XML: &str = r#"<?xml version="1.0" encoding="UTF-16"?>
 </Task>
 "#;
 
-/// 10. atsvc (49670) and ITaskSchedulerService (49671) on two connections.
+/// Scenario 10: atsvc (49670) and ITaskSchedulerService (49671) on two connections.
 fn s10_atsvc_schtask() -> World {
     let mut w = World::new(10);
     let le = true;
@@ -1896,12 +2290,25 @@ fn s10_atsvc_schtask() -> World {
     w.bind(a, PT_BIND, 1, 4280, 0, &[(0, &ATSVC, &[NDR])], None);
     w.send(a, C);
     w.wait(300);
-    w.bind_ack(a, PT_BIND_ACK, 1, 4280, 0x0000_a001, "49670", &[(0, &ATSVC, 0, 0)], None);
+    w.bind_ack(
+        a,
+        PT_BIND_ACK,
+        1,
+        4280,
+        0x0000_a001,
+        "49670",
+        &[(0, &ATSVC, 0, 0)],
+        None,
+    );
     w.send(a, S);
     w.wait(500);
     w.handshake(b);
     w.wait(300);
-    let stub = st_netr_job_add(le, r"\\10.10.0.5", r"cmd.exe /c whoami > C:\Windows\Temp\at_out.txt 2>&1");
+    let stub = st_netr_job_add(
+        le,
+        r"\\10.10.0.5",
+        r"cmd.exe /c whoami > C:\Windows\Temp\at_out.txt 2>&1",
+    );
     let ka = w.request(a, 2, 0, 0, None, &stub, ONE_FRAG, None);
     w.send(a, C);
     w.wait(200);
@@ -1911,12 +2318,30 @@ fn s10_atsvc_schtask() -> World {
     w.response(ka, &st_netr_job_add_resp(le, 7), ONE_FRAG, None);
     w.send(a, S);
     w.wait(150);
-    w.bind_ack(b, PT_BIND_ACK, 1, 4280, 0x0000_a002, "49671", &[(0, &TSCH, 0, 0)], None);
+    w.bind_ack(
+        b,
+        PT_BIND_ACK,
+        1,
+        4280,
+        0x0000_a002,
+        "49671",
+        &[(0, &TSCH, 0, 0)],
+        None,
+    );
     w.send(b, S);
     w.wait(700);
     let path = r"\hXqfWbuz";
-    let kb = w.request(b, 2, 0, 1, None, &st_sch_register(le, path, TASK_XML), ONE_FRAG, None);
-    w.send(b, C); // stub > MSS: two TCP segments
+    let kb = w.request(
+        b,
+        2,
+        0,
+        1,
+        None,
+        &st_sch_register(le, path, TASK_XML),
+        ONE_FRAG,
+        None,
+    );
+    w.send(b, C); // 2,968-byte PDU: three TCP segments
     w.wait(500);
     w.close(a);
     w.wait(6_543);

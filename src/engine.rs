@@ -46,8 +46,11 @@ pub struct RunOutput {
 
 /// Analyse every file (in parallel) and merge the results in a deterministic order.
 pub fn run(paths: &[PathBuf], opts: &Options) -> RunOutput {
-    let outs: Vec<FileOutput> =
-        paths.par_iter().enumerate().map(|(i, p)| analyze_path(p, i as u64, opts)).collect();
+    let outs: Vec<FileOutput> = paths
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| analyze_path(p, i as u64, opts))
+        .collect();
     let mut run = RunOutput::default();
     for o in outs {
         run.counters.merge(&o.counters);
@@ -60,7 +63,12 @@ pub fn run(paths: &[PathBuf], opts: &Options) -> RunOutput {
 
 pub fn sort_records(records: &mut [Record]) {
     records.sort_by(|a, b| {
-        a.order.0.total_cmp(&b.order.0).then(a.order.1.cmp(&b.order.1)).then(a.order.2.cmp(&b.order.2)).then(a.order.3.cmp(&b.order.3))
+        a.order
+            .0
+            .total_cmp(&b.order.0)
+            .then(a.order.1.cmp(&b.order.1))
+            .then(a.order.2.cmp(&b.order.2))
+            .then(a.order.3.cmp(&b.order.3))
     });
 }
 
@@ -73,7 +81,11 @@ pub fn analyze_path(path: &Path, file_index: u64, opts: &Options) -> FileOutput 
             let mut out = FileOutput::default();
             out.counters.files += 1;
             out.counters.files_failed += 1;
-            out.notices.push(Notice { file: label, offset: None, message: e.to_string() });
+            out.notices.push(Notice {
+                file: label,
+                offset: None,
+                message: e.to_string(),
+            });
             out
         }
     }
@@ -90,8 +102,16 @@ struct Sink {
 }
 
 /// Analyse a capture from any reader (already decompressed or gzip handled by the caller).
-pub fn analyze_reader(label: &str, input: impl std::io::Read, file_index: u64, opts: &Options) -> FileOutput {
-    let mut counters = Counters { files: 1, ..Default::default() };
+pub fn analyze_reader(
+    label: &str,
+    input: impl std::io::Read,
+    file_index: u64,
+    opts: &Options,
+) -> FileOutput {
+    let mut counters = Counters {
+        files: 1,
+        ..Default::default()
+    };
     let mut notices = Vec::new();
     let sink = Rc::new(RefCell::new(Sink {
         records: Vec::new(),
@@ -101,11 +121,17 @@ pub fn analyze_reader(label: &str, input: impl std::io::Read, file_index: u64, o
         file_index,
     }));
     let mut decoder = PacketDecoder::new(opts.verify_checksums);
-    let likely: fn(u16) -> bool = if opts.zeek_compat { zeek_likely_server_port } else { dce_server_port };
+    let likely: fn(u16) -> bool = if opts.zeek_compat {
+        zeek_likely_server_port
+    } else {
+        dce_server_port
+    };
     let mut table = {
         let sink = sink.clone();
         let opts = opts.clone();
-        FlowTable::new(opts.flow, likely, move |_meta: &ConnMeta| TcpApp::new(sink.clone(), &opts))
+        FlowTable::new(opts.flow, likely, move |_meta: &ConnMeta| {
+            TcpApp::new(sink.clone(), &opts)
+        })
     };
     // The decoder, the flow table and the reader each keep their own counters so that
     // no two layers need the same `&mut` at once; they are merged at the end.
@@ -118,14 +144,22 @@ pub fn analyze_reader(label: &str, input: impl std::io::Read, file_index: u64, o
     drop(table);
     if let Err(e) = res {
         counters.files_failed += 1;
-        notices.push(Notice { file: label.to_string(), offset: None, message: e.to_string() });
+        notices.push(Notice {
+            file: label.to_string(),
+            offset: None,
+            message: e.to_string(),
+        });
     }
     counters.merge(&dec_c);
     counters.merge(&tab_c);
     let mut sink = sink.borrow_mut();
     counters.merge(&sink.counters);
     counters.merge(&sink.framing);
-    FileOutput { records: std::mem::take(&mut sink.records), counters, notices }
+    FileOutput {
+        records: std::mem::take(&mut sink.records),
+        counters,
+        notices,
+    }
 }
 
 /// Ports where a plain-TCP DCE-RPC server is expected (for orienting mid-stream connections).
@@ -140,8 +174,8 @@ enum AppState {
 }
 
 enum Mode {
-    Accurate(Association),
-    Zeek { an: zeek::Analyzer, script: zeek::ConnScript },
+    Accurate(Box<Association>),
+    Zeek(Box<(zeek::Analyzer, zeek::ConnScript)>),
 }
 
 struct DceConn {
@@ -205,26 +239,37 @@ impl TcpApp {
     }
 
     fn attach(&mut self, meta: &ConnMeta) {
-        let recovery = if self.zeek_compat { Recovery::NextChunk } else { Recovery::Scan };
+        let recovery = if self.zeek_compat {
+            Recovery::NextChunk
+        } else {
+            Recovery::Scan
+        };
         let mut framers = [Framer::new(recovery), Framer::new(recovery)];
         if !self.zeek_compat && !meta.syn_seen {
             framers[0].hunt();
             framers[1].hunt();
         }
         let mode = if self.zeek_compat {
-            Mode::Zeek { an: zeek::Analyzer::new(), script: zeek::ConnScript::new(true) }
+            Mode::Zeek(Box::new((
+                zeek::Analyzer::new(),
+                zeek::ConnScript::new(true),
+            )))
         } else {
-            Mode::Accurate(Association::new(self.limits))
+            Mode::Accurate(Box::new(Association::new(self.limits)))
         };
         self.sink.borrow_mut().counters.dcerpc_connections += 1;
         self.state = AppState::Dce(Box::new(DceConn { framers, mode }));
     }
 
     fn feed(&mut self, dir: usize, ts: capture::Timestamp, data: &[u8]) {
-        let AppState::Dce(dc) = &mut self.state else { return };
+        let AppState::Dce(dc) = &mut self.state else {
+            return;
+        };
         let mut sink = self.sink.borrow_mut();
         let DceConn { framers, mode } = &mut **dc;
-        let Sink { counters, framing, .. } = &mut *sink;
+        let Sink {
+            counters, framing, ..
+        } = &mut *sink;
         match mode {
             Mode::Accurate(assoc) => {
                 framers[dir].feed(data, framing, &mut |raw| match dcerpc::parse_pdu(raw) {
@@ -232,9 +277,12 @@ impl TcpApp {
                     Err(_) => counters.dcerpc_bad_pdus += 1,
                 });
             }
-            Mode::Zeek { an, script } => {
+            Mode::Zeek(z) => {
+                let (an, script) = &mut **z;
                 let now = ts.zeek_time();
-                framers[dir].feed(data, framing, &mut |raw| an.on_pdu(script, 0, dir, now, raw));
+                framers[dir].feed(data, framing, &mut |raw| {
+                    an.on_pdu(script, 0, dir, now, raw)
+                });
             }
         }
     }
@@ -243,13 +291,21 @@ impl TcpApp {
 /// For a connection picked up mid-stream: a header inside the first chunk whose PDU
 /// ends exactly at the chunk end or at another plausible header.
 fn confirm_midstream(data: &[u8]) -> bool {
+    // SMB carries DCE-RPC inside its messages; it is not DCE-RPC over TCP.
+    if data.len() >= 8 && matches!(&data[4..8], b"\xffSMB" | b"\xfeSMB" | b"\xfdSMB") {
+        return false;
+    }
     let mut off = 0;
     while off < data.len() {
-        let Some(i) = dcerpc::stream::find_header(&data[off..]) else { return false };
+        let Some(i) = dcerpc::stream::find_header(&data[off..]) else {
+            return false;
+        };
         let at = off + i;
         if let Some(h) = dcerpc::pdu::plausible_header(&data[at..]) {
             let end = at + h.frag_len as usize;
-            if end == data.len() || (end < data.len() && dcerpc::pdu::plausible_header(&data[end..]).is_some()) {
+            if end == data.len()
+                || (end < data.len() && dcerpc::pdu::plausible_header(&data[end..]).is_some())
+            {
                 return true;
             }
         }
@@ -295,8 +351,8 @@ impl FlowApp for TcpApp {
             FlowEvent::Gap { dir, .. } => {
                 if let AppState::Dce(dc) = &mut self.state {
                     dc.framers[dir].gap();
-                    if let Mode::Zeek { an, .. } = &mut dc.mode {
-                        an.set_skip();
+                    if let Mode::Zeek(z) = &mut dc.mode {
+                        z.0.set_skip();
                     }
                 }
                 true
@@ -328,7 +384,8 @@ impl TcpApp {
                     sink.records.push(r);
                 }
             }
-            Mode::Zeek { mut script, .. } => {
+            Mode::Zeek(z) => {
+                let (_, mut script) = *z;
                 script.remove(ts.zeek_time());
                 for (n, l) in script.lines.iter().enumerate() {
                     sink.records.push(Record {
@@ -353,13 +410,27 @@ impl TcpApp {
 
 fn is_ignored_call(c: &Call) -> bool {
     match c.uuid {
-        Some(u) => names::is_ignored(&names::endpoint_or_unknown(&u), &names::operation_or_unknown(&u, c.opnum)),
+        Some(u) => names::is_ignored(
+            &names::endpoint_or_unknown(&u),
+            &names::operation_or_unknown(&u, c.opnum),
+        ),
         None => false,
     }
 }
 
-fn accurate_record(c: &Call, meta: &ConnMeta, uid: &str, label: &Rc<str>, file_index: u64, n: u64) -> Record {
-    let (orig, resp) = if c.client_dir == 0 { (meta.orig, meta.resp) } else { (meta.resp, meta.orig) };
+fn accurate_record(
+    c: &Call,
+    meta: &ConnMeta,
+    uid: &str,
+    label: &Rc<str>,
+    file_index: u64,
+    n: u64,
+) -> Record {
+    let (orig, resp) = if c.client_dir == 0 {
+        (meta.orig, meta.resp)
+    } else {
+        (meta.resp, meta.orig)
+    };
     let ts = c.ts.zeek_time();
     let rtt = c.resp_ts.map(|r| r.zeek_time() - ts);
     let (status, fault_code) = match c.status {
@@ -377,7 +448,9 @@ fn accurate_record(c: &Call, meta: &ConnMeta, uid: &str, label: &Rc<str>, file_i
         rtt,
         named_pipe: c.sec_addr.clone(),
         endpoint: c.uuid.map(|u| names::endpoint_or_unknown(&u).into_owned()),
-        operation: c.uuid.map(|u| names::operation_or_unknown(&u, c.opnum).into_owned()),
+        operation: c
+            .uuid
+            .map(|u| names::operation_or_unknown(&u, c.opnum).into_owned()),
         extra: Some(Extra {
             uuid: c.uuid.map(|u| u.to_string()),
             opnum: c.opnum,

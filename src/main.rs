@@ -96,7 +96,9 @@ fn main() {
 fn calls(a: CallsArgs) -> Result<i32> {
     if let Some(n) = a.threads {
         // Ignore the error if a pool already exists.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
     }
     let files = rpcsift::capture::collect_capture_paths(&a.paths).context("listing captures")?;
     if files.is_empty() {
@@ -120,7 +122,8 @@ fn calls(a: CallsArgs) -> Result<i32> {
     let stamp = output::zeek_stamp_now();
     match &a.output {
         Some(p) => {
-            let f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            let f =
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
             let mut w = Writer::new(std::io::BufWriter::new(f), a.format, stamp);
             for r in &run.records {
                 w.write(r)?;
@@ -155,7 +158,12 @@ fn print_summary(c: &Counters, notices: &[Notice], records: usize) {
         // Always show the headline counts; show problem counters only when non-zero.
         let headline = matches!(
             label,
-            "capture files" | "packets" | "bytes (captured)" | "TCP connections" | "DCE-RPC connections" | "DCE-RPC calls"
+            "capture files"
+                | "packets"
+                | "bytes (captured)"
+                | "TCP connections"
+                | "DCE-RPC connections"
+                | "DCE-RPC calls"
         );
         if headline || v > 0 {
             let _ = writeln!(e, "{v:>12}  {label}");
@@ -176,6 +184,10 @@ fn print_summary(c: &Counters, notices: &[Notice], records: usize) {
         }
     }
     if notices.len() > MAX_NOTICES {
-        let _ = writeln!(e, "note: {} more notices not shown", notices.len() - MAX_NOTICES);
+        let _ = writeln!(
+            e,
+            "note: {} more notices not shown",
+            notices.len() - MAX_NOTICES
+        );
     }
 }

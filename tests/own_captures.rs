@@ -9,8 +9,20 @@ use rpcsift::output::Format;
 use serde_json::Value;
 
 const COLUMNS: [&str; 14] = [
-    "ts", "orig_h", "orig_p", "resp_h", "resp_p", "call_id", "uuid", "opnum", "endpoint", "operation", "status", "rtt",
-    "named_pipe", "auth_level",
+    "ts",
+    "orig_h",
+    "orig_p",
+    "resp_h",
+    "resp_p",
+    "call_id",
+    "uuid",
+    "opnum",
+    "endpoint",
+    "operation",
+    "status",
+    "rtt",
+    "named_pipe",
+    "auth_level",
 ];
 
 /// Our JSON record projected onto the expected.tsv columns.
@@ -58,23 +70,33 @@ fn level_number(name: &str) -> u8 {
     ];
     match names.iter().position(|n| *n == name) {
         Some(i) => i as u8,
-        None => name.trim_start_matches("unknown-").parse().expect("auth level"),
+        None => name
+            .trim_start_matches("unknown-")
+            .parse()
+            .expect("auth level"),
     }
 }
 
 fn check(name: &str) {
     let pcap = project(&format!("captures/{name}.pcap"));
-    let expected = std::fs::read_to_string(project(&format!("captures/{name}.expected.tsv"))).expect("expected.tsv");
+    let expected = std::fs::read_to_string(project(&format!("captures/{name}.expected.tsv")))
+        .expect("expected.tsv");
     let mut lines = expected.lines();
     let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
     assert_eq!(header, COLUMNS, "{name}: expected.tsv columns");
-    let want: Vec<Vec<String>> = lines.filter(|l| !l.is_empty()).map(|l| l.split('\t').map(str::to_string).collect()).collect();
+    let want: Vec<Vec<String>> = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect();
     let out = render(&run(&[pcap], &Options::default()), Format::Json);
     let got: Vec<Vec<String>> = out
         .lines()
         .map(|l| project_row(&serde_json::from_str::<Value>(l).expect("json line")))
         .collect();
-    assert_eq!(got, want, "{name}: calls differ from the generator's ground truth");
+    assert_eq!(
+        got, want,
+        "{name}: calls differ from the generator's ground truth"
+    );
 }
 
 #[test]

@@ -218,7 +218,15 @@ impl PacketDecoder {
         let dst = IpAddr::V6(Ipv6Addr::from(array16(&data[24..40])));
         match ipv6_upper(data[6], body) {
             V6Upper::Tcp(at) => {
-                self.tcp(ts, src, dst, &body[at..], wire_len.saturating_sub(at), counters, out);
+                self.tcp(
+                    ts,
+                    src,
+                    dst,
+                    &body[at..],
+                    wire_len.saturating_sub(at),
+                    counters,
+                    out,
+                );
             }
             V6Upper::Fragment {
                 next,
@@ -246,8 +254,7 @@ impl PacketDecoder {
                     id,
                     proto: next,
                 };
-                let Some(datagram) = self.defrag.add(key, ts, offset, more, piece, counters)
-                else {
+                let Some(datagram) = self.defrag.add(key, ts, offset, more, piece, counters) else {
                     return;
                 };
                 match ipv6_upper(next, &datagram) {
@@ -318,13 +325,10 @@ fn array16(b: &[u8]) -> [u8; 16] {
 }
 
 /// Link layer → network protocol and its bytes.
-fn link_layer<'a>(
-    lt: u32,
-    data: &'a [u8],
-    counters: &mut Counters,
-) -> Option<(Network, &'a [u8])> {
+fn link_layer<'a>(lt: u32, data: &'a [u8], counters: &mut Counters) -> Option<(Network, &'a [u8])> {
     let be16 = |at: usize| -> Option<u16> {
-        data.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+        data.get(at..at + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
     };
     match lt {
         linktype::ETHERNET => {
@@ -340,7 +344,11 @@ fn link_layer<'a>(
                 counters.malformed_l2 += 1;
                 return None;
             }
-            ethertype(u16::from_be_bytes([data[14], data[15]]), &data[16..], counters)
+            ethertype(
+                u16::from_be_bytes([data[14], data[15]]),
+                &data[16..],
+                counters,
+            )
         }
         linktype::LINUX_SLL2 => {
             // protocol first, then reserved, interface index, ARPHRD, type, address
@@ -348,9 +356,16 @@ fn link_layer<'a>(
                 counters.malformed_l2 += 1;
                 return None;
             }
-            ethertype(u16::from_be_bytes([data[0], data[1]]), &data[20..], counters)
+            ethertype(
+                u16::from_be_bytes([data[0], data[1]]),
+                &data[20..],
+                counters,
+            )
         }
-        linktype::RAW | linktype::IPV4 | linktype::IPV6 | LINKTYPE_RAW_DLT12
+        linktype::RAW
+        | linktype::IPV4
+        | linktype::IPV6
+        | LINKTYPE_RAW_DLT12
         | LINKTYPE_RAW_DLT14 => match data.first().map(|b| b >> 4) {
             Some(4) => Some((Network::V4, data)),
             Some(6) => Some((Network::V6, data)),
@@ -566,7 +581,8 @@ impl Defrag {
 
     fn expire(&mut self, now: Timestamp, counters: &mut Counters) {
         while let Some((&(first, _), &key)) = self.by_age.first_key_value() {
-            let deadline = Timestamp::new(first.secs.saturating_add(FRAG_TIMEOUT_SECS), first.nanos);
+            let deadline =
+                Timestamp::new(first.secs.saturating_add(FRAG_TIMEOUT_SECS), first.nanos);
             if deadline >= now {
                 break;
             }
@@ -1048,8 +1064,19 @@ pub(crate) mod tests {
         };
         let mut c = Counters::default();
         let mut d = PacketDecoder::new(true);
-        assert!(run(&mut d, &frame(linktype::RAW, &frag(40, false, &t[40..])), &mut c).is_empty());
-        let v = run(&mut d, &frame(linktype::RAW, &frag(0, true, &t[..40])), &mut c);
+        assert!(
+            run(
+                &mut d,
+                &frame(linktype::RAW, &frag(40, false, &t[40..])),
+                &mut c
+            )
+            .is_empty()
+        );
+        let v = run(
+            &mut d,
+            &frame(linktype::RAW, &frag(0, true, &t[..40])),
+            &mut c,
+        );
         assert_eq!(v.len(), 1, "{c:?}");
         assert_eq!(v[0].payload, payload);
         assert_eq!((v[0].src, v[0].dst), (src, dst));
@@ -1080,7 +1107,11 @@ pub(crate) mod tests {
         // size: a fragment ending past 65535 bytes drops its datagram
         let mut c = Counters::default();
         run(&mut d, &at(200, &ipv4_bytes(6, 2, 0x2000, &piece)), &mut c);
-        run(&mut d, &at(200, &ipv4_bytes(6, 2, 0x2000 | 8190, &piece)), &mut c);
+        run(
+            &mut d,
+            &at(200, &ipv4_bytes(6, 2, 0x2000 | 8190, &piece)),
+            &mut c,
+        );
         assert_eq!(c.ip_frag_dropped, 2);
         assert_eq!(d.fragments_in_progress(), 0);
 

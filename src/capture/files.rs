@@ -158,10 +158,25 @@ mod tests {
 
     #[test]
     fn capture_names() {
-        for yes in ["a.pcap", "A.PCAPNG", "x.cap", "y.dmp", "z.pcap.gz", "w.PcapNg.GZ"] {
+        for yes in [
+            "a.pcap",
+            "A.PCAPNG",
+            "x.cap",
+            "y.dmp",
+            "z.pcap.gz",
+            "w.PcapNg.GZ",
+        ] {
             assert!(is_capture_name(yes), "{yes}");
         }
-        for no in ["a.txt", "pcap", ".pcap", "a.gz", "a.pcap.zip", "a.pcapx", "a.tar.gz"] {
+        for no in [
+            "a.txt",
+            "pcap",
+            ".pcap",
+            "a.gz",
+            "a.pcap.zip",
+            "a.pcapx",
+            "a.tar.gz",
+        ] {
             assert!(!is_capture_name(no), "{no}");
         }
     }

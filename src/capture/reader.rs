@@ -104,7 +104,10 @@ pub fn read_frames(
             _ => {
                 return Err(CaptureError::NotACapture {
                     offset: 0,
-                    detail: format!("unknown magic {:02x}{:02x}{:02x}{:02x}", m[0], m[1], m[2], m[3]),
+                    detail: format!(
+                        "unknown magic {:02x}{:02x}{:02x}{:02x}",
+                        m[0], m[1], m[2], m[3]
+                    ),
                 });
             }
         },
@@ -519,7 +522,9 @@ impl State<'_> {
                     self.notice_once(
                         REPORTED_TSRESOL,
                         offset,
-                        format!("interface with unusable if_tsresol {code:#04x}; microseconds assumed"),
+                        format!(
+                            "interface with unusable if_tsresol {code:#04x}; microseconds assumed"
+                        ),
                     );
                 }
             }
@@ -688,7 +693,10 @@ fn ng_block_len(data: &[u8], section_big_endian: bool) -> Result<Option<usize>, 
         return Err(format!("invalid block length {len}"));
     }
     if len > MAX_RECORD {
-        return Err(format!("block length {len} over the {} MiB limit", MAX_RECORD >> 20));
+        return Err(format!(
+            "block length {len} over the {} MiB limit",
+            MAX_RECORD >> 20
+        ));
     }
     Ok(Some(len))
 }
@@ -756,7 +764,12 @@ pub(crate) mod tests {
     // ---- builders (shared with the other capture tests) ----
 
     /// Classic pcap file header.
-    pub(crate) fn pcap_header(magic: u32, big_endian: bool, snaplen: u32, linktype: u32) -> Vec<u8> {
+    pub(crate) fn pcap_header(
+        magic: u32,
+        big_endian: bool,
+        snaplen: u32,
+        linktype: u32,
+    ) -> Vec<u8> {
         let mut v = Vec::new();
         let (u32b, u16b): (fn(u32) -> [u8; 4], fn(u16) -> [u8; 2]) = if big_endian {
             (u32::to_be_bytes, u16::to_be_bytes)
@@ -808,10 +821,18 @@ pub(crate) mod tests {
     }
     impl Ng {
         fn u16(&self, x: u16) -> [u8; 2] {
-            if self.be { x.to_be_bytes() } else { x.to_le_bytes() }
+            if self.be {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            }
         }
         fn u32(&self, x: u32) -> [u8; 4] {
-            if self.be { x.to_be_bytes() } else { x.to_le_bytes() }
+            if self.be {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            }
         }
         fn block(&self, btype: u32, body: &[u8]) -> Vec<u8> {
             let mut body = body.to_vec();
@@ -900,9 +921,7 @@ pub(crate) mod tests {
         index: u64,
     }
 
-    fn read_all(
-        bytes: &[u8],
-    ) -> (Result<(), CaptureError>, Vec<Got>, Counters, Vec<Notice>) {
+    fn read_all(bytes: &[u8]) -> (Result<(), CaptureError>, Vec<Got>, Counters, Vec<Notice>) {
         read_from(bytes, usize::MAX)
     }
 
@@ -913,10 +932,7 @@ pub(crate) mod tests {
         let mut c = Counters::default();
         let mut n = Vec::new();
         let mut got = Vec::new();
-        let input = Chunked {
-            data: bytes,
-            chunk,
-        };
+        let input = Chunked { data: bytes, chunk };
         let r = read_frames("test.pcap", input, &mut c, &mut n, |f| {
             got.push(Got {
                 ts: f.ts,
@@ -945,7 +961,9 @@ pub(crate) mod tests {
     }
 
     fn payload(n: usize, seed: u8) -> Vec<u8> {
-        (0..n).map(|i| (i as u8).wrapping_mul(7).wrapping_add(seed)).collect()
+        (0..n)
+            .map(|i| (i as u8).wrapping_mul(7).wrapping_add(seed))
+            .collect()
     }
 
     // ---- classic pcap ----
@@ -984,7 +1002,13 @@ pub(crate) mod tests {
         ] {
             let a = payload(42, 3);
             let mut f = pcap_header(magic, be, 65535, 101);
-            f.extend(pcap_record(be, 1_234_567_890, 987_654_321 % if nanos { 1_000_000_000 } else { 1_000_000 }, &a, 42));
+            f.extend(pcap_record(
+                be,
+                1_234_567_890,
+                987_654_321 % if nanos { 1_000_000_000 } else { 1_000_000 },
+                &a,
+                42,
+            ));
             f.extend(pcap_record(be, 7, 1, &a[..10], 42));
             let (r, got, c, _) = read_all(&f);
             r.unwrap();
@@ -1038,7 +1062,11 @@ pub(crate) mod tests {
             assert_eq!(n.len(), 1);
             assert_eq!(n[0].offset, Some(third as u64));
             assert_eq!(n[0].file, "test.pcap");
-            assert!(n[0].message.contains(&format!("offset {third}")), "{}", n[0].message);
+            assert!(
+                n[0].message.contains(&format!("offset {third}")),
+                "{}",
+                n[0].message
+            );
         }
         // cut inside the record header
         f.truncate(third + 5);
@@ -1066,7 +1094,12 @@ pub(crate) mod tests {
 
     #[test]
     fn not_a_capture() {
-        for bytes in [&b""[..], b"ab", b"GET / HTTP/1.1\r\n\r\n", &[0x1f, 0x8b, 8, 0, 0, 0]] {
+        for bytes in [
+            &b""[..],
+            b"ab",
+            b"GET / HTTP/1.1\r\n\r\n",
+            &[0x1f, 0x8b, 8, 0, 0, 0],
+        ] {
             let (r, got, c, _) = read_all(bytes);
             assert!(
                 matches!(r, Err(CaptureError::NotACapture { offset: 0, .. })),
@@ -1143,7 +1176,10 @@ pub(crate) mod tests {
             &mut n,
             |_| count += 1,
         );
-        assert!(matches!(r, Err(CaptureError::Io(ref e)) if e.kind() == io::ErrorKind::PermissionDenied), "{r:?}");
+        assert!(
+            matches!(r, Err(CaptureError::Io(ref e)) if e.kind() == io::ErrorKind::PermissionDenied),
+            "{r:?}"
+        );
         assert_eq!(count, 1);
 
         // a decompressor running out of input is a truncation
@@ -1173,7 +1209,11 @@ pub(crate) mod tests {
         // if 0: Ethernet, default microseconds
         f.extend(ng.idb(1, 65535, &[]));
         // if 1: raw IP, nanoseconds, +100 s offset
-        let off = if be { 100i64.to_be_bytes() } else { 100i64.to_le_bytes() };
+        let off = if be {
+            100i64.to_be_bytes()
+        } else {
+            100i64.to_le_bytes()
+        };
         f.extend(ng.idb(101, 0, &[ng.option(9, &[9]), ng.option(14, &off)]));
         // if 2: SLL, 2^-20 s
         f.extend(ng.idb(113, 262144, &[ng.option(9, &[0x80 | 20])]));

@@ -35,6 +35,9 @@ impl Default for Limits {
     }
 }
 
+/// Responses kept while waiting for a late request.
+const EARLY_RESPONSES: usize = 64;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallStatus {
     Ok,
@@ -109,6 +112,9 @@ pub struct Association {
     /// Completed requests waiting for a response, by call id, oldest first.
     pending: HashMap<u32, VecDeque<Call>>,
     pending_count: usize,
+    /// Responses seen before their request (the request was held behind a TCP hole or
+    /// reordered): matched when the request completes, counted as orphans at the end.
+    early: VecDeque<(u32, Timestamp, CallStatus, u64)>,
     /// Finished calls in completion order.
     pub done: Vec<Call>,
     limits: Limits,
@@ -117,7 +123,10 @@ pub struct Association {
 
 impl Association {
     pub fn new(limits: Limits) -> Self {
-        Association { limits, ..Default::default() }
+        Association {
+            limits,
+            ..Default::default()
+        }
     }
 
     /// True once a bind or alter_context was seen.
@@ -134,12 +143,21 @@ impl Association {
                 self.seen_bind = true;
                 let mut ids = Vec::new();
                 for c in contexts {
-                    if self.contexts.len() >= self.limits.max_contexts && !self.contexts.contains_key(&c.ctx_id) {
+                    if self.contexts.len() >= self.limits.max_contexts
+                        && !self.contexts.contains_key(&c.ctx_id)
+                    {
                         break;
                     }
                     let uuid = Uuid::from_wire(&c.abstract_syntax.uuid_raw, le);
                     // A re-proposed context id replaces the old one (alter_context may redefine).
-                    self.contexts.insert(c.ctx_id, Context { syntax: c.abstract_syntax, uuid, accepted: None });
+                    self.contexts.insert(
+                        c.ctx_id,
+                        Context {
+                            syntax: c.abstract_syntax,
+                            uuid,
+                            accepted: None,
+                        },
+                    );
                     ids.push(c.ctx_id);
                 }
                 if self.pending_binds.len() >= 16 {
@@ -152,7 +170,10 @@ impl Association {
                 if !sa.is_empty() {
                     self.sec_addr = Some(String::from_utf8_lossy(sa).into_owned());
                 }
-                let pos = self.pending_binds.iter().position(|(cid, _)| *cid == h.call_id);
+                let pos = self
+                    .pending_binds
+                    .iter()
+                    .position(|(cid, _)| *cid == h.call_id);
                 let ids = match pos {
                     Some(i) => self.pending_binds.remove(i).map(|(_, ids)| ids),
                     None => self.pending_binds.pop_back().map(|(_, ids)| ids),
@@ -166,7 +187,10 @@ impl Association {
                 }
             }
             Body::BindNak { .. } => {
-                let pos = self.pending_binds.iter().position(|(cid, _)| *cid == h.call_id);
+                let pos = self
+                    .pending_binds
+                    .iter()
+                    .position(|(cid, _)| *cid == h.call_id);
                 if let Some(i) = pos
                     && let Some((_, ids)) = self.pending_binds.remove(i)
                 {
@@ -177,7 +201,13 @@ impl Association {
                     }
                 }
             }
-            Body::Request { ctx_id, opnum, object, stub, .. } => {
+            Body::Request {
+                ctx_id,
+                opnum,
+                object,
+                stub,
+                ..
+            } => {
                 self.on_request(dir, ts, p, *ctx_id, *opnum, *object, stub, counters);
             }
             Body::Response { stub, .. } => {
@@ -215,7 +245,9 @@ impl Association {
     ) {
         let h = &p.header;
         let d = dir & 1;
-        let encrypted = p.auth.is_some_and(|a| a.auth_level == pdu::AUTH_LEVEL_PKT_PRIVACY);
+        let encrypted = p
+            .auth
+            .is_some_and(|a| a.auth_level == pdu::AUTH_LEVEL_PKT_PRIVACY);
         let existing = self.reasm[d].remove(&h.call_id);
         let mut part = match existing {
             Some(part) if !h.first() => part,
@@ -247,7 +279,11 @@ impl Association {
                     stub: Vec::new(),
                     partial: !h.first(),
                 };
-                Partial { call, bytes: 0, over_limit: false }
+                Partial {
+                    call,
+                    bytes: 0,
+                    over_limit: false,
+                }
             }
         };
         part.call.req_frags += 1;
@@ -259,7 +295,9 @@ impl Association {
         }
         if !encrypted && part.call.stub.len() < self.limits.max_stub_bytes {
             let room = self.limits.max_stub_bytes - part.call.stub.len();
-            part.call.stub.extend_from_slice(&stub[..stub.len().min(room)]);
+            part.call
+                .stub
+                .extend_from_slice(&stub[..stub.len().min(room)]);
         }
         if !h.last() {
             if self.reasm[d].len() >= self.limits.max_reassembly {
@@ -278,6 +316,15 @@ impl Association {
         if call.encrypted {
             counters.dcerpc_encrypted_stubs += 1;
         }
+        if let Some(i) = self
+            .early
+            .iter()
+            .position(|(cid, t, _, _)| *cid == call.call_id && *t >= call.ts)
+            && let Some((_, t, status, len)) = self.early.remove(i)
+        {
+            self.complete(call, t, status, len, counters);
+            return;
+        }
         if self.pending_count >= self.limits.max_pending_calls {
             counters.dcerpc_pending_limit += 1;
             // Oldest waiting call is given up as unanswered, never dropped.
@@ -285,7 +332,10 @@ impl Association {
                 self.done.push(old);
             }
         }
-        self.pending.entry(call.call_id).or_default().push_back(call);
+        self.pending
+            .entry(call.call_id)
+            .or_default()
+            .push_back(call);
         self.pending_count += 1;
     }
 
@@ -307,16 +357,37 @@ impl Association {
         c
     }
 
-    fn answer(&mut self, call_id: u32, ts: Timestamp, status: CallStatus, resp_len: u64, counters: &mut Counters) {
-        let Some(q) = self.pending.get_mut(&call_id) else {
-            counters.dcerpc_orphan_responses += 1;
+    fn answer(
+        &mut self,
+        call_id: u32,
+        ts: Timestamp,
+        status: CallStatus,
+        resp_len: u64,
+        counters: &mut Counters,
+    ) {
+        let Some(call) = self.pending.get_mut(&call_id).and_then(|q| q.pop_front()) else {
+            if self.early.len() >= EARLY_RESPONSES {
+                self.early.pop_front();
+                counters.dcerpc_orphan_responses += 1;
+            }
+            self.early.push_back((call_id, ts, status, resp_len));
             return;
         };
-        let Some(mut call) = q.pop_front() else { return };
-        if q.is_empty() {
+        if self.pending.get(&call_id).is_some_and(|q| q.is_empty()) {
             self.pending.remove(&call_id);
         }
         self.pending_count -= 1;
+        self.complete(call, ts, status, resp_len, counters);
+    }
+
+    fn complete(
+        &mut self,
+        mut call: Call,
+        ts: Timestamp,
+        status: CallStatus,
+        resp_len: u64,
+        counters: &mut Counters,
+    ) {
         call.resp_ts = Some(ts);
         call.status = status;
         call.resp_stub_len = resp_len;
@@ -340,9 +411,345 @@ impl Association {
             }
         }
         counters.dcerpc_no_response += rest.len() as u64;
+        counters.dcerpc_orphan_responses += self.early.len() as u64;
+        self.early.clear();
         let mut out = std::mem::take(&mut self.done);
         out.append(&mut rest);
         out.sort_by_key(|c| (c.ts, c.call_id));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dcerpc::pdu::tests::{ack_body, bind_body, build, request_body, response_body};
+    use crate::dcerpc::pdu::{
+        ALTER_CONTEXT, ALTER_CONTEXT_RESP, BIND, BIND_ACK, FAULT, REQUEST, RESPONSE, parse_pdu,
+    };
+
+    const SVCCTL: [u8; 16] = [
+        0x36, 0x7a, 0xbb, 0x81, 0x98, 0x44, 0x35, 0xf1, 0xad, 0x32, 0x98, 0xf0, 0x38, 0x00, 0x10,
+        0x03,
+    ];
+    const ATSVC: [u8; 16] = [
+        0x1f, 0xf7, 0x06, 0x82, 0x0a, 0x51, 0x30, 0xe8, 0x07, 0x6d, 0x74, 0x0b, 0xe8, 0xce, 0xe9,
+        0x8b,
+    ];
+
+    fn t(ms: i64) -> Timestamp {
+        Timestamp::new(100 + ms / 1000, (ms % 1000) as u32 * 1_000_000)
+    }
+
+    fn feed(a: &mut Association, c: &mut Counters, dir: usize, ms: i64, raw: Vec<u8>) {
+        let p = parse_pdu(&raw).expect("valid pdu");
+        a.on_pdu(dir, t(ms), &p, c);
+    }
+
+    fn bound(le: bool) -> (Association, Counters) {
+        let mut a = Association::new(Limits::default());
+        let mut c = Counters::default();
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            0,
+            build(BIND, 3, le, 1, &bind_body(le, &[(0, SVCCTL, 2)]), None),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            1,
+            1,
+            build(
+                BIND_ACK,
+                3,
+                le,
+                1,
+                &ack_body(le, b"\\PIPE\\svcctl\0", &[0]),
+                None,
+            ),
+        );
+        (a, c)
+    }
+
+    #[test]
+    fn request_response_and_fault() {
+        let (mut a, mut c) = bound(true);
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            10,
+            build(
+                REQUEST,
+                3,
+                true,
+                2,
+                &request_body(true, 0, 12, b"abcd"),
+                None,
+            ),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            11,
+            build(REQUEST, 3, true, 3, &request_body(true, 0, 19, b""), None),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            1,
+            15,
+            build(RESPONSE, 3, true, 2, &response_body(true, 0, b"xy"), None),
+        );
+        let mut fault = 0u32.to_le_bytes().to_vec();
+        fault.extend_from_slice(&[0, 0, 0, 0]);
+        fault.extend_from_slice(&5u32.to_le_bytes());
+        fault.extend_from_slice(&[0; 4]);
+        feed(
+            &mut a,
+            &mut c,
+            1,
+            20,
+            build(FAULT, 3, true, 3, &fault, None),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            30,
+            build(REQUEST, 3, true, 4, &request_body(true, 0, 0, b""), None),
+        );
+        let calls = a.finish(&mut c);
+        assert_eq!(calls.len(), 3);
+        assert_eq!(
+            (calls[0].opnum, calls[0].status, calls[0].resp_ts),
+            (12, CallStatus::Ok, Some(t(15)))
+        );
+        assert_eq!(
+            calls[0].uuid.map(|u| u.to_string()).as_deref(),
+            Some("367abb81-9844-35f1-ad32-98f038001003")
+        );
+        assert_eq!(calls[0].sec_addr.as_deref(), Some("\\PIPE\\svcctl"));
+        assert_eq!(calls[0].stub, b"abcd");
+        assert_eq!(calls[0].resp_stub_len, 2);
+        assert_eq!(calls[1].status, CallStatus::Fault(5));
+        assert_eq!(calls[2].status, CallStatus::NoResponse);
+        assert_eq!(
+            (c.dcerpc_calls, c.dcerpc_faults, c.dcerpc_no_response),
+            (3, 1, 1)
+        );
+    }
+
+    #[test]
+    fn big_endian_uuid_is_decoded_by_drep() {
+        let (mut a, mut c) = bound(false);
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            10,
+            build(REQUEST, 3, false, 2, &request_body(false, 0, 15, b""), None),
+        );
+        let calls = a.finish(&mut c);
+        assert_eq!(
+            calls[0].uuid.map(|u| u.to_string()).as_deref(),
+            Some("367abb81-9844-35f1-ad32-98f038001003")
+        );
+        assert!(calls[0].big_endian);
+        assert_eq!(calls[0].opnum, 15);
+    }
+
+    #[test]
+    fn fragments_are_reassembled_and_time_is_the_last() {
+        let (mut a, mut c) = bound(true);
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            10,
+            build(REQUEST, 1, true, 2, &request_body(true, 0, 12, b"ab"), None),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            12,
+            build(REQUEST, 0, true, 2, &request_body(true, 0, 12, b"cd"), None),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            14,
+            build(REQUEST, 2, true, 2, &request_body(true, 0, 12, b"ef"), None),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            1,
+            20,
+            build(RESPONSE, 1, true, 2, &response_body(true, 0, b"123"), None),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            1,
+            25,
+            build(RESPONSE, 2, true, 2, &response_body(true, 0, b"45"), None),
+        );
+        let calls = a.finish(&mut c);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].stub, b"abcdef");
+        assert_eq!(calls[0].req_frags, 3);
+        assert_eq!(calls[0].ts, t(14));
+        assert_eq!(calls[0].resp_ts, Some(t(25)));
+        assert_eq!(calls[0].resp_stub_len, 5);
+    }
+
+    #[test]
+    fn repeated_call_id_is_fifo() {
+        let (mut a, mut c) = bound(true);
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            10,
+            build(REQUEST, 3, true, 7, &request_body(true, 0, 1, b""), None),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            11,
+            build(REQUEST, 3, true, 7, &request_body(true, 0, 2, b""), None),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            1,
+            12,
+            build(RESPONSE, 3, true, 7, &response_body(true, 0, b""), None),
+        );
+        let calls = a.finish(&mut c);
+        assert_eq!(
+            calls
+                .iter()
+                .map(|c| (c.opnum, c.status))
+                .collect::<Vec<_>>(),
+            vec![(1, CallStatus::Ok), (2, CallStatus::NoResponse)]
+        );
+    }
+
+    #[test]
+    fn alter_context_adds_an_interface_and_unknown_ctx_is_a_missed_bind() {
+        let (mut a, mut c) = bound(true);
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            5,
+            build(
+                ALTER_CONTEXT,
+                3,
+                true,
+                2,
+                &bind_body(true, &[(1, ATSVC, 1)]),
+                None,
+            ),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            1,
+            6,
+            build(
+                ALTER_CONTEXT_RESP,
+                3,
+                true,
+                2,
+                &ack_body(true, b"", &[0]),
+                None,
+            ),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            10,
+            build(REQUEST, 3, true, 3, &request_body(true, 1, 0, b""), None),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            11,
+            build(REQUEST, 3, true, 4, &request_body(true, 9, 0, b""), None),
+        );
+        let calls = a.finish(&mut c);
+        assert_eq!(
+            calls[0].uuid.map(|u| u.to_string()).as_deref(),
+            Some("1ff70682-0a51-30e8-076d-740be8cee98b")
+        );
+        assert_eq!(
+            calls[0].sec_addr.as_deref(),
+            Some("\\PIPE\\svcctl"),
+            "alter_context_resp keeps the bind's address"
+        );
+        assert_eq!(calls[1].uuid, None);
+        assert_eq!(c.dcerpc_missed_binds, 1);
+    }
+
+    #[test]
+    fn early_response_pairs_with_late_request() {
+        let (mut a, mut c) = bound(true);
+        feed(
+            &mut a,
+            &mut c,
+            1,
+            20,
+            build(RESPONSE, 3, true, 9, &response_body(true, 0, b""), None),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            10,
+            build(REQUEST, 3, true, 9, &request_body(true, 0, 12, b""), None),
+        );
+        feed(
+            &mut a,
+            &mut c,
+            1,
+            30,
+            build(RESPONSE, 3, true, 99, &response_body(true, 0, b""), None),
+        );
+        let calls = a.finish(&mut c);
+        assert_eq!(calls[0].status, CallStatus::Ok);
+        assert_eq!(calls[0].resp_ts, Some(t(20)));
+        assert_eq!(c.dcerpc_orphan_responses, 1);
+    }
+
+    #[test]
+    fn pending_limit_gives_up_oldest_as_unanswered() {
+        let mut a = Association::new(Limits {
+            max_pending_calls: 2,
+            ..Limits::default()
+        });
+        let mut c = Counters::default();
+        for cid in 0..5 {
+            feed(
+                &mut a,
+                &mut c,
+                0,
+                cid as i64,
+                build(REQUEST, 3, true, cid, &request_body(true, 0, 1, b""), None),
+            );
+        }
+        let calls = a.finish(&mut c);
+        assert_eq!(calls.len(), 5, "no call is dropped");
+        assert_eq!(c.dcerpc_pending_limit, 3);
     }
 }

@@ -48,7 +48,11 @@ impl Header {
         self.drep[0] & 0x10 != 0
     }
     pub fn endianness(&self) -> Endianness {
-        if self.little_endian() { Endianness::Little } else { Endianness::Big }
+        if self.little_endian() {
+            Endianness::Little
+        } else {
+            Endianness::Big
+        }
     }
     pub fn first(&self) -> bool {
         self.flags & PFC_FIRST_FRAG != 0
@@ -60,14 +64,33 @@ impl Header {
 
 /// Parse the common header without judging it. Needs 16 bytes.
 pub fn header(i: &[u8]) -> IResult<&[u8], Header> {
-    let (i, (vers, vers_minor, ptype, flags, drep)) = (nu8, nu8, nu8, nu8, take(4usize)).parse(i)?;
+    let (i, (vers, vers_minor, ptype, flags, drep)) =
+        (nu8, nu8, nu8, nu8, take(4usize)).parse(i)?;
     if vers != 5 {
-        return Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Verify)));
+        return Err(nom::Err::Error(nom::error::Error::new(
+            i,
+            nom::error::ErrorKind::Verify,
+        )));
     }
     let d: [u8; 4] = [drep[0], drep[1], drep[2], drep[3]];
-    let e = if d[0] & 0x10 != 0 { Endianness::Little } else { Endianness::Big };
+    let e = if d[0] & 0x10 != 0 {
+        Endianness::Little
+    } else {
+        Endianness::Big
+    };
     let (i, (frag_len, auth_len, call_id)) = (nu16(e), nu16(e), nu32(e)).parse(i)?;
-    Ok((i, Header { vers_minor, ptype, flags, drep: d, frag_len, auth_len, call_id }))
+    Ok((
+        i,
+        Header {
+            vers_minor,
+            ptype,
+            flags,
+            drep: d,
+            frag_len,
+            auth_len,
+            call_id,
+        },
+    ))
 }
 
 /// A header that a real DCE-RPC peer could have sent: used to recognise DCE-RPC by
@@ -75,7 +98,11 @@ pub fn header(i: &[u8]) -> IResult<&[u8], Header> {
 pub fn plausible_header(b: &[u8]) -> Option<Header> {
     let (_, h) = header(b.get(..HEADER_LEN)?).ok()?;
     let drep_ok = h.drep[0] & 0xee == 0 && h.drep[1] <= 3 && h.drep[2] == 0 && h.drep[3] == 0;
-    let auth_room = if h.auth_len > 0 { h.auth_len as usize + 8 } else { 0 };
+    let auth_room = if h.auth_len > 0 {
+        h.auth_len as usize + 8
+    } else {
+        0
+    };
     let len_ok = h.frag_len as usize >= HEADER_LEN + auth_room;
     (h.vers_minor <= 1 && h.ptype <= ORPHANED && drep_ok && len_ok).then_some(h)
 }
@@ -123,14 +150,41 @@ pub const AUTH_LEVEL_PKT_PRIVACY: u8 = 6;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body<'a> {
-    Bind { assoc_group: u32, contexts: Vec<ContextElem> },
-    AlterContext { assoc_group: u32, contexts: Vec<ContextElem> },
-    BindAck { sec_addr: &'a [u8], results: Vec<ContextResult> },
-    AlterContextResp { sec_addr: &'a [u8], results: Vec<ContextResult> },
-    BindNak { reason: u16 },
-    Request { alloc_hint: u32, ctx_id: u16, opnum: u16, object: Option<[u8; 16]>, stub: &'a [u8] },
-    Response { alloc_hint: u32, ctx_id: u16, stub: &'a [u8] },
-    Fault { ctx_id: u16, status: u32 },
+    Bind {
+        assoc_group: u32,
+        contexts: Vec<ContextElem>,
+    },
+    AlterContext {
+        assoc_group: u32,
+        contexts: Vec<ContextElem>,
+    },
+    BindAck {
+        sec_addr: &'a [u8],
+        results: Vec<ContextResult>,
+    },
+    AlterContextResp {
+        sec_addr: &'a [u8],
+        results: Vec<ContextResult>,
+    },
+    BindNak {
+        reason: u16,
+    },
+    Request {
+        alloc_hint: u32,
+        ctx_id: u16,
+        opnum: u16,
+        object: Option<[u8; 16]>,
+        stub: &'a [u8],
+    },
+    Response {
+        alloc_hint: u32,
+        ctx_id: u16,
+        stub: &'a [u8],
+    },
+    Fault {
+        ctx_id: u16,
+        status: u32,
+    },
     /// AUTH3, SHUTDOWN, CO_CANCEL, ORPHANED and anything else: nothing we need inside.
     Other,
 }
@@ -150,7 +204,14 @@ fn syntax_id(e: Endianness) -> impl Fn(&[u8]) -> IResult<&[u8], SyntaxId> {
         let (i, (u, major, minor)) = (take(16usize), nu16(e), nu16(e)).parse(i)?;
         let mut uuid_raw = [0u8; 16];
         uuid_raw.copy_from_slice(u);
-        Ok((i, SyntaxId { uuid_raw, major, minor }))
+        Ok((
+            i,
+            SyntaxId {
+                uuid_raw,
+                major,
+                minor,
+            },
+        ))
     }
 }
 
@@ -170,7 +231,11 @@ fn contexts(i: &[u8], e: Endianness) -> IResult<&[u8], (u32, Vec<ContextElem>)> 
             }
             r = r2;
         }
-        out.push(ContextElem { ctx_id, abstract_syntax: abs, transfer_syntaxes: ts });
+        out.push(ContextElem {
+            ctx_id,
+            abstract_syntax: abs,
+            transfer_syntaxes: ts,
+        });
         i = r;
     }
     Ok((i, (assoc_group, out)))
@@ -179,7 +244,8 @@ fn contexts(i: &[u8], e: Endianness) -> IResult<&[u8], (u32, Vec<ContextElem>)> 
 /// bind_ack / alter_context_resp body. `hdr_off` is the PDU offset of `i` (for alignment).
 fn ack(i: &[u8], e: Endianness) -> IResult<&[u8], (&[u8], Vec<ContextResult>)> {
     let start_len = i.len();
-    let (i, (_max_xmit, _max_recv, _assoc, sa_len)) = (nu16(e), nu16(e), nu32(e), nu16(e)).parse(i)?;
+    let (i, (_max_xmit, _max_recv, _assoc, sa_len)) =
+        (nu16(e), nu16(e), nu32(e), nu16(e)).parse(i)?;
     let (i, sec_addr) = take(sa_len as usize)(i)?;
     // The result list is 4-byte aligned relative to the PDU start (header is 16 bytes).
     let consumed = HEADER_LEN + (start_len - i.len());
@@ -190,7 +256,11 @@ fn ack(i: &[u8], e: Endianness) -> IResult<&[u8], (&[u8], Vec<ContextResult>)> {
     let mut i = i;
     for _ in 0..(n as usize).min(MAX_CONTEXTS_PER_BIND) {
         let (r, (result, reason, ts)) = (nu16(e), nu16(e), syntax_id(e)).parse(i)?;
-        results.push(ContextResult { result, reason, transfer_syntax: ts });
+        results.push(ContextResult {
+            result,
+            reason,
+            transfer_syntax: ts,
+        });
         i = r;
     }
     Ok((i, (sec_addr, results)))
@@ -224,7 +294,11 @@ pub fn parse_pdu(b: &[u8]) -> Result<Pdu<'_>, PduError> {
     }
     let pdu = &b[..frag_len];
     let e = h.endianness();
-    let auth_room = if h.auth_len > 0 { h.auth_len as usize + 8 } else { 0 };
+    let auth_room = if h.auth_len > 0 {
+        h.auth_len as usize + 8
+    } else {
+        0
+    };
     if HEADER_LEN + auth_room > frag_len {
         return Err(PduError::Short);
     }
@@ -236,7 +310,12 @@ pub fn parse_pdu(b: &[u8]) -> Result<Pdu<'_>, PduError> {
             Endianness::Big => u32::from_be_bytes([t[4], t[5], t[6], t[7]]),
             _ => u32::from_le_bytes([t[4], t[5], t[6], t[7]]),
         };
-        Some(AuthTrailer { auth_type: t[0], auth_level: t[1], pad_len: t[2], context_id: ctx })
+        Some(AuthTrailer {
+            auth_type: t[0],
+            auth_level: t[1],
+            pad_len: t[2],
+            context_id: ctx,
+        })
     } else {
         None
     };
@@ -244,11 +323,18 @@ pub fn parse_pdu(b: &[u8]) -> Result<Pdu<'_>, PduError> {
     let i = body_bytes;
     let body = match h.ptype {
         BIND | ALTER_CONTEXT => {
-            let (_, (assoc_group, contexts)) = contexts(i, e).map_err(|_| PduError::BadBody("bind"))?;
+            let (_, (assoc_group, contexts)) =
+                contexts(i, e).map_err(|_| PduError::BadBody("bind"))?;
             if h.ptype == BIND {
-                Body::Bind { assoc_group, contexts }
+                Body::Bind {
+                    assoc_group,
+                    contexts,
+                }
             } else {
-                Body::AlterContext { assoc_group, contexts }
+                Body::AlterContext {
+                    assoc_group,
+                    contexts,
+                }
             }
         }
         BIND_ACK | ALTER_CONTEXT_RESP => {
@@ -260,7 +346,8 @@ pub fn parse_pdu(b: &[u8]) -> Result<Pdu<'_>, PduError> {
             }
         }
         BIND_NAK => {
-            let (_, reason) = nu16::<_, nom::error::Error<&[u8]>>(e)(i).map_err(|_| PduError::BadBody("bind_nak"))?;
+            let (_, reason) = nu16::<_, nom::error::Error<&[u8]>>(e)(i)
+                .map_err(|_| PduError::BadBody("bind_nak"))?;
             Body::BindNak { reason }
         }
         REQUEST => {
@@ -276,24 +363,40 @@ pub fn parse_pdu(b: &[u8]) -> Result<Pdu<'_>, PduError> {
                 (r, None)
             };
             let stub = &r[..r.len().saturating_sub(pad)];
-            Body::Request { alloc_hint, ctx_id, opnum, object, stub }
+            Body::Request {
+                alloc_hint,
+                ctx_id,
+                opnum,
+                object,
+                stub,
+            }
         }
         RESPONSE => {
             let (r, (alloc_hint, ctx_id, _cancel, _res)) = (nu32(e), nu16(e), nu8, nu8)
                 .parse(i)
                 .map_err(|_: nom::Err<nom::error::Error<&[u8]>>| PduError::BadBody("response"))?;
             let stub = &r[..r.len().saturating_sub(pad)];
-            Body::Response { alloc_hint, ctx_id, stub }
+            Body::Response {
+                alloc_hint,
+                ctx_id,
+                stub,
+            }
         }
         FAULT => {
-            let (_, (_alloc, ctx_id, _cancel, _res, status)) = (nu32(e), nu16(e), nu8, nu8, nu32(e))
-                .parse(i)
-                .map_err(|_: nom::Err<nom::error::Error<&[u8]>>| PduError::BadBody("fault"))?;
+            let (_, (_alloc, ctx_id, _cancel, _res, status)) =
+                (nu32(e), nu16(e), nu8, nu8, nu32(e))
+                    .parse(i)
+                    .map_err(|_: nom::Err<nom::error::Error<&[u8]>>| PduError::BadBody("fault"))?;
             Body::Fault { ctx_id, status }
         }
         _ => Body::Other,
     };
-    Ok(Pdu { header: h, body, auth, body_bytes })
+    Ok(Pdu {
+        header: h,
+        body,
+        auth,
+        body_bytes,
+    })
 }
 
 #[cfg(test)]
@@ -301,7 +404,14 @@ pub(crate) mod tests {
     use super::*;
 
     /// Build a PDU by hand: header + body (+ optional sec_trailer and token).
-    pub fn build(ptype: u8, flags: u8, le: bool, call_id: u32, body: &[u8], auth: Option<(u8, u8, &[u8])>) -> Vec<u8> {
+    pub fn build(
+        ptype: u8,
+        flags: u8,
+        le: bool,
+        call_id: u32,
+        body: &[u8],
+        auth: Option<(u8, u8, &[u8])>,
+    ) -> Vec<u8> {
         let mut body = body.to_vec();
         let mut trailer = Vec::new();
         if let Some((t, l, tok)) = auth {
@@ -313,10 +423,16 @@ pub(crate) mod tests {
         let auth_len = if auth.is_some() { trailer.len() - 8 } else { 0 } as u16;
         let frag_len = (16 + body.len() + trailer.len()) as u16;
         let mut v = vec![5, 0, ptype, flags, if le { 0x10 } else { 0 }, 0, 0, 0];
-        let w16 = |v: &mut Vec<u8>, x: u16| v.extend_from_slice(&if le { x.to_le_bytes() } else { x.to_be_bytes() });
+        let w16 = |v: &mut Vec<u8>, x: u16| {
+            v.extend_from_slice(&if le { x.to_le_bytes() } else { x.to_be_bytes() })
+        };
         w16(&mut v, frag_len);
         w16(&mut v, auth_len);
-        v.extend_from_slice(&if le { call_id.to_le_bytes() } else { call_id.to_be_bytes() });
+        v.extend_from_slice(&if le {
+            call_id.to_le_bytes()
+        } else {
+            call_id.to_be_bytes()
+        });
         v.extend_from_slice(&body);
         v.extend_from_slice(&trailer);
         v
@@ -373,7 +489,8 @@ pub(crate) mod tests {
     }
 
     pub const NDR: [u8; 16] = [
-        0x8a, 0x88, 0x5d, 0x04, 0x1c, 0xeb, 0x11, 0xc9, 0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60,
+        0x8a, 0x88, 0x5d, 0x04, 0x1c, 0xeb, 0x11, 0xc9, 0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48,
+        0x60,
     ];
 
     /// Canonical UUID bytes to wire order for the given integer representation.
@@ -403,38 +520,67 @@ pub(crate) mod tests {
             b.extend_from_slice(&w16(*r));
             b.extend_from_slice(&w16(0));
             b.extend_from_slice(&uuid_wire(&NDR, le));
-            b.extend_from_slice(&if le { 2u32.to_le_bytes() } else { 2u32.to_be_bytes() });
+            b.extend_from_slice(&if le {
+                2u32.to_le_bytes()
+            } else {
+                2u32.to_be_bytes()
+            });
         }
         b
     }
 
     const SVCCTL: [u8; 16] = [
-        0x36, 0x7a, 0xbb, 0x81, 0x98, 0x44, 0x35, 0xf1, 0xad, 0x32, 0x98, 0xf0, 0x38, 0x00, 0x10, 0x03,
+        0x36, 0x7a, 0xbb, 0x81, 0x98, 0x44, 0x35, 0xf1, 0xad, 0x32, 0x98, 0xf0, 0x38, 0x00, 0x10,
+        0x03,
     ];
 
     #[test]
     fn bind_both_byte_orders() {
         for le in [true, false] {
-            let b = build(BIND, 3, le, 7, &bind_body(le, &[(0, SVCCTL, 2), (1, SVCCTL, 3)]), None);
+            let b = build(
+                BIND,
+                3,
+                le,
+                7,
+                &bind_body(le, &[(0, SVCCTL, 2), (1, SVCCTL, 3)]),
+                None,
+            );
             let p = parse_pdu(&b).expect("parse");
             assert_eq!(p.header.call_id, 7);
             assert_eq!(p.header.frag_len as usize, b.len());
-            let Body::Bind { contexts, .. } = p.body else { panic!("not a bind") };
+            let Body::Bind { contexts, .. } = p.body else {
+                panic!("not a bind")
+            };
             assert_eq!(contexts.len(), 2);
             assert_eq!(contexts[1].ctx_id, 1);
             assert_eq!(contexts[1].abstract_syntax.major, 3);
             assert_eq!(contexts[0].abstract_syntax.uuid_raw, uuid_wire(&SVCCTL, le));
-            assert_eq!(contexts[0].transfer_syntaxes[0].uuid_raw, uuid_wire(&NDR, le));
+            assert_eq!(
+                contexts[0].transfer_syntaxes[0].uuid_raw,
+                uuid_wire(&NDR, le)
+            );
         }
     }
 
     #[test]
     fn bind_ack_sec_addr_and_results() {
-        let b = build(BIND_ACK, 3, true, 7, &ack_body(true, b"\\PIPE\\svcctl\0", &[0, 2]), None);
+        let b = build(
+            BIND_ACK,
+            3,
+            true,
+            7,
+            &ack_body(true, b"\\PIPE\\svcctl\0", &[0, 2]),
+            None,
+        );
         let p = parse_pdu(&b).expect("parse");
-        let Body::BindAck { sec_addr, results } = p.body else { panic!() };
+        let Body::BindAck { sec_addr, results } = p.body else {
+            panic!()
+        };
         assert_eq!(trim_nul(sec_addr), b"\\PIPE\\svcctl");
-        assert_eq!(results.iter().map(|r| r.result).collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(
+            results.iter().map(|r| r.result).collect::<Vec<_>>(),
+            vec![0, 2]
+        );
     }
 
     #[test]
@@ -445,9 +591,25 @@ pub(crate) mod tests {
         body.extend_from_slice(&24u16.to_le_bytes());
         body.extend_from_slice(&[0xaa; 16]);
         body.extend_from_slice(b"STUBDATA!");
-        let b = build(REQUEST, 3 | PFC_OBJECT_UUID, true, 9, &body, Some((10, 6, &[1; 16])));
+        let b = build(
+            REQUEST,
+            3 | PFC_OBJECT_UUID,
+            true,
+            9,
+            &body,
+            Some((10, 6, &[1; 16])),
+        );
         let p = parse_pdu(&b).expect("parse");
-        let Body::Request { ctx_id, opnum, object, stub, .. } = p.body else { panic!() };
+        let Body::Request {
+            ctx_id,
+            opnum,
+            object,
+            stub,
+            ..
+        } = p.body
+        else {
+            panic!()
+        };
         assert_eq!((ctx_id, opnum), (1, 24));
         assert_eq!(object, Some([0xaa; 16]));
         assert_eq!(stub, b"STUBDATA!");
@@ -466,7 +628,13 @@ pub(crate) mod tests {
         let b = build(FAULT, 3, false, 0x01020304, &body, None);
         let p = parse_pdu(&b).expect("parse");
         assert_eq!(p.header.call_id, 0x01020304);
-        assert_eq!(p.body, Body::Fault { ctx_id: 2, status: 5 });
+        assert_eq!(
+            p.body,
+            Body::Fault {
+                ctx_id: 2,
+                status: 5
+            }
+        );
     }
 
     #[test]

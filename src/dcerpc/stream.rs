@@ -25,7 +25,11 @@ pub struct Framer {
 
 impl Framer {
     pub fn new(recovery: Recovery) -> Self {
-        Framer { buf: Vec::new(), hunting: false, recovery }
+        Framer {
+            buf: Vec::new(),
+            hunting: false,
+            recovery,
+        }
     }
 
     /// Bytes held for a PDU that is not complete yet.
@@ -160,8 +164,8 @@ pub fn find_header(b: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dcerpc::pdu::tests::{build, request_body};
     use crate::dcerpc::pdu::REQUEST;
+    use crate::dcerpc::pdu::tests::{build, request_body};
 
     fn collect(f: &mut Framer, chunks: &[&[u8]]) -> Vec<Vec<u8>> {
         let mut c = Counters::default();
@@ -174,13 +178,30 @@ mod tests {
 
     #[test]
     fn any_segmentation_gives_same_pdus() {
-        let a = build(REQUEST, 3, true, 1, &request_body(true, 0, 1, b"hello"), None);
-        let b = build(REQUEST, 3, true, 2, &request_body(true, 0, 2, b"world!!"), None);
+        let a = build(
+            REQUEST,
+            3,
+            true,
+            1,
+            &request_body(true, 0, 1, b"hello"),
+            None,
+        );
+        let b = build(
+            REQUEST,
+            3,
+            true,
+            2,
+            &request_body(true, 0, 2, b"world!!"),
+            None,
+        );
         let stream: Vec<u8> = [a.clone(), b.clone()].concat();
         for cut1 in 0..stream.len() {
             for cut2 in cut1..stream.len() {
                 let mut f = Framer::new(Recovery::Scan);
-                let got = collect(&mut f, &[&stream[..cut1], &stream[cut1..cut2], &stream[cut2..]]);
+                let got = collect(
+                    &mut f,
+                    &[&stream[..cut1], &stream[cut1..cut2], &stream[cut2..]],
+                );
                 assert_eq!(got, vec![a.clone(), b.clone()], "cuts {cut1} {cut2}");
             }
         }
@@ -188,8 +209,22 @@ mod tests {
 
     #[test]
     fn resync_after_gap() {
-        let a = build(REQUEST, 3, true, 1, &request_body(true, 0, 1, b"hello"), None);
-        let b = build(REQUEST, 3, true, 2, &request_body(true, 0, 2, b"world"), None);
+        let a = build(
+            REQUEST,
+            3,
+            true,
+            1,
+            &request_body(true, 0, 1, b"hello"),
+            None,
+        );
+        let b = build(
+            REQUEST,
+            3,
+            true,
+            2,
+            &request_body(true, 0, 2, b"world"),
+            None,
+        );
         let mut f = Framer::new(Recovery::Scan);
         let mut c = Counters::default();
         let mut v = Vec::new();

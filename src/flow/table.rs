@@ -16,7 +16,11 @@ pub struct ConnKey {
 
 impl ConnKey {
     pub fn new(x: (IpAddr, u16), y: (IpAddr, u16)) -> Self {
-        if x <= y { ConnKey { a: x, b: y } } else { ConnKey { a: y, b: x } }
+        if x <= y {
+            ConnKey { a: x, b: y }
+        } else {
+            ConnKey { a: y, b: x }
+        }
     }
 }
 
@@ -61,10 +65,20 @@ pub struct ConnMeta {
 /// What the table tells the connection's consumer. `dir` is 0 for orig→resp, 1 for resp→orig.
 #[derive(Debug)]
 pub enum FlowEvent<'a> {
-    Data { dir: usize, ts: Timestamp, data: &'a [u8] },
-    Gap { dir: usize, ts: Timestamp, len: u64 },
+    Data {
+        dir: usize,
+        ts: Timestamp,
+        data: &'a [u8],
+    },
+    Gap {
+        dir: usize,
+        ts: Timestamp,
+        len: u64,
+    },
     /// The connection ended (FIN both ways, RST, idle timeout, eviction or end of input).
-    Close { ts: Timestamp },
+    Close {
+        ts: Timestamp,
+    },
 }
 
 /// Application state attached to a connection.
@@ -88,12 +102,71 @@ struct Conn<A> {
 pub fn zeek_likely_server_port(port: u16) -> bool {
     matches!(
         port,
-        21 | 22 | 23 | 25 | 53 | 80 | 81 | 88 | 102 | 110 | 111 | 135 | 137 | 139 | 143
-            | 161 | 162 | 389 | 443 | 445 | 465 | 502 | 514 | 563 | 585 | 587 | 614 | 636
-            | 989 | 990 | 992 | 993 | 995 | 1080 | 1194 | 1812 | 1813 | 1883 | 2123 | 2152
-            | 3128 | 3268 | 3269 | 3306 | 3389 | 3544 | 4789 | 5060 | 5061 | 5072 | 5223
-            | 5353 | 5355 | 5432 | 5900 | 6379 | 6666 | 6667 | 6668 | 6669 | 8000 | 8080
-            | 8443 | 8888 | 9200 | 20000
+        21 | 22
+            | 23
+            | 25
+            | 53
+            | 80
+            | 81
+            | 88
+            | 102
+            | 110
+            | 111
+            | 135
+            | 137
+            | 139
+            | 143
+            | 161
+            | 162
+            | 389
+            | 443
+            | 445
+            | 465
+            | 502
+            | 514
+            | 563
+            | 585
+            | 587
+            | 614
+            | 636
+            | 989
+            | 990
+            | 992
+            | 993
+            | 995
+            | 1080
+            | 1194
+            | 1812
+            | 1813
+            | 1883
+            | 2123
+            | 2152
+            | 3128
+            | 3268
+            | 3269
+            | 3306
+            | 3389
+            | 3544
+            | 4789
+            | 5060
+            | 5061
+            | 5072
+            | 5223
+            | 5353
+            | 5355
+            | 5432
+            | 5900
+            | 6379
+            | 6666
+            | 6667
+            | 6668
+            | 6669
+            | 8000
+            | 8080
+            | 8443
+            | 8888
+            | 9200
+            | 20000
     )
 }
 
@@ -158,7 +231,11 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
             if self.conns.len() >= self.limits.max_flows {
                 self.evict_oldest(counters);
             }
-            let (orig, resp) = if self.flip_roles(seg) { (dst, src) } else { (src, dst) };
+            let (orig, resp) = if self.flip_roles(seg) {
+                (dst, src)
+            } else {
+                (src, dst)
+            };
             let meta = ConnMeta {
                 orig,
                 resp,
@@ -182,7 +259,9 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
                 },
             );
         }
-        let Some(c) = self.conns.get_mut(&key) else { return };
+        let Some(c) = self.conns.get_mut(&key) else {
+            return;
+        };
         if c.closed {
             return;
         }
@@ -194,16 +273,34 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
                 c.meta.syn_seen = true;
             }
         }
-        let seq = if seg.flags.syn() { seg.seq.wrapping_add(1) } else { seg.seq };
+        let seq = if seg.flags.syn() {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
         let before = c.halves[dir].buffered();
         if !c.ignored {
-            let Conn { meta, halves, app, ignored, .. } = c;
+            let Conn {
+                meta,
+                halves,
+                app,
+                ignored,
+                ..
+            } = c;
             let mut keep = true;
-            halves[dir].push(seg.ts, seq, seg.payload, seg.flags.fin(), &self.limits.half, counters, &mut |ev| {
-                if keep {
-                    keep = app.event(meta, to_flow_event(dir, ev));
-                }
-            });
+            halves[dir].push(
+                seg.ts,
+                seq,
+                seg.payload,
+                seg.flags.fin(),
+                &self.limits.half,
+                counters,
+                &mut |ev| {
+                    if keep {
+                        keep = app.event(meta, to_flow_event(dir, ev));
+                    }
+                },
+            );
             if !keep {
                 *ignored = true;
             }
@@ -231,16 +328,28 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
         }
         let likely = self.likely_server_port;
         if likely(seg.sport) {
-            if likely(seg.dport) { !f.syn() && seg.sport < seg.dport } else { true }
+            if likely(seg.dport) {
+                !f.syn() && seg.sport < seg.dport
+            } else {
+                true
+            }
         } else {
             false
         }
     }
 
     fn flush_conn(&mut self, key: &ConnKey, counters: &mut Counters) {
-        let Some(c) = self.conns.get_mut(key) else { return };
+        let Some(c) = self.conns.get_mut(key) else {
+            return;
+        };
         let now = self.now;
-        let Conn { meta, halves, app, ignored, .. } = c;
+        let Conn {
+            meta,
+            halves,
+            app,
+            ignored,
+            ..
+        } = c;
         for (dir, h) in halves.iter_mut().enumerate() {
             let b = h.buffered();
             let ign = *ignored;
@@ -264,17 +373,28 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
 
     fn sweep_idle(&mut self, counters: &mut Counters) {
         let limit = self.now.secs - self.limits.idle_timeout_secs;
-        let idle: Vec<ConnKey> =
-            self.conns.iter().filter(|(_, c)| c.meta.last_ts.secs < limit).map(|(k, _)| *k).collect();
+        let idle: Vec<ConnKey> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.meta.last_ts.secs < limit)
+            .map(|(k, _)| *k)
+            .collect();
         for k in idle {
-            let ts = self.conns.get(&k).map(|c| c.meta.last_ts).unwrap_or(self.now);
+            let ts = self
+                .conns
+                .get(&k)
+                .map(|c| c.meta.last_ts)
+                .unwrap_or(self.now);
             self.finish(&k, ts, counters);
         }
     }
 
     fn evict_oldest(&mut self, counters: &mut Counters) {
-        let mut all: Vec<(Timestamp, u64, ConnKey)> =
-            self.conns.iter().map(|(k, c)| (c.meta.last_ts, c.meta.seq, *k)).collect();
+        let mut all: Vec<(Timestamp, u64, ConnKey)> = self
+            .conns
+            .iter()
+            .map(|(k, c)| (c.meta.last_ts, c.meta.seq, *k))
+            .collect();
         all.sort_unstable();
         let n = (all.len() / 10).max(1);
         for (ts, _, k) in all.into_iter().take(n) {
@@ -285,10 +405,15 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
 
     /// End of input: close every connection, in creation order for determinism.
     pub fn finish_all(&mut self, counters: &mut Counters) {
-        let mut all: Vec<(u64, ConnKey)> = self.conns.iter().map(|(k, c)| (c.meta.seq, *k)).collect();
+        let mut all: Vec<(u64, ConnKey)> =
+            self.conns.iter().map(|(k, c)| (c.meta.seq, *k)).collect();
         all.sort_unstable();
         for (_, k) in all {
-            let ts = self.conns.get(&k).map(|c| c.meta.last_ts).unwrap_or(self.now);
+            let ts = self
+                .conns
+                .get(&k)
+                .map(|c| c.meta.last_ts)
+                .unwrap_or(self.now);
             self.finish(&k, ts, counters);
         }
     }

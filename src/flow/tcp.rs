@@ -102,6 +102,7 @@ impl HalfStream {
     }
 
     /// Feed one segment. Calls `out` for every event the segment makes available.
+    #[allow(clippy::too_many_arguments)] // one hot call site; a struct would only add a copy
     pub fn push(
         &mut self,
         ts: Timestamp,
@@ -211,12 +212,19 @@ impl HalfStream {
     }
 
     /// Deliver buffered segments that are now in order.
-    fn drain(&mut self, ts: Timestamp, counters: &mut Counters, out: &mut dyn FnMut(StreamEvent<'_>)) {
+    fn drain(
+        &mut self,
+        ts: Timestamp,
+        counters: &mut Counters,
+        out: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
         while let Some((&s, _)) = self.ooo.first_key_value() {
             if s > self.next {
                 break;
             }
-            let Some((s, p)) = self.ooo.pop_first() else { break };
+            let Some((s, p)) = self.ooo.pop_first() else {
+                break;
+            };
             self.ooo_bytes -= p.data.len();
             let e = s + p.data.len() as u64;
             if e <= self.next {
@@ -232,7 +240,12 @@ impl HalfStream {
     }
 
     /// Give up on the hole before the first buffered segment: report a gap and deliver on.
-    fn skip_hole(&mut self, ts: Timestamp, counters: &mut Counters, out: &mut dyn FnMut(StreamEvent<'_>)) {
+    fn skip_hole(
+        &mut self,
+        ts: Timestamp,
+        counters: &mut Counters,
+        out: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
         if let Some((&s, p)) = self.ooo.first_key_value() {
             let missing = s.saturating_sub(self.next);
             if missing > 0 {
@@ -248,7 +261,12 @@ impl HalfStream {
 
     /// End of stream (FIN/RST/end of capture/eviction): flush everything still buffered,
     /// declaring a gap for each hole.
-    pub fn flush(&mut self, ts: Timestamp, counters: &mut Counters, out: &mut dyn FnMut(StreamEvent<'_>)) {
+    pub fn flush(
+        &mut self,
+        ts: Timestamp,
+        counters: &mut Counters,
+        out: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
         while !self.ooo.is_empty() {
             self.skip_hole(ts, counters, out);
         }
@@ -271,10 +289,18 @@ mod tests {
         let mut gaps = Vec::new();
         let lim = HalfLimits::default();
         for (i, (seq, p)) in segs.iter().enumerate() {
-            h.push(ts(i as i64), *seq, p, false, &lim, &mut c, &mut |e| match e {
-                StreamEvent::Data(_, d) => data.extend_from_slice(d),
-                StreamEvent::Gap(_, n) => gaps.push(n),
-            });
+            h.push(
+                ts(i as i64),
+                *seq,
+                p,
+                false,
+                &lim,
+                &mut c,
+                &mut |e| match e {
+                    StreamEvent::Data(_, d) => data.extend_from_slice(d),
+                    StreamEvent::Gap(_, n) => gaps.push(n),
+                },
+            );
         }
         h.flush(ts(100), &mut c, &mut |e| match e {
             StreamEvent::Data(_, d) => data.extend_from_slice(d),
@@ -292,7 +318,12 @@ mod tests {
 
     #[test]
     fn reordered_and_retransmitted() {
-        let (d, g, c) = run(&[(1003, b"def"), (1000, b"abc"), (1000, b"abc"), (1002, b"cdefgh")]);
+        let (d, g, c) = run(&[
+            (1003, b"def"),
+            (1000, b"abc"),
+            (1000, b"abc"),
+            (1002, b"cdefgh"),
+        ]);
         assert_eq!(d, b"abcdefgh");
         assert!(g.is_empty());
         assert!(c.tcp_retransmissions >= 2);
@@ -338,7 +369,10 @@ mod tests {
         let mut h = HalfStream::new();
         h.set_isn(0);
         let mut c = Counters::default();
-        let lim = HalfLimits { max_ooo_bytes: 4, max_ooo_segments: 10 };
+        let lim = HalfLimits {
+            max_ooo_bytes: 4,
+            max_ooo_segments: 10,
+        };
         let mut events = Vec::new();
         let mut sink = |e: StreamEvent<'_>| match e {
             StreamEvent::Data(_, d) => events.push(format!("D{}", String::from_utf8_lossy(d))),

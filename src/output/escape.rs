@@ -19,7 +19,9 @@ pub fn zeek_tsv_bytes(b: &[u8]) -> String {
         for c in chunk.valid().chars() {
             match c {
                 '\\' => out.push_str("\\\\"),
-                c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                    out.push_str(&format!("\\x{:02x}", c as u32))
+                }
                 c => out.push(c),
             }
         }
@@ -92,7 +94,10 @@ mod tests {
     #[test]
     fn json_doubles() {
         assert_eq!(zeek_json_double(1347446180.330312), "1347446180.330312");
-        assert_eq!(zeek_json_double(0.005543947219848633), "0.005543947219848633");
+        assert_eq!(
+            zeek_json_double(0.005543947219848633),
+            "0.005543947219848633"
+        );
         assert_eq!(zeek_json_double(2.0), "2.0");
     }
 }

@@ -76,7 +76,8 @@ pub enum Format {
 }
 
 const FIELDS: &str = "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\trtt\tnamed_pipe\tendpoint\toperation";
-const TYPES: &str = "#types\ttime\tstring\taddr\tport\taddr\tport\tinterval\tstring\tstring\tstring";
+const TYPES: &str =
+    "#types\ttime\tstring\taddr\tport\taddr\tport\tinterval\tstring\tstring\tstring";
 
 /// Writes records in one format.
 pub struct Writer<W: Write> {
@@ -89,7 +90,12 @@ pub struct Writer<W: Write> {
 
 impl<W: Write> Writer<W> {
     pub fn new(out: W, format: Format, stamp: String) -> Self {
-        Writer { out, format, stamp, header_done: false }
+        Writer {
+            out,
+            format,
+            stamp,
+            header_done: false,
+        }
     }
 
     pub fn write(&mut self, r: &Record) -> io::Result<()> {
@@ -103,8 +109,13 @@ impl<W: Write> Writer<W> {
                         self.stamp
                     )?;
                 }
-                let opt_t = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_else(|| "-".into());
-                let opt_s = |v: &Option<String>| v.as_deref().map(escape::zeek_tsv).unwrap_or_else(|| "-".into());
+                let opt_t =
+                    |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_else(|| "-".into());
+                let opt_s = |v: &Option<String>| {
+                    v.as_deref()
+                        .map(escape::zeek_tsv)
+                        .unwrap_or_else(|| "-".into())
+                };
                 writeln!(
                     self.out,
                     "{:.6}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
@@ -136,9 +147,15 @@ impl<W: Write> Writer<W> {
                     None if json => s.push_str(",\"rtt\":null"),
                     None => {}
                 }
-                for (k, v) in [("named_pipe", &r.named_pipe), ("endpoint", &r.endpoint), ("operation", &r.operation)] {
+                for (k, v) in [
+                    ("named_pipe", &r.named_pipe),
+                    ("endpoint", &r.endpoint),
+                    ("operation", &r.operation),
+                ] {
                     match v {
-                        Some(v) => s.push_str(&format!(",\"{k}\":{}", json_str(&escape::zeek_hex(v)))),
+                        Some(v) => {
+                            s.push_str(&format!(",\"{k}\":{}", json_str(&escape::zeek_hex(v))))
+                        }
                         None if json => s.push_str(&format!(",\"{k}\":null")),
                         None => {}
                     }
@@ -195,7 +212,12 @@ pub fn zeek_stamp(secs: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}-{:02}-{:02}-{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}-{:02}-{:02}-{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

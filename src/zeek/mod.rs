@@ -78,14 +78,26 @@ pub struct ConnScript {
 impl ConnScript {
     /// `apply_ignore`: Zeek's default ignore list is in force (it is in a real Zeek).
     pub fn new(apply_ignore: bool) -> Self {
-        ConnScript { ignore: apply_ignore, ..Default::default() }
+        ConnScript {
+            ignore: apply_ignore,
+            ..Default::default()
+        }
     }
 
     fn backing(&mut self, fid: u64, now: f64) -> &mut Backing {
         let idx = match self.backing.iter().position(|(f, _)| *f == fid) {
             Some(i) => i,
             None => {
-                self.backing.push((fid, Backing { info: Info { ts: now, ..Default::default() }, ..Default::default() }));
+                self.backing.push((
+                    fid,
+                    Backing {
+                        info: Info {
+                            ts: now,
+                            ..Default::default()
+                        },
+                        ..Default::default()
+                    },
+                ));
                 self.backing.len() - 1
             }
         };
@@ -186,7 +198,11 @@ impl Analyzer {
         }
         let Ok((_, h)) = pdu::header(raw) else { return };
         let frag_len = (h.frag_len as usize).min(raw.len());
-        let auth_room = if h.auth_len > 0 { h.auth_len as usize + 8 } else { 0 };
+        let auth_room = if h.auth_len > 0 {
+            h.auth_len as usize + 8
+        } else {
+            0
+        };
         let body_end = frag_len.saturating_sub(auth_room).max(pdu::HEADER_LEN);
         let body_len = body_end - pdu::HEADER_LEN;
         let d = dir & 1;
@@ -197,14 +213,22 @@ impl Analyzer {
                     self.skip = true;
                     return;
                 }
-                self.reasm[d].insert(h.call_id, Frag { first: raw[..frag_len].to_vec(), bytes: body_len });
+                self.reasm[d].insert(
+                    h.call_id,
+                    Frag {
+                        first: raw[..frag_len].to_vec(),
+                        bytes: body_len,
+                    },
+                );
                 if self.reasm[d].len() > MAX_CMD_REASSEMBLY {
                     self.skip = true;
                 }
                 return;
             }
             (false, last) => {
-                let Some(f) = self.reasm[d].get_mut(&h.call_id) else { return };
+                let Some(f) = self.reasm[d].get_mut(&h.call_id) else {
+                    return;
+                };
                 f.bytes += body_len;
                 let over = f.bytes > MAX_FRAG_DATA;
                 if last {
@@ -266,7 +290,8 @@ impl Analyzer {
                 }
                 if b.info.endpoint.is_some() {
                     if let Some(u) = b.state.uuid {
-                        b.info.operation = Some(names::operation_or_unknown(&u, opnum).into_owned());
+                        b.info.operation =
+                            Some(names::operation_or_unknown(&u, opnum).into_owned());
                     }
                     if b.info.ts != now {
                         b.info.rtt = Some(now - b.info.ts);
@@ -294,22 +319,47 @@ mod tests {
     use crate::dcerpc::pdu::{BIND, BIND_ACK, REQUEST, RESPONSE};
 
     const EPM: [u8; 16] = [
-        0xe1, 0xaf, 0x83, 0x08, 0x5d, 0x1f, 0x11, 0xc9, 0x91, 0xa4, 0x08, 0x00, 0x2b, 0x14, 0xa0, 0xfa,
+        0xe1, 0xaf, 0x83, 0x08, 0x5d, 0x1f, 0x11, 0xc9, 0x91, 0xa4, 0x08, 0x00, 0x2b, 0x14, 0xa0,
+        0xfa,
     ];
 
     fn setup() -> (Analyzer, ConnScript) {
         let mut a = Analyzer::new();
         let mut s = ConnScript::new(true);
-        a.on_pdu(&mut s, 0, 0, 1.0, &build(BIND, 3, true, 1, &bind_body(true, &[(0, EPM, 3)]), None));
-        a.on_pdu(&mut s, 0, 1, 1.5, &build(BIND_ACK, 3, true, 1, &ack_body(true, b"135\0", &[0]), None));
+        a.on_pdu(
+            &mut s,
+            0,
+            0,
+            1.0,
+            &build(BIND, 3, true, 1, &bind_body(true, &[(0, EPM, 3)]), None),
+        );
+        a.on_pdu(
+            &mut s,
+            0,
+            1,
+            1.5,
+            &build(BIND_ACK, 3, true, 1, &ack_body(true, b"135\0", &[0]), None),
+        );
         (a, s)
     }
 
     #[test]
     fn one_call_logged_with_rtt_and_pipe() {
         let (mut a, mut s) = setup();
-        a.on_pdu(&mut s, 0, 0, 2.0, &build(REQUEST, 3, true, 2, &request_body(true, 0, 3, b"x"), None));
-        a.on_pdu(&mut s, 0, 1, 2.25, &build(RESPONSE, 3, true, 2, &response_body(true, 0, b"y"), None));
+        a.on_pdu(
+            &mut s,
+            0,
+            0,
+            2.0,
+            &build(REQUEST, 3, true, 2, &request_body(true, 0, 3, b"x"), None),
+        );
+        a.on_pdu(
+            &mut s,
+            0,
+            1,
+            2.25,
+            &build(RESPONSE, 3, true, 2, &response_body(true, 0, b"y"), None),
+        );
         assert_eq!(s.lines.len(), 1);
         let l = &s.lines[0];
         assert_eq!((l.ts, l.rtt), (2.0, Some(0.25)));
@@ -317,24 +367,56 @@ mod tests {
         assert_eq!(l.endpoint.as_deref(), Some("epmapper"));
         assert_eq!(l.operation.as_deref(), Some("ept_map"));
         s.remove(9.0);
-        assert_eq!(s.lines.len(), 1, "last event was a response: no removal line");
+        assert_eq!(
+            s.lines.len(),
+            1,
+            "last event was a response: no removal line"
+        );
     }
 
     #[test]
     fn response_opnum_is_last_request_on_ctx_and_removal_duplicates() {
         let (mut a, mut s) = setup();
-        a.on_pdu(&mut s, 0, 0, 2.0, &build(REQUEST, 3, true, 2, &request_body(true, 0, 3, b""), None));
-        a.on_pdu(&mut s, 0, 0, 2.1, &build(REQUEST, 3, true, 3, &request_body(true, 0, 2, b""), None));
-        a.on_pdu(&mut s, 0, 1, 2.5, &build(RESPONSE, 3, true, 2, &response_body(true, 0, b""), None));
+        a.on_pdu(
+            &mut s,
+            0,
+            0,
+            2.0,
+            &build(REQUEST, 3, true, 2, &request_body(true, 0, 3, b""), None),
+        );
+        a.on_pdu(
+            &mut s,
+            0,
+            0,
+            2.1,
+            &build(REQUEST, 3, true, 3, &request_body(true, 0, 2, b""), None),
+        );
+        a.on_pdu(
+            &mut s,
+            0,
+            1,
+            2.5,
+            &build(RESPONSE, 3, true, 2, &response_body(true, 0, b""), None),
+        );
         assert_eq!(s.lines[0].operation.as_deref(), Some("ept_lookup"));
         assert_eq!(s.lines[0].ts, 2.1);
-        a.on_pdu(&mut s, 0, 0, 3.0, &build(REQUEST, 3, true, 4, &request_body(true, 0, 3, b""), None));
+        a.on_pdu(
+            &mut s,
+            0,
+            0,
+            3.0,
+            &build(REQUEST, 3, true, 4, &request_body(true, 0, 3, b""), None),
+        );
         s.remove(9.0);
         assert_eq!(s.lines.len(), 2);
         let dup = &s.lines[1];
         assert!(dup.from_removal);
         assert_eq!(dup.ts, 3.0);
-        assert_eq!(dup.operation.as_deref(), Some("ept_lookup"), "stale operation");
+        assert_eq!(
+            dup.operation.as_deref(),
+            Some("ept_lookup"),
+            "stale operation"
+        );
         assert_eq!(dup.rtt, s.lines[0].rtt, "stale rtt");
     }
 
@@ -342,7 +424,13 @@ mod tests {
     fn non_first_fragment_without_buffer_is_dropped() {
         let mut a = Analyzer::new();
         let mut s = ConnScript::new(true);
-        a.on_pdu(&mut s, 0, 0, 1.0, &build(BIND, 0, true, 1, &bind_body(true, &[(0, EPM, 3)]), None));
+        a.on_pdu(
+            &mut s,
+            0,
+            0,
+            1.0,
+            &build(BIND, 0, true, 1, &bind_body(true, &[(0, EPM, 3)]), None),
+        );
         assert!(s.backing.is_empty());
     }
 
@@ -351,7 +439,13 @@ mod tests {
         let mut a = Analyzer::new();
         let mut s = ConnScript::new(true);
         for cid in 0..=MAX_CMD_REASSEMBLY as u32 {
-            a.on_pdu(&mut s, 0, 0, 1.0, &build(REQUEST, 1, true, cid, &request_body(true, 0, 3, b"a"), None));
+            a.on_pdu(
+                &mut s,
+                0,
+                0,
+                1.0,
+                &build(REQUEST, 1, true, cid, &request_body(true, 0, 3, b"a"), None),
+            );
         }
         assert!(a.skipping());
     }

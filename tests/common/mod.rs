@@ -11,7 +11,11 @@ pub fn shared() -> Option<PathBuf> {
     match std::env::var_os("RPCSIFT_SHARED") {
         Some(p) => {
             let p = PathBuf::from(p);
-            assert!(p.is_dir(), "RPCSIFT_SHARED={} is not a directory", p.display());
+            assert!(
+                p.is_dir(),
+                "RPCSIFT_SHARED={} is not a directory",
+                p.display()
+            );
             Some(p)
         }
         None => {
@@ -24,7 +28,11 @@ pub fn shared() -> Option<PathBuf> {
 /// A file that must exist under the shared folder.
 pub fn need(base: &Path, rel: &str) -> PathBuf {
     let p = base.join(rel);
-    assert!(p.is_file(), "missing shared file {} (RPCSIFT_SHARED is set)", p.display());
+    assert!(
+        p.is_file(),
+        "missing shared file {} (RPCSIFT_SHARED is set)",
+        p.display()
+    );
     p
 }
 
@@ -45,7 +53,11 @@ pub fn render(run: &RunOutput, format: Format) -> String {
 }
 
 pub fn zeek_compat() -> Options {
-    Options { zeek_compat: true, zeek_ignore: true, ..Default::default() }
+    Options {
+        zeek_compat: true,
+        zeek_ignore: true,
+        ..Default::default()
+    }
 }
 
 /// Zeek TSV rows (no header lines) with the uid column masked.
