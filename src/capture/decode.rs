@@ -616,10 +616,10 @@ impl Defrag {
             return None;
         }
         if !self.map.contains_key(&key) {
-            if self.map.len() >= FRAG_MAX_DATAGRAMS {
-                if let Some((_, &oldest)) = self.by_age.first_key_value() {
-                    self.remove(&oldest, counters);
-                }
+            if self.map.len() >= FRAG_MAX_DATAGRAMS
+                && let Some((_, &oldest)) = self.by_age.first_key_value()
+            {
+                self.remove(&oldest, counters);
             }
             let seq = self.next_seq;
             self.next_seq += 1;

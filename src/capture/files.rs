@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(got, want);
 
         let missing = d.join("nope.pcap");
-        match collect_capture_paths(&[missing.clone()]) {
+        match collect_capture_paths(std::slice::from_ref(&missing)) {
             Err(CaptureError::Path { path, .. }) => assert_eq!(path, missing),
             other => panic!("{other:?}"),
         }

@@ -37,6 +37,7 @@ const BOM_LE: [u8; 4] = [0x4D, 0x3C, 0x2B, 0x1A];
 const BOM_BE: [u8; 4] = [0x1A, 0x2B, 0x3C, 0x4D];
 /// Obsolete pcapng Packet Block (pcap-parser hands it over as an unknown block).
 const PB_TYPE: u32 = 0x0000_0002;
+const IDB_TYPE: u32 = 0x0000_0001;
 
 /// One captured frame, borrowing its bytes from the reader's buffer.
 #[derive(Debug, Clone, Copy)]
@@ -178,12 +179,13 @@ pub fn read_frames(
         // A pcapng block whose framing (length at both ends) is sound but whose content is
         // not (e.g. a captured length past the block end) is skipped on its own; pcap-parser
         // reports some of these as "incomplete", so check before asking for more data.
-        if !matches!(step, Step::Consume(_) | Step::Garbage(_)) {
-            if let Some(len) = st.framed_block(reader.data()) {
-                st.malformed_record(offset, len);
-                reader.consume(len);
-                continue;
-            }
+        if !matches!(step, Step::Consume(_) | Step::Garbage(_))
+            && let Some((len, block_type)) = st.framed_block(reader.data())
+        {
+            st.malformed_record(offset, len);
+            st.keep_interface_numbering(block_type);
+            reader.consume(len);
+            continue;
         }
         match step {
             Step::Consume(len) => reader.consume(len),
@@ -326,7 +328,8 @@ struct Interface {
 #[derive(Debug, Default)]
 struct NgState {
     big_endian: bool,
-    interfaces: Vec<Interface>,
+    /// By interface number; `None` for an interface whose description was unreadable.
+    interfaces: Vec<Option<Interface>>,
 }
 
 enum Format {
@@ -435,7 +438,7 @@ impl State<'_> {
 
     /// For pcapng: the length of the block at the head of `data` when it is wholly in
     /// the buffer with matching lengths at both ends, so that it can be skipped.
-    fn framed_block(&self, data: &[u8]) -> Option<usize> {
+    fn framed_block(&self, data: &[u8]) -> Option<(usize, u32)> {
         let Format::Ng(ng) = &self.format else {
             return None;
         };
@@ -445,7 +448,19 @@ impl State<'_> {
         if read_u32(data, 0, false)? == SHB_MAGIC || data.len() < len {
             return None;
         }
-        (read_u32(data, len - 4, big_endian)? as usize == len).then_some(len)
+        let block_type = read_u32(data, 0, big_endian)?;
+        (read_u32(data, len - 4, big_endian)? as usize == len).then_some((len, block_type))
+    }
+
+    /// A skipped interface description still takes its number: later packets must not
+    /// land on the wrong interface.
+    fn keep_interface_numbering(&mut self, block_type: u32) {
+        if let Format::Ng(ng) = &mut self.format
+            && block_type == IDB_TYPE
+            && ng.interfaces.len() < MAX_INTERFACES
+        {
+            ng.interfaces.push(None);
+        }
     }
 
     fn block(
@@ -512,12 +527,12 @@ impl State<'_> {
                     return Ok(());
                 }
                 let (units, offset_secs, bad_resol) = interface_time(&idb.options, ng.big_endian);
-                ng.interfaces.push(Interface {
+                ng.interfaces.push(Some(Interface {
                     linktype: u32::from(idb.linktype.0 as u16),
                     snaplen: idb.snaplen,
                     units,
                     offset_secs,
-                });
+                }));
                 if let Some(code) = bad_resol {
                     self.notice_once(
                         REPORTED_TSRESOL,
@@ -530,7 +545,7 @@ impl State<'_> {
             }
             Block::EnhancedPacket(epb) => {
                 use pcap_parser::traits::PcapNGPacketBlock;
-                let Some(iface) = ng.interfaces.get(epb.if_id as usize).copied() else {
+                let Some(iface) = ng.interfaces.get(epb.if_id as usize).copied().flatten() else {
                     self.unknown_interface(offset, epb.if_id);
                     return Ok(());
                 };
@@ -546,7 +561,7 @@ impl State<'_> {
             }
             Block::SimplePacket(spb) => {
                 use pcap_parser::traits::PcapNGPacketBlock;
-                let Some(iface) = ng.interfaces.first().copied() else {
+                let Some(iface) = ng.interfaces.first().copied().flatten() else {
                     self.unknown_interface(offset, 0);
                     return Ok(());
                 };
@@ -602,7 +617,7 @@ impl State<'_> {
             return;
         };
         let iface = match &self.format {
-            Format::Ng(ng) => ng.interfaces.get(usize::from(if_id)).copied(),
+            Format::Ng(ng) => ng.interfaces.get(usize::from(if_id)).copied().flatten(),
             Format::Legacy(_) => None,
         };
         let Some(iface) = iface else {
@@ -689,7 +704,7 @@ fn ng_block_len(data: &[u8], section_big_endian: bool) -> Result<Option<usize>, 
         return Err("section header with an invalid byte-order magic".into());
     };
     let len = read_u32(data, 4, big_endian).unwrap_or(0) as usize;
-    if len < 12 || len % 4 != 0 {
+    if len < 12 || !len.is_multiple_of(4) {
         return Err(format!("invalid block length {len}"));
     }
     if len > MAX_RECORD {
@@ -711,21 +726,21 @@ fn interface_time(options: &[PcapNGOption<'_>], big_endian: bool) -> (u64, i64, 
             .value
             .get(..usize::from(opt.len))
             .unwrap_or(&opt.value[..]);
-        if opt.code == OptionCode::IfTsresol {
-            if let Some(&code) = value.first() {
-                match ts_units(code) {
-                    Some(u) => units = u,
-                    None => bad = Some(code),
-                }
+        if opt.code == OptionCode::IfTsresol
+            && let Some(&code) = value.first()
+        {
+            match ts_units(code) {
+                Some(u) => units = u,
+                None => bad = Some(code),
             }
-        } else if opt.code == OptionCode::IfTsoffset {
-            if let Some(b) = value.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
-                offset_secs = if big_endian {
-                    i64::from_be_bytes(b)
-                } else {
-                    i64::from_le_bytes(b)
-                };
-            }
+        } else if opt.code == OptionCode::IfTsoffset
+            && let Some(b) = value.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok())
+        {
+            offset_secs = if big_endian {
+                i64::from_be_bytes(b)
+            } else {
+                i64::from_le_bytes(b)
+            };
         }
     }
     (units, offset_secs, bad)
@@ -771,11 +786,8 @@ pub(crate) mod tests {
         linktype: u32,
     ) -> Vec<u8> {
         let mut v = Vec::new();
-        let (u32b, u16b): (fn(u32) -> [u8; 4], fn(u16) -> [u8; 2]) = if big_endian {
-            (u32::to_be_bytes, u16::to_be_bytes)
-        } else {
-            (u32::to_le_bytes, u16::to_le_bytes)
-        };
+        let ng = Ng { be: big_endian };
+        let (u32b, u16b) = (|x| ng.u32(x), |x| ng.u16(x));
         v.extend(u32b(magic));
         v.extend(u16b(2));
         v.extend(u16b(4));
@@ -836,7 +848,7 @@ pub(crate) mod tests {
         }
         fn block(&self, btype: u32, body: &[u8]) -> Vec<u8> {
             let mut body = body.to_vec();
-            while body.len() % 4 != 0 {
+            while !body.len().is_multiple_of(4) {
                 body.push(0);
             }
             let len = (body.len() + 12) as u32;
@@ -864,7 +876,7 @@ pub(crate) mod tests {
             v.extend(self.u16(code));
             v.extend(self.u16(value.len() as u16));
             v.extend(value);
-            while v.len() % 4 != 0 {
+            while !v.len().is_multiple_of(4) {
                 v.push(0);
             }
             v
@@ -1340,6 +1352,24 @@ pub(crate) mod tests {
         assert!(got.is_empty());
         assert_eq!(c.malformed_records, 1);
         assert_eq!(c.truncated_records, 0);
+    }
+
+    #[test]
+    fn pcapng_malformed_interface_keeps_numbering() {
+        let ng = Ng { be: false };
+        let mut f = ng.shb();
+        f.extend(ng.idb(1, 0, &[]));
+        // an IDB too short to hold its fields: framed, but unreadable
+        f.extend(ng.block(1, &[101, 0, 0, 0]));
+        f.extend(ng.idb(113, 0, &[]));
+        f.extend(ng.epb(2, 1, &payload(20, 1), 20));
+        f.extend(ng.epb(1, 1, &payload(20, 2), 20));
+        let (r, got, c, _) = read_all(&f);
+        r.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].linktype, 113);
+        assert_eq!(c.malformed_records, 1);
+        assert_eq!(c.unknown_interface, 1);
     }
 
     #[test]
