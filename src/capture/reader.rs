@@ -143,12 +143,12 @@ pub fn read_frames(
     let mut reader = match opened {
         Ok(r) => r,
         // A short header because the input failed is the failure's fault, not the file's.
-        Err(_) if read_error.borrow().is_some() => return st.read_failed(0, &read_error),
+        Err(_) if read_error.borrow().is_some() => return st.read_failed(0, true, &read_error),
         Err(PcapError::Incomplete(_)) | Err(PcapError::UnexpectedEof) => {
             st.truncated(0);
             return Ok(());
         }
-        Err(PcapError::ReadError) => return st.read_failed(0, &read_error),
+        Err(PcapError::ReadError) => return st.read_failed(0, true, &read_error),
         Err(e) => {
             return Err(CaptureError::NotACapture {
                 offset: 0,
@@ -201,7 +201,10 @@ pub fn read_frames(
                 }
                 return Ok(());
             }
-            Step::ReadError => return st.read_failed(offset, &read_error),
+            Step::ReadError => {
+                let partial = !reader.data().is_empty();
+                return st.read_failed(offset, partial, &read_error);
+            }
             Step::Refill | Step::Grow => {
                 if matches!(step, Step::Grow) && !grow(&mut *reader, &mut capacity) {
                     st.garbage(offset, too_large());
@@ -209,7 +212,8 @@ pub fn read_frames(
                 }
                 let before = reader.data().len();
                 if reader.refill().is_err() {
-                    return st.read_failed(offset, &read_error);
+                    let partial = !reader.data().is_empty();
+                    return st.read_failed(offset, partial, &read_error);
                 }
                 // Every turn of the loop must either read data, grow the buffer or end:
                 // a parser that keeps asking for more without the buffer being able to
@@ -392,9 +396,11 @@ impl State<'_> {
 
     /// A failed read: a decompressor that ran out of input or met corrupt data ends the
     /// file like truncation or garbage does; anything else is a real I/O error.
+    /// `partial`: part of a record had been read when the input failed.
     fn read_failed(
         &mut self,
         offset: u64,
+        partial: bool,
         slot: &Rc<RefCell<Option<io::Error>>>,
     ) -> Result<(), CaptureError> {
         let err = slot
@@ -402,12 +408,18 @@ impl State<'_> {
             .take()
             .unwrap_or_else(|| io::Error::other("read error"));
         match err.kind() {
-            io::ErrorKind::UnexpectedEof => {
-                self.truncated(offset);
+            io::ErrorKind::UnexpectedEof if partial => {
+                self.counters.truncated_records += 1;
+                let message = format!("{} ({err})", CaptureError::Truncated { offset });
+                self.notice(offset, message);
                 Ok(())
             }
-            io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => {
-                self.garbage(offset, format!("corrupt compressed data: {err}"));
+            // At a record boundary: the records are whole, what follows them is not
+            // (e.g. bytes appended after the last gzip member).
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::InvalidData
+            | io::ErrorKind::InvalidInput => {
+                self.garbage(offset, format!("compressed data unreadable: {err}"));
                 Ok(())
             }
             _ => Err(CaptureError::Io(err)),
