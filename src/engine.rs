@@ -140,6 +140,7 @@ pub fn analyze_reader(
     let res = capture::read_frames(label, input, &mut counters, &mut notices, |frame| {
         decoder.decode(frame, &mut dec_c, &mut |seg| table.process(seg, &mut tab_c));
     });
+    decoder.finish(&mut dec_c);
     table.finish_all(&mut tab_c);
     drop(table);
     if let Err(e) = res {

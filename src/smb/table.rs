@@ -84,7 +84,7 @@ impl<K: Hash + Eq, V> ClearMap<K, V> {
     }
     /// Returns true when the map had to be cleared first.
     pub fn insert(&mut self, k: K, v: V) -> bool {
-        let cleared = self.map.len() >= self.cap && !self.map.contains_key(&k);
+        let cleared = self.map.len() >= self.cap;
         if cleared {
             self.map.clear();
         }
@@ -129,10 +129,12 @@ mod tests {
         let mut m = ClearMap::new(2);
         assert!(!m.insert(1, 1));
         assert!(!m.insert(2, 2));
-        assert!(!m.insert(2, 3), "replacing an existing key does not clear");
-        assert!(m.insert(3, 3));
+        assert!(m.insert(2, 3), "Zeek clears even when the key is already there");
+        assert!(!m.insert(3, 3));
+        assert_eq!(m.len(), 2);
+        assert!(m.insert(4, 4));
         assert_eq!(m.len(), 1);
-        assert_eq!(m.get(&3), Some(&3));
-        assert_eq!(m.remove(&3), Some(3));
+        assert_eq!(m.get(&4), Some(&4));
+        assert_eq!(m.remove(&4), Some(4));
     }
 }
