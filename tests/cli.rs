@@ -1,0 +1,77 @@
+//! The `rpcsift` binary: formats, output file, directories, summary and exit codes.
+
+use std::process::Command;
+
+fn rpcsift() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rpcsift"))
+}
+
+fn captures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
+}
+
+#[test]
+fn directory_of_captures_zeek_tsv() {
+    let out = rpcsift().arg("calls").arg(captures()).output().expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).expect("utf8");
+    let rows: Vec<&str> = stdout.lines().filter(|l| !l.starts_with('#')).collect();
+    // 35 calls across the 10 generated captures (see captures/README.md).
+    assert_eq!(rows.len(), 35);
+    assert!(stdout.starts_with("#separator \\x09\n"));
+    assert!(stdout.trim_end().lines().last().is_some_and(|l| l.starts_with("#close\t")));
+    let stderr = String::from_utf8(out.stderr).expect("utf8");
+    assert!(stderr.contains("== rpcsift summary =="));
+    assert!(stderr.contains("35  DCE-RPC calls"), "{stderr}");
+}
+
+#[test]
+fn json_to_file_and_quiet() {
+    let dir = std::env::temp_dir().join(format!("rpcsift-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let file = dir.join("calls.json");
+    let out = rpcsift()
+        .args(["calls", "--quiet", "--format", "json", "-o"])
+        .arg(&file)
+        .arg(captures().join("atsvc_schtask.pcap"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    let text = std::fs::read_to_string(&file).expect("read output");
+    let ops: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["operation"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(ops, ["NetrJobAdd", "SchRpcRegisterTask", "SchRpcRun"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unreadable_file_exits_1_and_others_still_processed() {
+    let dir = std::env::temp_dir().join(format!("rpcsift-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let bad = dir.join("bad.pcap");
+    std::fs::write(&bad, b"this is not a capture file at all").expect("write");
+    let out = rpcsift()
+        .args(["calls", "--format", "zeek-json"])
+        .arg(&bad)
+        .arg(captures().join("tcp135_epmapper.pcap"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.pcap"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn no_capture_found_exits_2() {
+    let dir = std::env::temp_dir().join(format!("rpcsift-cli-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let out = rpcsift().arg("calls").arg(&dir).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let out = rpcsift().arg("calls").arg("--format").arg("nope").arg(&dir).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
