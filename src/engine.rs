@@ -8,6 +8,7 @@ use crate::flow::table::{ConnMeta, FlowApp, zeek_likely_server_port};
 use crate::flow::{FlowEvent, FlowLimits, FlowTable};
 use crate::names;
 use crate::output::{Extra, Record};
+use crate::smb;
 use crate::stats::{Counters, Notice};
 use crate::zeek;
 use rayon::prelude::*;
@@ -97,6 +98,7 @@ struct Sink {
     counters: Counters,
     /// Counters of the PDU framers (kept apart from `counters` for the borrow checker).
     framing: Counters,
+    smb_counters: smb::SmbCounters,
     label: Rc<str>,
     file_index: u64,
 }
@@ -117,6 +119,7 @@ pub fn analyze_reader(
         records: Vec::new(),
         counters: Counters::default(),
         framing: Counters::default(),
+        smb_counters: smb::SmbCounters::default(),
         label: Rc::from(label),
         file_index,
     }));
@@ -156,6 +159,7 @@ pub fn analyze_reader(
     let mut sink = sink.borrow_mut();
     counters.merge(&sink.counters);
     counters.merge(&sink.framing);
+    counters.smb.merge(&sink.smb_counters);
     FileOutput {
         records: std::mem::take(&mut sink.records),
         counters,
@@ -168,21 +172,119 @@ fn dce_server_port(port: u16) -> bool {
     matches!(port, 135 | 139 | 445 | 593)
 }
 
+/// What a connection was found to carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dce,
+    Smb,
+}
+
 enum AppState {
     Detect,
-    Dce(Box<DceConn>),
+    /// DCE-RPC straight over TCP.
+    Dce(Box<DceStream>),
+    /// SMB carrying named pipes.
+    Smb(Box<SmbState>),
     Ignored,
+}
+
+/// One DCE-RPC byte stream pair (a TCP connection or a named pipe), accurate or Zeek's way.
+struct DceStream {
+    framers: [Framer; 2],
+    mode: Mode,
 }
 
 enum Mode {
     Accurate(Box<Association>),
-    Zeek(Box<(zeek::Analyzer, zeek::ConnScript)>),
+    /// Zeek's analyzer instance; the script state lives per connection (`ZeekConn`).
+    Zeek(Box<zeek::Analyzer>),
 }
 
-struct DceConn {
-    framers: [Framer; 2],
-    mode: Mode,
+impl DceStream {
+    fn new(zeek_compat: bool, midstream: bool, limits: dcerpc::Limits) -> Self {
+        let recovery = if zeek_compat {
+            Recovery::NextChunk
+        } else {
+            Recovery::Scan
+        };
+        let mut framers = [Framer::new(recovery), Framer::new(recovery)];
+        if !zeek_compat && midstream {
+            framers[0].hunt();
+            framers[1].hunt();
+        }
+        let mode = if zeek_compat {
+            Mode::Zeek(Box::new(zeek::Analyzer::new()))
+        } else {
+            Mode::Accurate(Box::new(Association::new(limits)))
+        };
+        DceStream { framers, mode }
+    }
+
+    /// Feed one direction's bytes. `script`/`fid` are used in Zeek mode only.
+    fn feed(
+        &mut self,
+        dir: usize,
+        ts: capture::Timestamp,
+        data: &[u8],
+        sink: &mut Sink,
+        script: Option<&mut zeek::ConnScript>,
+        fid: u64,
+    ) {
+        let Sink {
+            counters, framing, ..
+        } = sink;
+        match &mut self.mode {
+            Mode::Accurate(assoc) => {
+                self.framers[dir].feed(data, framing, &mut |raw| match dcerpc::parse_pdu(raw) {
+                    Ok(p) => assoc.on_pdu(dir, ts, &p, counters),
+                    Err(_) => counters.dcerpc_bad_pdus += 1,
+                });
+            }
+            Mode::Zeek(an) => {
+                let Some(script) = script else { return };
+                let now = ts.zeek_time();
+                self.framers[dir].feed(data, framing, &mut |raw| {
+                    an.on_pdu(script, fid, dir, now, raw)
+                });
+            }
+        }
+    }
+
+    fn gap(&mut self, dir: usize) {
+        self.framers[dir].gap();
+        if let Mode::Zeek(an) = &mut self.mode {
+            an.set_skip();
+        }
+    }
+
+    /// Accurate calls of this stream (empty in Zeek mode).
+    fn finish(self, counters: &mut Counters) -> Vec<Call> {
+        match self.mode {
+            Mode::Accurate(mut a) => a.finish(counters),
+            Mode::Zeek(_) => Vec::new(),
+        }
+    }
 }
+
+/// A named pipe seen on an SMB connection (accurate mode).
+struct Pipe {
+    name: String,
+    stream: DceStream,
+}
+
+/// SMB connection state: the SMB parser and one DCE-RPC stream per pipe.
+struct SmbState {
+    conn: smb::SmbConn,
+    /// Accurate mode: pipes by key, in creation order for determinism.
+    pipes: Vec<(smb::PipeKey, Pipe)>,
+    /// Zeek mode: one analyzer per Zeek fid.
+    zeek_fids: Vec<(u64, DceStream)>,
+    /// Calls of pipes already closed.
+    done: Vec<(Call, smb::PipeKey, String)>,
+}
+
+/// Open pipes tracked per SMB connection (the SMB layer bounds its own tables too).
+const MAX_PIPES: usize = 4096;
 
 /// Data held while deciding what a connection carries (bounded).
 const DETECT_BUDGET: usize = 4096;
@@ -197,6 +299,8 @@ struct TcpApp {
     first_seen: [bool; 2],
     held: Vec<(usize, capture::Timestamp, Vec<u8>)>,
     held_bytes: usize,
+    /// Zeek script state for the whole connection (Zeek mode).
+    script: Option<zeek::ConnScript>,
 }
 
 impl TcpApp {
@@ -210,81 +314,173 @@ impl TcpApp {
             first_seen: [false; 2],
             held: Vec::new(),
             held_bytes: 0,
+            script: None,
         }
     }
 
-    /// Decide from the first bytes of a direction whether this is DCE-RPC.
-    fn detect(&mut self, meta: &ConnMeta, dir: usize, data: &[u8]) -> Option<bool> {
+    /// Decide from the first bytes of a direction what this connection carries:
+    /// `Some(Some(kind))` attach, `Some(None)` not interesting, `None` not known yet.
+    fn detect(&mut self, meta: &ConnMeta, dir: usize, data: &[u8]) -> Option<Option<Kind>> {
         let first = !self.first_seen[dir];
         self.first_seen[dir] = true;
         if self.zeek_compat {
-            // Zeek: port 135 (responder), or the DPD signature at the start of either direction.
+            // Zeek: well-known responder ports, or a DPD signature at the start of a direction.
+            if matches!(meta.resp.1, 139 | 445) || (first && smb::zeek_smb_signature(data)) {
+                return Some(Some(Kind::Smb));
+            }
             if meta.resp.1 == 135 || (first && dcerpc::pdu::zeek_signature(data)) {
-                return Some(true);
+                return Some(Some(Kind::Dce));
             }
         } else {
+            if first && smb::looks_like_smb(data) {
+                return Some(Some(Kind::Smb));
+            }
             if meta.resp.1 == 135 || meta.orig.1 == 135 {
-                return Some(true);
+                return Some(Some(Kind::Dce));
             }
             if first && dcerpc::pdu::plausible_header(data).is_some() {
-                return Some(true);
+                return Some(Some(Kind::Dce));
             }
             if !meta.syn_seen && first && confirm_midstream(data) {
-                return Some(true);
+                return Some(Some(Kind::Dce));
             }
         }
         if (self.first_seen[0] && self.first_seen[1]) || self.held_bytes > DETECT_BUDGET {
-            return Some(false);
+            return Some(None);
         }
         None
     }
 
-    fn attach(&mut self, meta: &ConnMeta) {
-        let recovery = if self.zeek_compat {
-            Recovery::NextChunk
-        } else {
-            Recovery::Scan
-        };
-        let mut framers = [Framer::new(recovery), Framer::new(recovery)];
-        if !self.zeek_compat && !meta.syn_seen {
-            framers[0].hunt();
-            framers[1].hunt();
+    fn attach(&mut self, meta: &ConnMeta, kind: Kind) {
+        if self.zeek_compat {
+            self.script = Some(zeek::ConnScript::new(true));
         }
-        let mode = if self.zeek_compat {
-            Mode::Zeek(Box::new((
-                zeek::Analyzer::new(),
-                zeek::ConnScript::new(true),
-            )))
-        } else {
-            Mode::Accurate(Box::new(Association::new(self.limits)))
+        let mut sink = self.sink.borrow_mut();
+        self.state = match kind {
+            Kind::Dce => {
+                sink.counters.dcerpc_connections += 1;
+                AppState::Dce(Box::new(DceStream::new(
+                    self.zeek_compat,
+                    !meta.syn_seen,
+                    self.limits,
+                )))
+            }
+            Kind::Smb => AppState::Smb(Box::new(SmbState {
+                conn: smb::SmbConn::new(),
+                pipes: Vec::new(),
+                zeek_fids: Vec::new(),
+                done: Vec::new(),
+            })),
         };
-        self.sink.borrow_mut().counters.dcerpc_connections += 1;
-        self.state = AppState::Dce(Box::new(DceConn { framers, mode }));
     }
 
     fn feed(&mut self, dir: usize, ts: capture::Timestamp, data: &[u8]) {
-        let AppState::Dce(dc) = &mut self.state else {
-            return;
-        };
         let mut sink = self.sink.borrow_mut();
-        let DceConn { framers, mode } = &mut **dc;
-        let Sink {
-            counters, framing, ..
-        } = &mut *sink;
-        match mode {
-            Mode::Accurate(assoc) => {
-                framers[dir].feed(data, framing, &mut |raw| match dcerpc::parse_pdu(raw) {
-                    Ok(p) => assoc.on_pdu(dir, ts, &p, counters),
-                    Err(_) => counters.dcerpc_bad_pdus += 1,
+        let sink = &mut *sink;
+        match &mut self.state {
+            AppState::Dce(d) => d.feed(dir, ts, data, sink, self.script.as_mut(), 0),
+            AppState::Smb(st) => {
+                let SmbState {
+                    conn,
+                    pipes,
+                    zeek_fids,
+                    done,
+                } = &mut **st;
+                let zeek_compat = self.zeek_compat;
+                let limits = self.limits;
+                let mut script = self.script.as_mut();
+                let Sink { smb_counters, .. } = sink;
+                let mut smb_c = std::mem::take(smb_counters);
+                conn.feed(dir, data, &mut smb_c, &mut |ev| match ev {
+                    smb::PipeEvent::Open { key, name } if !zeek_compat => {
+                        if let Some((_, p)) = pipes.iter_mut().find(|(k, _)| *k == key) {
+                            p.name = name;
+                        } else if pipes.len() < MAX_PIPES {
+                            sink.counters.dcerpc_connections += 1;
+                            pipes.push((
+                                key,
+                                Pipe {
+                                    name,
+                                    stream: DceStream::new(false, false, limits),
+                                },
+                            ));
+                        }
+                    }
+                    smb::PipeEvent::Data { key, dir, data, .. } if !zeek_compat => {
+                        let idx = match pipes.iter().position(|(k, _)| *k == key) {
+                            Some(i) => Some(i),
+                            None if pipes.len() < MAX_PIPES => {
+                                sink.counters.dcerpc_connections += 1;
+                                pipes.push((
+                                    key,
+                                    Pipe {
+                                        name: String::new(),
+                                        stream: DceStream::new(false, true, limits),
+                                    },
+                                ));
+                                Some(pipes.len() - 1)
+                            }
+                            None => None,
+                        };
+                        if let Some(i) = idx {
+                            pipes[i].1.stream.feed(dir, ts, data, sink, None, 0);
+                        }
+                    }
+                    smb::PipeEvent::Close { key, .. } if !zeek_compat => {
+                        if let Some(i) = pipes.iter().position(|(k, _)| *k == key) {
+                            let (key, pipe) = pipes.remove(i);
+                            for c in pipe.stream.finish(&mut sink.counters) {
+                                done.push((c, key, pipe.name.clone()));
+                            }
+                        }
+                    }
+                    smb::PipeEvent::ZeekData { dir, data, fid }
+                    | smb::PipeEvent::Data {
+                        dir,
+                        data,
+                        zeek: Some(fid),
+                        ..
+                    } if zeek_compat => {
+                        let i = match zeek_fids.iter().position(|(f, _)| *f == fid) {
+                            Some(i) => i,
+                            None => {
+                                zeek_fids.push((fid, DceStream::new(true, false, limits)));
+                                zeek_fids.len() - 1
+                            }
+                        };
+                        zeek_fids[i]
+                            .1
+                            .feed(dir, ts, data, sink, script.as_deref_mut(), fid);
+                    }
+                    smb::PipeEvent::ZeekClose { fid }
+                    | smb::PipeEvent::Close {
+                        zeek: Some(fid), ..
+                    } if zeek_compat => {
+                        zeek_fids.retain(|(f, _)| *f != fid);
+                        if let Some(s) = script.as_deref_mut() {
+                            s.drop_fid(fid);
+                        }
+                    }
+                    _ => {}
                 });
+                sink.smb_counters.merge(&smb_c);
             }
-            Mode::Zeek(z) => {
-                let (an, script) = &mut **z;
-                let now = ts.zeek_time();
-                framers[dir].feed(data, framing, &mut |raw| {
-                    an.on_pdu(script, 0, dir, now, raw)
-                });
+            _ => {}
+        }
+    }
+
+    fn gap(&mut self, dir: usize) {
+        match &mut self.state {
+            AppState::Dce(d) => d.gap(dir),
+            AppState::Smb(st) => {
+                let mut sink = self.sink.borrow_mut();
+                st.conn.gap(dir, &mut sink.smb_counters);
+                // The lost bytes may have belonged to any pipe: every pipe resynchronises.
+                for (_, p) in st.pipes.iter_mut() {
+                    p.stream.framers[dir].gap();
+                }
             }
+            _ => {}
         }
     }
 }
@@ -321,14 +517,14 @@ impl FlowApp for TcpApp {
             FlowEvent::Data { dir, ts, data } => {
                 if let AppState::Detect = self.state {
                     match self.detect(meta, dir, data) {
-                        Some(true) => {
-                            self.attach(meta);
+                        Some(Some(kind)) => {
+                            self.attach(meta, kind);
                             for (d, t, bytes) in std::mem::take(&mut self.held) {
                                 self.feed(d, t, &bytes);
                             }
                             self.held_bytes = 0;
                         }
-                        Some(false) => {
+                        Some(None) => {
                             self.state = AppState::Ignored;
                             self.held.clear();
                             return false;
@@ -341,7 +537,7 @@ impl FlowApp for TcpApp {
                     }
                 }
                 match self.state {
-                    AppState::Dce(_) => {
+                    AppState::Dce(_) | AppState::Smb(_) => {
                         self.feed(dir, ts, data);
                         true
                     }
@@ -350,12 +546,7 @@ impl FlowApp for TcpApp {
                 }
             }
             FlowEvent::Gap { dir, .. } => {
-                if let AppState::Dce(dc) = &mut self.state {
-                    dc.framers[dir].gap();
-                    if let Mode::Zeek(z) = &mut dc.mode {
-                        z.0.set_skip();
-                    }
-                }
+                self.gap(dir);
                 true
             }
             FlowEvent::Close { ts } => {
@@ -369,41 +560,67 @@ impl FlowApp for TcpApp {
 impl TcpApp {
     fn close(&mut self, meta: &ConnMeta, ts: capture::Timestamp) {
         let state = std::mem::replace(&mut self.state, AppState::Ignored);
-        let AppState::Dce(dc) = state else { return };
         let mut sink = self.sink.borrow_mut();
         let uid = make_uid(&sink.label, meta);
         let file_index = sink.file_index;
         let label = sink.label.clone();
-        match dc.mode {
-            Mode::Accurate(mut assoc) => {
-                let calls = assoc.finish(&mut sink.counters);
-                for (n, c) in calls.iter().enumerate() {
-                    if self.zeek_ignore && is_ignored_call(c) {
-                        continue;
-                    }
-                    let r = accurate_record(c, meta, &uid, &label, file_index, n as u64);
-                    sink.records.push(r);
+        // (call, transport, SMB pipe name)
+        let mut calls: Vec<(Call, &'static str, Option<String>)> = Vec::new();
+        match state {
+            AppState::Dce(d) => {
+                for c in d.finish(&mut sink.counters) {
+                    calls.push((c, "tcp", None));
                 }
             }
-            Mode::Zeek(z) => {
-                let (_, mut script) = *z;
-                script.remove(ts.zeek_time());
-                for (n, l) in script.lines.iter().enumerate() {
-                    sink.records.push(Record {
-                        ts: l.ts,
-                        uid: uid.clone(),
-                        orig_h: meta.orig.0,
-                        orig_p: meta.orig.1,
-                        resp_h: meta.resp.0,
-                        resp_p: meta.resp.1,
-                        rtt: l.rtt,
-                        named_pipe: l.named_pipe.clone(),
-                        endpoint: l.endpoint.clone(),
-                        operation: l.operation.clone(),
-                        extra: None,
-                        order: (l.written_at, file_index, meta.seq, n as u64),
-                    });
+            AppState::Smb(st) => {
+                let SmbState { pipes, done, .. } = *st;
+                let mut all = done;
+                for (key, p) in pipes {
+                    for c in p.stream.finish(&mut sink.counters) {
+                        all.push((c, key, p.name.clone()));
+                    }
                 }
+                for (c, key, name) in all {
+                    let t = if key.smb2 { "smb2" } else { "smb1" };
+                    calls.push((c, t, Some(name)));
+                }
+            }
+            _ => {}
+        }
+        calls.sort_by_key(|(c, _, _)| (c.ts, c.call_id));
+        for (n, (c, transport, pipe)) in calls.iter().enumerate() {
+            if self.zeek_ignore && is_ignored_call(c) {
+                continue;
+            }
+            let r = accurate_record(
+                c,
+                meta,
+                &uid,
+                &label,
+                file_index,
+                n as u64,
+                transport,
+                pipe.as_deref(),
+            );
+            sink.records.push(r);
+        }
+        if let Some(mut script) = self.script.take() {
+            script.remove(ts.zeek_time());
+            for (n, l) in script.lines.iter().enumerate() {
+                sink.records.push(Record {
+                    ts: l.ts,
+                    uid: uid.clone(),
+                    orig_h: meta.orig.0,
+                    orig_p: meta.orig.1,
+                    resp_h: meta.resp.0,
+                    resp_p: meta.resp.1,
+                    rtt: l.rtt,
+                    named_pipe: l.named_pipe.clone(),
+                    endpoint: l.endpoint.clone(),
+                    operation: l.operation.clone(),
+                    extra: None,
+                    order: (l.written_at, file_index, meta.seq, n as u64),
+                });
             }
         }
     }
@@ -419,6 +636,7 @@ fn is_ignored_call(c: &Call) -> bool {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn accurate_record(
     c: &Call,
     meta: &ConnMeta,
@@ -426,6 +644,8 @@ fn accurate_record(
     label: &Rc<str>,
     file_index: u64,
     n: u64,
+    transport: &'static str,
+    pipe: Option<&str>,
 ) -> Record {
     let (orig, resp) = if c.client_dir == 0 {
         (meta.orig, meta.resp)
@@ -447,7 +667,11 @@ fn accurate_record(
         resp_h: resp.0,
         resp_p: resp.1,
         rtt,
-        named_pipe: c.sec_addr.clone(),
+        // Zeek's rule (the bind_ack's secondary address), falling back to the SMB pipe name.
+        named_pipe: c
+            .sec_addr
+            .clone()
+            .or_else(|| pipe.filter(|p| !p.is_empty()).map(str::to_string)),
         endpoint: c.uuid.map(|u| names::endpoint_or_unknown(&u).into_owned()),
         operation: c
             .uuid
@@ -457,7 +681,8 @@ fn accurate_record(
             opnum: c.opnum,
             operation_spec: c.uuid.and_then(|u| names::operation_spec(&u, c.opnum)),
             if_version: c.if_version.map(|(a, b)| format!("{a}.{b}")),
-            transport: "tcp",
+            transport,
+            pipe: pipe.map(str::to_string),
             sec_addr: c.sec_addr.clone(),
             auth_type: c.auth_type.map(|v| names::auth_type_name(v).into_owned()),
             auth_level: c.auth_level.map(|v| names::auth_level_name(v).into_owned()),

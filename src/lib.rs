@@ -13,5 +13,6 @@ pub mod engine;
 pub mod flow;
 pub mod names;
 pub mod output;
+pub mod smb;
 pub mod stats;
 pub mod zeek;

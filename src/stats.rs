@@ -22,17 +22,22 @@ macro_rules! counters {
             $($(#[$m])* pub $name: u64,)*
             /// Frames per link type we do not decode.
             pub unknown_linktypes: BTreeMap<u32, u64>,
+            /// The SMB layer's own counters.
+            pub smb: crate::smb::SmbCounters,
         }
         impl Counters {
             pub fn merge(&mut self, o: &Counters) {
                 $(self.$name += o.$name;)*
+                self.smb.merge(&o.smb);
                 for (k, v) in &o.unknown_linktypes {
                     *self.unknown_linktypes.entry(*k).or_insert(0) += v;
                 }
             }
             /// (label, value) for every counter, in declaration order.
             pub fn lines(&self) -> Vec<(&'static str, u64)> {
-                vec![$(($label, self.$name)),*]
+                let mut v = vec![$(($label, self.$name)),*];
+                v.extend(self.smb.lines());
+                v
             }
         }
     };

@@ -12,14 +12,24 @@ fn captures() -> std::path::PathBuf {
 
 #[test]
 fn directory_of_captures_zeek_tsv() {
-    let out = rpcsift().arg("calls").arg(captures()).output().expect("run");
+    let out = rpcsift()
+        .arg("calls")
+        .arg(captures())
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8(out.stdout).expect("utf8");
     let rows: Vec<&str> = stdout.lines().filter(|l| !l.starts_with('#')).collect();
     // 35 calls across the 10 generated captures (see captures/README.md).
     assert_eq!(rows.len(), 35);
     assert!(stdout.starts_with("#separator \\x09\n"));
-    assert!(stdout.trim_end().lines().last().is_some_and(|l| l.starts_with("#close\t")));
+    assert!(
+        stdout
+            .trim_end()
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("#close\t"))
+    );
     let stderr = String::from_utf8(out.stderr).expect("utf8");
     assert!(stderr.contains("== rpcsift summary =="));
     assert!(stderr.contains("35  DCE-RPC calls"), "{stderr}");
@@ -41,7 +51,12 @@ fn json_to_file_and_quiet() {
     let text = std::fs::read_to_string(&file).expect("read output");
     let ops: Vec<String> = text
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["operation"].as_str().unwrap_or("").to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["operation"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
         .collect();
     assert_eq!(ops, ["NetrJobAdd", "SchRpcRegisterTask", "SchRpcRun"]);
     let _ = std::fs::remove_dir_all(&dir);
@@ -71,7 +86,13 @@ fn no_capture_found_exits_2() {
     std::fs::create_dir_all(&dir).expect("mkdir");
     let out = rpcsift().arg("calls").arg(&dir).output().expect("run");
     assert_eq!(out.status.code(), Some(2));
-    let out = rpcsift().arg("calls").arg("--format").arg("nope").arg(&dir).output().expect("run");
+    let out = rpcsift()
+        .arg("calls")
+        .arg("--format")
+        .arg("nope")
+        .arg(&dir)
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -38,6 +38,9 @@ pub struct Extra {
     pub if_version: Option<String>,
     /// "tcp" for plain TCP; "smb1"/"smb2" for named pipes.
     pub transport: &'static str,
+    /// SMB named pipe as opened (e.g. `svcctl`), for calls over SMB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipe: Option<String>,
     /// Secondary address from the bind_ack.
     pub sec_addr: Option<String>,
     pub auth_type: Option<String>,

@@ -86,7 +86,11 @@ fn plausible_start(b: &[u8]) -> bool {
     match records::nbss_header(b) {
         Ok((_, h)) if h.msg_type != NBSS_SESSION_MESSAGE => true,
         Ok(_) => b.len() < 8 || candidate(b),
-        Err(_) => b.len() < NBSS_HEADER_LEN && b.first().is_none_or(|&t| t == 0 || (0x81..=0x85).contains(&t)),
+        Err(_) => {
+            b.len() < NBSS_HEADER_LEN
+                && b.first()
+                    .is_none_or(|&t| t == 0 || (0x81..=0x85).contains(&t))
+        }
     }
 }
 
@@ -198,12 +202,17 @@ impl Framer {
         if v.len() < NBSS_HEADER_LEN {
             return Step::Need(NBSS_HEADER_LEN);
         }
-        let Ok((_, h)) = records::nbss_header(v) else { return Step::Bad };
+        let Ok((_, h)) = records::nbss_header(v) else {
+            return Step::Bad;
+        };
         let total = NBSS_HEADER_LEN + h.length as usize;
         if h.msg_type != NBSS_SESSION_MESSAGE {
             sink.control(h.msg_type);
             let consumed = total.min(v.len());
-            return Step::Done { consumed, skip: total - consumed };
+            return Step::Done {
+                consumed,
+                skip: total - consumed,
+            };
         }
         if v.len() < 8 {
             return Step::Need(8);
@@ -214,7 +223,10 @@ impl Framer {
         if v.len() >= total {
             self.whole = false;
             sink.message(&v[NBSS_HEADER_LEN..total], tag);
-            return Step::Done { consumed: total, skip: 0 };
+            return Step::Done {
+                consumed: total,
+                skip: 0,
+            };
         }
         let len = h.length as usize;
         if len > LARGE_MESSAGE_LEN && !self.whole {
@@ -224,11 +236,17 @@ impl Framer {
             }
             if sink.large(&v[NBSS_HEADER_LEN..], len, tag) {
                 sink.counters().smb_streamed_skips += 1;
-                return Step::Done { consumed: v.len(), skip: total - v.len() };
+                return Step::Done {
+                    consumed: v.len(),
+                    skip: total - v.len(),
+                };
             }
             if len > MAX_MESSAGE_LEN {
                 sink.counters().smb_oversize += 1;
-                return Step::Done { consumed: v.len(), skip: total - v.len() };
+                return Step::Done {
+                    consumed: v.len(),
+                    skip: total - v.len(),
+                };
             }
             self.whole = true;
         }
@@ -413,7 +431,10 @@ mod tests {
         stream.extend_from_slice(&nbss(&a));
         let r = run_cuts(&stream, &[]);
         assert_eq!(r.msgs, vec![a]);
-        assert_eq!(r.c.smb_bad_messages, 0, "a mid-stream start is not an error");
+        assert_eq!(
+            r.c.smb_bad_messages, 0,
+            "a mid-stream start is not an error"
+        );
     }
 
     #[test]
@@ -421,25 +442,45 @@ mod tests {
         let big = smb2_msg(LARGE_MESSAGE_LEN + 100);
         let small = smb2_msg(2);
         let stream = [nbss(&big), nbss(&small)].concat();
-        for cuts in [vec![], vec![10], vec![300], vec![1000, 70_000], vec![4 + PEEK_LEN]] {
+        let lens = |r: &Rec| r.msgs.iter().map(Vec::len).collect::<Vec<_>>();
+        for cuts in [
+            vec![10],
+            vec![300],
+            vec![1000, 60_000],
+            vec![4 + PEEK_LEN],
+            vec![4 + PEEK_LEN - 1],
+        ] {
             let mut f = Framer::new();
-            let mut r = Rec { skip_large: true, ..Default::default() };
+            let mut r = Rec {
+                skip_large: true,
+                ..Default::default()
+            };
             let mut prev = 0;
             for &c in cuts.iter().chain(std::iter::once(&stream.len())) {
                 f.feed(&stream[prev..c], None, &mut r);
                 prev = c;
                 assert!(f.buffered() <= 4 + PEEK_LEN, "never buffered whole");
             }
-            assert_eq!(r.msgs, vec![small.clone()], "{cuts:?}");
+            assert_eq!(lens(&r), vec![small.len()], "{cuts:?}");
             assert_eq!(r.larges.len(), 1);
             assert!(r.larges[0].0 >= PEEK_LEN);
             assert_eq!(r.larges[0].1, big.len());
             assert_eq!(r.c.smb_streamed_skips, 1);
             // Buffered whole when the sink says so.
             let r = run_cuts(&stream, &cuts);
-            assert_eq!(r.msgs, vec![big.clone(), small.clone()], "{cuts:?}");
+            assert_eq!(lens(&r), vec![big.len(), small.len()], "{cuts:?}");
+            assert!(r.msgs[0] == big);
             assert_eq!(r.larges.len(), 1);
         }
+        // Whole in one chunk: handed out without copying, never offered.
+        let mut f = Framer::new();
+        let mut r = Rec {
+            skip_large: true,
+            ..Default::default()
+        };
+        f.feed(&stream, None, &mut r);
+        assert_eq!(lens(&r), vec![big.len(), small.len()]);
+        assert!(r.larges.is_empty());
     }
 
     #[test]
@@ -448,7 +489,10 @@ mod tests {
         let small = smb2_msg(2);
         let sb = nbss(&big);
         let mut f = Framer::new();
-        let mut r = Rec { skip_large: true, ..Default::default() };
+        let mut r = Rec {
+            skip_large: true,
+            ..Default::default()
+        };
         f.feed(&sb[..1000], None, &mut r);
         assert!(f.gap_len(2000));
         let mut rest = sb[3000..].to_vec();

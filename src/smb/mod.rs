@@ -127,7 +127,11 @@ pub enum PipeEvent<'a> {
     /// Bytes Zeek would forward to its DCE_RPC analyzer `fid` that the accurate tracking does
     /// not take as these pipe bytes: data on a tree Zeek wrongly marks as a pipe tree, or a
     /// different slice of the same message than the accurate one. Zeek emulation only.
-    ZeekData { dir: usize, data: &'a [u8], fid: u64 },
+    ZeekData {
+        dir: usize,
+        data: &'a [u8],
+        fid: u64,
+    },
     /// An SMB2 CLOSE request on a file the accurate tracking does not take as a pipe: Zeek
     /// still destroys the DCE_RPC analyzer of `fid` if it has one. Zeek emulation only.
     ZeekClose { fid: u64 },
@@ -182,7 +186,17 @@ smb_counters! {
 /// 4, or an NBSS session request (0x81, the port-139 opening) carrying encoded NetBIOS names.
 pub fn looks_like_smb(first_chunk: &[u8]) -> bool {
     match first_chunk {
-        [0x00, _, _, _, 0xff | 0xfe | 0xfd | 0xfc, b'S', b'M', b'B', ..] => true,
+        [
+            0x00,
+            _,
+            _,
+            _,
+            0xfc..=0xff,
+            b'S',
+            b'M',
+            b'B',
+            ..,
+        ] => true,
         [0x81, flags, _, _, 0x20, rest @ ..] if flags & 0xfe == 0 => {
             // First-level encoded name: 32 characters 'A'..='P'.
             let visible = rest.len().min(32);
@@ -229,10 +243,20 @@ mod tests {
 
     #[test]
     fn counters_merge_and_lines() {
-        let mut a = SmbCounters { pipe_bytes: 3, ..Default::default() };
-        let b = SmbCounters { pipe_bytes: 4, smb_resyncs: 1, ..Default::default() };
+        let mut a = SmbCounters {
+            pipe_bytes: 3,
+            ..Default::default()
+        };
+        let b = SmbCounters {
+            pipe_bytes: 4,
+            smb_resyncs: 1,
+            ..Default::default()
+        };
         a.merge(&b);
         assert_eq!(a.pipe_bytes, 7);
-        assert!(a.lines().contains(&("SMB resynchronisations after gap or garbage", 1)));
+        assert!(
+            a.lines()
+                .contains(&("SMB resynchronisations after gap or garbage", 1))
+        );
     }
 }

@@ -69,8 +69,15 @@ pub fn nbss_header(i: &[u8]) -> IResult<&[u8], NbssHeader> {
     let (rest, (msg_type, b1, b2, b3)) = (le_u8, le_u8, le_u8, le_u8).parse(i)?;
     let length = match msg_type {
         NBSS_SESSION_MESSAGE => u32::from_be_bytes([0, b1, b2, b3]),
-        NBSS_SESSION_REQUEST..=NBSS_KEEPALIVE if b1 & 0xfe == 0 => u32::from_be_bytes([0, b1, b2, b3]),
-        _ => return Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Verify))),
+        NBSS_SESSION_REQUEST..=NBSS_KEEPALIVE if b1 & 0xfe == 0 => {
+            u32::from_be_bytes([0, b1, b2, b3])
+        }
+        _ => {
+            return Err(nom::Err::Error(nom::error::Error::new(
+                i,
+                nom::error::ErrorKind::Verify,
+            )));
+        }
     };
     Ok((rest, NbssHeader { msg_type, length }))
 }
@@ -112,7 +119,10 @@ impl SmbString<'_> {
     /// Lossy text, cut at [`super::MAX_NAME_LEN`] characters.
     pub fn to_string_lossy(&self) -> String {
         match self {
-            SmbString::Ascii(b) => String::from_utf8_lossy(b).chars().take(super::MAX_NAME_LEN).collect(),
+            SmbString::Ascii(b) => String::from_utf8_lossy(b)
+                .chars()
+                .take(super::MAX_NAME_LEN)
+                .collect(),
             SmbString::Utf16(b) => utf16le_lossy(b),
         }
     }
@@ -134,7 +144,10 @@ impl SmbString<'_> {
 /// UTF-16LE to text (unpaired surrogates replaced), cut at [`super::MAX_NAME_LEN`] characters
 /// and at the first NUL.
 pub fn utf16le_lossy(b: &[u8]) -> String {
-    let units = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).take_while(|&u| u != 0);
+    let units = b
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .take_while(|&u| u != 0);
     char::decode_utf16(units)
         .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
         .take(super::MAX_NAME_LEN)
@@ -253,11 +266,25 @@ pub fn smb1_header(i: &[u8]) -> IResult<&[u8], Smb1Header> {
     let (i, _) = tag(&SMB1_MAGIC[..])(i)?;
     let (i, (command, status, flags, flags2, pid_high, sig)) =
         (le_u8, le_u32, le_u8, le_u16, le_u16, take(8usize)).parse(i)?;
-    let (i, (_reserved, tid, pid_low, uid, mid)) = (le_u16, le_u16, le_u16, le_u16, le_u16).parse(i)?;
+    let (i, (_reserved, tid, pid_low, uid, mid)) =
+        (le_u16, le_u16, le_u16, le_u16, le_u16).parse(i)?;
     let mut signature = [0u8; 8];
     signature.copy_from_slice(sig);
     let pid = (pid_high as u32) << 16 | pid_low as u32;
-    Ok((i, Smb1Header { command, status, flags, flags2, pid, signature, tid, uid, mid }))
+    Ok((
+        i,
+        Smb1Header {
+            command,
+            status,
+            flags,
+            flags2,
+            pid,
+            signature,
+            tid,
+            uid,
+            mid,
+        },
+    ))
 }
 
 /// One command's parameter words and data bytes.
@@ -274,7 +301,8 @@ pub struct Smb1Block<'a> {
 /// understates WordCount in extended NT_CREATE_ANDX responses), strict on the words.
 pub fn smb1_block(msg: &[u8], off: usize) -> R<Smb1Block<'_>> {
     let word_count = *msg.get(off).ok_or(RecordError::Truncated)?;
-    let words = slice_at(msg, off + 1, 2 * word_count as usize, "parameter words").map_err(|_| RecordError::Truncated)?;
+    let words = slice_at(msg, off + 1, 2 * word_count as usize, "parameter words")
+        .map_err(|_| RecordError::Truncated)?;
     let bc_off = off + 1 + words.len();
     let bytes_offset = bc_off + 2;
     let (bytes, bytes_offset) = match msg.get(bc_off..bytes_offset) {
@@ -286,7 +314,12 @@ pub fn smb1_block(msg: &[u8], off: usize) -> R<Smb1Block<'_>> {
         // A block with words but no ByteCount (cut message): no bytes.
         None => (&msg[msg.len()..], msg.len()),
     };
-    Ok(Smb1Block { word_count, words, bytes, bytes_offset })
+    Ok(Smb1Block {
+        word_count,
+        words,
+        bytes,
+        bytes_offset,
+    })
 }
 
 /// The AndX header that opens the parameter words of AndX commands.
@@ -299,11 +332,18 @@ pub struct AndX {
 
 pub fn smb1_andx(words: &[u8]) -> Option<AndX> {
     let w = words.get(..4)?;
-    Some(AndX { command: w[0], offset: u16::from_le_bytes([w[2], w[3]]) })
+    Some(AndX {
+        command: w[0],
+        offset: u16::from_le_bytes([w[2], w[3]]),
+    })
 }
 
-fn words_at(words: &[u8], min_words: usize, what: &'static str) -> R<&[u8]> {
-    if words.len() < 2 * min_words { Err(RecordError::Bad(what)) } else { Ok(words) }
+fn words_at<'a>(words: &'a [u8], min_words: usize, what: &'static str) -> R<&'a [u8]> {
+    if words.len() < 2 * min_words {
+        Err(RecordError::Bad(what))
+    } else {
+        Ok(words)
+    }
 }
 
 fn u16_at(b: &[u8], off: usize) -> u16 {
@@ -335,11 +375,19 @@ pub struct Smb1TreeConnectReq<'a> {
     pub service: &'a [u8],
 }
 
-pub fn smb1_tree_connect_req<'a>(msg: &'a [u8], b: &Smb1Block<'a>, unicode: bool) -> R<Smb1TreeConnectReq<'a>> {
+pub fn smb1_tree_connect_req<'a>(
+    msg: &'a [u8],
+    b: &Smb1Block<'a>,
+    unicode: bool,
+) -> R<Smb1TreeConnectReq<'a>> {
     let w = words_at(b.words, 4, "TREE_CONNECT_ANDX request")?;
     let pw_len = u16_at(w, 6) as usize;
     let end = b.bytes_offset + b.bytes.len();
-    let path_off = b.bytes_offset.checked_add(pw_len).filter(|&o| o <= end).ok_or(RecordError::OutOfBounds("password"))?;
+    let path_off = b
+        .bytes_offset
+        .checked_add(pw_len)
+        .filter(|&o| o <= end)
+        .ok_or(RecordError::OutOfBounds("password"))?;
     let (path, after) = smb1_string(msg, path_off, end, unicode);
     let (service, _) = smb1_string(msg, after, end, false);
     let service = match service {
@@ -374,14 +422,20 @@ pub struct Smb1OpenResp {
 
 impl Smb1OpenResp {
     pub fn is_pipe(&self) -> bool {
-        matches!(self.resource_type, FILE_TYPE_BYTE_MODE_PIPE | FILE_TYPE_MESSAGE_MODE_PIPE)
+        matches!(
+            self.resource_type,
+            FILE_TYPE_BYTE_MODE_PIPE | FILE_TYPE_MESSAGE_MODE_PIPE
+        )
     }
 }
 
 /// NT_CREATE_ANDX response (2.2.4.64.2; the extended form shares the first 34 words).
 pub fn smb1_nt_create_resp(b: &Smb1Block<'_>) -> R<Smb1OpenResp> {
     let w = words_at(b.words, 34, "NT_CREATE_ANDX response")?;
-    Ok(Smb1OpenResp { fid: u16_at(w, 5), resource_type: u16_at(w, 63) })
+    Ok(Smb1OpenResp {
+        fid: u16_at(w, 5),
+        resource_type: u16_at(w, 63),
+    })
 }
 
 /// OPEN_ANDX request (2.2.4.41.1): the file name.
@@ -393,7 +447,10 @@ pub fn smb1_open_andx_req<'a>(msg: &'a [u8], b: &Smb1Block<'a>, unicode: bool) -
 /// OPEN_ANDX response (2.2.4.41.2).
 pub fn smb1_open_andx_resp(b: &Smb1Block<'_>) -> R<Smb1OpenResp> {
     let w = words_at(b.words, 15, "OPEN_ANDX response")?;
-    Ok(Smb1OpenResp { fid: u16_at(w, 4), resource_type: u16_at(w, 18) })
+    Ok(Smb1OpenResp {
+        fid: u16_at(w, 4),
+        resource_type: u16_at(w, 18),
+    })
 }
 
 /// WRITE_ANDX request (2.2.4.43.1) without its data: see [`Smb1WriteReq::data`].
@@ -416,20 +473,30 @@ impl Smb1WriteReq {
     /// else the low 16 bits (older servers leave the high word as garbage).
     pub fn data_len(&self, msg_len: usize) -> usize {
         let full = (self.data_len_high as usize) << 16 | self.data_len_low as usize;
-        if (self.data_offset as usize).saturating_add(full) <= msg_len { full } else { self.data_len_low as usize }
+        if (self.data_offset as usize).saturating_add(full) <= msg_len {
+            full
+        } else {
+            self.data_len_low as usize
+        }
     }
     /// The data as written on the wire (what Zeek forwards).
     pub fn raw_data<'a>(&self, msg: &'a [u8]) -> R<&'a [u8]> {
         if (self.data_offset as usize) < SMB1_HEADER_LEN {
             return Err(RecordError::OutOfBounds("WRITE_ANDX data"));
         }
-        slice_at(msg, self.data_offset as usize, self.data_len(msg.len()), "WRITE_ANDX data")
+        slice_at(
+            msg,
+            self.data_offset as usize,
+            self.data_len(msg.len()),
+            "WRITE_ANDX data",
+        )
     }
     /// The bytes that go into the pipe: the raw data without the 2-byte length prefix of
     /// raw-mode message-start writes.
     pub fn data<'a>(&self, msg: &'a [u8]) -> R<&'a [u8]> {
         let d = self.raw_data(msg)?;
-        if self.write_mode & WRITE_MODE_PIPE_RAW_START == WRITE_MODE_PIPE_RAW_START && d.len() >= 2 {
+        if self.write_mode & WRITE_MODE_PIPE_RAW_START == WRITE_MODE_PIPE_RAW_START && d.len() >= 2
+        {
             Ok(&d[2..])
         } else {
             Ok(d)
@@ -465,7 +532,11 @@ pub struct Smb1ReadResp {
 impl Smb1ReadResp {
     pub fn data_len(&self, msg_len: usize) -> usize {
         let full = (self.data_len_high as usize) << 16 | self.data_len_low as usize;
-        if (self.data_offset as usize).saturating_add(full) <= msg_len { full } else { self.data_len_low as usize }
+        if (self.data_offset as usize).saturating_add(full) <= msg_len {
+            full
+        } else {
+            self.data_len_low as usize
+        }
     }
     pub fn data<'a>(&self, msg: &'a [u8]) -> R<&'a [u8]> {
         let len = self.data_len(msg.len());
@@ -481,7 +552,11 @@ impl Smb1ReadResp {
 
 pub fn smb1_read_andx_resp(b: &Smb1Block<'_>) -> R<Smb1ReadResp> {
     let w = words_at(b.words, 12, "READ_ANDX response")?;
-    Ok(Smb1ReadResp { data_len_low: u16_at(w, 10), data_offset: u16_at(w, 12), data_len_high: u16_at(w, 14) })
+    Ok(Smb1ReadResp {
+        data_len_low: u16_at(w, 10),
+        data_offset: u16_at(w, 12),
+        data_len_high: u16_at(w, 14),
+    })
 }
 
 /// CLOSE request (2.2.4.5.1): the FID.
@@ -510,7 +585,12 @@ impl Smb1TransReq<'_> {
     }
 }
 
-fn trans_data<'a>(msg: &'a [u8], off: u16, count: u16, what: &'static str) -> R<(&'a [u8], &'a [u8])> {
+fn trans_data<'a>(
+    msg: &'a [u8],
+    off: u16,
+    count: u16,
+    what: &'static str,
+) -> R<(&'a [u8], &'a [u8])> {
     if count == 0 {
         let to_end = msg.get(off as usize..).unwrap_or(&[]);
         return Ok((&[], to_end));
@@ -525,10 +605,19 @@ fn trans_data<'a>(msg: &'a [u8], off: u16, count: u16, what: &'static str) -> R<
 pub fn smb1_trans_req<'a>(msg: &'a [u8], b: &Smb1Block<'a>, unicode: bool) -> R<Smb1TransReq<'a>> {
     let w = words_at(b.words, 14, "TRANSACTION request")?;
     let setup_count = w[26];
-    let setup = w.get(28..28 + 2 * setup_count as usize).ok_or(RecordError::Bad("TRANSACTION setup"))?;
+    let setup = w
+        .get(28..28 + 2 * setup_count as usize)
+        .ok_or(RecordError::Bad("TRANSACTION setup"))?;
     let (data, data_to_end) = trans_data(msg, u16_at(w, 24), u16_at(w, 22), "TRANSACTION data")?;
     let name = smb1_string(msg, b.bytes_offset, b.bytes_offset + b.bytes.len(), unicode).0;
-    Ok(Smb1TransReq { total_data: u16_at(w, 2), setup_count, setup, name, data, data_to_end })
+    Ok(Smb1TransReq {
+        total_data: u16_at(w, 2),
+        setup_count,
+        setup,
+        name,
+        data,
+        data_to_end,
+    })
 }
 
 /// TRANSACTION response (2.2.4.33.2), one part of it.
@@ -543,7 +632,12 @@ pub struct Smb1TransResp<'a> {
 pub fn smb1_trans_resp<'a>(msg: &'a [u8], b: &Smb1Block<'a>) -> R<Smb1TransResp<'a>> {
     let w = words_at(b.words, 10, "TRANSACTION response")?;
     let (data, data_to_end) = trans_data(msg, u16_at(w, 14), u16_at(w, 12), "TRANSACTION data")?;
-    Ok(Smb1TransResp { total_data: u16_at(w, 2), data_displacement: u16_at(w, 16), data, data_to_end })
+    Ok(Smb1TransResp {
+        total_data: u16_at(w, 2),
+        data_displacement: u16_at(w, 16),
+        data,
+        data_to_end,
+    })
 }
 
 /// TRANSACTION_SECONDARY request (2.2.4.34.1): more request data.
@@ -556,8 +650,17 @@ pub struct Smb1TransSecondary<'a> {
 
 pub fn smb1_trans_secondary_req<'a>(msg: &'a [u8], b: &Smb1Block<'a>) -> R<Smb1TransSecondary<'a>> {
     let w = words_at(b.words, 8, "TRANSACTION_SECONDARY request")?;
-    let (data, _) = trans_data(msg, u16_at(w, 12), u16_at(w, 10), "TRANSACTION_SECONDARY data")?;
-    Ok(Smb1TransSecondary { total_data: u16_at(w, 2), data_displacement: u16_at(w, 14), data })
+    let (data, _) = trans_data(
+        msg,
+        u16_at(w, 12),
+        u16_at(w, 10),
+        "TRANSACTION_SECONDARY data",
+    )?;
+    Ok(Smb1TransSecondary {
+        total_data: u16_at(w, 2),
+        data_displacement: u16_at(w, 14),
+        data,
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -576,6 +679,8 @@ pub const SMB2_READ: u16 = 8;
 pub const SMB2_WRITE: u16 = 9;
 pub const SMB2_IOCTL: u16 = 11;
 pub const SMB2_CANCEL: u16 = 12;
+pub const SMB2_CHANGE_NOTIFY: u16 = 15;
+pub const SMB2_QUERY_INFO: u16 = 16;
 
 pub const SMB2_FLAGS_SERVER_TO_REDIR: u32 = 0x0000_0001;
 pub const SMB2_FLAGS_ASYNC_COMMAND: u32 = 0x0000_0002;
@@ -592,6 +697,8 @@ pub const STATUS_SUCCESS: u32 = 0;
 pub const STATUS_PENDING: u32 = 0x0000_0103;
 pub const STATUS_BUFFER_OVERFLOW: u32 = 0x8000_0005;
 pub const STATUS_MORE_PROCESSING_REQUIRED: u32 = 0xc000_0016;
+pub const STATUS_INVALID_PARAMETER: u32 = 0xc000_000d;
+pub const STATUS_NOTIFY_ENUM_DIR: u32 = 0x0000_010c;
 
 /// 128-bit SMB2 FileId.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -602,7 +709,10 @@ pub struct FileId {
 
 impl FileId {
     /// All ones: "the FileId of the previous command" in a related compound request.
-    pub const RELATED: FileId = FileId { persistent: u64::MAX, volatile: u64::MAX };
+    pub const RELATED: FileId = FileId {
+        persistent: u64::MAX,
+        volatile: u64::MAX,
+    };
     /// Zeek's fid: `persistent + volatile`, wrapping.
     pub fn zeek_fid(&self) -> u64 {
         self.persistent.wrapping_add(self.volatile)
@@ -610,7 +720,10 @@ impl FileId {
 }
 
 fn file_id_at(b: &[u8], off: usize) -> FileId {
-    FileId { persistent: u64_at(b, off), volatile: u64_at(b, off + 8) }
+    FileId {
+        persistent: u64_at(b, off),
+        volatile: u64_at(b, off + 8),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -678,9 +791,13 @@ pub fn smb2_header(i: &[u8]) -> IResult<&[u8], Smb2Header> {
     ))
 }
 
-fn body(cmd: &[u8], min: usize, what: &'static str) -> R<&[u8]> {
+fn body<'a>(cmd: &'a [u8], min: usize, what: &'static str) -> R<&'a [u8]> {
     let b = cmd.get(SMB2_HEADER_LEN..).ok_or(RecordError::Truncated)?;
-    if b.len() < min { Err(RecordError::Bad(what)) } else { Ok(b) }
+    if b.len() < min {
+        Err(RecordError::Bad(what))
+    } else {
+        Ok(b)
+    }
 }
 
 /// A buffer given by (offset from the header, length) in `cmd`; an empty one may point
@@ -701,7 +818,7 @@ fn smb2_buffer<'a>(cmd: &'a [u8], off: usize, len: usize, what: &'static str) ->
 pub fn smb2_is_error(h: &Smb2Header) -> bool {
     match h.status {
         STATUS_SUCCESS => false,
-        STATUS_BUFFER_OVERFLOW => !matches!(h.command, SMB2_READ | SMB2_IOCTL | 16),
+        STATUS_BUFFER_OVERFLOW => !matches!(h.command, SMB2_READ | SMB2_IOCTL | SMB2_QUERY_INFO),
         STATUS_MORE_PROCESSING_REQUIRED => h.command != SMB2_SESSION_SETUP,
         _ => true,
     }
@@ -710,7 +827,12 @@ pub fn smb2_is_error(h: &Smb2Header) -> bool {
 /// TREE_CONNECT request (2.2.9): the share path, UTF-16LE.
 pub fn smb2_tree_connect_req(cmd: &[u8]) -> R<&[u8]> {
     let b = body(cmd, 8, "TREE_CONNECT request")?;
-    smb2_buffer(cmd, u16_at(b, 4) as usize, u16_at(b, 6) as usize, "TREE_CONNECT path")
+    smb2_buffer(
+        cmd,
+        u16_at(b, 4) as usize,
+        u16_at(b, 6) as usize,
+        "TREE_CONNECT path",
+    )
 }
 
 /// TREE_CONNECT response (2.2.10).
@@ -722,13 +844,21 @@ pub struct Smb2TreeConnectResp {
 
 pub fn smb2_tree_connect_resp(cmd: &[u8]) -> R<Smb2TreeConnectResp> {
     let b = body(cmd, 8, "TREE_CONNECT response")?;
-    Ok(Smb2TreeConnectResp { share_type: b[2], share_flags: u32_at(b, 4) })
+    Ok(Smb2TreeConnectResp {
+        share_type: b[2],
+        share_flags: u32_at(b, 4),
+    })
 }
 
 /// CREATE request (2.2.13): the file name, UTF-16LE.
 pub fn smb2_create_req(cmd: &[u8]) -> R<&[u8]> {
     let b = body(cmd, 56, "CREATE request")?;
-    smb2_buffer(cmd, u16_at(b, 44) as usize, u16_at(b, 46) as usize, "CREATE name")
+    smb2_buffer(
+        cmd,
+        u16_at(b, 44) as usize,
+        u16_at(b, 46) as usize,
+        "CREATE name",
+    )
 }
 
 /// CREATE response (2.2.14).
@@ -741,7 +871,11 @@ pub struct Smb2CreateResp {
 
 pub fn smb2_create_resp(cmd: &[u8]) -> R<Smb2CreateResp> {
     let b = body(cmd, 88, "CREATE response")?;
-    Ok(Smb2CreateResp { create_action: u32_at(b, 4), file_attributes: u32_at(b, 56), file_id: file_id_at(b, 64) })
+    Ok(Smb2CreateResp {
+        create_action: u32_at(b, 4),
+        file_attributes: u32_at(b, 56),
+        file_id: file_id_at(b, 64),
+    })
 }
 
 /// CLOSE request (2.2.15): the FileId.
@@ -760,7 +894,11 @@ pub struct Smb2ReadReq {
 
 pub fn smb2_read_req(cmd: &[u8]) -> R<Smb2ReadReq> {
     let b = body(cmd, 48, "READ request")?;
-    Ok(Smb2ReadReq { length: u32_at(b, 4), offset: u64_at(b, 8), file_id: file_id_at(b, 16) })
+    Ok(Smb2ReadReq {
+        length: u32_at(b, 4),
+        offset: u64_at(b, 8),
+        file_id: file_id_at(b, 16),
+    })
 }
 
 /// READ response (2.2.20) without its data: see [`Smb2ReadResp::data`].
@@ -774,13 +912,22 @@ pub struct Smb2ReadResp {
 
 impl Smb2ReadResp {
     pub fn data<'a>(&self, cmd: &'a [u8]) -> R<&'a [u8]> {
-        smb2_buffer(cmd, self.data_offset as usize, self.data_len as usize, "READ data")
+        smb2_buffer(
+            cmd,
+            self.data_offset as usize,
+            self.data_len as usize,
+            "READ data",
+        )
     }
 }
 
 pub fn smb2_read_resp(cmd: &[u8]) -> R<Smb2ReadResp> {
     let b = body(cmd, 16, "READ response")?;
-    Ok(Smb2ReadResp { data_offset: b[2], data_len: u32_at(b, 4), data_remaining: u32_at(b, 8) })
+    Ok(Smb2ReadResp {
+        data_offset: b[2],
+        data_len: u32_at(b, 4),
+        data_remaining: u32_at(b, 8),
+    })
 }
 
 /// WRITE request (2.2.21) without its data: see [`Smb2WriteReq::data`].
@@ -794,13 +941,23 @@ pub struct Smb2WriteReq {
 
 impl Smb2WriteReq {
     pub fn data<'a>(&self, cmd: &'a [u8]) -> R<&'a [u8]> {
-        smb2_buffer(cmd, self.data_offset as usize, self.length as usize, "WRITE data")
+        smb2_buffer(
+            cmd,
+            self.data_offset as usize,
+            self.length as usize,
+            "WRITE data",
+        )
     }
 }
 
 pub fn smb2_write_req(cmd: &[u8]) -> R<Smb2WriteReq> {
     let b = body(cmd, 48, "WRITE request")?;
-    Ok(Smb2WriteReq { data_offset: u16_at(b, 2), length: u32_at(b, 4), offset: u64_at(b, 8), file_id: file_id_at(b, 16) })
+    Ok(Smb2WriteReq {
+        data_offset: u16_at(b, 2),
+        length: u32_at(b, 4),
+        offset: u64_at(b, 8),
+        file_id: file_id_at(b, 16),
+    })
 }
 
 /// IOCTL request (2.2.31) or response (2.2.32): the buffer that travels in that direction
@@ -814,14 +971,32 @@ pub struct Smb2Ioctl<'a> {
 
 pub fn smb2_ioctl_req(cmd: &[u8]) -> R<Smb2Ioctl<'_>> {
     let b = body(cmd, 56, "IOCTL request")?;
-    let buffer = smb2_buffer(cmd, u32_at(b, 24) as usize, u32_at(b, 28) as usize, "IOCTL input")?;
-    Ok(Smb2Ioctl { ctl_code: u32_at(b, 4), file_id: file_id_at(b, 8), buffer })
+    let buffer = smb2_buffer(
+        cmd,
+        u32_at(b, 24) as usize,
+        u32_at(b, 28) as usize,
+        "IOCTL input",
+    )?;
+    Ok(Smb2Ioctl {
+        ctl_code: u32_at(b, 4),
+        file_id: file_id_at(b, 8),
+        buffer,
+    })
 }
 
 pub fn smb2_ioctl_resp(cmd: &[u8]) -> R<Smb2Ioctl<'_>> {
     let b = body(cmd, 48, "IOCTL response")?;
-    let buffer = smb2_buffer(cmd, u32_at(b, 32) as usize, u32_at(b, 36) as usize, "IOCTL output")?;
-    Ok(Smb2Ioctl { ctl_code: u32_at(b, 4), file_id: file_id_at(b, 8), buffer })
+    let buffer = smb2_buffer(
+        cmd,
+        u32_at(b, 32) as usize,
+        u32_at(b, 36) as usize,
+        "IOCTL output",
+    )?;
+    Ok(Smb2Ioctl {
+        ctl_code: u32_at(b, 4),
+        file_id: file_id_at(b, 8),
+        buffer,
+    })
 }
 
 /// SMB3 transform header (2.2.41), 52 bytes, magic included.
@@ -841,7 +1016,15 @@ pub fn transform_header(i: &[u8]) -> IResult<&[u8], TransformHeader> {
         (take(16usize), take(16usize), le_u32, le_u16, le_u16, le_u64).parse(i)?;
     let mut n = [0u8; 16];
     n.copy_from_slice(nonce);
-    Ok((i, TransformHeader { nonce: n, original_message_size, flags, session_id }))
+    Ok((
+        i,
+        TransformHeader {
+            nonce: n,
+            original_message_size,
+            flags,
+            session_id,
+        },
+    ))
 }
 
 /// Parse a whole header with nom and turn failure into [`RecordError::Truncated`].
@@ -861,12 +1044,27 @@ mod tests {
     #[test]
     fn nbss() {
         let (_, h) = nbss_header(b"\x00\x01\x02\x03").unwrap();
-        assert_eq!(h, NbssHeader { msg_type: 0, length: 0x010203 });
+        assert_eq!(
+            h,
+            NbssHeader {
+                msg_type: 0,
+                length: 0x010203
+            }
+        );
         let (_, h) = nbss_header(b"\x85\x00\x00\x00").unwrap();
-        assert_eq!(h, NbssHeader { msg_type: NBSS_KEEPALIVE, length: 0 });
+        assert_eq!(
+            h,
+            NbssHeader {
+                msg_type: NBSS_KEEPALIVE,
+                length: 0
+            }
+        );
         let (_, h) = nbss_header(b"\x81\x01\x00\x44").unwrap();
         assert_eq!(h.length, 0x10044);
-        assert!(nbss_header(b"\x81\x02\x00\x44").is_err(), "reserved flag bits");
+        assert!(
+            nbss_header(b"\x81\x02\x00\x44").is_err(),
+            "reserved flag bits"
+        );
         assert!(nbss_header(b"\x42\x00\x00\x00").is_err(), "unknown type");
         assert!(nbss_header(b"\x00\x00").is_err());
         assert_eq!(protocol(b"\xfeSMB...."), Protocol::Smb2);
@@ -876,9 +1074,19 @@ mod tests {
 
     #[test]
     fn smb1_header_fields() {
-        let m = Smb1::new(SMB_COM_WRITE_ANDX).tid(7).uid(9).mid(11).pid(0x0001_0002).reply().unicode().build(&[], &[]);
+        let m = Smb1::new(SMB_COM_WRITE_ANDX)
+            .tid(7)
+            .uid(9)
+            .mid(11)
+            .pid(0x0001_0002)
+            .reply()
+            .unicode()
+            .build(&[], &[]);
         let h = parse_smb1_header(&m).unwrap();
-        assert_eq!((h.command, h.tid, h.uid, h.mid, h.pid), (SMB_COM_WRITE_ANDX, 7, 9, 11, 0x0001_0002));
+        assert_eq!(
+            (h.command, h.tid, h.uid, h.mid, h.pid),
+            (SMB_COM_WRITE_ANDX, 7, 9, 11, 0x0001_0002)
+        );
         assert!(h.is_reply() && h.unicode() && !h.signed());
         assert!(parse_smb1_header(&m[..31]).is_err());
         let b = smb1_block(&m, SMB1_HEADER_LEN).unwrap();
@@ -894,7 +1102,10 @@ mod tests {
         assert_eq!(b.bytes, b"a");
         assert_eq!(smb1_close_req(&b).unwrap(), 1);
         // Words cut: error.
-        assert_eq!(smb1_block(&m[..36], SMB1_HEADER_LEN), Err(RecordError::Truncated));
+        assert_eq!(
+            smb1_block(&m[..36], SMB1_HEADER_LEN),
+            Err(RecordError::Truncated)
+        );
     }
 
     #[test]
@@ -941,9 +1152,17 @@ mod tests {
         let resp = smb1_nt_create_resp_msg(5, 2050, 0x4001, FILE_TYPE_MESSAGE_MODE_PIPE);
         let b = smb1_block(&resp, SMB1_HEADER_LEN).unwrap();
         let r = smb1_nt_create_resp(&b).unwrap();
-        assert_eq!(r, Smb1OpenResp { fid: 0x4001, resource_type: 2 });
+        assert_eq!(
+            r,
+            Smb1OpenResp {
+                fid: 0x4001,
+                resource_type: 2
+            }
+        );
         assert!(r.is_pipe());
-        let short = Smb1::new(SMB_COM_NT_CREATE_ANDX).reply().build(&[0xff, 0, 0, 0], &[]);
+        let short = Smb1::new(SMB_COM_NT_CREATE_ANDX)
+            .reply()
+            .build(&[0xff, 0, 0, 0], &[]);
         let b = smb1_block(&short, SMB1_HEADER_LEN).unwrap();
         assert!(smb1_nt_create_resp(&b).is_err());
     }
@@ -973,13 +1192,23 @@ mod tests {
         assert_eq!(smb1_read_andx_req(&b).unwrap(), 0x4001);
         let rs = smb1_read_andx_resp_msg(4, 2050, b"\x05\x00\x0cdata");
         let b = smb1_block(&rs, SMB1_HEADER_LEN).unwrap();
-        assert_eq!(smb1_read_andx_resp(&b).unwrap().data(&rs).unwrap(), b"\x05\x00\x0cdata");
+        assert_eq!(
+            smb1_read_andx_resp(&b).unwrap().data(&rs).unwrap(),
+            b"\x05\x00\x0cdata"
+        );
     }
 
     #[test]
     fn smb1_transaction() {
         for unicode in [false, true] {
-            let m = smb1_trans_req_msg(6, 2050, "\\PIPE\\", &[TRANS_TRANSACT_NMPIPE, 0x4001], b"\x05\x00\x00req", unicode);
+            let m = smb1_trans_req_msg(
+                6,
+                2050,
+                "\\PIPE\\",
+                &[TRANS_TRANSACT_NMPIPE, 0x4001],
+                b"\x05\x00\x00req",
+                unicode,
+            );
             let h = parse_smb1_header(&m).unwrap();
             let b = smb1_block(&m, SMB1_HEADER_LEN).unwrap();
             let t = smb1_trans_req(&m, &b, h.unicode()).unwrap();
@@ -993,23 +1222,43 @@ mod tests {
         let m = smb1_trans_resp_msg(6, 2050, b"\x05\x00\x02resp", 0);
         let b = smb1_block(&m, SMB1_HEADER_LEN).unwrap();
         let t = smb1_trans_resp(&m, &b).unwrap();
-        assert_eq!((t.data, t.total_data, t.data_displacement), (&b"\x05\x00\x02resp"[..], 8, 0));
+        assert_eq!(
+            (t.data, t.total_data, t.data_displacement),
+            (&b"\x05\x00\x02resp"[..], 7, 0)
+        );
         let m = smb1_trans_secondary_msg(6, 2050, b"more", 8, 20);
         let b = smb1_block(&m, SMB1_HEADER_LEN).unwrap();
         let t = smb1_trans_secondary_req(&m, &b).unwrap();
-        assert_eq!((t.data, t.data_displacement, t.total_data), (&b"more"[..], 8, 20));
+        assert_eq!(
+            (t.data, t.data_displacement, t.total_data),
+            (&b"more"[..], 8, 20)
+        );
     }
 
     #[test]
     fn smb2_header_fields() {
-        let m = Smb2::new(SMB2_READ).msg_id(77).session(0x1122).tree(5).build(&[0; 49]);
+        let m = Smb2::new(SMB2_READ)
+            .msg_id(77)
+            .session(0x1122)
+            .tree(5)
+            .build(&[0; 49]);
         let h = parse_smb2_header(&m).unwrap();
-        assert_eq!((h.command, h.message_id, h.session_id, h.tree_id()), (SMB2_READ, 77, 0x1122, Some(5)));
+        assert_eq!(
+            (h.command, h.message_id, h.session_id, h.tree_id()),
+            (SMB2_READ, 77, 0x1122, Some(5))
+        );
         assert!(!h.is_response() && !h.is_async());
-        let a = Smb2::new(SMB2_READ).response().async_id(0x0000_0009_0000_0001).status(STATUS_PENDING).build(&[9, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let a = Smb2::new(SMB2_READ)
+            .response()
+            .async_id(0x0000_0009_0000_0001)
+            .status(STATUS_PENDING)
+            .build(&[9, 0, 0, 0, 0, 0, 0, 0, 0]);
         let h = parse_smb2_header(&a).unwrap();
         assert!(h.is_async() && h.is_response());
-        assert_eq!((h.async_id, h.tree_id(), h.tree_id_raw), (0x0000_0009_0000_0001, None, 9));
+        assert_eq!(
+            (h.async_id, h.tree_id(), h.tree_id_raw),
+            (0x0000_0009_0000_0001, None, 9)
+        );
         let mut bad = m.clone();
         bad[4] = 65;
         assert!(parse_smb2_header(&bad).is_err(), "StructureSize must be 64");
@@ -1020,7 +1269,10 @@ mod tests {
     fn smb2_create_req_resp() {
         let c = smb2_create_req_msg(1, 5, "svcctl");
         assert_eq!(utf16le_lossy(smb2_create_req(&c).unwrap()), "svcctl");
-        let fid = FileId { persistent: 0x11, volatile: 0x22 };
+        let fid = FileId {
+            persistent: 0x11,
+            volatile: 0x22,
+        };
         let r = smb2_create_resp_msg(1, 5, fid);
         assert_eq!(smb2_create_resp(&r).unwrap().file_id, fid);
         assert!(smb2_create_resp(&r[..100]).is_err());
@@ -1032,7 +1284,10 @@ mod tests {
 
     #[test]
     fn smb2_read_write_ioctl_close() {
-        let fid = FileId { persistent: 1, volatile: 2 };
+        let fid = FileId {
+            persistent: 1,
+            volatile: 2,
+        };
         let rq = smb2_read_req_msg(3, 5, fid, 1024);
         let r = smb2_read_req(&rq).unwrap();
         assert_eq!((r.file_id, r.length), (fid, 1024));
@@ -1041,11 +1296,23 @@ mod tests {
         assert_eq!(r.data(&rs).unwrap(), b"\x05\x00\x0c");
         let w = smb2_write_req_msg(4, 5, fid, b"\x05\x00\x0bbind");
         let r = smb2_write_req(&w).unwrap();
-        assert_eq!((r.file_id, r.data(&w).unwrap()), (fid, &b"\x05\x00\x0bbind"[..]));
+        assert_eq!(
+            (r.file_id, r.data(&w).unwrap()),
+            (fid, &b"\x05\x00\x0bbind"[..])
+        );
         let i = smb2_ioctl_req_msg(5, 5, fid, FSCTL_PIPE_TRANSCEIVE, b"\x05\x00\x00call");
         let r = smb2_ioctl_req(&i).unwrap();
-        assert_eq!((r.ctl_code, r.file_id, r.buffer), (FSCTL_PIPE_TRANSCEIVE, fid, &b"\x05\x00\x00call"[..]));
-        let o = smb2_ioctl_resp_msg(5, fid, FSCTL_PIPE_TRANSCEIVE, b"\x05\x00\x02resp", STATUS_SUCCESS);
+        assert_eq!(
+            (r.ctl_code, r.file_id, r.buffer),
+            (FSCTL_PIPE_TRANSCEIVE, fid, &b"\x05\x00\x00call"[..])
+        );
+        let o = smb2_ioctl_resp_msg(
+            5,
+            fid,
+            FSCTL_PIPE_TRANSCEIVE,
+            b"\x05\x00\x02resp",
+            STATUS_SUCCESS,
+        );
         let r = smb2_ioctl_resp(&o).unwrap();
         assert_eq!(r.buffer, b"\x05\x00\x02resp");
         let c = smb2_close_req_msg(6, 5, fid);
@@ -1063,18 +1330,30 @@ mod tests {
         assert!(smb2_is_error(&h));
         let e = smb2_read_resp_msg(3, b"x", STATUS_BUFFER_OVERFLOW);
         assert!(!smb2_is_error(&parse_smb2_header(&e).unwrap()));
-        let e = Smb2::new(SMB2_WRITE).response().status(STATUS_BUFFER_OVERFLOW).build(&[9, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let e = Smb2::new(SMB2_WRITE)
+            .response()
+            .status(STATUS_BUFFER_OVERFLOW)
+            .build(&[9, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert!(smb2_is_error(&parse_smb2_header(&e).unwrap()));
-        let p = Smb2::new(SMB2_SESSION_SETUP).response().status(STATUS_MORE_PROCESSING_REQUIRED).build(&[9, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let p = Smb2::new(SMB2_SESSION_SETUP)
+            .response()
+            .status(STATUS_MORE_PROCESSING_REQUIRED)
+            .build(&[9, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert!(!smb2_is_error(&parse_smb2_header(&p).unwrap()));
     }
 
     #[test]
     fn smb2_tree_connect() {
         let t = smb2_tree_connect_req_msg(1, "\\\\dc1\\IPC$");
-        assert_eq!(utf16le_lossy(smb2_tree_connect_req(&t).unwrap()), "\\\\dc1\\IPC$");
+        assert_eq!(
+            utf16le_lossy(smb2_tree_connect_req(&t).unwrap()),
+            "\\\\dc1\\IPC$"
+        );
         let r = smb2_tree_connect_resp_msg(1, 5, SMB2_SHARE_TYPE_PIPE);
-        assert_eq!(smb2_tree_connect_resp(&r).unwrap().share_type, SMB2_SHARE_TYPE_PIPE);
+        assert_eq!(
+            smb2_tree_connect_resp(&r).unwrap().share_type,
+            SMB2_SHARE_TYPE_PIPE
+        );
     }
 
     #[test]
@@ -1090,6 +1369,9 @@ mod tests {
         assert_eq!(utf16le_lossy(&utf16z("ab")), "ab");
         assert_eq!(utf16le_lossy(&[0x00, 0xd8, b'a', 0]), "\u{fffd}a");
         let long: Vec<u8> = std::iter::repeat_n([b'x', 0], 10_000).flatten().collect();
-        assert_eq!(utf16le_lossy(&long).chars().count(), crate::smb::MAX_NAME_LEN);
+        assert_eq!(
+            utf16le_lossy(&long).chars().count(),
+            crate::smb::MAX_NAME_LEN
+        );
     }
 }

@@ -38,7 +38,16 @@ pub struct Smb1 {
 
 impl Smb1 {
     pub fn new(command: u8) -> Self {
-        Smb1 { command, status: 0, flags: 0x18, flags2: 0x0001, tid: 0, pid: PID, uid: UID, mid: 0 }
+        Smb1 {
+            command,
+            status: 0,
+            flags: 0x18,
+            flags2: 0x0001,
+            tid: 0,
+            pid: PID,
+            uid: UID,
+            mid: 0,
+        }
     }
     pub fn tid(mut self, v: u16) -> Self {
         self.tid = v;
@@ -95,7 +104,7 @@ impl Smb1 {
 }
 
 pub fn push_block(v: &mut Vec<u8>, words: &[u8], bytes: &[u8]) {
-    assert!(words.len() % 2 == 0);
+    assert!(words.len().is_multiple_of(2));
     v.push((words.len() / 2) as u8);
     v.extend_from_slice(words);
     v.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
@@ -114,7 +123,11 @@ fn le64(v: &mut Vec<u8>, x: u64) {
 
 fn smb1_str(bytes_offset: usize, s: &str, unicode: bool) -> Vec<u8> {
     if unicode {
-        let mut v = if bytes_offset % 2 == 1 { vec![0] } else { vec![] };
+        let mut v = if bytes_offset % 2 == 1 {
+            vec![0]
+        } else {
+            vec![]
+        };
         v.extend_from_slice(&utf16z(s));
         v
     } else {
@@ -134,7 +147,10 @@ pub fn smb1_tree_connect_req_msg(mid: u16, path: &str, unicode: bool) -> Vec<u8>
     let mut b = vec![0u8]; // password
     b.extend_from_slice(&smb1_str(bytes_offset + 1, path, unicode));
     b.extend_from_slice(b"?????\0");
-    Smb1::new(SMB_COM_TREE_CONNECT_ANDX).mid(mid).unicode_if(unicode).build(&w, &b)
+    Smb1::new(SMB_COM_TREE_CONNECT_ANDX)
+        .mid(mid)
+        .unicode_if(unicode)
+        .build(&w, &b)
 }
 
 pub fn smb1_tree_connect_resp_msg(mid: u16, tid: u16, service: &[u8]) -> Vec<u8> {
@@ -143,13 +159,21 @@ pub fn smb1_tree_connect_resp_msg(mid: u16, tid: u16, service: &[u8]) -> Vec<u8>
     let mut b = service.to_vec();
     b.push(0);
     b.extend_from_slice(&[0, 0]);
-    Smb1::new(SMB_COM_TREE_CONNECT_ANDX).mid(mid).tid(tid).reply().build(&w, &b)
+    Smb1::new(SMB_COM_TREE_CONNECT_ANDX)
+        .mid(mid)
+        .tid(tid)
+        .reply()
+        .build(&w, &b)
 }
 
 pub fn smb1_nt_create_req_msg(mid: u16, tid: u16, name: &str, unicode: bool) -> Vec<u8> {
     let mut w = NO_ANDX.to_vec();
     w.push(0); // reserved
-    let name_len = if unicode { 2 * name.encode_utf16().count() } else { name.len() };
+    let name_len = if unicode {
+        2 * name.encode_utf16().count()
+    } else {
+        name.len()
+    };
     le16(&mut w, name_len as u16);
     le32(&mut w, 0x16); // flags
     le32(&mut w, 0); // root fid
@@ -165,7 +189,11 @@ pub fn smb1_nt_create_req_msg(mid: u16, tid: u16, name: &str, unicode: bool) -> 
     w.truncate(48);
     let bytes_offset = 32 + 1 + 48 + 2;
     let b = smb1_str(bytes_offset, name, unicode);
-    Smb1::new(SMB_COM_NT_CREATE_ANDX).mid(mid).tid(tid).unicode_if(unicode).build(&w, &b)
+    Smb1::new(SMB_COM_NT_CREATE_ANDX)
+        .mid(mid)
+        .tid(tid)
+        .unicode_if(unicode)
+        .build(&w, &b)
 }
 
 pub fn smb1_nt_create_resp_msg(mid: u16, tid: u16, fid: u16, resource_type: u16) -> Vec<u8> {
@@ -182,7 +210,11 @@ pub fn smb1_nt_create_resp_msg(mid: u16, tid: u16, fid: u16, resource_type: u16)
     w.push(0); // directory
     w.push(0); // pad to an even count (68 bytes = 34 words)
     w.truncate(68);
-    Smb1::new(SMB_COM_NT_CREATE_ANDX).mid(mid).tid(tid).reply().build(&w, &[])
+    Smb1::new(SMB_COM_NT_CREATE_ANDX)
+        .mid(mid)
+        .tid(tid)
+        .reply()
+        .build(&w, &[])
 }
 
 pub fn smb1_write_andx_words(fid: u16, mode: u16, data_len: usize, data_offset: u16) -> Vec<u8> {
@@ -201,7 +233,10 @@ pub fn smb1_write_andx_words(fid: u16, mode: u16, data_len: usize, data_offset: 
 
 pub fn smb1_write_andx_msg(mid: u16, tid: u16, fid: u16, mode: u16, data: &[u8]) -> Vec<u8> {
     let w = smb1_write_andx_words(fid, mode, data.len(), (32 + 1 + 28 + 2) as u16);
-    Smb1::new(SMB_COM_WRITE_ANDX).mid(mid).tid(tid).build(&w, data)
+    Smb1::new(SMB_COM_WRITE_ANDX)
+        .mid(mid)
+        .tid(tid)
+        .build(&w, data)
 }
 
 pub fn smb1_read_andx_req_msg(mid: u16, tid: u16, fid: u16) -> Vec<u8> {
@@ -212,7 +247,10 @@ pub fn smb1_read_andx_req_msg(mid: u16, tid: u16, fid: u16) -> Vec<u8> {
     le16(&mut w, 4280);
     le32(&mut w, 0);
     le16(&mut w, 0);
-    Smb1::new(SMB_COM_READ_ANDX).mid(mid).tid(tid).build(&w, &[])
+    Smb1::new(SMB_COM_READ_ANDX)
+        .mid(mid)
+        .tid(tid)
+        .build(&w, &[])
 }
 
 pub fn smb1_read_andx_resp_msg(mid: u16, tid: u16, data: &[u8]) -> Vec<u8> {
@@ -226,7 +264,11 @@ pub fn smb1_read_andx_resp_msg(mid: u16, tid: u16, data: &[u8]) -> Vec<u8> {
     w.extend_from_slice(&[0; 8]);
     let mut b = vec![0u8];
     b.extend_from_slice(data);
-    Smb1::new(SMB_COM_READ_ANDX).mid(mid).tid(tid).reply().build(&w, &b)
+    Smb1::new(SMB_COM_READ_ANDX)
+        .mid(mid)
+        .tid(tid)
+        .reply()
+        .build(&w, &b)
 }
 
 pub fn smb1_close_req_msg(mid: u16, tid: u16, fid: u16) -> Vec<u8> {
@@ -236,7 +278,14 @@ pub fn smb1_close_req_msg(mid: u16, tid: u16, fid: u16) -> Vec<u8> {
     Smb1::new(SMB_COM_CLOSE).mid(mid).tid(tid).build(&w, &[])
 }
 
-pub fn smb1_trans_req_msg(mid: u16, tid: u16, name: &str, setup: &[u16], data: &[u8], unicode: bool) -> Vec<u8> {
+pub fn smb1_trans_req_msg(
+    mid: u16,
+    tid: u16,
+    name: &str,
+    setup: &[u16],
+    data: &[u8],
+    unicode: bool,
+) -> Vec<u8> {
     smb1_trans_req_msg_part(mid, tid, name, setup, data, data.len(), unicode)
 }
 
@@ -253,7 +302,7 @@ pub fn smb1_trans_req_msg_part(
     let wc = 14 + setup.len();
     let bytes_offset = 32 + 1 + 2 * wc + 2;
     let mut b = smb1_str(bytes_offset, name, unicode);
-    while (bytes_offset + b.len()) % 4 != 0 {
+    while !(bytes_offset + b.len()).is_multiple_of(4) {
         b.push(0);
     }
     let data_offset = bytes_offset + b.len();
@@ -277,14 +326,32 @@ pub fn smb1_trans_req_msg_part(
     for s in setup {
         le16(&mut w, *s);
     }
-    Smb1::new(SMB_COM_TRANSACTION).mid(mid).tid(tid).unicode_if(unicode).build(&w, &b)
+    Smb1::new(SMB_COM_TRANSACTION)
+        .mid(mid)
+        .tid(tid)
+        .unicode_if(unicode)
+        .build(&w, &b)
 }
 
 pub fn smb1_trans_resp_msg(mid: u16, tid: u16, data: &[u8], displacement: u16) -> Vec<u8> {
-    smb1_trans_resp_msg_total(mid, tid, data, displacement, displacement as usize + data.len(), 0)
+    smb1_trans_resp_msg_total(
+        mid,
+        tid,
+        data,
+        displacement,
+        displacement as usize + data.len(),
+        0,
+    )
 }
 
-pub fn smb1_trans_resp_msg_total(mid: u16, tid: u16, data: &[u8], displacement: u16, total: usize, status: u32) -> Vec<u8> {
+pub fn smb1_trans_resp_msg_total(
+    mid: u16,
+    tid: u16,
+    data: &[u8],
+    displacement: u16,
+    total: usize,
+    status: u32,
+) -> Vec<u8> {
     let wc = 10;
     let bytes_offset = 32 + 1 + 2 * wc + 2;
     let pad = (4 - bytes_offset % 4) % 4;
@@ -303,10 +370,21 @@ pub fn smb1_trans_resp_msg_total(mid: u16, tid: u16, data: &[u8], displacement: 
     w.push(0);
     let mut b = vec![0u8; pad];
     b.extend_from_slice(data);
-    Smb1::new(SMB_COM_TRANSACTION).mid(mid).tid(tid).status(status).reply().build(&w, &b)
+    Smb1::new(SMB_COM_TRANSACTION)
+        .mid(mid)
+        .tid(tid)
+        .status(status)
+        .reply()
+        .build(&w, &b)
 }
 
-pub fn smb1_trans_secondary_msg(mid: u16, tid: u16, data: &[u8], displacement: u16, total: usize) -> Vec<u8> {
+pub fn smb1_trans_secondary_msg(
+    mid: u16,
+    tid: u16,
+    data: &[u8],
+    displacement: u16,
+    total: usize,
+) -> Vec<u8> {
     let wc = 8;
     let data_offset = 32 + 1 + 2 * wc + 2;
     let mut w = Vec::new();
@@ -318,7 +396,10 @@ pub fn smb1_trans_secondary_msg(mid: u16, tid: u16, data: &[u8], displacement: u
     le16(&mut w, data.len() as u16);
     le16(&mut w, data_offset as u16);
     le16(&mut w, displacement);
-    Smb1::new(SMB_COM_TRANSACTION_SECONDARY).mid(mid).tid(tid).build(&w, data)
+    Smb1::new(SMB_COM_TRANSACTION_SECONDARY)
+        .mid(mid)
+        .tid(tid)
+        .build(&w, data)
 }
 
 /// SMB2 message builder (one command).
@@ -339,7 +420,17 @@ pub const SESSION: u64 = 0x0000_1000_0000_0041;
 
 impl Smb2 {
     pub fn new(command: u16) -> Self {
-        Smb2 { command, status: 0, flags: 0, next: 0, msg_id: 0, async_id: None, tree: 0, session: SESSION, credit_charge: 1 }
+        Smb2 {
+            command,
+            status: 0,
+            flags: 0,
+            next: 0,
+            msg_id: 0,
+            async_id: None,
+            tree: 0,
+            session: SESSION,
+            credit_charge: 1,
+        }
     }
     pub fn status(mut self, v: u32) -> Self {
         self.status = v;
@@ -443,7 +534,11 @@ pub fn smb2_tree_connect_resp_msg(msg_id: u64, tree: u32, share_type: u8) -> Vec
     le32(&mut b, 0x30);
     le32(&mut b, 0);
     le32(&mut b, 0x001f_01ff);
-    Smb2::new(SMB2_TREE_CONNECT).response().msg_id(msg_id).tree(tree).build(&b)
+    Smb2::new(SMB2_TREE_CONNECT)
+        .response()
+        .msg_id(msg_id)
+        .tree(tree)
+        .build(&b)
 }
 
 pub fn smb2_create_req_body(name: &str) -> Vec<u8> {
@@ -472,7 +567,10 @@ pub fn smb2_create_req_body(name: &str) -> Vec<u8> {
 }
 
 pub fn smb2_create_req_msg(msg_id: u64, tree: u32, name: &str) -> Vec<u8> {
-    Smb2::new(SMB2_CREATE).msg_id(msg_id).tree(tree).build(&smb2_create_req_body(name))
+    Smb2::new(SMB2_CREATE)
+        .msg_id(msg_id)
+        .tree(tree)
+        .build(&smb2_create_req_body(name))
 }
 
 pub fn smb2_create_resp_body(fid: FileId) -> Vec<u8> {
@@ -494,7 +592,11 @@ pub fn smb2_create_resp_body(fid: FileId) -> Vec<u8> {
 }
 
 pub fn smb2_create_resp_msg(msg_id: u64, tree: u32, fid: FileId) -> Vec<u8> {
-    Smb2::new(SMB2_CREATE).response().msg_id(msg_id).tree(tree).build(&smb2_create_resp_body(fid))
+    Smb2::new(SMB2_CREATE)
+        .response()
+        .msg_id(msg_id)
+        .tree(tree)
+        .build(&smb2_create_resp_body(fid))
 }
 
 pub fn smb2_close_req_msg(msg_id: u64, tree: u32, fid: FileId) -> Vec<u8> {
@@ -524,7 +626,10 @@ pub fn smb2_read_req_body(fid: FileId, len: u32) -> Vec<u8> {
 }
 
 pub fn smb2_read_req_msg(msg_id: u64, tree: u32, fid: FileId, len: u32) -> Vec<u8> {
-    Smb2::new(SMB2_READ).msg_id(msg_id).tree(tree).build(&smb2_read_req_body(fid, len))
+    Smb2::new(SMB2_READ)
+        .msg_id(msg_id)
+        .tree(tree)
+        .build(&smb2_read_req_body(fid, len))
 }
 
 pub fn smb2_read_resp_body(data: &[u8]) -> Vec<u8> {
@@ -543,7 +648,11 @@ pub fn smb2_read_resp_body(data: &[u8]) -> Vec<u8> {
 }
 
 pub fn smb2_read_resp_msg(msg_id: u64, data: &[u8], status: u32) -> Vec<u8> {
-    Smb2::new(SMB2_READ).response().status(status).msg_id(msg_id).build(&smb2_read_resp_body(data))
+    Smb2::new(SMB2_READ)
+        .response()
+        .status(status)
+        .msg_id(msg_id)
+        .build(&smb2_read_resp_body(data))
 }
 
 pub fn smb2_write_req_body(fid: FileId, data: &[u8]) -> Vec<u8> {
@@ -563,7 +672,10 @@ pub fn smb2_write_req_body(fid: FileId, data: &[u8]) -> Vec<u8> {
 }
 
 pub fn smb2_write_req_msg(msg_id: u64, tree: u32, fid: FileId, data: &[u8]) -> Vec<u8> {
-    Smb2::new(SMB2_WRITE).msg_id(msg_id).tree(tree).build(&smb2_write_req_body(fid, data))
+    Smb2::new(SMB2_WRITE)
+        .msg_id(msg_id)
+        .tree(tree)
+        .build(&smb2_write_req_body(fid, data))
 }
 
 pub fn smb2_ioctl_req_body(fid: FileId, ctl: u32, input: &[u8]) -> Vec<u8> {
@@ -585,10 +697,19 @@ pub fn smb2_ioctl_req_body(fid: FileId, ctl: u32, input: &[u8]) -> Vec<u8> {
 }
 
 pub fn smb2_ioctl_req_msg(msg_id: u64, tree: u32, fid: FileId, ctl: u32, input: &[u8]) -> Vec<u8> {
-    Smb2::new(SMB2_IOCTL).msg_id(msg_id).tree(tree).build(&smb2_ioctl_req_body(fid, ctl, input))
+    Smb2::new(SMB2_IOCTL)
+        .msg_id(msg_id)
+        .tree(tree)
+        .build(&smb2_ioctl_req_body(fid, ctl, input))
 }
 
-pub fn smb2_ioctl_resp_msg(msg_id: u64, fid: FileId, ctl: u32, output: &[u8], status: u32) -> Vec<u8> {
+pub fn smb2_ioctl_resp_msg(
+    msg_id: u64,
+    fid: FileId,
+    ctl: u32,
+    output: &[u8],
+    status: u32,
+) -> Vec<u8> {
     let mut b = Vec::new();
     le16(&mut b, 49);
     le16(&mut b, 0);
@@ -601,11 +722,19 @@ pub fn smb2_ioctl_resp_msg(msg_id: u64, fid: FileId, ctl: u32, output: &[u8], st
     le32(&mut b, 0);
     le32(&mut b, 0);
     b.extend_from_slice(output);
-    Smb2::new(SMB2_IOCTL).response().status(status).msg_id(msg_id).build(&b)
+    Smb2::new(SMB2_IOCTL)
+        .response()
+        .status(status)
+        .msg_id(msg_id)
+        .build(&b)
 }
 
 pub fn smb2_error_resp_msg(command: u16, msg_id: u64, status: u32) -> Vec<u8> {
-    Smb2::new(command).response().status(status).msg_id(msg_id).build(&[9, 0, 0, 0, 0, 0, 0, 0, 0])
+    Smb2::new(command)
+        .response()
+        .status(status)
+        .msg_id(msg_id)
+        .build(&[9, 0, 0, 0, 0, 0, 0, 0, 0])
 }
 
 pub fn transform_msg(session: u64, size: usize) -> Vec<u8> {
