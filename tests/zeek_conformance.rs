@@ -70,3 +70,11 @@ fn netlogon_no_handshake() {
 fn mapi_epmapper_nspi_exchange() {
     check("mapi", "mapi.pcap");
 }
+
+#[test]
+fn dssetup_smb1_transaction() {
+    check(
+        "dssetup_DsRoleGetPrimaryDomainInformation_standalone_workstation",
+        "dssetup_DsRoleGetPrimaryDomainInformation_standalone_workstation.cap",
+    );
+}

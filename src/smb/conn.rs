@@ -490,6 +490,12 @@ impl State {
                 name: name.clone(),
             });
         }
+        // Names are kept only for what may turn out to be a pipe.
+        let name = if kind == Kind::NotPipe {
+            String::new()
+        } else {
+            name
+        };
         self.insert_file(
             fk,
             FileInfo {

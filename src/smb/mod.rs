@@ -57,8 +57,9 @@ pub const MAX_PENDING: usize = 4096;
 pub const MAX_ANDX_CHAIN: usize = 16;
 /// Commands followed in one SMB2 compound message.
 pub const MAX_COMPOUND_CHAIN: usize = 64;
-/// Characters kept of a pipe or file name.
-pub const MAX_NAME_LEN: usize = 256;
+/// Characters kept of a pipe or file name (names are kept for pipes, for files that may
+/// be pipes, and for opens awaiting their response).
+pub const MAX_NAME_LEN: usize = 128;
 /// Bytes held per connection for requests compounded after a CREATE whose FileId is not
 /// known until the CREATE response arrives.
 pub const MAX_DEFERRED_BYTES: usize = 64 << 10;
@@ -186,17 +187,7 @@ smb_counters! {
 /// 4, or an NBSS session request (0x81, the port-139 opening) carrying encoded NetBIOS names.
 pub fn looks_like_smb(first_chunk: &[u8]) -> bool {
     match first_chunk {
-        [
-            0x00,
-            _,
-            _,
-            _,
-            0xfc..=0xff,
-            b'S',
-            b'M',
-            b'B',
-            ..,
-        ] => true,
+        [0x00, _, _, _, 0xfc..=0xff, b'S', b'M', b'B', ..] => true,
         [0x81, flags, _, _, 0x20, rest @ ..] if flags & 0xfe == 0 => {
             // First-level encoded name: 32 characters 'A'..='P'.
             let visible = rest.len().min(32);

@@ -123,7 +123,7 @@ fn le64(v: &mut Vec<u8>, x: u64) {
 
 fn smb1_str(bytes_offset: usize, s: &str, unicode: bool) -> Vec<u8> {
     if unicode {
-        let mut v = if bytes_offset % 2 == 1 {
+        let mut v = if !bytes_offset.is_multiple_of(2) {
             vec![0]
         } else {
             vec![]
@@ -499,7 +499,7 @@ pub fn compound(cmds: &[Vec<u8>]) -> Vec<u8> {
     for (i, c) in cmds.iter().enumerate() {
         let mut c = c.clone();
         if i + 1 < cmds.len() {
-            while c.len() % 8 != 0 {
+            while !c.len().is_multiple_of(8) {
                 c.push(0);
             }
             let n = c.len() as u32;
