@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use rpcsift::output::Format;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Captures whose emulation is known to differ from real Zeek, with the reason.
 const KNOWN_DIFFERENT: &[(&str, &str)] = &[(
@@ -13,7 +13,7 @@ const KNOWN_DIFFERENT: &[(&str, &str)] = &[(
     "not analysed yet: we write 5 rows, Zeek 62 (20 SMB2 fids never closed); issue 11",
 )];
 
-fn captures(base: &PathBuf) -> Vec<(String, PathBuf, PathBuf)> {
+fn captures(base: &Path) -> Vec<(String, PathBuf, PathBuf)> {
     let mut out = Vec::new();
     for dir in ["captures/real", "conformance/zeek-traces"] {
         let d = base.join(dir);
