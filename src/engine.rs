@@ -682,7 +682,7 @@ fn accurate_record(
             operation_spec: c.uuid.and_then(|u| names::operation_spec(&u, c.opnum)),
             if_version: c.if_version.map(|(a, b)| format!("{a}.{b}")),
             transport,
-            pipe: pipe.map(str::to_string),
+            smb_pipe: pipe.map(str::to_string),
             sec_addr: c.sec_addr.clone(),
             auth_type: c.auth_type.map(|v| names::auth_type_name(v).into_owned()),
             auth_level: c.auth_level.map(|v| names::auth_level_name(v).into_owned()),

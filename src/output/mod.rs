@@ -40,7 +40,7 @@ pub struct Extra {
     pub transport: &'static str,
     /// SMB named pipe as opened (e.g. `svcctl`), for calls over SMB.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pipe: Option<String>,
+    pub smb_pipe: Option<String>,
     /// Secondary address from the bind_ack.
     pub sec_addr: Option<String>,
     pub auth_type: Option<String>,
