@@ -4,10 +4,14 @@
 //! directions alternate, and a one-byte chunk 0xff is a gap instead of data. Checks that
 //! every pipe byte handed out is counted and that buffering stays within its bounds.
 use libfuzzer_sys::fuzz_target;
-use rpcsift::smb::{MAX_DEFERRED_BYTES, MAX_MESSAGE_LEN, PEEK_LEN, PipeEvent, SmbConn, SmbCounters};
+use rpcsift::smb::{
+    MAX_DEFERRED_BYTES, MAX_MESSAGE_LEN, PEEK_LEN, PipeEvent, SmbConn, SmbCounters,
+};
 
 fuzz_target!(|data: &[u8]| {
-    let [split, stride, rest @ ..] = data else { return };
+    let [split, stride, rest @ ..] = data else {
+        return;
+    };
     let (a, b) = rest.split_at(rest.len() * *split as usize / 256);
     let stride = *stride as usize + 1;
     let mut chunks = [a.chunks(stride), b.chunks(stride)];
@@ -29,7 +33,9 @@ fuzz_target!(|data: &[u8]| {
                     pipe_bytes += data.len() as u64;
                 }
             });
-            assert!(conn.buffered() <= 2 * (4 + MAX_MESSAGE_LEN.max(PEEK_LEN)) + MAX_DEFERRED_BYTES);
+            assert!(
+                conn.buffered() <= 2 * (4 + MAX_MESSAGE_LEN.max(PEEK_LEN)) + MAX_DEFERRED_BYTES
+            );
         }
         if !fed {
             break;

@@ -225,11 +225,13 @@ struct Prev {
 }
 
 /// The SMB state of one TCP connection.
+#[derive(Debug)]
 pub struct SmbConn {
     framers: [Framer; 2],
     st: State,
 }
 
+#[derive(Debug)]
 struct State {
     counted: bool,
     trees: Lru<TreeKey, Kind>,

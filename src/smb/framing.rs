@@ -64,8 +64,8 @@ fn min_len(p: Protocol) -> usize {
     }
 }
 
-/// Could a session message start at `b[0]`? Needs 8 bytes; uses 10 when there (SMB2
-/// StructureSize).
+/// Could a session message start at `b[0]`? Looks at the first 8 bytes only, so that the
+/// answer for a message start never changes as more of it arrives.
 fn candidate(b: &[u8]) -> bool {
     if b.len() < 8 || b[0] != NBSS_SESSION_MESSAGE {
         return false;
@@ -75,10 +75,17 @@ fn candidate(b: &[u8]) -> bool {
     if p == Protocol::Other || len < min_len(p) {
         return false;
     }
-    match (p, b.get(8..10)) {
-        (Protocol::Smb2, Some(ss)) => ss == [64, 0],
-        _ => true,
-    }
+    true
+}
+
+/// Stricter test for resynchronisation inside arbitrary bytes: the SMB2 StructureSize must be
+/// 64 too when those bytes are there.
+fn resync_candidate(b: &[u8]) -> bool {
+    candidate(b)
+        && match (records::protocol(&b[4..]), b.get(8..10)) {
+            (Protocol::Smb2, Some(ss)) => ss == [64, 0],
+            _ => true,
+        }
 }
 
 /// Does a direction's first chunk start at a message boundary?
@@ -173,9 +180,12 @@ impl Framer {
             let buf = std::mem::take(&mut self.buf);
             match self.decide(&buf, self.buf_tag, sink) {
                 Step::Done { consumed, skip } => {
-                    // `need` was exact, so the whole buffer is consumed.
-                    debug_assert_eq!(consumed, buf.len());
                     self.skip = skip;
+                    // `need` is exact except after a resync inside the buffered bytes,
+                    // which can leave the start of the next message behind.
+                    if let Some(rest) = buf.get(consumed..).filter(|r| !r.is_empty()) {
+                        self.run(rest, self.buf_tag, sink);
+                    }
                 }
                 Step::Need(n) => {
                     self.need = n;
@@ -263,7 +273,7 @@ impl Framer {
             let mut joined = tail.clone();
             joined.extend_from_slice(&data[..data.len().min(10)]);
             for i in 0..tail.len() {
-                if candidate(&joined[i..]) {
+                if resync_candidate(&joined[i..]) {
                     self.found(sink);
                     self.buf = tail[i..].to_vec();
                     self.need = 8;
@@ -287,7 +297,7 @@ impl Framer {
             if i + 8 > data.len() {
                 break;
             }
-            if candidate(&data[i..]) {
+            if resync_candidate(&data[i..]) {
                 self.found(sink);
                 return Some(i);
             }
@@ -521,6 +531,28 @@ mod tests {
         f.feed(&nbss(&small), None, &mut r);
         assert_eq!(r.msgs, vec![small]);
         assert_eq!(r.c.smb_resyncs, 0);
+    }
+
+    #[test]
+    fn framing_decision_does_not_change_as_bytes_arrive() {
+        // A large message with a bad SMB2 StructureSize: framed by its NBSS length (the
+        // SMB layer rejects it), whatever the cuts; found again after garbage only when it is
+        // a plausible header.
+        let mut bad = smb2_msg(LARGE_MESSAGE_LEN + 10);
+        bad[4] = 0x41;
+        let small = smb2_msg(2);
+        let stream = [nbss(&bad), nbss(&small)].concat();
+        for cuts in [vec![6], vec![8, 9], vec![9, 300], vec![100]] {
+            let r = run_cuts(&stream, &cuts);
+            assert_eq!(r.msgs.len(), 2, "{cuts:?}");
+            assert!(r.msgs[1] == small);
+            assert_eq!(r.c.smb_bad_messages, 0);
+        }
+        let mut garbage = b"xx".to_vec();
+        garbage.extend_from_slice(&stream);
+        let r = run_cuts(&garbage, &[5]);
+        assert_eq!(r.msgs.len(), 1, "the bad header is not a resync point");
+        assert!(r.msgs[0] == small);
     }
 
     #[test]

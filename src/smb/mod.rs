@@ -20,7 +20,24 @@
 //! decrypt SMB3 (encrypted messages are counted, never decoded).
 //!
 //! Every limit is a named constant below, and every time one is hit it is counted in
-//! [`SmbCounters`].
+//! [`SmbCounters`]. Worst case per connection: two messages of [`MAX_MESSAGE_LEN`] being
+//! buffered, [`MAX_DEFERRED_BYTES`], and the tables ([`MAX_OPEN_FILES`], [`MAX_TREES`],
+//! 2 x [`MAX_PENDING`] entries, names cut at [`MAX_NAME_LEN`] characters), a few MiB.
+//!
+//! # Using the events
+//!
+//! * Accurate path: one DCE-RPC stream per [`PipeKey`], fed with `Data` in order and per
+//!   direction; `Open` starts a pipe instance. An `Open` for a key already open means a new
+//!   instance on a reused FileId (its close was not seen): reset that key's state. `Close`
+//!   comes with the CLOSE request, and also when a pipe is evicted from the open-file table
+//!   (`zeek: None` then). Bytes lost to a TCP gap, an unreadable message or an unmatched READ
+//!   response produce no event: the DCE-RPC framer must resynchronise by itself.
+//! * `--zeek-compat`: route `Data { zeek: Some(fid) }` and `ZeekData { fid }` to Zeek's
+//!   DCE_RPC analyzer `fid` (SMB1: always 0), destroy it on `Close { zeek: Some(fid) }` and
+//!   `ZeekClose { fid }`, ignore everything with `zeek: None`. Zeek's limit on the number of
+//!   analyzers per connection (`SMB::max_dce_rpc_analyzers`, 1000) is the consumer's to apply.
+//! * Gaps: call [`SmbConn::gap_len`] when the number of lost bytes is known (a gap inside a
+//!   skipped file transfer then costs nothing), [`SmbConn::gap`] otherwise.
 
 pub mod conn;
 mod framing;
