@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod dcerpc;
+pub mod detect;
 pub mod engine;
 pub mod flow;
 pub mod names;
