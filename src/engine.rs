@@ -132,7 +132,9 @@ pub fn analyze_reader(
     let mut table = {
         let sink = sink.clone();
         let opts = opts.clone();
-        FlowTable::new(opts.flow, likely, move |_meta: &ConnMeta| {
+        let mut limits = opts.flow;
+        limits.ack_gaps = opts.zeek_compat;
+        FlowTable::new(limits, likely, move |_meta: &ConnMeta| {
             TcpApp::new(sink.clone(), &opts)
         })
     };

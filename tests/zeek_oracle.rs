@@ -8,10 +8,7 @@ use rpcsift::output::Format;
 use std::path::{Path, PathBuf};
 
 /// Captures whose emulation is known to differ from real Zeek, with the reason.
-const KNOWN_DIFFERENT: &[(&str, &str)] = &[(
-    "dce-rpc_20-fids-no-close",
-    "not analysed yet: we write 5 rows, Zeek 62 (20 SMB2 fids never closed); issue 11",
-)];
+const KNOWN_DIFFERENT: &[(&str, &str)] = &[];
 
 fn captures(base: &Path) -> Vec<(String, PathBuf, PathBuf)> {
     let mut out = Vec::new();

@@ -34,6 +34,9 @@ pub struct FlowLimits {
     pub max_reassembly_bytes: usize,
     /// A connection idle this long (packet time) is closed.
     pub idle_timeout_secs: i64,
+    /// Zeek's rule (`--zeek-compat` only): an ACK for bytes never seen declares them a
+    /// gap at once, instead of waiting for the out-of-order limits or the end of stream.
+    pub ack_gaps: bool,
 }
 
 impl Default for FlowLimits {
@@ -43,6 +46,7 @@ impl Default for FlowLimits {
             max_flows: 1_000_000,
             max_reassembly_bytes: 512 << 20,
             idle_timeout_secs: 3600,
+            ack_gaps: false,
         }
     }
 }
@@ -278,6 +282,28 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
         } else {
             seg.seq
         };
+        if self.limits.ack_gaps && seg.flags.ack() && !c.ignored {
+            let other = 1 - dir;
+            let before = c.halves[other].buffered();
+            let Conn {
+                meta,
+                halves,
+                app,
+                ignored,
+                ..
+            } = c;
+            let mut keep = true;
+            halves[other].ack_received(seg.ts, seg.ack, counters, &mut |ev| {
+                if keep {
+                    keep = app.event(meta, to_flow_event(other, ev));
+                }
+            });
+            if !keep {
+                *ignored = true;
+            }
+            let after = c.halves[other].buffered();
+            self.ooo_total = (self.ooo_total + after).saturating_sub(before);
+        }
         let before = c.halves[dir].buffered();
         if !c.ignored {
             let Conn {

@@ -7,7 +7,10 @@
 //!
 //! Gaps are declared only when the buffered out-of-order data passes a limit or when the
 //! stream ends (FIN, RST, end of capture) with data still waiting behind a hole. An ACK for
-//! data not yet seen is *not* a gap: mirrored traffic is often reordered.
+//! data not yet seen is *not* a gap: mirrored traffic is often reordered. Zeek does treat
+//! it as one, so the `--zeek-compat` mode turns that rule on ([`HalfStream::ack_received`]):
+//! with it, data after a lost segment reaches the analyzers when the peer acknowledges
+//! it, interleaved with the other direction as on the wire, instead of at stream end.
 
 use crate::capture::Timestamp;
 use crate::stats::Counters;
@@ -239,6 +242,61 @@ impl HalfStream {
         }
     }
 
+    /// Zeek's `TCP_Reassembler::AckReceived`, for the `--zeek-compat` mode only: the peer
+    /// acknowledged `ack`, so every byte of this direction below it that has not arrived
+    /// never will. Buffered segments below `ack` are delivered with a gap before each hole,
+    /// then a gap runs up to `ack`. A FIN's sequence number is not data, so an ACK past
+    /// the FIN is capped there. Returns nothing to do before the stream has started.
+    pub fn ack_received(
+        &mut self,
+        ts: Timestamp,
+        ack: u32,
+        counters: &mut Counters,
+        out: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        if self.base.is_none() {
+            return;
+        }
+        let rel = self.unwrap(ack);
+        if rel <= self.next as i64 {
+            return;
+        }
+        let mut upto = rel as u64;
+        if let Some(f) = self.fin_at {
+            upto = upto.min(f);
+        }
+        // Implausible acknowledgements (more than 1 GiB ahead) are ignored, as a bogus
+        // ACK field would otherwise erase the rest of the stream.
+        if upto <= self.next || upto - self.next > 1 << 30 {
+            return;
+        }
+        while let Some((&s, p)) = self.ooo.first_key_value() {
+            if s >= upto {
+                break;
+            }
+            if s > self.next {
+                let missing = s - self.next;
+                counters.tcp_gaps += 1;
+                counters.tcp_gap_bytes += missing;
+                out(StreamEvent::Gap(p.ts.min(ts), missing));
+                self.next = s;
+            }
+            let first_ts = p.ts;
+            self.drain(first_ts, counters, out);
+        }
+        if upto > self.next {
+            let missing = upto - self.next;
+            counters.tcp_gaps += 1;
+            counters.tcp_gap_bytes += missing;
+            out(StreamEvent::Gap(ts, missing));
+            self.next = upto;
+            if upto > self.high {
+                self.high = upto;
+            }
+            self.drain(ts, counters, out);
+        }
+    }
+
     /// Give up on the hole before the first buffered segment: report a gap and deliver on.
     fn skip_hole(
         &mut self,
@@ -383,5 +441,100 @@ mod tests {
         h.push(ts(2), 7, b"ghi", false, &lim, &mut c, &mut sink);
         assert_eq!(events, vec!["Dab", "G2", "Def", "Dghi"]);
         assert_eq!(c.tcp_ooo_limit, 1);
+    }
+    /// Events of one half stream as a readable trace: `D<bytes>@<time>` and `G<len>@<time>`.
+    fn trace(events: &mut Vec<String>) -> impl FnMut(StreamEvent<'_>) + '_ {
+        move |e| match e {
+            StreamEvent::Data(t, d) => {
+                events.push(format!("D{}@{}", String::from_utf8_lossy(d), t.secs))
+            }
+            StreamEvent::Gap(t, n) => events.push(format!("G{n}@{}", t.secs)),
+        }
+    }
+
+    #[test]
+    fn ack_past_a_hole_declares_the_gap_at_once() {
+        let mut h = HalfStream::new();
+        h.set_isn(999);
+        let mut c = Counters::default();
+        let lim = HalfLimits::default();
+        let mut ev = Vec::new();
+        h.push(
+            ts(1),
+            1000,
+            b"abc",
+            false,
+            &lim,
+            &mut c,
+            &mut trace(&mut ev),
+        );
+        // 1003..1006 lost; 1006.. and 1012.. buffered behind holes.
+        h.push(
+            ts(2),
+            1006,
+            b"ghi",
+            false,
+            &lim,
+            &mut c,
+            &mut trace(&mut ev),
+        );
+        h.push(
+            ts(3),
+            1012,
+            b"mno",
+            false,
+            &lim,
+            &mut c,
+            &mut trace(&mut ev),
+        );
+        assert_eq!(ev, ["Dabc@1"]);
+        // An ACK below what was delivered changes nothing.
+        h.ack_received(ts(4), 1002, &mut c, &mut trace(&mut ev));
+        assert_eq!(ev.len(), 1);
+        // ACK 1010: the hole before "ghi" is a gap, "ghi" is delivered, and 1009..1010
+        // (acknowledged, never seen) is a second gap; "mno" stays buffered.
+        h.ack_received(ts(5), 1010, &mut c, &mut trace(&mut ev));
+        assert_eq!(ev, ["Dabc@1", "G3@2", "Dghi@2", "G1@5"]);
+        assert_eq!(h.buffered(), 3);
+        // The hole 1010..1012 is filled by nobody; the next in-order byte is 1012.
+        h.ack_received(ts(6), 1015, &mut c, &mut trace(&mut ev));
+        assert_eq!(ev[4..], ["G2@3", "Dmno@3"]);
+        assert_eq!((c.tcp_gaps, c.tcp_gap_bytes), (3, 6));
+        // Data arriving late for an acknowledged range is old: dropped as retransmission.
+        h.push(
+            ts(7),
+            1003,
+            b"def",
+            false,
+            &lim,
+            &mut c,
+            &mut trace(&mut ev),
+        );
+        assert_eq!(ev.len(), 6);
+        h.push(ts(8), 1015, b"pq", false, &lim, &mut c, &mut trace(&mut ev));
+        assert_eq!(ev[6..], ["Dpq@8"]);
+    }
+
+    #[test]
+    fn ack_of_the_fin_is_not_a_gap_and_bogus_acks_are_ignored() {
+        let mut h = HalfStream::new();
+        h.set_isn(99);
+        let mut c = Counters::default();
+        let lim = HalfLimits::default();
+        let mut ev = Vec::new();
+        h.push(ts(1), 100, b"xy", true, &lim, &mut c, &mut trace(&mut ev));
+        // The FIN takes sequence number 102; its ACK is 103.
+        h.ack_received(ts(2), 103, &mut c, &mut trace(&mut ev));
+        assert_eq!(ev, ["Dxy@1"]);
+        let mut h = HalfStream::new();
+        h.set_isn(99);
+        h.push(ts(1), 100, b"xy", false, &lim, &mut c, &mut trace(&mut ev));
+        h.ack_received(ts(2), 100 + (1 << 31), &mut c, &mut trace(&mut ev));
+        assert_eq!(ev, ["Dxy@1", "Dxy@1"]);
+        // Nothing seen yet in this direction (mid-stream): no reference point, no gap.
+        let mut h = HalfStream::new();
+        h.ack_received(ts(3), 5000, &mut c, &mut trace(&mut ev));
+        assert_eq!(ev.len(), 2);
+        assert_eq!(c.tcp_gaps, 0);
     }
 }
