@@ -271,7 +271,18 @@ impl DceStream {
 /// A named pipe seen on an SMB connection (accurate mode).
 struct Pipe {
     name: String,
+    context: smb::PipeContext,
     stream: DceStream,
+}
+
+/// What a record says about the transport a call came over.
+#[derive(Debug, Clone, Default)]
+struct Via {
+    /// "tcp", "smb1", "smb2" or "smb3".
+    transport: &'static str,
+    /// SMB pipe name from the create.
+    pipe: Option<String>,
+    context: smb::PipeContext,
 }
 
 /// SMB connection state: the SMB parser and one DCE-RPC stream per pipe.
@@ -282,7 +293,7 @@ struct SmbState {
     /// Zeek mode: one analyzer per Zeek fid.
     zeek_fids: Vec<(u64, DceStream)>,
     /// Calls of pipes already closed.
-    done: Vec<(Call, smb::PipeKey, String)>,
+    done: Vec<(Call, smb::PipeKey, String, smb::PipeContext)>,
 }
 
 /// Open pipes tracked per SMB connection (the SMB layer bounds its own tables too).
@@ -394,15 +405,17 @@ impl TcpApp {
                 let Sink { smb_counters, .. } = sink;
                 let mut smb_c = std::mem::take(smb_counters);
                 conn.feed(dir, data, &mut smb_c, &mut |ev| match ev {
-                    smb::PipeEvent::Open { key, name } if !zeek_compat => {
+                    smb::PipeEvent::Open { key, name, context } if !zeek_compat => {
                         if let Some((_, p)) = pipes.iter_mut().find(|(k, _)| *k == key) {
                             p.name = name;
+                            p.context = context;
                         } else if pipes.len() < MAX_PIPES {
                             sink.counters.dcerpc_connections += 1;
                             pipes.push((
                                 key,
                                 Pipe {
                                     name,
+                                    context,
                                     stream: DceStream::new(false, false, limits),
                                 },
                             ));
@@ -417,6 +430,7 @@ impl TcpApp {
                                     key,
                                     Pipe {
                                         name: String::new(),
+                                        context: smb::PipeContext::default(),
                                         stream: DceStream::new(false, true, limits),
                                     },
                                 ));
@@ -432,7 +446,7 @@ impl TcpApp {
                         if let Some(i) = pipes.iter().position(|(k, _)| *k == key) {
                             let (key, pipe) = pipes.remove(i);
                             for c in pipe.stream.finish(&mut sink.counters) {
-                                done.push((c, key, pipe.name.clone()));
+                                done.push((c, key, pipe.name.clone(), pipe.context.clone()));
                             }
                         }
                     }
@@ -471,12 +485,15 @@ impl TcpApp {
         }
     }
 
-    fn gap(&mut self, dir: usize) {
+    fn gap(&mut self, dir: usize, len: u64) {
         match &mut self.state {
             AppState::Dce(d) => d.gap(dir),
             AppState::Smb(st) => {
                 let mut sink = self.sink.borrow_mut();
-                st.conn.gap(dir, &mut sink.smb_counters);
+                // A gap inside a skipped file transfer costs no pipe byte.
+                if st.conn.gap_len(dir, len, &mut sink.smb_counters) {
+                    return;
+                }
                 // The lost bytes may have belonged to any pipe: every pipe resynchronises.
                 for (_, p) in st.pipes.iter_mut() {
                     p.stream.framers[dir].gap();
@@ -547,8 +564,8 @@ impl FlowApp for TcpApp {
                     AppState::Detect => true,
                 }
             }
-            FlowEvent::Gap { dir, .. } => {
-                self.gap(dir);
+            FlowEvent::Gap { dir, len, .. } => {
+                self.gap(dir, len);
                 true
             }
             FlowEvent::Close { ts } => {
@@ -566,44 +583,46 @@ impl TcpApp {
         let uid = make_uid(&sink.label, meta);
         let file_index = sink.file_index;
         let label = sink.label.clone();
-        // (call, transport, SMB pipe name)
-        let mut calls: Vec<(Call, &'static str, Option<String>)> = Vec::new();
+        let mut calls: Vec<(Call, Via)> = Vec::new();
         match state {
             AppState::Dce(d) => {
                 for c in d.finish(&mut sink.counters) {
-                    calls.push((c, "tcp", None));
+                    let via = Via {
+                        transport: "tcp",
+                        ..Via::default()
+                    };
+                    calls.push((c, via));
                 }
             }
             AppState::Smb(st) => {
-                let SmbState { pipes, done, .. } = *st;
+                let SmbState {
+                    pipes, done, conn, ..
+                } = *st;
                 let mut all = done;
                 for (key, p) in pipes {
                     for c in p.stream.finish(&mut sink.counters) {
-                        all.push((c, key, p.name.clone()));
+                        all.push((c, key, p.name.clone(), p.context.clone()));
                     }
                 }
-                for (c, key, name) in all {
-                    let t = if key.smb2 { "smb2" } else { "smb1" };
-                    calls.push((c, t, Some(name)));
+                let smb2 = if conn.is_smb3() { "smb3" } else { "smb2" };
+                for (c, key, name, context) in all {
+                    let transport = if key.smb2 { smb2 } else { "smb1" };
+                    let via = Via {
+                        transport,
+                        pipe: Some(name),
+                        context,
+                    };
+                    calls.push((c, via));
                 }
             }
             _ => {}
         }
-        calls.sort_by_key(|(c, _, _)| (c.ts, c.call_id));
-        for (n, (c, transport, pipe)) in calls.iter().enumerate() {
+        calls.sort_by_key(|(c, _)| (c.ts, c.call_id));
+        for (n, (c, via)) in calls.iter().enumerate() {
             if self.zeek_ignore && is_ignored_call(c) {
                 continue;
             }
-            let r = accurate_record(
-                c,
-                meta,
-                &uid,
-                &label,
-                file_index,
-                n as u64,
-                transport,
-                pipe.as_deref(),
-            );
+            let r = accurate_record(c, meta, &uid, &label, file_index, n as u64, via);
             sink.records.push(r);
         }
         if let Some(mut script) = self.script.take() {
@@ -638,7 +657,6 @@ fn is_ignored_call(c: &Call) -> bool {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn accurate_record(
     c: &Call,
     meta: &ConnMeta,
@@ -646,9 +664,10 @@ fn accurate_record(
     label: &Rc<str>,
     file_index: u64,
     n: u64,
-    transport: &'static str,
-    pipe: Option<&str>,
+    via: &Via,
 ) -> Record {
+    let pipe = via.pipe.as_deref();
+    let user = via.context.user.as_ref();
     let (orig, resp) = if c.client_dir == 0 {
         (meta.orig, meta.resp)
     } else {
@@ -683,8 +702,14 @@ fn accurate_record(
             opnum: c.opnum,
             operation_spec: c.uuid.and_then(|u| names::operation_spec(&u, c.opnum)),
             if_version: c.if_version.map(|(a, b)| format!("{a}.{b}")),
-            transport,
+            transport: via.transport,
             smb_pipe: pipe.map(str::to_string),
+            tree: via.context.tree.clone(),
+            smb_user: user.map(|u| u.user.clone()),
+            smb_domain: user.map(|u| u.domain.clone()),
+            smb_workstation: user
+                .map(|u| u.workstation.clone())
+                .filter(|w| !w.is_empty()),
             sec_addr: c.sec_addr.clone(),
             auth_type: c.auth_type.map(|v| names::auth_type_name(v).into_owned()),
             auth_level: c.auth_level.map(|v| names::auth_level_name(v).into_owned()),

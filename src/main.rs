@@ -172,6 +172,18 @@ fn print_summary(c: &Counters, notices: &[Notice], records: usize) {
     for (lt, n) in &c.unknown_linktypes {
         let _ = writeln!(e, "{n:>12}  frames of unsupported link type {lt}");
     }
+    // What SMB3 hid from us, said plainly (issue 3).
+    if c.smb.smb3_encrypted_sessions > 0 {
+        let n = c.smb.smb3_encrypted_sessions;
+        let _ = writeln!(e, "{n} SMB3 sessions encrypted: their calls are invisible");
+    }
+    if c.smb.smb3_compressed_connections > 0 {
+        let n = c.smb.smb3_compressed_connections;
+        let _ = writeln!(
+            e,
+            "{n} SMB3 connections compressed: their calls are invisible"
+        );
+    }
     const MAX_NOTICES: usize = 20;
     for n in notices.iter().take(MAX_NOTICES) {
         match n.offset {

@@ -4,8 +4,9 @@
 //! directions alternate, and a one-byte chunk 0xff is a gap instead of data. Checks that
 //! every pipe byte handed out is counted and that buffering stays within its bounds.
 use libfuzzer_sys::fuzz_target;
+use rpcsift::smb::ntlmssp::MAX_FIELD_CHARS;
 use rpcsift::smb::{
-    MAX_DEFERRED_BYTES, MAX_MESSAGE_LEN, PEEK_LEN, PipeEvent, SmbConn, SmbCounters,
+    MAX_DEFERRED_BYTES, MAX_MESSAGE_LEN, MAX_NAME_LEN, PEEK_LEN, PipeEvent, SmbConn, SmbCounters,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -27,11 +28,19 @@ fuzz_target!(|data: &[u8]| {
                 conn.gap(dir, &mut c);
                 continue;
             }
-            conn.feed(dir, chunk, &mut c, &mut |e| {
-                if let PipeEvent::Data { data, dir: d, .. } = e {
+            conn.feed(dir, chunk, &mut c, &mut |e| match e {
+                PipeEvent::Data { data, dir: d, .. } => {
                     assert!(d < 2);
                     pipe_bytes += data.len() as u64;
                 }
+                PipeEvent::Open { context, .. } => {
+                    let tree = context.tree.unwrap_or_default();
+                    assert!(tree.chars().count() <= MAX_NAME_LEN);
+                    if let Some(u) = context.user {
+                        assert!(u.user.chars().count() <= MAX_FIELD_CHARS);
+                    }
+                }
+                _ => {}
             });
             assert!(
                 conn.buffered() <= 2 * (4 + MAX_MESSAGE_LEN.max(PEEK_LEN)) + MAX_DEFERRED_BYTES

@@ -36,11 +36,22 @@ pub struct Extra {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operation_spec: Option<&'static str>,
     pub if_version: Option<String>,
-    /// "tcp" for plain TCP; "smb1"/"smb2" for named pipes.
+    /// "tcp" for plain TCP; "smb1"/"smb2"/"smb3" for named pipes.
     pub transport: &'static str,
     /// SMB named pipe as opened (e.g. `svcctl`), for calls over SMB.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smb_pipe: Option<String>,
+    /// SMB share path from the tree connect (e.g. `\\10.0.0.1\IPC$`), for calls over SMB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree: Option<String>,
+    /// User, domain and workstation of the SMB session, when its session setup carried
+    /// NTLMSSP in clear.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smb_user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smb_domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smb_workstation: Option<String>,
     /// Secondary address from the bind_ack.
     pub sec_addr: Option<String>,
     pub auth_type: Option<String>,

@@ -14,18 +14,20 @@
 //! pending) or by command, MID, PID, UID and TID (SMB1).
 
 use super::framing::{FrameSink, Framer, Tag};
+use super::ntlmssp::{self, NtlmUser};
 use super::records::{
     self as rec, FSCTL_PIPE_TRANSCEIVE, FileId, Protocol, RecordError, SMB_COM_CLOSE,
-    SMB_COM_NT_CREATE_ANDX, SMB_COM_OPEN_ANDX, SMB_COM_READ_ANDX, SMB_COM_TRANSACTION,
-    SMB_COM_TRANSACTION_SECONDARY, SMB_COM_TREE_CONNECT_ANDX, SMB_COM_TREE_DISCONNECT,
-    SMB_COM_WRITE_ANDX, SMB2_CLOSE, SMB2_CREATE, SMB2_IOCTL, SMB2_READ, SMB2_TREE_CONNECT,
-    SMB2_TREE_DISCONNECT, SMB2_WRITE, STATUS_PENDING, Smb1Block, Smb1Header, Smb2Header,
+    SMB_COM_NT_CREATE_ANDX, SMB_COM_OPEN_ANDX, SMB_COM_READ_ANDX, SMB_COM_SESSION_SETUP_ANDX,
+    SMB_COM_TRANSACTION, SMB_COM_TRANSACTION_SECONDARY, SMB_COM_TREE_CONNECT_ANDX,
+    SMB_COM_TREE_DISCONNECT, SMB_COM_WRITE_ANDX, SMB2_CLOSE, SMB2_CREATE, SMB2_IOCTL,
+    SMB2_NEGOTIATE, SMB2_READ, SMB2_SESSION_SETUP, SMB2_TREE_CONNECT, SMB2_TREE_DISCONNECT,
+    SMB2_WRITE, STATUS_PENDING, Smb1Block, Smb1Header, Smb1SessionSetup, Smb2Header,
 };
 use super::table::Lru;
 use super::zeek_fid::{ZeekFid, zeek_is_error};
 use super::{
-    MAX_ANDX_CHAIN, MAX_COMPOUND_CHAIN, MAX_DEFERRED_BYTES, MAX_OPEN_FILES, MAX_PENDING, MAX_TREES,
-    PipeEvent, PipeKey, SmbCounters,
+    MAX_ANDX_CHAIN, MAX_COMPOUND_CHAIN, MAX_DEFERRED_BYTES, MAX_OPEN_FILES, MAX_PENDING,
+    MAX_SESSIONS, MAX_TREES, PipeContext, PipeEvent, PipeKey, SmbCounters,
 };
 use std::collections::VecDeque;
 
@@ -165,6 +167,12 @@ enum Pending2 {
     TreeConnect {
         session: u64,
         ipc: bool,
+        path: String,
+    },
+    /// A SESSION_SETUP request whose AUTHENTICATE names this user: the SessionId may come
+    /// with the response only.
+    SessionSetup {
+        user: NtlmUser,
     },
     Create {
         session: u64,
@@ -203,7 +211,8 @@ struct Trans1 {
 
 #[derive(Debug, Clone)]
 enum Pending1 {
-    TreeConnect { ipc: bool },
+    TreeConnect { ipc: bool, path: String },
+    SessionSetup { user: NtlmUser },
     Create { name: String },
     Read { fid: u16 },
     Trans(Trans1),
@@ -242,6 +251,17 @@ struct State {
     deferred: VecDeque<Deferred>,
     deferred_bytes: usize,
     zeek: ZeekFid,
+    /// SMB2 DialectRevision from the NEGOTIATE response.
+    dialect: Option<u16>,
+    /// A transform header was seen (only SMB 3.x encrypts).
+    encrypted_seen: bool,
+    /// SessionIds seen in transform headers (at most [`MAX_SESSIONS`]).
+    encrypted_sessions: Vec<u64>,
+    compressed_seen: bool,
+    /// Who each session authenticated as, keyed like trees (smb2, SessionId or UID).
+    users: Lru<(bool, u64), NtlmUser>,
+    /// Share path of each tree (kept after TREE_DISCONNECT, evicted by age only).
+    tree_paths: Lru<TreeKey, String>,
 }
 
 impl Default for SmbConn {
@@ -264,6 +284,12 @@ impl SmbConn {
                 deferred: VecDeque::new(),
                 deferred_bytes: 0,
                 zeek: ZeekFid::new(),
+                dialect: None,
+                encrypted_seen: false,
+                encrypted_sessions: Vec::new(),
+                compressed_seen: false,
+                users: Lru::new(MAX_SESSIONS),
+                tree_paths: Lru::new(MAX_TREES),
             },
         }
     }
@@ -295,9 +321,25 @@ impl SmbConn {
 
     /// Like [`SmbConn::gap`] when the number of lost bytes is known: a gap that falls inside
     /// a message being skipped (a large non-pipe READ or WRITE body) costs nothing.
-    pub fn gap_len(&mut self, dir: usize, len: u64, _counters: &mut SmbCounters) {
-        self.framers[dir.min(1)].gap_len(len);
+    /// Returns true when the gap cost nothing (no pipe byte was lost).
+    pub fn gap_len(&mut self, dir: usize, len: u64, _counters: &mut SmbCounters) -> bool {
+        let absorbed = self.framers[dir.min(1)].gap_len(len);
         self.st.zeek.lost();
+        absorbed
+    }
+
+    /// The SMB2 dialect the NEGOTIATE response chose, when it was seen.
+    pub fn dialect(&self) -> Option<u16> {
+        self.st.dialect
+    }
+
+    /// Does this connection speak SMB 3.x: a 3.x dialect was negotiated, or (negotiate not
+    /// seen) encrypted messages were.
+    pub fn is_smb3(&self) -> bool {
+        match self.st.dialect {
+            Some(d) => rec::smb2_dialect_is_smb3(d),
+            None => self.st.encrypted_seen,
+        }
     }
 
     /// Bytes held for messages not complete yet (both directions), for memory accounting.
@@ -377,18 +419,52 @@ impl State {
             Protocol::Smb1 => self.smb1(dir, p, visible, c, out),
             Protocol::Smb2 => self.smb2(dir, p, visible, c, out),
             Protocol::Transform => self.transform(p, p.len(), c),
-            Protocol::Compressed => c.smb3_compressed_messages += 1,
+            Protocol::Compressed => self.compressed(c),
             Protocol::Other => c.smb_bad_messages += 1,
         }
     }
 
     fn transform(&mut self, prefix: &[u8], total: usize, c: &mut SmbCounters) {
-        if rec::transform_header(prefix).is_err() {
+        let Ok((_, th)) = rec::transform_header(prefix) else {
             c.smb_bad_messages += 1;
             return;
-        }
+        };
         c.smb3_encrypted_messages += 1;
         c.smb3_encrypted_bytes += total as u64;
+        self.encrypted_seen = true;
+        if !self.encrypted_sessions.contains(&th.session_id)
+            && self.encrypted_sessions.len() < MAX_SESSIONS
+        {
+            self.encrypted_sessions.push(th.session_id);
+            c.smb3_encrypted_sessions += 1;
+        }
+    }
+
+    fn compressed(&mut self, c: &mut SmbCounters) {
+        c.smb3_compressed_messages += 1;
+        if !self.compressed_seen {
+            self.compressed_seen = true;
+            c.smb3_compressed_connections += 1;
+        }
+    }
+
+    /// The tree path and user of a pipe on (smb2, session, tree).
+    fn context(&self, key: PipeKey) -> PipeContext {
+        PipeContext {
+            tree: self
+                .tree_paths
+                .get(&TreeKey {
+                    smb2: key.smb2,
+                    session: key.session,
+                    tree: key.tree,
+                })
+                .cloned(),
+            user: self.users.get(&(key.smb2, key.session)).cloned(),
+        }
+    }
+
+    fn set_user(&mut self, smb2: bool, session: u64, user: NtlmUser) {
+        self.users.insert((smb2, session), user);
     }
 
     /// A message whose header was unreadable. Zeek throws and resyncs on those.
@@ -490,6 +566,7 @@ impl State {
             out(PipeEvent::Open {
                 key,
                 name: name.clone(),
+                context: self.context(key),
             });
         }
         // Names are kept only for what may turn out to be a pipe.
@@ -536,6 +613,8 @@ impl State {
             };
             self.insert_file(fk, info, c, out);
         }
+        let key = self.files.get(&fk)?.key;
+        let context = self.context(key);
         let info = self.files.get_mut(&fk)?;
         if info.kind != Kind::Pipe
             && (pipe_op || (info.kind == Kind::Unknown && looks_like_dcerpc(data)))
@@ -551,6 +630,7 @@ impl State {
             out(PipeEvent::Open {
                 key: info.key,
                 name: info.name.clone(),
+                context,
             });
         }
         Some(info.key)
@@ -745,9 +825,23 @@ impl State {
         });
         let file = match h.command {
             SMB2_TREE_CONNECT => {
-                let path = rec::smb2_tree_connect_req(cmd)?;
-                let ipc = path_is_ipc(&rec::utf16le_lossy(path));
-                self.pend2(h.message_id, Pending2::TreeConnect { session, ipc }, c);
+                let path = rec::utf16le_lossy(rec::smb2_tree_connect_req(cmd)?);
+                let ipc = path_is_ipc(&path);
+                self.pend2(
+                    h.message_id,
+                    Pending2::TreeConnect { session, ipc, path },
+                    c,
+                );
+                None
+            }
+            SMB2_SESSION_SETUP => {
+                let blob = rec::smb2_session_setup_req(cmd)?;
+                if let Some(user) = ntlmssp::find_authenticate(blob) {
+                    if session != 0 {
+                        self.set_user(true, session, user.clone());
+                    }
+                    self.pend2(h.message_id, Pending2::SessionSetup { user }, c);
+                }
                 None
             }
             SMB2_TREE_DISCONNECT => {
@@ -861,6 +955,19 @@ impl State {
         let zeek_body = zeek.filter(|_| !zeek_is_error(h));
         let err = rec::smb2_is_error(h);
         match h.command {
+            SMB2_NEGOTIATE => {
+                if !err && let Ok(d) = rec::smb2_negotiate_resp(cmd) {
+                    self.dialect = Some(d);
+                }
+            }
+            SMB2_SESSION_SETUP => {
+                if let Some(Pending2::SessionSetup { user }) = self.pending2.remove(&h.message_id)
+                    && !err
+                    && h.session_id != 0
+                {
+                    self.set_user(true, h.session_id, user);
+                }
+            }
             SMB2_TREE_CONNECT => {
                 let p = self.pending2.remove(&h.message_id);
                 if err {
@@ -870,16 +977,17 @@ impl State {
                 if zeek_body.is_some() {
                     self.zeek.smb2_tree_connect_resp(h, t.share_type);
                 }
-                let (session, ipc) = match p {
-                    Some(Pending2::TreeConnect { session, ipc }) => (
+                let (session, ipc, path) = match p {
+                    Some(Pending2::TreeConnect { session, ipc, path }) => (
                         if h.session_id != 0 {
                             h.session_id
                         } else {
                             session
                         },
                         ipc,
+                        Some(path),
                     ),
-                    _ => (h.session_id, false),
+                    _ => (h.session_id, false, None),
                 };
                 let kind = match t.share_type {
                     rec::SMB2_SHARE_TYPE_PIPE => Kind::Pipe,
@@ -888,15 +996,15 @@ impl State {
                     _ => Kind::Unknown,
                 };
                 if let Some(tree) = h.tree_id() {
-                    self.insert_tree(
-                        TreeKey {
-                            smb2: true,
-                            session,
-                            tree,
-                        },
-                        kind,
-                        c,
-                    );
+                    let tk = TreeKey {
+                        smb2: true,
+                        session,
+                        tree,
+                    };
+                    self.insert_tree(tk, kind, c);
+                    if let Some(path) = path {
+                        self.tree_paths.insert(tk, path);
+                    }
                 }
             }
             SMB2_CREATE => {
@@ -1069,9 +1177,44 @@ impl State {
         match (cmd, h.is_reply()) {
             (SMB_COM_TREE_CONNECT_ANDX, false) => {
                 let t = rec::smb1_tree_connect_req(msg, b, uni)?;
-                let ipc = path_is_ipc(&t.path.to_string_lossy());
+                let path = t.path.to_string_lossy();
+                let ipc = path_is_ipc(&path);
                 // The TID is not known until the response: match on the rest.
-                self.pend1(key(cmd, 0), Pending1::TreeConnect { ipc }, c);
+                self.pend1(key(cmd, 0), Pending1::TreeConnect { ipc, path }, c);
+            }
+            (SMB_COM_SESSION_SETUP_ANDX, false) => {
+                let user = match rec::smb1_session_setup_req(msg, b, uni)? {
+                    Smb1SessionSetup::Blob(blob) => ntlmssp::find_authenticate(blob),
+                    Smb1SessionSetup::Plain { account, domain } => Some(NtlmUser {
+                        user: account.to_string_lossy(),
+                        domain: domain.to_string_lossy(),
+                        workstation: String::new(),
+                    }),
+                };
+                if let Some(user) = user {
+                    if h.uid != 0 {
+                        self.set_user(false, h.uid as u64, user.clone());
+                    }
+                    // The UID may come with the response only (one-step logons).
+                    self.pend1(key(cmd, h.tid), Pending1::SessionSetup { user }, c);
+                }
+            }
+            (SMB_COM_SESSION_SETUP_ANDX, true) => {
+                // Match on MID/PID/TID: the request may have had UID 0.
+                let k = Mid1 {
+                    uid: 0,
+                    ..key(cmd, h.tid)
+                };
+                let p = self
+                    .pending1
+                    .remove(&key(cmd, h.tid))
+                    .or_else(|| self.pending1.remove(&k));
+                if let Some(Pending1::SessionSetup { user }) = p
+                    && h.status == 0
+                    && h.uid != 0
+                {
+                    self.set_user(false, h.uid as u64, user);
+                }
             }
             (SMB_COM_TREE_CONNECT_ANDX, true) => {
                 let p = self.pending1.remove(&key(cmd, 0));
@@ -1082,22 +1225,25 @@ impl State {
                 if zeek {
                     self.zeek.smb1_tree_connect_resp(h.tid, service);
                 }
-                let ipc = matches!(p, Some(Pending1::TreeConnect { ipc: true }));
+                let (ipc, path) = match p {
+                    Some(Pending1::TreeConnect { ipc, path }) => (ipc, Some(path)),
+                    _ => (false, None),
+                };
                 let kind = match service {
                     s if s.starts_with(b"IPC") => Kind::Pipe,
                     [] if ipc => Kind::Pipe,
                     [] => Kind::Unknown,
                     _ => Kind::NotPipe,
                 };
-                self.insert_tree(
-                    TreeKey {
-                        smb2: false,
-                        session: h.uid as u64,
-                        tree,
-                    },
-                    kind,
-                    c,
-                );
+                let tk = TreeKey {
+                    smb2: false,
+                    session: h.uid as u64,
+                    tree,
+                };
+                self.insert_tree(tk, kind, c);
+                if let Some(path) = path {
+                    self.tree_paths.insert(tk, path);
+                }
             }
             (SMB_COM_NT_CREATE_ANDX | SMB_COM_OPEN_ANDX, false) => {
                 let name = if cmd == SMB_COM_NT_CREATE_ANDX {
@@ -1332,7 +1478,7 @@ impl State {
             }
             Protocol::Compressed => {
                 self.count_conn(c);
-                c.smb3_compressed_messages += 1;
+                self.compressed(c);
                 true
             }
             Protocol::Smb2 => {

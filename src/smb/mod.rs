@@ -41,6 +41,7 @@
 
 pub mod conn;
 mod framing;
+pub mod ntlmssp;
 pub mod records;
 mod table;
 mod zeek_fid;
@@ -68,6 +69,8 @@ pub const PEEK_LEN: usize = 256;
 pub const MAX_OPEN_FILES: usize = 4096;
 /// Tree connects tracked per connection (least recently used evicted).
 pub const MAX_TREES: usize = 1024;
+/// Sessions whose user is remembered, and SMB3 encrypted sessions counted, per connection.
+pub const MAX_SESSIONS: usize = 256;
 /// Requests awaiting their response per connection, SMB1 and SMB2 each (oldest evicted).
 pub const MAX_PENDING: usize = 4096;
 /// Commands followed in one SMB1 AndX chain.
@@ -125,6 +128,8 @@ pub enum PipeEvent<'a> {
         key: PipeKey,
         /// As given in the create request, e.g. "svcctl" or "\\svcctl"; "" when unknown.
         name: String,
+        /// The tree and session the pipe was opened on, as far as they were seen.
+        context: PipeContext,
     },
     /// Bytes written to (`dir` = the TCP direction they travelled, as passed to `feed`) or
     /// read from the pipe.
@@ -155,6 +160,16 @@ pub enum PipeEvent<'a> {
     ZeekClose { fid: u64 },
 }
 
+/// What the SMB layer knows about the tree and session of a pipe when it opens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PipeContext {
+    /// The share path from the tree connect request, e.g. `\\10.0.0.1\IPC$`.
+    pub tree: Option<String>,
+    /// Who the session authenticated as, when its session setup carried an NTLMSSP
+    /// AUTHENTICATE_MESSAGE in clear (SMB1 without extended security: account and domain).
+    pub user: Option<ntlmssp::NtlmUser>,
+}
+
 macro_rules! smb_counters {
     ($($(#[$m:meta])* $name:ident : $label:expr),* $(,)?) => {
         /// Named counters of the SMB layer, merged like [`crate::stats::Counters`].
@@ -181,6 +196,10 @@ smb_counters! {
     smb3_encrypted_messages: "SMB3 encrypted messages (counted, not decoded)",
     smb3_encrypted_bytes: "bytes in SMB3 encrypted messages",
     smb3_compressed_messages: "SMB3 compressed messages (counted, not decoded)",
+    /// Distinct (connection, SessionId) pairs seen in transform headers.
+    smb3_encrypted_sessions: "SMB3 encrypted sessions",
+    /// Connections that carried compressed messages (their header names no session).
+    smb3_compressed_connections: "SMB connections with SMB3 compressed messages",
     smb_signed_messages: "signed SMB messages",
     smb_bad_messages: "malformed SMB messages",
     smb_resyncs: "SMB resynchronisations after gap or garbage",

@@ -59,7 +59,7 @@ fn record(
     e: PipeEvent<'_>,
 ) {
     match e {
-        PipeEvent::Open { key, name } => {
+        PipeEvent::Open { key, name, .. } => {
             let p = pipes.entry((seq, key)).or_default();
             p.opens += 1;
             if !name.is_empty() {

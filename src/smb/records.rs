@@ -406,6 +406,58 @@ pub fn smb1_tree_connect_resp<'a>(msg: &'a [u8], b: &Smb1Block<'a>) -> R<&'a [u8
     }
 }
 
+/// SESSION_SETUP_ANDX request (MS-CIFS 2.2.4.53.1, MS-SMB 2.2.4.6.1): what it says about
+/// the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Smb1SessionSetup<'a> {
+    /// Extended security (WordCount 12): the security blob (SPNEGO or raw NTLMSSP).
+    Blob(&'a [u8]),
+    /// NT LM 0.12 without extended security (WordCount 13) or LANMAN (WordCount 10): the
+    /// account and domain as plain strings.
+    Plain {
+        account: SmbString<'a>,
+        domain: SmbString<'a>,
+    },
+}
+
+pub fn smb1_session_setup_req<'a>(
+    msg: &'a [u8],
+    b: &Smb1Block<'a>,
+    unicode: bool,
+) -> R<Smb1SessionSetup<'a>> {
+    let end = b.bytes_offset + b.bytes.len();
+    let (pw_len, unicode) = match b.word_count {
+        12 => {
+            let w = words_at(b.words, 12, "SESSION_SETUP_ANDX request")?;
+            let len = u16_at(w, 14) as usize;
+            return Ok(Smb1SessionSetup::Blob(slice_at(
+                msg,
+                b.bytes_offset,
+                len.min(b.bytes.len()),
+                "security blob",
+            )?));
+        }
+        13 => {
+            let w = words_at(b.words, 13, "SESSION_SETUP_ANDX request")?;
+            (u16_at(w, 14) as usize + u16_at(w, 16) as usize, unicode)
+        }
+        // LANMAN 1.0/2.1 form: OEM strings.
+        10 => {
+            let w = words_at(b.words, 10, "SESSION_SETUP_ANDX request")?;
+            (u16_at(w, 14) as usize, false)
+        }
+        _ => return Err(RecordError::Bad("SESSION_SETUP_ANDX word count")),
+    };
+    let name_off = b
+        .bytes_offset
+        .checked_add(pw_len)
+        .filter(|&o| o <= end)
+        .ok_or(RecordError::OutOfBounds("passwords"))?;
+    let (account, after) = smb1_string(msg, name_off, end, unicode);
+    let (domain, _) = smb1_string(msg, after, end, unicode);
+    Ok(Smb1SessionSetup::Plain { account, domain })
+}
+
 /// NT_CREATE_ANDX request (2.2.4.64.1): the file name.
 pub fn smb1_nt_create_req<'a>(msg: &'a [u8], b: &Smb1Block<'a>, unicode: bool) -> R<SmbString<'a>> {
     words_at(b.words, 24, "NT_CREATE_ANDX request")?;
@@ -822,6 +874,30 @@ pub fn smb2_is_error(h: &Smb2Header) -> bool {
         STATUS_MORE_PROCESSING_REQUIRED => h.command != SMB2_SESSION_SETUP,
         _ => true,
     }
+}
+
+/// NEGOTIATE response (2.2.4): the DialectRevision the server chose (0x0202, 0x0210,
+/// 0x0300, 0x0302, 0x0311; 0x02ff is the wildcard answer to an SMB1 multi-protocol
+/// negotiate).
+pub fn smb2_negotiate_resp(cmd: &[u8]) -> R<u16> {
+    let b = body(cmd, 8, "NEGOTIATE response")?;
+    Ok(u16_at(b, 4))
+}
+
+/// Is `dialect` an SMB 3.x dialect?
+pub fn smb2_dialect_is_smb3(dialect: u16) -> bool {
+    (0x0300..0x0400).contains(&dialect)
+}
+
+/// SESSION_SETUP request (2.2.5): the security buffer (GSS-API / SPNEGO token).
+pub fn smb2_session_setup_req(cmd: &[u8]) -> R<&[u8]> {
+    let b = body(cmd, 24, "SESSION_SETUP request")?;
+    smb2_buffer(
+        cmd,
+        u16_at(b, 12) as usize,
+        u16_at(b, 14) as usize,
+        "SESSION_SETUP security buffer",
+    )
 }
 
 /// TREE_CONNECT request (2.2.9): the share path, UTF-16LE.
@@ -1373,5 +1449,41 @@ mod tests {
             utf16le_lossy(&long).chars().count(),
             crate::smb::MAX_NAME_LEN
         );
+    }
+
+    #[test]
+    fn negotiate_and_session_setup() {
+        let m = smb2_negotiate_resp_msg(0, 0x0302);
+        assert_eq!(smb2_negotiate_resp(&m), Ok(0x0302));
+        assert!(smb2_dialect_is_smb3(0x0302) && smb2_dialect_is_smb3(0x0311));
+        assert!(!smb2_dialect_is_smb3(0x0210) && !smb2_dialect_is_smb3(0x02ff));
+        assert!(smb2_negotiate_resp(&m[..70]).is_err());
+
+        let m = smb2_session_setup_req_msg(2, 7, b"blob-bytes");
+        assert_eq!(smb2_session_setup_req(&m), Ok(&b"blob-bytes"[..]));
+        let mut bad = m.clone();
+        bad[64 + 14] = 200; // length past the end
+        assert!(smb2_session_setup_req(&bad).is_err());
+
+        let m = smb1_session_setup_blob_msg(1, 9, b"NTLMSSP\0xyz");
+        let b = smb1_block(&m, SMB1_HEADER_LEN).unwrap();
+        assert_eq!(
+            smb1_session_setup_req(&m, &b, false),
+            Ok(Smb1SessionSetup::Blob(&b"NTLMSSP\0xyz"[..]))
+        );
+        for unicode in [false, true] {
+            let m = smb1_session_setup_plain_msg(1, "carol", "DOM", unicode);
+            let b = smb1_block(&m, SMB1_HEADER_LEN).unwrap();
+            match smb1_session_setup_req(&m, &b, unicode) {
+                Ok(Smb1SessionSetup::Plain { account, domain }) => {
+                    assert_eq!(account.to_string_lossy(), "carol");
+                    assert_eq!(domain.to_string_lossy(), "DOM");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let m = Smb1::new(SMB_COM_SESSION_SETUP_ANDX).build(&[0; 6], b"");
+        let b = smb1_block(&m, SMB1_HEADER_LEN).unwrap();
+        assert!(smb1_session_setup_req(&m, &b, false).is_err());
     }
 }

@@ -748,3 +748,117 @@ pub fn transform_msg(session: u64, size: usize) -> Vec<u8> {
     v.extend(std::iter::repeat_n(0x5a, size));
     v
 }
+
+pub fn smb2_negotiate_resp_msg(msg_id: u64, dialect: u16) -> Vec<u8> {
+    let mut b = Vec::new();
+    le16(&mut b, 65);
+    le16(&mut b, 1); // security mode
+    le16(&mut b, dialect);
+    le16(&mut b, 0);
+    b.extend_from_slice(&[0x11; 16]); // server guid
+    le32(&mut b, 0); // capabilities
+    le32(&mut b, 0x10_0000);
+    le32(&mut b, 0x10_0000);
+    le32(&mut b, 0x10_0000);
+    le64(&mut b, 0);
+    le64(&mut b, 0);
+    le16(&mut b, 0); // security buffer offset
+    le16(&mut b, 0); // security buffer length
+    le32(&mut b, 0);
+    b.push(0);
+    Smb2::new(SMB2_NEGOTIATE)
+        .response()
+        .session(0)
+        .msg_id(msg_id)
+        .build(&b)
+}
+
+pub fn smb2_session_setup_req_msg(msg_id: u64, session: u64, blob: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    le16(&mut b, 25);
+    b.push(0); // flags
+    b.push(1); // security mode
+    le32(&mut b, 0); // capabilities
+    le32(&mut b, 0); // channel
+    le16(&mut b, 64 + 24);
+    le16(&mut b, blob.len() as u16);
+    le64(&mut b, 0); // previous session
+    b.extend_from_slice(blob);
+    Smb2::new(SMB2_SESSION_SETUP)
+        .session(session)
+        .msg_id(msg_id)
+        .build(&b)
+}
+
+pub fn smb2_session_setup_resp_msg(msg_id: u64, session: u64, status: u32) -> Vec<u8> {
+    let mut b = Vec::new();
+    le16(&mut b, 9);
+    le16(&mut b, 0);
+    le16(&mut b, 0);
+    le16(&mut b, 0);
+    b.push(0);
+    Smb2::new(SMB2_SESSION_SETUP)
+        .response()
+        .status(status)
+        .session(session)
+        .msg_id(msg_id)
+        .build(&b)
+}
+
+/// SESSION_SETUP_ANDX with extended security (WordCount 12) carrying `blob`.
+pub fn smb1_session_setup_blob_msg(mid: u16, uid: u16, blob: &[u8]) -> Vec<u8> {
+    let mut w = NO_ANDX.to_vec();
+    le16(&mut w, 4356); // max buffer
+    le16(&mut w, 10); // max mpx
+    le16(&mut w, 0); // vc
+    le32(&mut w, 0); // session key
+    le16(&mut w, blob.len() as u16);
+    le32(&mut w, 0);
+    le32(&mut w, 0x8000_0000); // capabilities: extended security
+    let mut b = blob.to_vec();
+    b.extend_from_slice(b"Unix\0Samba\0");
+    Smb1::new(SMB_COM_SESSION_SETUP_ANDX)
+        .mid(mid)
+        .uid(uid)
+        .build(&w, &b)
+}
+
+/// SESSION_SETUP_ANDX without extended security (WordCount 13): plain account and domain.
+pub fn smb1_session_setup_plain_msg(
+    mid: u16,
+    account: &str,
+    domain: &str,
+    unicode: bool,
+) -> Vec<u8> {
+    let mut w = NO_ANDX.to_vec();
+    le16(&mut w, 4356);
+    le16(&mut w, 10);
+    le16(&mut w, 0);
+    le32(&mut w, 0);
+    le16(&mut w, 24); // OEM password
+    le16(&mut w, 24); // Unicode password
+    le32(&mut w, 0);
+    le32(&mut w, 0x0000_00d4);
+    let bytes_offset = 32 + 1 + w.len() + 2;
+    let mut b = vec![0x22; 48];
+    let acc = smb1_str(bytes_offset + b.len(), account, unicode);
+    b.extend_from_slice(&acc);
+    let dom = smb1_str(bytes_offset + b.len(), domain, unicode);
+    b.extend_from_slice(&dom);
+    b.extend_from_slice(&smb1_str(bytes_offset + b.len(), "Windows 2000", unicode));
+    Smb1::new(SMB_COM_SESSION_SETUP_ANDX)
+        .mid(mid)
+        .uid(0)
+        .unicode_if(unicode)
+        .build(&w, &b)
+}
+
+pub fn smb1_session_setup_resp_msg(mid: u16, uid: u16) -> Vec<u8> {
+    let mut w = NO_ANDX.to_vec();
+    le16(&mut w, 0); // action
+    Smb1::new(SMB_COM_SESSION_SETUP_ANDX)
+        .mid(mid)
+        .uid(uid)
+        .reply()
+        .build(&w, b"Unix\0Samba\0")
+}

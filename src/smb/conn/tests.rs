@@ -1,6 +1,7 @@
 //! SmbConn on hand-built conversations.
 
 use super::*;
+use crate::smb::PipeContext;
 use crate::smb::records::*;
 use crate::smb::testutil::*;
 use crate::smb::{LARGE_MESSAGE_LEN, MAX_OPEN_FILES};
@@ -17,7 +18,7 @@ enum Ev {
 
 fn own(e: PipeEvent<'_>) -> Ev {
     match e {
-        PipeEvent::Open { key, name } => Ev::Open(key, name),
+        PipeEvent::Open { key, name, .. } => Ev::Open(key, name),
         PipeEvent::Data {
             key,
             dir,
@@ -940,4 +941,146 @@ fn signed_multi_credit_messages() {
         ]
     );
     assert_eq!(h.c.smb_signed_messages, 2);
+}
+
+/// Feed whole messages and keep the context of every Open.
+fn contexts(conv: &[(usize, Vec<u8>)]) -> (SmbConn, SmbCounters, Vec<(PipeKey, PipeContext)>) {
+    let mut conn = SmbConn::new();
+    let mut c = SmbCounters::default();
+    let mut opens = Vec::new();
+    for (d, m) in conv {
+        conn.feed(*d, &nbss(m), &mut c, &mut |e| {
+            if let PipeEvent::Open { key, context, .. } = e {
+                opens.push((key, context));
+            }
+        });
+    }
+    (conn, c, opens)
+}
+
+#[test]
+fn smb2_pipe_carries_tree_user_and_dialect() {
+    use crate::smb::ntlmssp::tests::{authenticate, spnego_resp};
+    let auth = spnego_resp(&authenticate("alice", "CORP", "WS01", true));
+    let conv = vec![
+        (0, smb2_negotiate(false)),
+        (1, smb2_negotiate_resp_msg(0, 0x0311)),
+        // First leg: no session yet, no AUTHENTICATE.
+        (
+            0,
+            smb2_session_setup_req_msg(1, 0, b"\x60\x10NTLMSSP\0\x01\0\0\0"),
+        ),
+        (
+            1,
+            smb2_session_setup_resp_msg(1, SESSION, STATUS_MORE_PROCESSING_REQUIRED),
+        ),
+        (0, smb2_session_setup_req_msg(2, SESSION, &auth)),
+        (1, smb2_session_setup_resp_msg(2, SESSION, 0)),
+        (0, smb2_tree_connect_req_msg(3, "\\\\10.0.0.1\\IPC$")),
+        (1, smb2_tree_connect_resp_msg(3, 1, SMB2_SHARE_TYPE_PIPE)),
+        (0, smb2_create_req_msg(4, 1, "svcctl")),
+        (1, smb2_create_resp_msg(4, 1, FA)),
+    ];
+    let (conn, c, opens) = contexts(&conv);
+    assert_eq!(conn.dialect(), Some(0x0311));
+    assert!(conn.is_smb3());
+    assert_eq!(c.smb_bad_messages, 0);
+    let ctx = PipeContext {
+        tree: Some("\\\\10.0.0.1\\IPC$".into()),
+        user: Some(NtlmUser {
+            user: "alice".into(),
+            domain: "CORP".into(),
+            workstation: "WS01".into(),
+        }),
+    };
+    assert_eq!(opens, vec![(key2(1, FA), ctx)]);
+}
+
+#[test]
+fn smb2_dialect_2_is_not_smb3_and_user_unknown_without_auth() {
+    let conv = vec![
+        (1, smb2_negotiate_resp_msg(0, 0x0210)),
+        (0, smb2_tree_connect_req_msg(3, "\\\\srv\\IPC$")),
+        (1, smb2_tree_connect_resp_msg(3, 1, SMB2_SHARE_TYPE_PIPE)),
+        (0, smb2_create_req_msg(4, 1, "lsarpc")),
+        (1, smb2_create_resp_msg(4, 1, FB)),
+    ];
+    let (conn, _, opens) = contexts(&conv);
+    assert_eq!(conn.dialect(), Some(0x0210));
+    assert!(!conn.is_smb3());
+    assert_eq!(opens.len(), 1);
+    assert_eq!(opens[0].1.tree.as_deref(), Some("\\\\srv\\IPC$"));
+    assert_eq!(opens[0].1.user, None);
+    // No negotiate seen: SMB2 unless encrypted messages show it is SMB3.
+    let mut h = H::default();
+    h.msg(0, &smb2_create_req_msg(4, 1, "lsarpc"));
+    assert!(!h.conn.is_smb3());
+    h.msg(0, &transform_msg(0x99, 10));
+    assert!(h.conn.is_smb3());
+}
+
+#[test]
+fn smb1_session_user_extended_and_plain() {
+    use crate::smb::ntlmssp::tests::{authenticate, spnego_resp};
+    for unicode in [false, true] {
+        // Extended security: the AUTHENTICATE leg carries the UID the server gave.
+        let blob = spnego_resp(&authenticate("bob", "LAB", "PC7", unicode));
+        let conv = vec![
+            (0, smb1_session_setup_blob_msg(1, UID, &blob)),
+            (1, smb1_session_setup_resp_msg(1, UID)),
+            (0, smb1_tree_connect_req_msg(2, "\\\\SRV\\IPC$", unicode)),
+            (1, smb1_tree_connect_resp_msg(2, TID, b"IPC")),
+            (0, smb1_nt_create_req_msg(3, TID, "\\svcctl", unicode)),
+            (
+                1,
+                smb1_nt_create_resp_msg(3, TID, FID1, FILE_TYPE_MESSAGE_MODE_PIPE),
+            ),
+        ];
+        let (conn, c, opens) = contexts(&conv);
+        assert!(!conn.is_smb3());
+        assert_eq!(c.smb_bad_messages, 0, "unicode {unicode}");
+        let ctx = &opens[0].1;
+        assert_eq!(ctx.tree.as_deref(), Some("\\\\SRV\\IPC$"));
+        let u = ctx.user.as_ref().unwrap();
+        assert_eq!(
+            (u.user.as_str(), u.domain.as_str(), u.workstation.as_str()),
+            ("bob", "LAB", "PC7")
+        );
+        // Without extended security: UID 0 in the request, assigned by the response.
+        let conv = vec![
+            (
+                0,
+                smb1_session_setup_plain_msg(1, "carol", "WORKGROUP", unicode),
+            ),
+            (1, smb1_session_setup_resp_msg(1, UID)),
+            (0, smb1_tree_connect_req_msg(2, "\\\\SRV\\IPC$", unicode)),
+            (1, smb1_tree_connect_resp_msg(2, TID, b"IPC")),
+            (0, smb1_nt_create_req_msg(3, TID, "\\svcctl", unicode)),
+            (
+                1,
+                smb1_nt_create_resp_msg(3, TID, FID1, FILE_TYPE_MESSAGE_MODE_PIPE),
+            ),
+        ];
+        let (_, c, opens) = contexts(&conv);
+        assert_eq!(c.smb_bad_messages, 0, "unicode {unicode}");
+        let u = opens[0].1.user.as_ref().unwrap();
+        assert_eq!(
+            (u.user.as_str(), u.domain.as_str(), u.workstation.as_str()),
+            ("carol", "WORKGROUP", "")
+        );
+    }
+}
+
+#[test]
+fn encrypted_sessions_and_compressed_connections_counted_once() {
+    let mut h = H::default();
+    h.msg(0, &transform_msg(0x55, 100));
+    h.msg(1, &transform_msg(0x55, 100));
+    h.msg(0, &transform_msg(0x66, 100));
+    h.msg(0, b"\xfcSMB\x10\0\0\0\x01\0\0\0\0\0\0\0");
+    h.msg(1, b"\xfcSMB\x10\0\0\0\x01\0\0\0\0\0\0\0");
+    assert_eq!(h.c.smb3_encrypted_messages, 3);
+    assert_eq!(h.c.smb3_encrypted_sessions, 2);
+    assert_eq!(h.c.smb3_compressed_messages, 2);
+    assert_eq!(h.c.smb3_compressed_connections, 1);
 }
