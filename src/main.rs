@@ -34,6 +34,9 @@ Exit status:
   1  a capture file could not be read at all (the others were still processed)
   2  usage error, or no capture file found")]
     Calls(CallsArgs),
+    /// Flag remote-execution calls: built-in indicator sets and Sigma rules (zeek / dce_rpc).
+    #[command(after_help = DETECT_AFTER_HELP)]
+    Detect(DetectArgs),
 }
 
 #[derive(clap::Args)]
@@ -82,6 +85,10 @@ struct CallsArgs {
 fn main() {
     let cli = Cli::parse();
     let code = match cli.cmd {
+        Cmd::Detect(a) => cmd_detect(a).unwrap_or_else(|e| {
+            eprintln!("rpcsift: {e:#}");
+            2
+        }),
         Cmd::Calls(a) => match calls(a) {
             Ok(c) => c,
             Err(e) => {
@@ -202,4 +209,161 @@ fn print_summary(c: &Counters, notices: &[Notice], records: usize) {
             notices.len() - MAX_NOTICES
         );
     }
+}
+
+const DETECT_AFTER_HELP: &str = "\
+Indicator sets (matched on interface UUID + opnum, never on names):
+  improved   atsvc NetrJobAdd, ITaskSchedulerService SchRpcRegisterTask/SchRpcEnableTask/SchRpcRun,
+             IWbemServices ExecMethod/ExecMethodAsync, every svcctl CreateService*/CreateWowService/
+             StartService* opnum (default)
+  bzar-2020  MITRE BZAR from 2020 (atsvc JobAdd hits carry would_match_in_zeek=false)
+  bzar-2019  MITRE BZAR's first release
+  all        the union (one hit per set that covers the call)
+Without --sigma the default set is improved; with --sigma only the rules run unless
+--indicators is given.
+
+Examples:
+  rpcsift detect captures/
+  rpcsift detect --indicators all --format json case1.pcap
+  rpcsift detect --sigma rules/ --fail-on-hit /cases/host1/
+
+Exit status:
+  0  the run completed (whatever it found)
+  1  a capture file could not be read at all (the others were still processed)
+  2  usage error, no capture file found, or no usable Sigma rule
+  3  --fail-on-hit was given and there was at least one hit";
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DetectFormat {
+    /// A table grouped by target host and technique.
+    Text,
+    /// One JSON object per hit, one per line.
+    Json,
+}
+
+#[derive(clap::Args)]
+struct DetectArgs {
+    /// Capture files or directories (recursed for .pcap .pcapng .cap .dmp, optionally .gz).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Built-in indicator set [default: improved, unless --sigma is given].
+    #[arg(long, value_enum, value_name = "SET")]
+    indicators: Option<rpcsift::detect::indicators::IndicatorSet>,
+    /// Sigma rule file, or directory of .yml/.yaml rules (logsource zeek / dce_rpc). Repeatable.
+    #[arg(long, value_name = "FILE|DIR")]
+    sigma: Vec<PathBuf>,
+    /// Output format [default: text on a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    format: Option<DetectFormat>,
+    /// Write hits to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit with status 3 when there is at least one hit (for scripts and CI gates).
+    #[arg(long)]
+    fail_on_hit: bool,
+    /// Worker threads (default: all cores).
+    #[arg(short = 'j', long)]
+    threads: Option<usize>,
+    /// Do not print the summary to standard error.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn cmd_detect(a: DetectArgs) -> Result<i32> {
+    use rpcsift::detect::{self, Detector, indicators::IndicatorSet, sigma};
+    if let Some(n) = a.threads {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
+    }
+    for p in &a.sigma {
+        if !p.exists() {
+            anyhow::bail!("Sigma rule path {} does not exist", p.display());
+        }
+    }
+    let loaded = sigma::load_paths(&a.sigma);
+    for e in &loaded.errors {
+        eprintln!("rpcsift: sigma: {e}");
+    }
+    if !a.sigma.is_empty() && loaded.rules.is_empty() && a.indicators.is_none() {
+        anyhow::bail!(
+            "no usable Sigma rule in {} file(s) ({} rejected)",
+            loaded.files,
+            loaded.errors.len()
+        );
+    }
+    let set = match (a.indicators, a.sigma.is_empty()) {
+        (Some(s), _) => Some(s),
+        (None, true) => Some(IndicatorSet::Improved),
+        (None, false) => None,
+    };
+    let files = rpcsift::capture::collect_capture_paths(&a.paths).context("listing captures")?;
+    if files.is_empty() {
+        anyhow::bail!("no capture files found in the given paths");
+    }
+    let run = engine::run(&files, &Options::default());
+    let det = Detector {
+        set,
+        rules: loaded.rules,
+    };
+    let hits = det.run(&run.records);
+    let format = a.format.unwrap_or(if std::io::stdout().is_terminal() {
+        DetectFormat::Text
+    } else {
+        DetectFormat::Json
+    });
+    let write = |w: &mut dyn Write| -> std::io::Result<()> {
+        match format {
+            DetectFormat::Text => detect::write_text(w, &hits)?,
+            DetectFormat::Json => detect::write_json(w, &hits)?,
+        }
+        w.flush()
+    };
+    match &a.output {
+        Some(p) => {
+            let f =
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            write(&mut std::io::BufWriter::new(f))?;
+        }
+        None => {
+            let out = std::io::stdout().lock();
+            if let Err(e) = write(&mut std::io::BufWriter::new(out))
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(e.into());
+            }
+        }
+    }
+    if !a.quiet {
+        let c = &run.counters;
+        eprintln!(
+            "rpcsift detect: {} capture file(s), {} call(s), {} hit(s); indicators {}, {} Sigma rule(s){}",
+            files.len(),
+            run.records.len(),
+            hits.len(),
+            set.map_or("none".to_string(), |s| s.to_string()),
+            det.rules.len(),
+            if loaded.errors.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} rejected)", loaded.errors.len())
+            }
+        );
+        if c.files_failed > 0 {
+            eprintln!(
+                "rpcsift detect: {} capture file(s) could not be read",
+                c.files_failed
+            );
+        }
+        for n in run.notices.iter().take(20) {
+            eprintln!("note: {}: {}", n.file, n.message);
+        }
+    }
+    Ok(if a.fail_on_hit && !hits.is_empty() {
+        3
+    } else if run.counters.files_failed > 0 {
+        1
+    } else {
+        0
+    })
 }

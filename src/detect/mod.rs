@@ -1,5 +1,444 @@
 //! Detection on decoded calls: built-in remote-execution indicator sets matched on wire
 //! identity ([`indicators`]) and Sigma rules for Zeek's `dce_rpc` log source ([`sigma`]).
+//!
+//! [`Detector::run`] turns call records (accurate mode, with [`crate::output::Extra`]) into
+//! [`Hit`]s: one per call and matcher (an indicator set or a Sigma rule), so a call that
+//! both `improved` and a Sigma rule flag appears twice, each with its own provenance.
+//! [`write_json`] writes one JSON object per hit, [`write_text`] a table grouped by target
+//! host and technique.
 
 pub mod indicators;
 pub mod sigma;
+
+use crate::output::Record;
+use indicators::IndicatorSet;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+/// An ATT&CK technique attached to a hit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Technique {
+    pub id: String,
+    pub tactic: Option<String>,
+    pub name: Option<String>,
+}
+
+/// One call flagged by one indicator set or Sigma rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    /// Request time (Zeek's `ts`).
+    pub ts: f64,
+    pub uid: String,
+    #[serde(rename = "id.orig_h")]
+    pub orig_h: IpAddr,
+    #[serde(rename = "id.orig_p")]
+    pub orig_p: u16,
+    #[serde(rename = "id.resp_h")]
+    pub resp_h: IpAddr,
+    #[serde(rename = "id.resp_p")]
+    pub resp_p: u16,
+    /// `tcp`, `smb1`, `smb2`, ...
+    pub transport: Option<&'static str>,
+    pub named_pipe: Option<String>,
+    pub smb_pipe: Option<String>,
+    /// Zeek's names for the call.
+    pub endpoint: Option<String>,
+    pub operation: Option<String>,
+    /// The Microsoft-specification name where Zeek's differs or is missing.
+    pub operation_spec: Option<&'static str>,
+    pub uuid: Option<String>,
+    pub opnum: Option<u16>,
+    /// `ok` (response), `fault` or `no_response`.
+    pub status: Option<&'static str>,
+    /// A response PDU (not a fault) answered the call: what BZAR required to fire.
+    pub responded: bool,
+    pub techniques: Vec<Technique>,
+    /// The indicator set's name, or `sigma:<rule id>`.
+    pub matched_by: String,
+    /// The indicator set (indicator hits only).
+    pub set: Option<&'static str>,
+    /// Sigma rule id, title, level and tags (Sigma hits only).
+    pub rule_id: Option<String>,
+    pub title: Option<String>,
+    pub level: Option<String>,
+    pub tags: Vec<String>,
+    /// Indicator hits: whether the set's published `endpoint::operation` string equals
+    /// Zeek's name for this call (false = that analytic as published would miss it).
+    /// Null for Sigma hits, which match on the names themselves.
+    pub would_match_in_zeek: Option<bool>,
+    /// The capture file the call came from.
+    pub capture: Option<String>,
+    /// Identity of the call (for counting calls, not hits).
+    #[serde(skip)]
+    pub call: (u64, u64, u64),
+}
+
+/// What to look for.
+#[derive(Debug, Default)]
+pub struct Detector {
+    /// Built-in indicator set to apply, if any.
+    pub set: Option<IndicatorSet>,
+    pub rules: Vec<sigma::Rule>,
+}
+
+/// A record as the Sigma evaluator sees it.
+struct RecordEvent<'a>(&'a Record);
+
+impl sigma::Event for RecordEvent<'_> {
+    fn get(&self, field: &str) -> sigma::Value<'_> {
+        use sigma::Value as V;
+        let r = self.0;
+        let x = r.extra.as_ref();
+        match field {
+            "ts" => V::Float(r.ts),
+            "uid" => V::Str(&r.uid),
+            "id.orig_h" => V::Addr(r.orig_h),
+            "id.orig_p" => V::Int(r.orig_p.into()),
+            "id.resp_h" => V::Addr(r.resp_h),
+            "id.resp_p" => V::Int(r.resp_p.into()),
+            "rtt" => r.rtt.map_or(V::Null, V::Float),
+            "named_pipe" => opt(&r.named_pipe),
+            "endpoint" => opt(&r.endpoint),
+            "operation" => opt(&r.operation),
+            "uuid" => x.and_then(|x| x.uuid.as_deref()).map_or(V::Null, V::Str),
+            "opnum" => x.map_or(V::Null, |x| V::Int(x.opnum.into())),
+            "operation_spec" => x.and_then(|x| x.operation_spec).map_or(V::Null, V::Str),
+            "transport" => x.map_or(V::Null, |x| V::Str(x.transport)),
+            "smb_pipe" => x
+                .and_then(|x| x.smb_pipe.as_deref())
+                .map_or(V::Null, V::Str),
+            "status" => x.map_or(V::Null, |x| V::Str(x.status)),
+            _ => V::Null,
+        }
+    }
+}
+
+fn opt(o: &Option<String>) -> sigma::Value<'_> {
+    o.as_deref().map_or(sigma::Value::Null, sigma::Value::Str)
+}
+
+impl Detector {
+    /// Every hit on one record: indicator hits first (in set order), then Sigma hits (in
+    /// rule order).
+    pub fn hits(&self, r: &Record) -> Vec<Hit> {
+        let mut out = Vec::new();
+        let x = r.extra.as_ref();
+        if let (Some(set), Some(uuid), Some(opnum)) = (
+            self.set,
+            x.and_then(|x| x.uuid.as_deref()),
+            x.map(|x| x.opnum),
+        ) {
+            for i in indicators::matches(set, uuid, opnum) {
+                let mut h = base_hit(r);
+                h.techniques = vec![Technique {
+                    id: i.technique.to_string(),
+                    tactic: Some(i.tactic.to_string()),
+                    name: Some(i.technique_name.to_string()),
+                }];
+                h.matched_by = i.set.to_string();
+                h.set = Some(i.set);
+                h.would_match_in_zeek = Some(i.would_match_in_zeek);
+                out.push(h);
+            }
+        }
+        if !self.rules.is_empty() {
+            let ev = RecordEvent(r);
+            for rule in &self.rules {
+                if rule.matches(&ev) {
+                    let mut h = base_hit(r);
+                    let tactic = rule.tactic();
+                    h.techniques = rule
+                        .techniques()
+                        .into_iter()
+                        .map(|id| Technique {
+                            name: indicators::technique_name(&id).map(str::to_string),
+                            tactic: tactic.clone(),
+                            id,
+                        })
+                        .collect();
+                    h.matched_by = format!("sigma:{}", rule.id);
+                    h.rule_id = Some(rule.id.clone());
+                    h.title = Some(rule.title.clone());
+                    h.level = rule.level.clone();
+                    h.tags = rule.tags.clone();
+                    out.push(h);
+                }
+            }
+        }
+        out
+    }
+
+    /// Hits on every record, in record order.
+    pub fn run(&self, records: &[Record]) -> Vec<Hit> {
+        records.iter().flat_map(|r| self.hits(r)).collect()
+    }
+}
+
+fn base_hit(r: &Record) -> Hit {
+    let x = r.extra.as_ref();
+    Hit {
+        ts: r.ts,
+        uid: r.uid.clone(),
+        orig_h: r.orig_h,
+        orig_p: r.orig_p,
+        resp_h: r.resp_h,
+        resp_p: r.resp_p,
+        transport: x.map(|x| x.transport),
+        named_pipe: r.named_pipe.clone(),
+        smb_pipe: x.and_then(|x| x.smb_pipe.clone()),
+        endpoint: r.endpoint.clone(),
+        operation: r.operation.clone(),
+        operation_spec: x.and_then(|x| x.operation_spec),
+        uuid: x.and_then(|x| x.uuid.clone()),
+        opnum: x.map(|x| x.opnum),
+        status: x.map(|x| x.status),
+        responded: x.is_some_and(|x| x.status == "ok"),
+        techniques: Vec::new(),
+        matched_by: String::new(),
+        set: None,
+        rule_id: None,
+        title: None,
+        level: None,
+        tags: Vec::new(),
+        would_match_in_zeek: None,
+        capture: x.map(|x| x.capture.clone()),
+        call: (r.order.1, r.order.2, r.order.3),
+    }
+}
+
+/// One JSON object per hit, one per line.
+pub fn write_json<W: Write + ?Sized>(out: &mut W, hits: &[Hit]) -> io::Result<()> {
+    for h in hits {
+        let s = serde_json::to_string(h).map_err(io::Error::other)?;
+        writeln!(out, "{s}")?;
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD HH:MM:SS.ffffff` (UTC).
+pub fn format_time(ts: f64) -> String {
+    if !ts.is_finite() {
+        return "-".into();
+    }
+    let secs = ts.floor();
+    let micros = (((ts - secs) * 1e6).round() as i64).clamp(0, 999_999);
+    let stamp = crate::output::zeek_stamp(secs as i64);
+    // zeek_stamp is `%Y-%m-%d-%H-%M-%S`.
+    match (stamp.get(..10), stamp.get(11..)) {
+        (Some(d), Some(t)) => format!("{d} {}.{micros:06}", t.replace('-', ":")),
+        _ => stamp,
+    }
+}
+
+/// One row of the text report.
+#[derive(Debug, Default)]
+struct Group {
+    name: String,
+    calls: BTreeMap<(u64, u64, u64), &'static str>,
+    first: f64,
+    last: f64,
+    sources: Vec<IpAddr>,
+    operations: Vec<String>,
+    matched_by: Vec<String>,
+    missed_by_zeek_strings: usize,
+}
+
+/// The readable report: one row per (target host, technique), with call counts by
+/// outcome, first and last time, sources, operations and what matched.
+pub fn write_text<W: Write + ?Sized>(out: &mut W, hits: &[Hit]) -> io::Result<()> {
+    if hits.is_empty() {
+        writeln!(out, "no hits")?;
+        return Ok(());
+    }
+    let mut groups: BTreeMap<(IpAddr, String), Group> = BTreeMap::new();
+    for h in hits {
+        let techs: Vec<&Technique> = h.techniques.iter().collect();
+        let keys: Vec<(String, String)> = if techs.is_empty() {
+            vec![("-".into(), "(no ATT&CK tag)".into())]
+        } else {
+            techs
+                .iter()
+                .map(|t| (t.id.clone(), t.name.clone().unwrap_or_default()))
+                .collect()
+        };
+        for (id, name) in keys {
+            let g = groups.entry((h.resp_h, id)).or_insert_with(|| Group {
+                name,
+                first: h.ts,
+                last: h.ts,
+                ..Default::default()
+            });
+            g.calls.insert(h.call, h.status.unwrap_or("-"));
+            g.first = g.first.min(h.ts);
+            g.last = g.last.max(h.ts);
+            if !g.sources.contains(&h.orig_h) {
+                g.sources.push(h.orig_h);
+            }
+            let op = h
+                .operation
+                .clone()
+                .or_else(|| h.operation_spec.map(str::to_string))
+                .or_else(|| h.opnum.map(|o| format!("opnum {o}")))
+                .unwrap_or_else(|| "-".into());
+            if !g.operations.contains(&op) {
+                g.operations.push(op);
+            }
+            if !g.matched_by.contains(&h.matched_by) {
+                g.matched_by.push(h.matched_by.clone());
+            }
+            if h.would_match_in_zeek == Some(false) {
+                g.missed_by_zeek_strings += 1;
+            }
+        }
+    }
+    let calls: std::collections::BTreeSet<_> = hits.iter().map(|h| h.call).collect();
+    let targets: std::collections::BTreeSet<_> = hits.iter().map(|h| h.resp_h).collect();
+    writeln!(
+        out,
+        "{} hit(s) on {} call(s) to {} target host(s)",
+        hits.len(),
+        calls.len(),
+        targets.len()
+    )?;
+    let mut last_target = None;
+    for ((target, tech), g) in &groups {
+        if last_target != Some(*target) {
+            writeln!(out)?;
+            writeln!(out, "target {target}")?;
+            last_target = Some(*target);
+        }
+        let count = |s: &str| g.calls.values().filter(|v| **v == s).count();
+        writeln!(
+            out,
+            "  {tech} {}: {} call(s) ({} ok, {} fault, {} no response)",
+            g.name,
+            g.calls.len(),
+            count("ok"),
+            count("fault"),
+            count("no_response")
+        )?;
+        writeln!(
+            out,
+            "    first {}  last {}",
+            format_time(g.first),
+            format_time(g.last)
+        )?;
+        let srcs: Vec<String> = g.sources.iter().map(|s| s.to_string()).collect();
+        writeln!(out, "    from {}", srcs.join(", "))?;
+        writeln!(out, "    operations {}", g.operations.join(", "))?;
+        write!(out, "    matched by {}", g.matched_by.join(", "))?;
+        if g.missed_by_zeek_strings > 0 {
+            write!(
+                out,
+                " ({} hit(s) the published string could never match in Zeek)",
+                g.missed_by_zeek_strings
+            )?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The calls of the project's own `at`/schtask capture (NetrJobAdd, SchRpcRegisterTask,
+    /// SchRpcRun, all answered), decoded by the engine.
+    fn atsvc_records() -> Vec<Record> {
+        let p =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/atsvc_schtask.pcap");
+        let run = crate::engine::run(&[p], &crate::engine::Options::default());
+        assert_eq!(run.records.len(), 3);
+        run.records
+    }
+
+    fn with_status(mut r: Record, status: &'static str) -> Record {
+        if let Some(x) = r.extra.as_mut() {
+            x.status = status;
+        }
+        r
+    }
+
+    const ATSVC: &str = "1ff70682-0a51-30e8-076d-740be8cee98b";
+
+    #[test]
+    fn indicator_hits_carry_provenance() {
+        let r = with_status(atsvc_records().remove(0), "fault");
+        assert_eq!(
+            r.extra.as_ref().and_then(|x| x.uuid.as_deref()),
+            Some(ATSVC)
+        );
+        let d = Detector {
+            set: Some(IndicatorSet::All),
+            rules: vec![],
+        };
+        let hits = d.hits(&r);
+        let by: Vec<_> = hits.iter().map(|h| h.matched_by.as_str()).collect();
+        assert_eq!(by, ["improved", "bzar-2020", "bzar-2019"]);
+        assert_eq!(hits[0].would_match_in_zeek, Some(true));
+        assert_eq!(hits[1].would_match_in_zeek, Some(false));
+        assert_eq!(hits[0].techniques[0].id, "T1053.002");
+        assert_eq!(hits[2].techniques[0].id, "T1053");
+        assert!(!hits[0].responded);
+        assert_eq!(hits[0].status, Some("fault"));
+        let json = serde_json::to_value(&hits[0]).unwrap();
+        assert_eq!(json["id.resp_h"], "10.10.0.5");
+        assert_eq!(json["id.orig_p"], 49731);
+        assert_eq!(json["techniques"][0]["tactic"], "execution");
+        assert_eq!(json["responded"], false);
+        assert!(json.get("call").is_none());
+        // Without a set, no indicator hits.
+        assert!(Detector::default().hits(&r).is_empty());
+    }
+
+    #[test]
+    fn sigma_hits_and_text_report() {
+        let text = "title: at\nid: at-rule\nlevel: high\ntags: [attack.execution, attack.t1053.002]\nlogsource: {product: zeek, service: dce_rpc}\ndetection:\n  s: {endpoint: atsvc, operation: NetrJobAdd}\n  condition: s\n";
+        let rule = sigma::parse_rules(text, "r.yml").remove(0).unwrap();
+        let d = Detector {
+            set: Some(IndicatorSet::Improved),
+            rules: vec![rule],
+        };
+        let r = atsvc_records().remove(0);
+        let hits = d.hits(&r);
+        assert_eq!(hits.len(), 2);
+        let s = &hits[1];
+        assert_eq!(s.matched_by, "sigma:at-rule");
+        assert_eq!(s.level.as_deref(), Some("high"));
+        assert_eq!(s.techniques[0].id, "T1053.002");
+        assert_eq!(
+            s.techniques[0].name.as_deref(),
+            Some("Scheduled Task/Job: At")
+        );
+        assert_eq!(s.would_match_in_zeek, None);
+        let mut out = Vec::new();
+        write_text(&mut out, &hits).unwrap();
+        let t = String::from_utf8(out).unwrap();
+        assert!(
+            t.starts_with("2 hit(s) on 1 call(s) to 1 target host(s)"),
+            "{t}"
+        );
+        assert!(t.contains("target 10.10.0.5"), "{t}");
+        assert!(
+            t.contains(
+                "T1053.002 Scheduled Task/Job: At: 1 call(s) (1 ok, 0 fault, 0 no response)"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("first 2024-01-01 01:40:00.103034"), "{t}");
+        assert!(t.contains("matched by improved, sigma:at-rule"), "{t}");
+        let mut out = Vec::new();
+        write_json(&mut out, &hits).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 2);
+    }
+
+    #[test]
+    fn time_format() {
+        assert_eq!(format_time(0.0), "1970-01-01 00:00:00.000000");
+        assert_eq!(format_time(1704068400.105688), "2024-01-01 00:20:00.105688");
+        assert_eq!(format_time(f64::NAN), "-");
+    }
+}
