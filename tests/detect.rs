@@ -1,0 +1,521 @@
+//! End-to-end tests of `rpcsift detect`: built-in indicator sets and Sigma rules on the
+//! project's own captures (always) and on the shared real captures (with RPCSIFT_SHARED).
+
+mod common;
+
+use rpcsift::detect::indicators::IndicatorSet;
+use rpcsift::detect::{Detector, Hit, sigma};
+use rpcsift::engine::Options;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn hits_on(path: &Path, det: &Detector) -> Vec<Hit> {
+    let run = common::run(&[path.to_path_buf()], &Options::default());
+    assert_eq!(run.counters.files_failed, 0, "{}", path.display());
+    det.run(&run.records)
+}
+
+fn set(s: IndicatorSet) -> Detector {
+    Detector {
+        set: Some(s),
+        rules: vec![],
+    }
+}
+
+fn rules(paths: &[PathBuf]) -> Detector {
+    let loaded = sigma::load_paths(paths);
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    Detector {
+        set: None,
+        rules: loaded.rules,
+    }
+}
+
+/// (orig_h, resp_h, technique ids, operation, status, matched_by) per hit.
+type Row = (String, String, String, String, String, String);
+
+fn rows(hits: &[Hit]) -> Vec<Row> {
+    hits.iter()
+        .map(|h| {
+            let t: Vec<&str> = h.techniques.iter().map(|t| t.id.as_str()).collect();
+            (
+                h.orig_h.to_string(),
+                h.resp_h.to_string(),
+                t.join(","),
+                h.operation.clone().unwrap_or_default(),
+                h.status.unwrap_or("-").to_string(),
+                h.matched_by.clone(),
+            )
+        })
+        .collect()
+}
+
+fn row(o: &str, r: &str, t: &str, op: &str, st: &str, by: &str) -> Row {
+    (
+        o.into(),
+        r.into(),
+        t.into(),
+        op.into(),
+        st.into(),
+        by.into(),
+    )
+}
+
+#[test]
+fn improved_on_own_captures_exact_hits() {
+    let cap = common::project;
+    let d = set(IndicatorSet::Improved);
+    let imp = "improved";
+    assert_eq!(
+        rows(&hits_on(&cap("captures/atsvc_schtask.pcap"), &d)),
+        [
+            row(
+                "10.10.0.10",
+                "10.10.0.5",
+                "T1053.002",
+                "NetrJobAdd",
+                "ok",
+                imp
+            ),
+            row(
+                "10.10.0.10",
+                "10.10.0.5",
+                "T1053.005",
+                "SchRpcRegisterTask",
+                "ok",
+                imp
+            ),
+            row(
+                "10.10.0.10",
+                "10.10.0.5",
+                "T1053.005",
+                "SchRpcRun",
+                "ok",
+                imp
+            ),
+        ]
+    );
+    // Service creation and start; the faulted / unanswered CloseServiceHandle and the
+    // unknown opnum 61 are not indicators.
+    let svc = |o: &str, r: &str, op: &str| row(o, r, "T1569.002", op, "ok", imp);
+    assert_eq!(
+        rows(&hits_on(&cap("captures/dynamic_port_svcctl.pcap"), &d)),
+        [
+            svc("10.2.0.10", "10.2.0.5", "CreateServiceW"),
+            svc("10.2.0.10", "10.2.0.5", "StartServiceW"),
+        ]
+    );
+    assert_eq!(
+        rows(&hits_on(&cap("captures/multifrag.pcap"), &d)),
+        [
+            svc("10.3.0.10", "10.3.0.5", "CreateServiceW"),
+            svc("10.3.0.10", "10.3.0.5", "StartServiceW"),
+        ]
+    );
+    // Packet privacy: the stub is encrypted but the opnum is not.
+    assert_eq!(
+        rows(&hits_on(&cap("captures/privacy_auth.pcap"), &d)),
+        [
+            svc("10.9.0.10", "10.9.0.5", "CreateServiceW"),
+            svc("10.9.0.10", "10.9.0.5", "StartServiceW"),
+        ]
+    );
+    assert_eq!(
+        rows(&hits_on(&cap("captures/lost_segment.pcap"), &d)),
+        vec![svc("10.8.0.10", "10.8.0.5", "CreateServiceW"); 4]
+    );
+}
+
+#[test]
+fn benign_own_captures_have_no_hits() {
+    let d = set(IndicatorSet::All);
+    for name in [
+        "alter_context",
+        "bigendian_client",
+        "midstream",
+        "ooo_retrans",
+        "tcp135_epmapper",
+    ] {
+        let p = common::project(&format!("captures/{name}.pcap"));
+        assert_eq!(hits_on(&p, &d), [], "{name}");
+    }
+}
+
+#[test]
+fn bzar_sets_mark_the_at_job_they_could_never_match() {
+    let p = common::project("captures/atsvc_schtask.pcap");
+    let h20 = hits_on(&p, &set(IndicatorSet::Bzar2020));
+    assert_eq!(h20.len(), 3);
+    assert_eq!(h20[0].operation.as_deref(), Some("NetrJobAdd"));
+    assert_eq!(h20[0].would_match_in_zeek, Some(false));
+    assert_eq!(h20[0].techniques[0].id, "T1053.002");
+    assert!(h20[1..].iter().all(|h| h.would_match_in_zeek == Some(true)));
+    let h19 = hits_on(&p, &set(IndicatorSet::Bzar2019));
+    let t: Vec<&str> = h19.iter().map(|h| h.techniques[0].id.as_str()).collect();
+    assert_eq!(t, ["T1053", "T1053", "T1053"]);
+    // `all`: one hit per set per call.
+    let all = hits_on(&p, &set(IndicatorSet::All));
+    assert_eq!(all.len(), 9);
+    let sets: Vec<&str> = all.iter().take(3).map(|h| h.matched_by.as_str()).collect();
+    assert_eq!(sets, ["improved", "bzar-2020", "bzar-2019"]);
+}
+
+/// A rule shaped like the published one: `op1` transposed, so the `at` job never matches.
+const TRANSPOSED: &str = "title: transposed at\nid: test-transposed\nlevel: medium\ntags: [attack.execution, attack.t1053.002, attack.t1053.005]\nlogsource:\n  product: zeek\n  service: dce_rpc\ndetection:\n  op1:\n    endpoint: 'JobAdd'\n    operation: 'atsvc'\n  op2:\n    endpoint: 'ITaskSchedulerService'\n    operation: 'SchRpcRegisterTask'\n  op3:\n    endpoint: 'ITaskSchedulerService'\n    operation: 'SchRpcRun'\n  condition: 1 of op*\n";
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rpcsift-detect-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+#[test]
+fn sigma_transposed_rule_misses_at_job_that_improved_finds() {
+    let dir = temp_dir("transposed");
+    std::fs::write(dir.join("t.yml"), TRANSPOSED).expect("write rule");
+    let p = common::project("captures/atsvc_schtask.pcap");
+    let s = hits_on(&p, &rules(&[dir.clone()]));
+    let ops: Vec<_> = s.iter().filter_map(|h| h.operation.as_deref()).collect();
+    assert_eq!(ops, ["SchRpcRegisterTask", "SchRpcRun"]);
+    assert!(s.iter().all(|h| h.matched_by == "sigma:test-transposed"));
+    assert_eq!(s[0].techniques[0].id, "T1053.002");
+    assert_eq!(s[0].title.as_deref(), Some("transposed at"));
+    assert_eq!(s[0].level.as_deref(), Some("medium"));
+    // The same rule with op1 the right way round catches it.
+    let fixed = TRANSPOSED
+        .replace("endpoint: 'JobAdd'", "endpoint: 'atsvc'")
+        .replace("operation: 'atsvc'", "operation: 'NetrJobAdd'");
+    std::fs::write(dir.join("t.yml"), fixed).expect("write rule");
+    assert_eq!(hits_on(&p, &rules(&[dir.clone()])).len(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The published execution rule (shared reference) loads, runs, and misses the `at` job.
+#[test]
+fn published_sigma_rule_on_at_job() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let rule = common::need(
+        &shared,
+        "reference/sigma/zeek_dce_rpc_mitre_bzar_execution.yml",
+    );
+    let loaded = sigma::load_paths(std::slice::from_ref(&rule));
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    assert_eq!(loaded.rules.len(), 1);
+    assert_eq!(loaded.rules[0].id, "b640c0b8-87f8-4daa-aef8-95a24261dd1d");
+    let det = rules(&[rule.clone()]);
+    // Own capture: fires on the two ITaskSchedulerService calls, not on NetrJobAdd.
+    let own = hits_on(&common::project("captures/atsvc_schtask.pcap"), &det);
+    let ops: Vec<_> = own.iter().filter_map(|h| h.operation.as_deref()).collect();
+    assert_eq!(ops, ["SchRpcRegisterTask", "SchRpcRun"]);
+    let t: Vec<_> = own[0].techniques.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(t, ["T1047", "T1053.002", "T1569.002"]);
+    // Real `at` job over SMB2: the rule is silent, improved is not.
+    let real = common::need(&shared, "captures/real/atsvc_netrjobadd_smb2.pcap");
+    assert_eq!(hits_on(&real, &det), []);
+    let imp = hits_on(&real, &set(IndicatorSet::Improved));
+    assert_eq!(
+        rows(&imp),
+        [row(
+            "192.168.10.31",
+            "192.168.10.30",
+            "T1053.002",
+            "NetrJobAdd",
+            "ok",
+            "improved"
+        )]
+    );
+    assert_eq!(imp[0].transport, Some("smb2"));
+    assert_eq!(imp[0].smb_pipe.as_deref(), Some("atsvc"));
+    assert!(imp[0].responded);
+}
+
+/// Hits per real capture: improved, bzar-2020 (of which unmatchable in Zeek), and the
+/// published Sigma rule.
+#[test]
+fn real_captures_improved_vs_bzar_vs_sigma() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let rule = common::need(
+        &shared,
+        "reference/sigma/zeek_dce_rpc_mitre_bzar_execution.yml",
+    );
+    let sig = rules(&[rule]);
+    let imp = set(IndicatorSet::Improved);
+    let bzar = set(IndicatorSet::Bzar2020);
+    for (name, n_imp, n_bzar, n_unmatchable, n_sigma, techs) in [
+        ("atsvc_netrjobadd_smb2.pcap", 1, 1, 1, 0, "T1053.002"),
+        ("dce_gap_samr_tcp.pcap", 0, 0, 0, 0, ""),
+        ("empire_dcom_shellwindows.cap", 0, 0, 0, 0, ""),
+        ("empire_find_localadmin_negative.cap", 0, 0, 0, 0, ""),
+        (
+            "empire_psexec_tcp_svcctl_privacy.cap",
+            2,
+            2,
+            0,
+            2,
+            "T1569.002",
+        ),
+        (
+            "empire_smbexec_smb2_svcctl_frag.cap",
+            2,
+            2,
+            0,
+            2,
+            "T1569.002",
+        ),
+        ("empire_wmi_execmethod_dcom.cap", 1, 1, 0, 1, "T1047"),
+        ("msf_psexec_smb1_svcctl.pcap", 2, 2, 0, 2, "T1569.002"),
+        // CreateServiceWOW64W (45): in improved and bzar-2020, not in the Sigma rule.
+        ("psexec_smb2_svcctl_wow64.pcap", 2, 2, 0, 1, "T1569.002"),
+        ("schtask_create_tcp_privacy.pcapng", 1, 1, 0, 1, "T1053.005"),
+        ("smb3_encrypted.pcap", 0, 0, 0, 0, ""),
+    ] {
+        let p = common::need(&shared, &format!("captures/real/{name}"));
+        let run = common::run(&[p], &Options::default());
+        let hi = imp.run(&run.records);
+        let hb = bzar.run(&run.records);
+        let hs = sig.run(&run.records);
+        assert_eq!(hi.len(), n_imp, "{name} improved");
+        assert_eq!(hb.len(), n_bzar, "{name} bzar-2020");
+        let unm = hb
+            .iter()
+            .filter(|h| h.would_match_in_zeek == Some(false))
+            .count();
+        assert_eq!(unm, n_unmatchable, "{name} bzar-2020 unmatchable");
+        assert_eq!(hs.len(), n_sigma, "{name} sigma");
+        for h in &hi {
+            assert_eq!(h.techniques[0].id, techs, "{name}");
+        }
+    }
+}
+
+/// Over SMB1 and SMB2 pipes and TCP: transport, pipe, spec names for WOW64 calls.
+#[test]
+fn real_capture_transports_and_spec_names() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let d = set(IndicatorSet::Improved);
+    let smb1 = hits_on(
+        &common::need(&shared, "captures/real/msf_psexec_smb1_svcctl.pcap"),
+        &d,
+    );
+    assert_eq!(
+        rows(&smb1),
+        [
+            row(
+                "192.168.10.50",
+                "192.168.10.31",
+                "T1569.002",
+                "CreateServiceW",
+                "ok",
+                "improved"
+            ),
+            row(
+                "192.168.10.50",
+                "192.168.10.31",
+                "T1569.002",
+                "StartServiceW",
+                "ok",
+                "improved"
+            ),
+        ]
+    );
+    assert!(smb1.iter().all(|h| h.transport == Some("smb1")));
+    let wow = hits_on(
+        &common::need(&shared, "captures/real/psexec_smb2_svcctl_wow64.pcap"),
+        &d,
+    );
+    assert_eq!(wow.len(), 2);
+    assert_eq!(wow[0].opnum, Some(45));
+    assert_eq!(wow[0].operation.as_deref(), Some("CreateServiceWOW64W"));
+    assert_eq!(wow[0].operation_spec, Some("RCreateServiceWOW64W"));
+    assert_eq!(wow[0].transport, Some("smb2"));
+    assert_eq!(wow[0].smb_pipe.as_deref(), Some("svcctl"));
+    assert_eq!(wow[0].resp_h.to_string(), "192.168.10.10");
+    let wmi = hits_on(
+        &common::need(&shared, "captures/real/empire_wmi_execmethod_dcom.cap"),
+        &d,
+    );
+    assert_eq!(
+        rows(&wmi),
+        [row(
+            "172.18.39.5",
+            "172.18.39.6",
+            "T1047",
+            "ExecMethod",
+            "ok",
+            "improved"
+        )]
+    );
+    assert_eq!(wmi[0].transport, Some("tcp"));
+}
+
+// ---- command line ----
+
+fn rpcsift() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rpcsift"))
+}
+
+fn out(c: &mut Command) -> (i32, String, String) {
+    let o = c.output().expect("run rpcsift");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_json_fields_and_exit_codes() {
+    let cap = common::project("captures/dynamic_port_svcctl.pcap");
+    let (code, stdout, _) = out(rpcsift().args(["detect", "--format", "json"]).arg(&cap));
+    assert_eq!(code, 0);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let h = &lines[0];
+    assert_eq!(h["id.orig_h"], "10.2.0.10");
+    assert_eq!(h["id.resp_h"], "10.2.0.5");
+    assert_eq!(h["id.resp_p"], 49667);
+    assert_eq!(h["transport"], "tcp");
+    assert_eq!(h["endpoint"], "svcctl");
+    assert_eq!(h["operation"], "CreateServiceW");
+    assert_eq!(h["operation_spec"], "RCreateServiceW");
+    assert_eq!(h["uuid"], "367abb81-9844-35f1-ad32-98f038001003");
+    assert_eq!(h["opnum"], 12);
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["responded"], true);
+    assert_eq!(h["matched_by"], "improved");
+    assert_eq!(h["set"], "improved");
+    assert_eq!(h["would_match_in_zeek"], true);
+    assert_eq!(h["techniques"][0]["id"], "T1569.002");
+    assert_eq!(h["techniques"][0]["tactic"], "execution");
+    assert_eq!(
+        h["techniques"][0]["name"],
+        "System Services: Service Execution"
+    );
+    assert!(
+        h["capture"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("dynamic_port_svcctl.pcap"))
+    );
+    for k in [
+        "ts",
+        "uid",
+        "id.orig_p",
+        "named_pipe",
+        "smb_pipe",
+        "level",
+        "tags",
+    ] {
+        assert!(h.get(k).is_some(), "missing {k}");
+    }
+    // --fail-on-hit: 3 with hits, 0 without.
+    let (code, _, _) = out(rpcsift()
+        .args(["detect", "-q", "--format", "json", "--fail-on-hit"])
+        .arg(&cap));
+    assert_eq!(code, 3);
+    let benign = common::project("captures/tcp135_epmapper.pcap");
+    let (code, stdout, _) = out(rpcsift()
+        .args(["detect", "-q", "--format", "json", "--fail-on-hit"])
+        .arg(&benign));
+    assert_eq!((code, stdout.as_str()), (0, ""));
+    // Help documents the exit codes.
+    let (_, help, _) = out(rpcsift().args(["detect", "--help"]));
+    assert!(help.contains("3  --fail-on-hit"), "{help}");
+}
+
+#[test]
+fn cli_text_report() {
+    let (code, stdout, _) = out(rpcsift()
+        .args([
+            "detect",
+            "-q",
+            "--format",
+            "text",
+            "--indicators",
+            "bzar-2020",
+        ])
+        .arg(common::project("captures/atsvc_schtask.pcap")));
+    assert_eq!(code, 0);
+    assert!(
+        stdout.starts_with("3 hit(s) on 3 call(s) to 1 target host(s)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("target 10.10.0.5"), "{stdout}");
+    assert!(
+        stdout
+            .contains("T1053.002 Scheduled Task/Job: At: 1 call(s) (1 ok, 0 fault, 0 no response)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "matched by bzar-2020 (1 hit(s) the published string could never match in Zeek)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("first 2024-01-01 01:40:00.106564  last 2024-01-01 01:40:00.115042"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn cli_bad_rule_is_reported_and_others_still_run() {
+    let dir = temp_dir("cli-rules");
+    std::fs::write(dir.join("a_good.yml"), TRANSPOSED).expect("write");
+    std::fs::write(
+        dir.join("b_bad.yml"),
+        "title: bad\nid: bad-rule\nlogsource: {product: zeek, service: dce_rpc}\ndetection:\n  s:\n    operation|base64offset|contains: abc\n  condition: s\n",
+    )
+    .expect("write");
+    let (code, stdout, stderr) = out(rpcsift()
+        .args(["detect", "--format", "json", "--sigma"])
+        .arg(&dir)
+        .arg(common::project("captures/atsvc_schtask.pcap")));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("b_bad.yml"), "{stderr}");
+    assert!(stderr.contains("base64offset"), "{stderr}");
+    // Only the Sigma rule ran (no --indicators): the two scheduled-task calls.
+    let by: Vec<String> = stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            v["matched_by"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(by, ["sigma:test-transposed", "sigma:test-transposed"]);
+    // With --indicators too, both run.
+    let (_, stdout, _) = out(rpcsift()
+        .args([
+            "detect",
+            "-q",
+            "--format",
+            "json",
+            "--indicators",
+            "improved",
+            "--sigma",
+        ])
+        .arg(&dir)
+        .arg(common::project("captures/atsvc_schtask.pcap")));
+    assert_eq!(stdout.lines().count(), 5);
+    // Only bad rules and no set: usage error.
+    let (code, _, stderr) = out(rpcsift()
+        .args(["detect", "--sigma"])
+        .arg(dir.join("b_bad.yml"))
+        .arg(common::project("captures/atsvc_schtask.pcap")));
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, _) = out(rpcsift()
+        .args(["detect", "--sigma"])
+        .arg(dir.join("missing.yml"))
+        .arg(common::project("captures/atsvc_schtask.pcap")));
+    assert_eq!(code, 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
