@@ -8,6 +8,9 @@ pub mod assoc;
 pub mod pdu;
 pub mod stream;
 
+#[cfg(test)]
+mod proptests;
+
 pub use assoc::{Association, Call, CallStatus, Limits};
 pub use pdu::{Pdu, parse_pdu};
 pub use stream::{Framer, Recovery};

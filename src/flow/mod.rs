@@ -5,5 +5,8 @@
 pub mod table;
 pub mod tcp;
 
+#[cfg(test)]
+mod proptests;
+
 pub use table::{ConnKey, FlowEvent, FlowLimits, FlowTable};
 pub use tcp::{HalfStream, StreamEvent};

@@ -76,9 +76,87 @@ pub fn zeek_json_double(x: f64) -> String {
     if s.contains('.') { s } else { format!("{s}.0") }
 }
 
+/// Undo [`zeek_tsv_bytes`] for one field of a Zeek TSV log with the default
+/// `#empty_field (empty)` and `#unset_field -`: `None` for the unset field, the raw bytes
+/// otherwise. A `\` not followed by `\` or `xNN` is kept literally, as Zeek's reader does.
+pub fn unescape_zeek_tsv(field: &str) -> Option<Vec<u8>> {
+    match field {
+        "-" => return None,
+        "(empty)" => return Some(Vec::new()),
+        _ => {}
+    }
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            if b.get(i + 1) == Some(&b'\\') {
+                out.push(b'\\');
+                i += 2;
+                continue;
+            }
+            if b.get(i + 1) == Some(&b'x') {
+                let hex = b
+                    .get(i + 2..i + 4)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    out.push(v);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any byte string survives escaping, and the escaped form is what Zeek writes:
+        /// no separator, newline or other control byte, every backslash an escape.
+        #[test]
+        fn tsv_escaping_round_trips(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            let esc = zeek_tsv_bytes(&bytes);
+            prop_assert!(!esc.is_empty());
+            prop_assert!(esc.chars().all(|c| (c as u32) >= 0x20 && c as u32 != 0x7f), "{:?}", esc);
+            prop_assert_ne!(esc.as_str(), "-");
+            let e = esc.as_bytes();
+            let mut i = 0;
+            while i < e.len() {
+                if e[i] == b'\\' {
+                    let next = e.get(i + 1).copied();
+                    prop_assert!(next == Some(b'\\') || next == Some(b'x'), "{:?}", esc);
+                    i += if next == Some(b'x') { 4 } else { 2 };
+                } else {
+                    i += 1;
+                }
+            }
+            prop_assert_eq!(unescape_zeek_tsv(&esc), Some(bytes));
+        }
+
+        /// Text that needs no escaping (printable, no backslash) is written as is.
+        #[test]
+        fn plain_text_is_unchanged(s in "[a-zA-Z0-9 .:_$/]{2,40}") {
+            prop_assert_eq!(zeek_tsv(&s), s);
+        }
+    }
+
+    #[test]
+    fn unescape_edge_cases() {
+        assert_eq!(unescape_zeek_tsv("-"), None);
+        assert_eq!(unescape_zeek_tsv("(empty)"), Some(vec![]));
+        assert_eq!(unescape_zeek_tsv("\\x2d"), Some(b"-".to_vec()));
+        assert_eq!(unescape_zeek_tsv("\\\\PIPE"), Some(b"\\PIPE".to_vec()));
+        assert_eq!(unescape_zeek_tsv("a\\xZZ\\"), Some(b"a\\xZZ\\".to_vec()));
+    }
 
     #[test]
     fn tsv_escapes() {
