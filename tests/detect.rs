@@ -175,7 +175,7 @@ fn sigma_transposed_rule_misses_at_job_that_improved_finds() {
     let dir = temp_dir("transposed");
     std::fs::write(dir.join("t.yml"), TRANSPOSED).expect("write rule");
     let p = common::project("captures/atsvc_schtask.pcap");
-    let s = hits_on(&p, &rules(&[dir.clone()]));
+    let s = hits_on(&p, &rules(std::slice::from_ref(&dir)));
     let ops: Vec<_> = s.iter().filter_map(|h| h.operation.as_deref()).collect();
     assert_eq!(ops, ["SchRpcRegisterTask", "SchRpcRun"]);
     assert!(s.iter().all(|h| h.matched_by == "sigma:test-transposed"));
@@ -187,7 +187,7 @@ fn sigma_transposed_rule_misses_at_job_that_improved_finds() {
         .replace("endpoint: 'JobAdd'", "endpoint: 'atsvc'")
         .replace("operation: 'atsvc'", "operation: 'NetrJobAdd'");
     std::fs::write(dir.join("t.yml"), fixed).expect("write rule");
-    assert_eq!(hits_on(&p, &rules(&[dir.clone()])).len(), 3);
+    assert_eq!(hits_on(&p, &rules(std::slice::from_ref(&dir))).len(), 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -205,7 +205,7 @@ fn published_sigma_rule_on_at_job() {
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
     assert_eq!(loaded.rules.len(), 1);
     assert_eq!(loaded.rules[0].id, "b640c0b8-87f8-4daa-aef8-95a24261dd1d");
-    let det = rules(&[rule.clone()]);
+    let det = rules(std::slice::from_ref(&rule));
     // Own capture: fires on the two ITaskSchedulerService calls, not on NetrJobAdd.
     let own = hits_on(&common::project("captures/atsvc_schtask.pcap"), &det);
     let ops: Vec<_> = own.iter().filter_map(|h| h.operation.as_deref()).collect();
