@@ -11,8 +11,10 @@
 //! `tests/captures_fresh.rs` checks that the committed files still match.
 //!
 //! Wire formats follow DCE 1.1 (C706) chapter 12 and MS-RPCE 2.2.2:
-//! connection-oriented PDUs over plain TCP, in classic PCAP files
+//! connection-oriented PDUs over plain TCP or inside SMB2/SMB3 named pipes
+//! (MS-SMB2 2.2, direct TCP on 445), in classic PCAP files
 //! (LINKTYPE_ETHERNET, microsecond timestamps, little-endian header).
+//! Over SMB a PDU is complete when the SMB message carrying its last byte is.
 //!
 //! Ground-truth rules (also documented in captures/README.md):
 //! * a PDU is *complete* at the first captured packet after which every one
@@ -109,6 +111,12 @@ static TSCH: Iface = Iface {
     name: Some("ITaskSchedulerService"),
     ver: (1, 0),
     ops: &[(1, "SchRpcRegisterTask"), (12, "SchRpcRun")],
+};
+static SRVSVC: Iface = Iface {
+    uuid: "4b324fc8-1670-01d3-1278-5a47bf6ee188",
+    name: Some("srvsvc"),
+    ver: (3, 0),
+    ops: &[(15, "NetrShareEnum")],
 };
 static UNKNOWN: Iface = Iface {
     uuid: "01234567-89ab-cdef-0123-456789abcdef",
@@ -565,6 +573,19 @@ struct Conn {
     le: bool,
     ctx: Vec<(u16, &'static Iface)>,
     named_pipe: Option<String>,
+    /// Set when this connection carries DCE-RPC in SMB2 named pipes.
+    smb: Option<Smb>,
+}
+
+/// SMB2 state of a connection: DCE-RPC PDUs wait in `outbox` until an SMB
+/// message (WRITE, READ response, IOCTL) carries them.
+struct Smb {
+    msg_id: u64,
+    session: u64,
+    tree: u32,
+    /// Set the SIGNED flag (with an opaque signature) on every message.
+    signed: bool,
+    outbox: [Vec<(Vec<u8>, Tag)>; 2],
 }
 
 struct Call {
@@ -636,6 +657,7 @@ impl World {
             le,
             ctx: Vec::new(),
             named_pipe: None,
+            smb: None,
         });
         self.conns.len() - 1
     }
@@ -790,16 +812,34 @@ impl World {
         self.raw(c, dir, seq, ack, TH_RST | TH_ACK, &[], &[], true);
     }
 
+    /// Queue a DCE-RPC PDU: on the wire, or (SMB connection) in the outbox.
     fn queue(&mut self, c: usize, dir: usize, bytes: Vec<u8>, tag: Tag) {
+        if let Some(smb) = &mut self.conns[c].smb {
+            smb.outbox[dir].push((bytes, tag));
+            return;
+        }
+        self.queue_wire(c, dir, bytes, &[tag]);
+    }
+
+    /// Queue bytes on the wire; every tag in `tags` is complete when all of
+    /// them are.
+    fn queue_wire(&mut self, c: usize, dir: usize, bytes: Vec<u8>, tags: &[Tag]) {
         let st = &mut self.conns[c].st[dir];
         let start = st.data.len();
         st.data.extend_from_slice(&bytes);
-        st.pdus.push(Pdu {
-            start,
-            end: st.data.len(),
-            tag,
-            done: None,
-        });
+        let tags = if tags.is_empty() {
+            &[Tag::Other][..]
+        } else {
+            tags
+        };
+        for &tag in tags {
+            st.pdus.push(Pdu {
+                start,
+                end: st.data.len(),
+                tag,
+                done: None,
+            });
+        }
     }
 
     // --- DCE-RPC level -----------------------------------------------------
@@ -1498,6 +1538,619 @@ fn ntlm_signature(rng: &mut Rng, seq: u32) -> Vec<u8> {
     v.extend_from_slice(&rng.bytes(8));
     v.extend_from_slice(&seq.to_le_bytes());
     v
+}
+
+// ---------------------------------------------------------------------------
+// SMB2 / SMB3 (MS-SMB2 2.2; all little-endian)
+
+const SMB2_NEGOTIATE: u16 = 0;
+const SMB2_SESSION_SETUP: u16 = 1;
+const SMB2_TREE_CONNECT: u16 = 3;
+const SMB2_CREATE: u16 = 5;
+const SMB2_CLOSE: u16 = 6;
+const SMB2_READ: u16 = 8;
+const SMB2_WRITE: u16 = 9;
+const SMB2_IOCTL: u16 = 11;
+
+const SMB2_FLAGS_SERVER_TO_REDIR: u32 = 0x1;
+const SMB2_FLAGS_RELATED_OPERATIONS: u32 = 0x4;
+const SMB2_FLAGS_SIGNED: u32 = 0x8;
+const STATUS_MORE_PROCESSING_REQUIRED: u32 = 0xc000_0016;
+const FSCTL_PIPE_TRANSCEIVE: u32 = 0x0011_c017;
+/// SMB2_SESSION_FLAG_ENCRYPT_DATA in a SESSION_SETUP response.
+const SESSION_FLAG_ENCRYPT_DATA: u16 = 0x0004;
+/// FileId of a related compounded command: "the previous command's".
+const RELATED_FID: [u8; 16] = [0xff; 16];
+
+/// Little-endian byte writer for SMB bodies.
+#[derive(Default)]
+struct Le(Vec<u8>);
+
+impl Le {
+    fn u8(&mut self, v: u8) -> &mut Self {
+        self.0.push(v);
+        self
+    }
+    fn u16(&mut self, v: u16) -> &mut Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn u32(&mut self, v: u32) -> &mut Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn u64(&mut self, v: u64) -> &mut Self {
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn bytes(&mut self, v: &[u8]) -> &mut Self {
+        self.0.extend_from_slice(v);
+        self
+    }
+    fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+/// 4-byte direct-TCP transport header (a zero byte, 24-bit length).
+fn nbss(msg: &[u8]) -> Vec<u8> {
+    let n = msg.len() as u32;
+    let mut v = vec![0, (n >> 16) as u8, (n >> 8) as u8, n as u8];
+    v.extend_from_slice(msg);
+    v
+}
+
+/// Chain commands into one compound message: 8-byte aligned, NextCommand set.
+fn compound(cmds: Vec<Vec<u8>>) -> Vec<u8> {
+    let n = cmds.len();
+    let mut out = Vec::new();
+    for (i, mut m) in cmds.into_iter().enumerate() {
+        if i + 1 < n {
+            while !m.len().is_multiple_of(8) {
+                m.push(0);
+            }
+            let next = m.len() as u32;
+            m[20..24].copy_from_slice(&next.to_le_bytes());
+        }
+        out.extend_from_slice(&m);
+    }
+    out
+}
+
+/// A simple GSS-API/SPNEGO envelope (DER, definite lengths) around `token`:
+/// negTokenInit with the NTLMSSP mechanism for the first leg, negTokenResp
+/// afterwards (RFC 4178 4.2).
+fn spnego(token: &[u8], init: bool) -> Vec<u8> {
+    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        let n = body.len();
+        if n < 0x80 {
+            v.push(n as u8);
+        } else if n < 0x100 {
+            v.extend_from_slice(&[0x81, n as u8]);
+        } else {
+            v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
+        }
+        v.extend_from_slice(body);
+        v
+    }
+    const NTLMSSP_OID: [u8; 10] = [0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a];
+    const SPNEGO_OID: [u8; 6] = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
+    let mech_token = tlv(0x04, token);
+    if init {
+        let mech_types = tlv(0xa0, &tlv(0x30, &tlv(0x06, &NTLMSSP_OID)));
+        let mut seq = mech_types;
+        seq.extend_from_slice(&tlv(0xa2, &mech_token));
+        let inner = tlv(0xa0, &tlv(0x30, &seq));
+        let mut app = tlv(0x06, &SPNEGO_OID);
+        app.extend_from_slice(&inner);
+        tlv(0x60, &app)
+    } else {
+        tlv(0xa1, &tlv(0x30, &tlv(0xa2, &mech_token)))
+    }
+}
+
+/// SMB 3.1.1 negotiate contexts: preauth integrity (SHA-512) and encryption
+/// capabilities (AES-128-GCM), each 8-byte aligned.
+fn negotiate_contexts(salt: &[u8]) -> Vec<u8> {
+    let mut preauth = Le::default();
+    preauth
+        .u16(1)
+        .u16(2)
+        .u16(salt.len() as u16)
+        .u16(1)
+        .bytes(salt);
+    let mut enc = Le::default();
+    enc.u16(1).u16(2); // one cipher: AES-128-GCM
+    let mut v = Le::default();
+    for (typ, data) in [(1u16, preauth.take()), (2, enc.take())] {
+        while !v.0.len().is_multiple_of(8) {
+            v.u8(0);
+        }
+        v.u16(typ).u16(data.len() as u16).u32(0).bytes(&data);
+    }
+    v.take()
+}
+
+impl World {
+    /// Make connection `c` an SMB2 connection on session `session`.
+    fn smb_conn(&mut self, c: usize, session: u64) {
+        self.conns[c].smb = Some(Smb {
+            msg_id: 0,
+            session,
+            tree: 0,
+            signed: false,
+            outbox: [Vec::new(), Vec::new()],
+        });
+    }
+
+    fn smb_state(&mut self, c: usize) -> &mut Smb {
+        self.conns[c].smb.as_mut().expect("an SMB connection")
+    }
+
+    fn next_msg_id(&mut self, c: usize) -> u64 {
+        let s = self.smb_state(c);
+        let id = s.msg_id;
+        s.msg_id += 1;
+        id
+    }
+
+    /// One SMB2 command: 64-byte header + `body`.
+    fn smb2(
+        &mut self,
+        c: usize,
+        cmd: u16,
+        resp: bool,
+        status: u32,
+        mid: u64,
+        body: &[u8],
+    ) -> Vec<u8> {
+        let (session, tree, signed) = {
+            let s = self.smb_state(c);
+            (s.session, s.tree, s.signed)
+        };
+        let mut flags = if resp { SMB2_FLAGS_SERVER_TO_REDIR } else { 0 };
+        // Before the session exists nothing is signed.
+        let signed = signed && cmd != SMB2_NEGOTIATE && cmd != SMB2_SESSION_SETUP;
+        if signed {
+            flags |= SMB2_FLAGS_SIGNED;
+        }
+        let session = if cmd == SMB2_NEGOTIATE { 0 } else { session };
+        let mut h = Le::default();
+        h.bytes(b"\xfeSMB").u16(64).u16(1).u32(status).u16(cmd);
+        h.u16(if resp { 32 } else { 1 }); // credits
+        h.u32(flags)
+            .u32(0)
+            .u64(mid)
+            .u32(0xfeff)
+            .u32(tree)
+            .u64(session);
+        let sig = if signed {
+            self.rng.bytes(16)
+        } else {
+            vec![0; 16]
+        };
+        h.bytes(&sig).bytes(body);
+        h.take()
+    }
+
+    /// Put SMB2 commands on the wire as one message (compounded when several).
+    fn smb_put(&mut self, c: usize, dir: usize, cmds: Vec<Vec<u8>>, tags: &[Tag]) {
+        let msg = if cmds.len() == 1 {
+            cmds.into_iter().next().unwrap_or_default()
+        } else {
+            compound(cmds)
+        };
+        self.queue_wire(c, dir, nbss(&msg), tags);
+        self.send(c, dir);
+    }
+
+    /// The DCE-RPC PDUs waiting in direction `dir`, concatenated, and their tags.
+    fn take_dce(&mut self, c: usize, dir: usize) -> (Vec<u8>, Vec<Tag>) {
+        let out = std::mem::take(&mut self.smb_state(c).outbox[dir]);
+        let mut bytes = Vec::new();
+        let mut tags = Vec::new();
+        for (b, t) in out {
+            bytes.extend_from_slice(&b);
+            if t != Tag::Other {
+                tags.push(t);
+            }
+        }
+        (bytes, tags)
+    }
+
+    /// NEGOTIATE (dialect chosen by the server) and a two-leg NTLMSSP
+    /// SESSION_SETUP, in clear.
+    fn smb_logon(&mut self, c: usize, dialect: u16, encrypt: bool) {
+        let mid = self.next_msg_id(c);
+        let guid = self.rng.bytes(16);
+        let salt = self.rng.bytes(32);
+        let ctxs = negotiate_contexts(&salt);
+        let dialects = [0x0202u16, 0x0210, 0x0300, 0x0302, 0x0311];
+        let mut b = Le::default();
+        // 36-byte fixed part, dialects, padding to 8, contexts at 64 + offset.
+        let ctx_off = (64 + 36 + 2 * dialects.len()).next_multiple_of(8);
+        b.u16(36)
+            .u16(dialects.len() as u16)
+            .u16(1)
+            .u16(0)
+            .u32(0x7f)
+            .bytes(&guid);
+        b.u32(ctx_off as u32).u16(2).u16(0);
+        for d in dialects {
+            b.u16(d);
+        }
+        while 64 + b.0.len() < ctx_off {
+            b.u8(0);
+        }
+        b.bytes(&ctxs);
+        let req = self.smb2(c, SMB2_NEGOTIATE, false, 0, mid, &b.take());
+        self.smb_put(c, C, vec![req], &[]);
+        self.wait(310);
+        let sguid = self.rng.bytes(16);
+        let blob = spnego(&[], true);
+        let salt = self.rng.bytes(32);
+        let ctxs = negotiate_contexts(&salt);
+        let now = (BASE_SECS + 11_644_473_600) * 10_000_000;
+        let sec_off = 64 + 64;
+        let ctx_off = (sec_off + blob.len()).next_multiple_of(8);
+        let mut b = Le::default();
+        b.u16(65)
+            .u16(1)
+            .u16(dialect)
+            .u16(if dialect == 0x0311 { 2 } else { 0 });
+        b.bytes(&sguid)
+            .u32(0x2f)
+            .u32(0x80_0000)
+            .u32(0x80_0000)
+            .u32(0x80_0000);
+        b.u64(now).u64(0).u16(sec_off as u16).u16(blob.len() as u16);
+        b.u32(if dialect == 0x0311 { ctx_off as u32 } else { 0 });
+        b.bytes(&blob);
+        if dialect == 0x0311 {
+            while 64 + b.0.len() < ctx_off {
+                b.u8(0);
+            }
+            b.bytes(&ctxs);
+        }
+        let resp = self.smb2(c, SMB2_NEGOTIATE, true, 0, mid, &b.take());
+        self.smb_put(c, S, vec![resp], &[]);
+        self.wait(520);
+        // SESSION_SETUP 1: NEGOTIATE_MESSAGE, the server assigns the SessionId.
+        let session = self.smb_state(c).session;
+        self.smb_state(c).session = 0;
+        let mid = self.next_msg_id(c);
+        let req = self.session_setup_req(c, mid, &spnego(&ntlm_negotiate(), true));
+        self.smb_put(c, C, vec![req], &[]);
+        self.wait(640);
+        self.smb_state(c).session = session;
+        let chal = ntlm_challenge(&mut self.rng);
+        let resp = self.session_setup_resp(
+            c,
+            mid,
+            STATUS_MORE_PROCESSING_REQUIRED,
+            0,
+            &spnego(&chal, false),
+        );
+        self.smb_put(c, S, vec![resp], &[]);
+        self.wait(1_210);
+        // SESSION_SETUP 2: AUTHENTICATE_MESSAGE (CORP\svc_backup from WS01).
+        let mid = self.next_msg_id(c);
+        let auth = ntlm_authenticate(&mut self.rng);
+        let req = self.session_setup_req(c, mid, &spnego(&auth, false));
+        self.smb_put(c, C, vec![req], &[]);
+        self.wait(2_950);
+        let flags = if encrypt {
+            SESSION_FLAG_ENCRYPT_DATA
+        } else {
+            0
+        };
+        let accept = [0xa1, 0x07, 0x30, 0x05, 0xa0, 0x03, 0x0a, 0x01, 0x00];
+        let resp = self.session_setup_resp(c, mid, 0, flags, &accept);
+        self.smb_put(c, S, vec![resp], &[]);
+        self.wait(400);
+    }
+
+    fn session_setup_req(&mut self, c: usize, mid: u64, blob: &[u8]) -> Vec<u8> {
+        let mut b = Le::default();
+        b.u16(25)
+            .u8(0)
+            .u8(1)
+            .u32(1)
+            .u32(0)
+            .u16(64 + 24)
+            .u16(blob.len() as u16);
+        b.u64(0).bytes(blob);
+        self.smb2(c, SMB2_SESSION_SETUP, false, 0, mid, &b.take())
+    }
+
+    fn session_setup_resp(
+        &mut self,
+        c: usize,
+        mid: u64,
+        status: u32,
+        flags: u16,
+        blob: &[u8],
+    ) -> Vec<u8> {
+        let mut b = Le::default();
+        b.u16(9)
+            .u16(flags)
+            .u16(64 + 8)
+            .u16(blob.len() as u16)
+            .bytes(blob);
+        self.smb2(c, SMB2_SESSION_SETUP, true, status, mid, &b.take())
+    }
+
+    /// TREE_CONNECT to `path`, a pipe share with TreeId `tree`.
+    fn smb_tree_connect(&mut self, c: usize, path: &str, tree: u32) {
+        let mid = self.next_msg_id(c);
+        let p = utf16le(path);
+        let mut b = Le::default();
+        b.u16(9).u16(0).u16(64 + 8).u16(p.len() as u16).bytes(&p);
+        let req = self.smb2(c, SMB2_TREE_CONNECT, false, 0, mid, &b.take());
+        self.smb_put(c, C, vec![req], &[]);
+        self.wait(330);
+        self.smb_state(c).tree = tree;
+        let mut b = Le::default();
+        b.u16(16).u8(2).u8(0).u32(0x30).u32(0).u32(0x001f_01ff);
+        let resp = self.smb2(c, SMB2_TREE_CONNECT, true, 0, mid, &b.take());
+        self.smb_put(c, S, vec![resp], &[]);
+        self.wait(450);
+    }
+
+    fn create_req(&mut self, c: usize, mid: u64, name: &str) -> Vec<u8> {
+        let n = utf16le(name);
+        let mut b = Le::default();
+        b.u16(57).u8(0).u8(0).u32(2).u64(0).u64(0);
+        b.u32(0x0012_019f).u32(0).u32(3).u32(1).u32(0x40);
+        b.u16(64 + 56).u16(n.len() as u16).u32(0).u32(0).bytes(&n);
+        self.smb2(c, SMB2_CREATE, false, 0, mid, &b.take())
+    }
+
+    fn create_resp(&mut self, c: usize, mid: u64, fid: &[u8; 16]) -> Vec<u8> {
+        let mut b = Le::default();
+        b.u16(89).u8(0).u8(0).u32(1);
+        for _ in 0..4 {
+            b.u64(0);
+        }
+        b.u64(4096).u64(0).u32(0x80).u32(0).bytes(fid).u32(0).u32(0);
+        self.smb2(c, SMB2_CREATE, true, 0, mid, &b.take())
+    }
+
+    fn new_fid(&mut self) -> [u8; 16] {
+        let mut f = [0u8; 16];
+        f.copy_from_slice(&self.rng.bytes(16));
+        f
+    }
+
+    /// CREATE of the pipe `name`; returns its FileId.
+    fn smb_open(&mut self, c: usize, name: &str) -> [u8; 16] {
+        let mid = self.next_msg_id(c);
+        let req = self.create_req(c, mid, name);
+        self.smb_put(c, C, vec![req], &[]);
+        self.wait(560);
+        let fid = self.new_fid();
+        let resp = self.create_resp(c, mid, &fid);
+        self.smb_put(c, S, vec![resp], &[]);
+        self.wait(300);
+        fid
+    }
+
+    fn smb_close(&mut self, c: usize, fid: &[u8; 16]) {
+        let mid = self.next_msg_id(c);
+        let mut b = Le::default();
+        b.u16(24).u16(0).u32(0).bytes(fid);
+        let req = self.smb2(c, SMB2_CLOSE, false, 0, mid, &b.take());
+        self.smb_put(c, C, vec![req], &[]);
+        self.wait(210);
+        let mut b = Le::default();
+        b.u16(60).u16(0).u32(0).bytes(&[0; 56]);
+        let resp = self.smb2(c, SMB2_CLOSE, true, 0, mid, &b.take());
+        self.smb_put(c, S, vec![resp], &[]);
+        self.wait(300);
+    }
+
+    fn write_req(&mut self, c: usize, mid: u64, fid: &[u8; 16], data: &[u8]) -> Vec<u8> {
+        let mut b = Le::default();
+        b.u16(49)
+            .u16(64 + 48)
+            .u32(data.len() as u32)
+            .u64(0)
+            .bytes(fid);
+        b.u32(0).u32(0).u16(0).u16(0).u32(0).bytes(data);
+        self.smb2(c, SMB2_WRITE, false, 0, mid, &b.take())
+    }
+
+    fn write_resp(&mut self, c: usize, mid: u64, n: usize) -> Vec<u8> {
+        let mut b = Le::default();
+        b.u16(17).u16(0).u32(n as u32).u32(0).u16(0).u16(0);
+        self.smb2(c, SMB2_WRITE, true, 0, mid, &b.take())
+    }
+
+    /// The client's waiting PDUs written to the pipe in `pieces` WRITEs of
+    /// near-equal size, each answered.
+    fn smb_write(&mut self, c: usize, fid: &[u8; 16], pieces: usize) {
+        let (data, tags) = self.take_dce(c, C);
+        let size = data.len().div_ceil(pieces);
+        for chunk in data.chunks(size) {
+            let mid = self.next_msg_id(c);
+            let req = self.write_req(c, mid, fid, chunk);
+            self.smb_put(c, C, vec![req], &tags);
+            self.wait(260);
+            let resp = self.write_resp(c, mid, chunk.len());
+            self.smb_put(c, S, vec![resp], &[]);
+            self.wait(180);
+        }
+    }
+
+    /// A READ request; `smb_read_resp` answers it with the server's waiting PDUs.
+    fn smb_read_req(&mut self, c: usize, fid: &[u8; 16]) -> u64 {
+        let mid = self.next_msg_id(c);
+        let mut b = Le::default();
+        b.u16(49).u8(0x50).u8(0).u32(4280).u64(0).bytes(fid);
+        b.u32(0).u32(0).u32(0).u16(0).u16(0).u8(0);
+        let req = self.smb2(c, SMB2_READ, false, 0, mid, &b.take());
+        self.smb_put(c, C, vec![req], &[]);
+        mid
+    }
+
+    fn smb_read_resp(&mut self, c: usize, mid: u64) {
+        let (data, tags) = self.take_dce(c, S);
+        let mut b = Le::default();
+        b.u16(17)
+            .u8(80)
+            .u8(0)
+            .u32(data.len() as u32)
+            .u32(0)
+            .u32(0)
+            .bytes(&data);
+        let resp = self.smb2(c, SMB2_READ, true, 0, mid, &b.take());
+        self.smb_put(c, S, vec![resp], &tags);
+    }
+
+    fn ioctl_req(
+        &mut self,
+        c: usize,
+        mid: u64,
+        fid: &[u8; 16],
+        input: &[u8],
+        related: bool,
+    ) -> Vec<u8> {
+        let mut b = Le::default();
+        b.u16(57).u16(0).u32(FSCTL_PIPE_TRANSCEIVE).bytes(fid);
+        b.u32(64 + 56)
+            .u32(input.len() as u32)
+            .u32(0)
+            .u32(0)
+            .u32(0)
+            .u32(4280);
+        b.u32(1).u32(0).bytes(input);
+        let mut m = self.smb2(c, SMB2_IOCTL, false, 0, mid, &b.take());
+        if related {
+            m[16] |= SMB2_FLAGS_RELATED_OPERATIONS as u8;
+            m[36..40].copy_from_slice(&[0xff; 4]); // TreeId
+            m[40..48].copy_from_slice(&[0xff; 8]); // SessionId
+        }
+        m
+    }
+
+    fn ioctl_resp(&mut self, c: usize, mid: u64, fid: &[u8; 16], output: &[u8]) -> Vec<u8> {
+        let mut b = Le::default();
+        b.u16(49).u16(0).u32(FSCTL_PIPE_TRANSCEIVE).bytes(fid);
+        b.u32(64 + 48)
+            .u32(0)
+            .u32(64 + 48)
+            .u32(output.len() as u32)
+            .u32(0)
+            .u32(0);
+        b.bytes(output);
+        self.smb2(c, SMB2_IOCTL, true, 0, mid, &b.take())
+    }
+
+    /// FSCTL_PIPE_TRANSCEIVE carrying the client's waiting PDUs; returns its
+    /// MessageId for `smb_transceive_resp`.
+    fn smb_transceive(&mut self, c: usize, fid: &[u8; 16]) -> u64 {
+        let (data, tags) = self.take_dce(c, C);
+        let mid = self.next_msg_id(c);
+        let req = self.ioctl_req(c, mid, fid, &data, false);
+        self.smb_put(c, C, vec![req], &tags);
+        mid
+    }
+
+    fn smb_transceive_resp(&mut self, c: usize, mid: u64, fid: &[u8; 16]) {
+        let (data, tags) = self.take_dce(c, S);
+        let resp = self.ioctl_resp(c, mid, fid, &data);
+        self.smb_put(c, S, vec![resp], &tags);
+    }
+
+    /// CREATE of `name` compounded with a related IOCTL carrying the client's
+    /// waiting PDUs (its FileId is "the CREATE's"); returns both MessageIds
+    /// for `smb_create_transceive_resp`.
+    fn smb_create_transceive(&mut self, c: usize, name: &str) -> (u64, u64) {
+        let (data, tags) = self.take_dce(c, C);
+        let m1 = self.next_msg_id(c);
+        let m2 = self.next_msg_id(c);
+        let create = self.create_req(c, m1, name);
+        let ioctl = self.ioctl_req(c, m2, &RELATED_FID, &data, true);
+        self.smb_put(c, C, vec![create, ioctl], &tags);
+        (m1, m2)
+    }
+
+    /// CREATE response + IOCTL response (the server's waiting PDUs) in one
+    /// compound message; returns the new FileId.
+    fn smb_create_transceive_resp(&mut self, c: usize, mids: (u64, u64)) -> [u8; 16] {
+        let fid = self.new_fid();
+        let (data, tags) = self.take_dce(c, S);
+        let create = self.create_resp(c, mids.0, &fid);
+        let mut ioctl = self.ioctl_resp(c, mids.1, &fid, &data);
+        ioctl[16] |= SMB2_FLAGS_RELATED_OPERATIONS as u8;
+        self.smb_put(c, S, vec![create, ioctl], &tags);
+        fid
+    }
+
+    /// SMB3 encrypted messages (transform header, 2.2.41) of the given
+    /// plaintext sizes, alternating client and server.
+    fn smb_encrypted(&mut self, c: usize, sizes: &[usize]) {
+        let session = self.smb_state(c).session;
+        for (i, &n) in sizes.iter().enumerate() {
+            let mut b = Le::default();
+            let sig = self.rng.bytes(16);
+            let mut nonce = self.rng.bytes(11);
+            nonce.extend_from_slice(&[0; 5]); // AES-GCM: 11-byte nonce
+            b.bytes(b"\xfdSMB").bytes(&sig).bytes(&nonce);
+            b.u32(n as u32).u16(0).u16(1).u64(session);
+            let body = self.rng.bytes(n);
+            b.bytes(&body);
+            let dir = if i % 2 == 0 { C } else { S };
+            self.queue_wire(c, dir, nbss(&b.take()), &[]);
+            self.send(c, dir);
+            self.wait(if dir == C { 350 } else { 900 });
+        }
+    }
+}
+
+// srvsvc NetrShareEnum (MS-SRVS 3.1.4.8), level 1
+
+fn st_share_enum(le: bool, server: &str) -> Vec<u8> {
+    let mut b = Buf::new(le);
+    b.u32(0x0002_0000); // ServerName referent
+    b.wstr(server);
+    b.u32(1); // Level
+    b.u32(1); // union switch
+    b.u32(0x0002_0004); // SHARE_INFO_1_CONTAINER referent
+    b.u32(0); // EntriesRead
+    b.u32(0); // Buffer: null
+    b.u32(0xffff_ffff); // PreferedMaximumLength
+    b.u32(0x0002_0008); // ResumeHandle referent
+    b.u32(0);
+    b.b
+}
+
+fn st_share_enum_resp(le: bool, shares: &[(&str, u32, &str)]) -> Vec<u8> {
+    let n = shares.len() as u32;
+    let mut b = Buf::new(le);
+    b.u32(1); // Level
+    b.u32(1); // union switch
+    b.u32(0x0002_0000); // container referent
+    b.u32(n); // EntriesRead
+    b.u32(0x0002_0004); // Buffer referent
+    b.u32(n); // conformant array size
+    let mut r = 0x0002_0008u32;
+    for (_, typ, _) in shares {
+        b.u32(r); // shi1_netname
+        b.u32(*typ);
+        b.u32(r + 4); // shi1_remark
+        r += 8;
+    }
+    for (name, _, remark) in shares {
+        b.wstr(name);
+        b.wstr(remark);
+    }
+    b.u32(n); // TotalEntries
+    b.u32(0x0002_0100); // ResumeHandle referent
+    b.u32(0);
+    b.u32(0); // WERROR
+    b.b
 }
 
 // ---------------------------------------------------------------------------
@@ -2359,6 +3012,175 @@ fn s10_atsvc_schtask() -> World {
     w
 }
 
+/// Scenario 11: SMB 3.1.1. Connection a: the server requires encryption
+/// after an NTLMSSP logon in clear, so everything after SESSION_SETUP travels
+/// in transform headers (no call can be seen). Connection b: a signed, not
+/// encrypted SMB 3.1.1 session: srvsvc NetrShareEnum over `\pipe\srvsvc`.
+fn s11_smb3_encrypted() -> World {
+    let mut w = World::new(11);
+    let le = true;
+    let cli = ip(10, 11, 0, 10);
+    let srv = ip(10, 11, 0, 5);
+    let a = w.conn((cli, 50211), (srv, 445), 0x1100_000a, 0x1200_000a, le);
+    w.smb_conn(a, 0x0000_2c00_0000_0051);
+    w.handshake(a);
+    w.wait(500);
+    w.smb_logon(a, 0x0311, true);
+    // tree connect, create svcctl, bind, OpenSCManagerW, CreateServiceW, ...
+    w.smb_encrypted(
+        a,
+        &[148, 96, 172, 152, 220, 132, 240, 148, 680, 164, 220, 152],
+    );
+    w.wait(1_000);
+    w.close(a);
+    w.wait(20_000);
+    let b = w.conn((cli, 50212), (srv, 445), 0x1300_000b, 0x1400_000b, le);
+    w.smb_conn(b, 0x0000_2c00_0000_0055);
+    w.smb_state(b).signed = true;
+    w.handshake(b);
+    w.wait(500);
+    w.smb_logon(b, 0x0311, false);
+    w.smb_tree_connect(b, r"\\10.11.0.5\IPC$", 1);
+    let fid = w.smb_open(b, "srvsvc");
+    w.bind(b, PT_BIND, 1, 4280, 0, &[(0, &SRVSVC, &[NDR])], None);
+    w.smb_write(b, &fid, 1);
+    let mid = w.smb_read_req(b, &fid);
+    w.wait(310);
+    w.bind_ack(
+        b,
+        PT_BIND_ACK,
+        1,
+        4280,
+        0x0000_5b11,
+        r"\PIPE\srvsvc",
+        &[(0, &SRVSVC, 0, 0)],
+        None,
+    );
+    w.smb_read_resp(b, mid);
+    w.wait(700);
+    let stub = st_share_enum(le, r"\\10.11.0.5");
+    let k = w.request(b, 2, 0, 15, None, &stub, ONE_FRAG, None);
+    let mid = w.smb_transceive(b, &fid);
+    w.wait(1_830);
+    let shares = [
+        ("ADMIN$", 0x8000_0000, "Remote Admin"),
+        ("C$", 0x8000_0000, "Default share"),
+        ("IPC$", 0x8000_0003, "Remote IPC"),
+    ];
+    w.response(k, &st_share_enum_resp(le, &shares), ONE_FRAG, None);
+    w.smb_transceive_resp(b, mid, &fid);
+    w.wait(400);
+    w.smb_close(b, &fid);
+    w.close(b);
+    w
+}
+
+/// Scenario 12: SMB 2.1 named pipes. svcctl opened by a CREATE compounded
+/// with the IOCTL that carries the bind (the IOCTL's FileId is "the
+/// CREATE's"), then OpenSCManagerW, CreateServiceW and StartServiceW by
+/// FSCTL_PIPE_TRANSCEIVE; atsvc NetrJobAdd whose request PDU is written in
+/// three SMB2 WRITEs and whose response is read back by READ.
+fn s12_smb2_compound_split() -> World {
+    let mut w = World::new(12);
+    let le = true;
+    let cli = ip(10, 12, 0, 10);
+    let srv = ip(10, 12, 0, 5);
+    let c = w.conn((cli, 49812), (srv, 445), 0x1500_000c, 0x1600_000c, le);
+    w.smb_conn(c, 0x0000_0400_0000_0021);
+    w.handshake(c);
+    w.wait(600);
+    w.smb_logon(c, 0x0210, false);
+    w.smb_tree_connect(c, r"\\10.12.0.5\IPC$", 5);
+    w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &SVCCTL, &[NDR])], None);
+    let mids = w.smb_create_transceive(c, "svcctl");
+    w.wait(950);
+    w.bind_ack(
+        c,
+        PT_BIND_ACK,
+        1,
+        4280,
+        0x0000_6c12,
+        r"\PIPE\svcctl",
+        &[(0, &SVCCTL, 0, 0)],
+        None,
+    );
+    let fid = w.smb_create_transceive_resp(c, mids);
+    w.wait(600);
+    let scm = w.rng.handle();
+    let svc = w.rng.handle();
+    let k = w.request(
+        c,
+        2,
+        0,
+        15,
+        None,
+        &st_open_scm(le, r"\\10.12.0.5"),
+        ONE_FRAG,
+        None,
+    );
+    let mid = w.smb_transceive(c, &fid);
+    w.wait(1_420);
+    w.response(k, &st_handle_status(le, &scm, 0), ONE_FRAG, None);
+    w.smb_transceive_resp(c, mid, &fid);
+    w.wait(800);
+    let stub = st_create_service(le, &scm, "WgKpQzRt", "WgKpQzRt", SMBEXEC_PATH);
+    let k = w.request(c, 3, 0, 12, None, &stub, ONE_FRAG, None);
+    let mid = w.smb_transceive(c, &fid);
+    w.wait(12_500);
+    w.response(k, &st_create_service_resp(le, &svc), ONE_FRAG, None);
+    w.smb_transceive_resp(c, mid, &fid);
+    w.wait(700);
+    let k = w.request(
+        c,
+        4,
+        0,
+        19,
+        None,
+        &st_start_service(le, &svc),
+        ONE_FRAG,
+        None,
+    );
+    let mid = w.smb_transceive(c, &fid);
+    w.wait(30_200);
+    w.response(k, &st_status(le, 1053), ONE_FRAG, None);
+    w.smb_transceive_resp(c, mid, &fid);
+    w.wait(900);
+    w.smb_close(c, &fid);
+    w.wait(3_000);
+    let fid = w.smb_open(c, "atsvc");
+    w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &ATSVC, &[NDR])], None);
+    w.smb_write(c, &fid, 1);
+    let mid = w.smb_read_req(c, &fid);
+    w.wait(290);
+    w.bind_ack(
+        c,
+        PT_BIND_ACK,
+        1,
+        4280,
+        0x0000_6c13,
+        r"\PIPE\atsvc",
+        &[(0, &ATSVC, 0, 0)],
+        None,
+    );
+    w.smb_read_resp(c, mid);
+    w.wait(650);
+    let cmd = format!(
+        r"powershell.exe -NoP -NonI -W Hidden -Enc {}",
+        w.rng.b64ish(600)
+    );
+    let stub = st_netr_job_add(le, r"\\10.12.0.5", &cmd);
+    let k = w.request(c, 2, 0, 0, None, &stub, ONE_FRAG, None);
+    w.smb_write(c, &fid, 3);
+    let mid = w.smb_read_req(c, &fid);
+    w.wait(2_100);
+    w.response(k, &st_netr_job_add_resp(le, 3), ONE_FRAG, None);
+    w.smb_read_resp(c, mid);
+    w.wait(500);
+    w.smb_close(c, &fid);
+    w.close(c);
+    w
+}
+
 type Scenario = (&'static str, fn() -> World);
 
 const SCENARIOS: &[Scenario] = &[
@@ -2372,6 +3194,8 @@ const SCENARIOS: &[Scenario] = &[
     ("lost_segment", s08_lost_segment),
     ("privacy_auth", s09_privacy_auth),
     ("atsvc_schtask", s10_atsvc_schtask),
+    ("smb3_encrypted", s11_smb3_encrypted),
+    ("smb2_compound_split", s12_smb2_compound_split),
 ];
 
 fn main() {

@@ -404,6 +404,7 @@ impl TcpApp {
                 let mut script = self.script.as_mut();
                 let Sink { smb_counters, .. } = sink;
                 let mut smb_c = std::mem::take(smb_counters);
+                conn.set_time(ts);
                 conn.feed(dir, data, &mut smb_c, &mut |ev| match ev {
                     smb::PipeEvent::Open { key, name, context } if !zeek_compat => {
                         if let Some((_, p)) = pipes.iter_mut().find(|(k, _)| *k == key) {
@@ -421,7 +422,9 @@ impl TcpApp {
                             ));
                         }
                     }
-                    smb::PipeEvent::Data { key, dir, data, .. } if !zeek_compat => {
+                    smb::PipeEvent::Data {
+                        key, dir, data, at, ..
+                    } if !zeek_compat => {
                         let idx = match pipes.iter().position(|(k, _)| *k == key) {
                             Some(i) => Some(i),
                             None if pipes.len() < MAX_PIPES => {
@@ -439,6 +442,7 @@ impl TcpApp {
                             None => None,
                         };
                         if let Some(i) = idx {
+                            let ts = at.unwrap_or(ts);
                             pipes[i].1.stream.feed(dir, ts, data, sink, None, 0);
                         }
                     }

@@ -20,8 +20,8 @@ fn directory_of_captures_zeek_tsv() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8(out.stdout).expect("utf8");
     let rows: Vec<&str> = stdout.lines().filter(|l| !l.starts_with('#')).collect();
-    // 35 calls across the 10 generated captures (see captures/README.md).
-    assert_eq!(rows.len(), 35);
+    // 40 calls across the 12 generated captures (see captures/README.md).
+    assert_eq!(rows.len(), 40);
     assert!(stdout.starts_with("#separator \\x09\n"));
     assert!(
         stdout
@@ -32,7 +32,12 @@ fn directory_of_captures_zeek_tsv() {
     );
     let stderr = String::from_utf8(out.stderr).expect("utf8");
     assert!(stderr.contains("== rpcsift summary =="));
-    assert!(stderr.contains("35  DCE-RPC calls"), "{stderr}");
+    assert!(stderr.contains("40  DCE-RPC calls"), "{stderr}");
+    // smb3_encrypted: one SMB3 session whose messages are all encrypted.
+    assert!(
+        stderr.contains("\n1 SMB3 sessions encrypted: their calls are invisible\n"),
+        "{stderr}"
+    );
 }
 
 #[test]

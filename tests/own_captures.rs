@@ -139,3 +139,11 @@ fn privacy_auth() {
 fn atsvc_schtask() {
     check("atsvc_schtask");
 }
+#[test]
+fn smb3_encrypted() {
+    check("smb3_encrypted");
+}
+#[test]
+fn smb2_compound_split() {
+    check("smb2_compound_split");
+}

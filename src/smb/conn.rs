@@ -29,6 +29,7 @@ use super::{
     MAX_ANDX_CHAIN, MAX_COMPOUND_CHAIN, MAX_DEFERRED_BYTES, MAX_OPEN_FILES, MAX_PENDING,
     MAX_SESSIONS, MAX_TREES, PipeContext, PipeEvent, PipeKey, SmbCounters,
 };
+use crate::capture::Timestamp;
 use std::collections::VecDeque;
 
 /// Pipe names recognised on a tree whose connect was not seen (compared without a leading
@@ -223,6 +224,8 @@ struct Deferred {
     create_msg: u64,
     dir: usize,
     data: Vec<u8>,
+    /// When the bytes arrived (the caller's clock, see [`SmbConn::set_time`]).
+    at: Timestamp,
 }
 
 /// Compound request context: what a related command inherits.
@@ -251,6 +254,10 @@ struct State {
     deferred: VecDeque<Deferred>,
     deferred_bytes: usize,
     zeek: ZeekFid,
+    /// The caller's clock: when the bytes being fed arrived.
+    now: Timestamp,
+    /// Set while deferred bytes are handed out: when they arrived.
+    deliver_at: Option<Timestamp>,
     /// SMB2 DialectRevision from the NEGOTIATE response.
     dialect: Option<u16>,
     /// A transform header was seen (only SMB 3.x encrypts).
@@ -284,6 +291,8 @@ impl SmbConn {
                 deferred: VecDeque::new(),
                 deferred_bytes: 0,
                 zeek: ZeekFid::new(),
+                now: Timestamp::default(),
+                deliver_at: None,
                 dialect: None,
                 encrypted_seen: false,
                 encrypted_sessions: Vec::new(),
@@ -326,6 +335,13 @@ impl SmbConn {
         let absorbed = self.framers[dir.min(1)].gap_len(len);
         self.st.zeek.lost();
         absorbed
+    }
+
+    /// Tell the connection when the bytes of the next `feed` arrived. Pipe bytes held back
+    /// (requests compounded after a CREATE, released by its response) come out with this
+    /// time in [`PipeEvent::Data`]'s `at`.
+    pub fn set_time(&mut self, ts: Timestamp) {
+        self.st.now = ts;
     }
 
     /// The SMB2 dialect the NEGOTIATE response chose, when it was seen.
@@ -671,6 +687,7 @@ impl State {
                     dir,
                     data,
                     zeek: if same { zeek.map(|z| z.0) } else { None },
+                    at: self.deliver_at,
                 });
                 if let Some((fid, zd)) = zeek
                     && !same
@@ -708,6 +725,7 @@ impl State {
             create_msg,
             dir,
             data: data.to_vec(),
+            at: self.now,
         });
     }
 
@@ -1031,7 +1049,9 @@ impl State {
                 }
                 self.recent_creates.push_back((h.message_id, fk, tree));
                 for d in self.take_deferred(h.message_id) {
+                    self.deliver_at = Some(d.at);
                     self.deliver(Target::File(fk, tree), d.dir, &d.data, None, false, c, out);
+                    self.deliver_at = None;
                 }
             }
             SMB2_CLOSE => {

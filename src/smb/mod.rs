@@ -140,6 +140,9 @@ pub enum PipeEvent<'a> {
         /// The fid Zeek would deliver exactly these bytes to, or None when Zeek would not
         /// forward them (see [`PipeEvent::ZeekData`] for bytes only Zeek forwards).
         zeek: Option<u64>,
+        /// When the bytes arrived, if before the bytes being fed now: set for requests
+        /// compounded after a CREATE, held until its response gave their FileId.
+        at: Option<crate::capture::Timestamp>,
     },
     /// CLOSE request on the pipe (SMB2 CLOSE, SMB1 CLOSE).
     Close {

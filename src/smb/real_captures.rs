@@ -71,6 +71,7 @@ fn record(
             dir,
             data,
             zeek,
+            ..
         } => {
             let p = pipes.entry((seq, key)).or_default();
             p.first_dir.get_or_insert(dir);

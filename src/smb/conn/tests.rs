@@ -24,6 +24,7 @@ fn own(e: PipeEvent<'_>) -> Ev {
             dir,
             data,
             zeek,
+            ..
         } => Ev::Data(key, dir, data.to_vec(), zeek),
         PipeEvent::Close { key, zeek } => Ev::Close(key, zeek),
         PipeEvent::ZeekData { dir, data, fid } => Ev::ZData(dir, data.to_vec(), fid),
@@ -1083,4 +1084,63 @@ fn encrypted_sessions_and_compressed_connections_counted_once() {
     assert_eq!(h.c.smb3_encrypted_sessions, 2);
     assert_eq!(h.c.smb3_compressed_messages, 2);
     assert_eq!(h.c.smb3_compressed_connections, 1);
+}
+
+#[test]
+fn deferred_compound_data_keeps_its_arrival_time() {
+    use crate::capture::Timestamp;
+    let conv = smb2_conversation();
+    let mut h = H::run(&conv.msgs[..4]);
+    let fc = FileId {
+        persistent: 0x33,
+        volatile: 0xcc,
+    };
+    let call = dce(0, 2, b"NetrShareEnum");
+    let req = compound(&[
+        smb2_create_req_msg(20, 1, "srvsvc"),
+        Smb2::new(SMB2_IOCTL)
+            .msg_id(21)
+            .related()
+            .session(u64::MAX)
+            .tree(u32::MAX)
+            .build(&smb2_ioctl_req_body(
+                FileId::RELATED,
+                FSCTL_PIPE_TRANSCEIVE,
+                &call,
+            )),
+    ]);
+    let resp = smb2_create_resp_msg(20, 1, fc);
+    let t_req = Timestamp {
+        secs: 100,
+        nanos: 5,
+    };
+    let t_resp = Timestamp {
+        secs: 101,
+        nanos: 0,
+    };
+    let mut at = Vec::new();
+    h.conn.set_time(t_req);
+    h.conn.feed(0, &nbss(&req), &mut h.c, &mut |e| {
+        panic!("early event {e:?}")
+    });
+    h.conn.set_time(t_resp);
+    h.conn.feed(1, &nbss(&resp), &mut h.c, &mut |e| {
+        if let PipeEvent::Data { data, at: t, .. } = e {
+            at.push((data.to_vec(), t));
+        }
+    });
+    assert_eq!(at, vec![(call.clone(), Some(t_req))]);
+    // Data not held back carries no time of its own.
+    let mut at = Vec::new();
+    h.conn.feed(
+        0,
+        &nbss(&smb2_write_req_msg(22, 1, fc, &call)),
+        &mut h.c,
+        &mut |e| {
+            if let PipeEvent::Data { at: t, .. } = e {
+                at.push(t);
+            }
+        },
+    );
+    assert_eq!(at, vec![None]);
 }
