@@ -451,3 +451,140 @@ fn to_flow_event(dir: usize, ev: StreamEvent<'_>) -> FlowEvent<'_> {
         StreamEvent::Gap(ts, len) => FlowEvent::Gap { dir, ts, len },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::decode::TcpFlags;
+    use std::cell::RefCell;
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::rc::Rc;
+
+    /// Records every event as text: `<client port> D<dir>:<bytes>`, `G<dir>:<len>`, `C`.
+    struct Log(Rc<RefCell<Vec<String>>>);
+
+    impl FlowApp for Log {
+        fn event(&mut self, meta: &ConnMeta, ev: FlowEvent<'_>) -> bool {
+            let line = match ev {
+                FlowEvent::Data { dir, data, .. } => {
+                    format!("{} D{dir}:{}", meta.orig.1, String::from_utf8_lossy(data))
+                }
+                FlowEvent::Gap { dir, len, .. } => format!("{} G{dir}:{len}", meta.orig.1),
+                FlowEvent::Close { .. } => format!("{} C", meta.orig.1),
+            };
+            self.0.borrow_mut().push(line);
+            true
+        }
+    }
+
+    fn seg(sport: u16, t: i64, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> TcpSegment<'_> {
+        let (a, b) = (
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        );
+        // Port 445 is the server; its packets go back to client port 1001.
+        let (src, dst, sp, dp) = if sport == 445 {
+            (b, a, 445, 1001)
+        } else {
+            (a, b, sport, 445)
+        };
+        TcpSegment {
+            ts: Timestamp::new(t, 0),
+            src,
+            dst,
+            sport: sp,
+            dport: dp,
+            seq,
+            ack,
+            flags: TcpFlags(flags),
+            payload,
+            wire_payload_len: payload.len() as u32,
+        }
+    }
+
+    fn table(
+        limits: FlowLimits,
+    ) -> (
+        FlowTable<Log, impl FnMut(&ConnMeta) -> Log>,
+        Rc<RefCell<Vec<String>>>,
+    ) {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let t = FlowTable::new(limits, zeek_likely_server_port, move |_m: &ConnMeta| {
+            Log(l.clone())
+        });
+        (t, log)
+    }
+
+    const ACK: u8 = TcpFlags::ACK;
+
+    #[test]
+    fn flow_limit_evicts_the_least_recently_active() {
+        let limits = FlowLimits {
+            max_flows: 3,
+            ..FlowLimits::default()
+        };
+        let (mut t, log) = table(limits);
+        let mut c = Counters::default();
+        for (i, port) in [1001u16, 1002, 1003, 1004].iter().enumerate() {
+            t.process(&seg(*port, i as i64, 100, 0, ACK, b"x"), &mut c);
+        }
+        assert_eq!(c.tcp_flow_limit, 1);
+        assert_eq!(c.tcp_connections, 4);
+        assert_eq!(t.len(), 3);
+        // The oldest connection (1001) was closed to make room, its data delivered first.
+        assert_eq!(log.borrow()[..2], ["1001 D0:x", "1002 D0:x"]);
+        assert!(log.borrow().contains(&"1001 C".to_string()));
+        assert!(!log.borrow().contains(&"1002 C".to_string()));
+    }
+
+    #[test]
+    fn memory_limit_flushes_buffered_data_with_a_gap() {
+        let limits = FlowLimits {
+            max_reassembly_bytes: 8,
+            ..FlowLimits::default()
+        };
+        let (mut t, log) = table(limits);
+        let mut c = Counters::default();
+        t.process(&seg(1001, 0, 100, 0, ACK, b"ab"), &mut c);
+        // 102..104 lost; 5 then 5 more bytes wait behind the hole: over the 8-byte cap.
+        t.process(&seg(1001, 1, 104, 0, ACK, b"efghi"), &mut c);
+        assert_eq!(c.tcp_memory_limit, 0);
+        t.process(&seg(1001, 2, 109, 0, ACK, b"jklmn"), &mut c);
+        assert_eq!(c.tcp_memory_limit, 1);
+        assert_eq!(
+            *log.borrow(),
+            ["1001 D0:ab", "1001 G0:2", "1001 D0:efghi", "1001 D0:jklmn"]
+        );
+        assert_eq!((c.tcp_gaps, c.tcp_gap_bytes), (1, 2));
+    }
+
+    #[test]
+    fn ack_gaps_only_when_asked() {
+        for ack_gaps in [false, true] {
+            let limits = FlowLimits {
+                ack_gaps,
+                ..FlowLimits::default()
+            };
+            let (mut t, log) = table(limits);
+            let mut c = Counters::default();
+            t.process(&seg(1001, 0, 100, 500, ACK, b"req1"), &mut c);
+            t.process(&seg(445, 1, 500, 104, ACK, b"resp"), &mut c);
+            // The client's next request (104..108) is lost; the server acknowledges it.
+            t.process(&seg(445, 2, 504, 108, ACK, b""), &mut c);
+            t.process(&seg(1001, 3, 108, 504, ACK, b"req3"), &mut c);
+            let got = log.borrow().clone();
+            if ack_gaps {
+                assert_eq!(
+                    got,
+                    ["1001 D0:req1", "1001 D1:resp", "1001 G0:4", "1001 D0:req3"]
+                );
+            } else {
+                // Held behind the hole until the end of the stream.
+                assert_eq!(got, ["1001 D0:req1", "1001 D1:resp"]);
+                t.finish_all(&mut c);
+                assert_eq!(log.borrow()[2..], ["1001 G0:4", "1001 D0:req3", "1001 C"]);
+            }
+        }
+    }
+}
