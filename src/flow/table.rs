@@ -460,8 +460,10 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
     use std::rc::Rc;
 
+    type Events = Rc<RefCell<Vec<String>>>;
+
     /// Records every event as text: `<client port> D<dir>:<bytes>`, `G<dir>:<len>`, `C`.
-    struct Log(Rc<RefCell<Vec<String>>>);
+    struct Log(Events);
 
     impl FlowApp for Log {
         fn event(&mut self, meta: &ConnMeta, ev: FlowEvent<'_>) -> bool {
@@ -502,12 +504,7 @@ mod tests {
         }
     }
 
-    fn table(
-        limits: FlowLimits,
-    ) -> (
-        FlowTable<Log, impl FnMut(&ConnMeta) -> Log>,
-        Rc<RefCell<Vec<String>>>,
-    ) {
+    fn table(limits: FlowLimits) -> (FlowTable<Log, impl FnMut(&ConnMeta) -> Log>, Events) {
         let log = Rc::new(RefCell::new(Vec::new()));
         let l = log.clone();
         let t = FlowTable::new(limits, zeek_likely_server_port, move |_m: &ConnMeta| {
