@@ -38,6 +38,15 @@ impl Default for Limits {
 /// Responses kept while waiting for a late request.
 const EARLY_RESPONSES: usize = 64;
 
+/// Response stub bytes kept per call: enough for the handles and return codes the argument
+/// decoders link calls by (`crate::args`), small enough to keep for every call.
+pub const RESP_STUB_KEEP: usize = 64;
+
+/// NDR64 transfer syntax 71710533-beba-4937-8319-b5dbef9ccc36 (MS-RPCE 2.2.4.12).
+const NDR64: Uuid = Uuid([
+    0x71, 0x71, 0x05, 0x33, 0xbe, 0xba, 0x49, 0x37, 0x83, 0x19, 0xb5, 0xdb, 0xef, 0x9c, 0xcc, 0x36,
+]);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallStatus {
     Ok,
@@ -79,6 +88,10 @@ pub struct Call {
     pub resp_stub_len: u64,
     /// Request stub (up to `max_stub_bytes`; empty when encrypted).
     pub stub: Vec<u8>,
+    /// First [`RESP_STUB_KEEP`] bytes of the response stub (empty when encrypted or none).
+    pub resp_stub: Vec<u8>,
+    /// The server accepted the NDR64 transfer syntax for this call's context.
+    pub ndr64: bool,
     /// The first fragment of the request was not seen (lost or before the capture).
     pub partial: bool,
 }
@@ -89,6 +102,8 @@ struct Context {
     uuid: Uuid,
     /// Accepted by the server (None while unanswered).
     accepted: Option<bool>,
+    /// The accepted transfer syntax is NDR64.
+    ndr64: bool,
 }
 
 #[derive(Debug)]
@@ -108,13 +123,13 @@ pub struct Association {
     /// Requests being reassembled, per direction, by call id.
     reasm: [HashMap<u32, Partial>; 2],
     /// Responses being reassembled: call id → (stub bytes, over limit).
-    resp_reasm: [HashMap<u32, u64>; 2],
+    resp_reasm: [HashMap<u32, (u64, Vec<u8>)>; 2],
     /// Completed requests waiting for a response, by call id, oldest first.
     pending: HashMap<u32, VecDeque<Call>>,
     pending_count: usize,
     /// Responses seen before their request (the request was held behind a TCP hole or
     /// reordered): matched when the request completes, counted as orphans at the end.
-    early: VecDeque<(u32, Timestamp, CallStatus, u64)>,
+    early: VecDeque<(u32, Timestamp, CallStatus, u64, Vec<u8>)>,
     /// Finished calls in completion order.
     pub done: Vec<Call>,
     limits: Limits,
@@ -156,6 +171,7 @@ impl Association {
                             syntax: c.abstract_syntax,
                             uuid,
                             accepted: None,
+                            ndr64: false,
                         },
                     );
                     ids.push(c.ctx_id);
@@ -182,6 +198,8 @@ impl Association {
                     for (id, r) in ids.iter().zip(results.iter()) {
                         if let Some(c) = self.contexts.get_mut(id) {
                             c.accepted = Some(r.result == 0);
+                            c.ndr64 = r.result == 0
+                                && Uuid::from_wire(&r.transfer_syntax.uuid_raw, le) == NDR64;
                         }
                     }
                 }
@@ -212,20 +230,28 @@ impl Association {
             }
             Body::Response { stub, .. } => {
                 let d = dir & 1;
-                let total = match self.resp_reasm[d].remove(&h.call_id) {
-                    Some(n) if !h.first() => n + stub.len() as u64,
-                    _ => stub.len() as u64,
+                let (total, mut kept) = match self.resp_reasm[d].remove(&h.call_id) {
+                    Some((n, k)) if !h.first() => (n + stub.len() as u64, k),
+                    _ => (stub.len() as u64, Vec::new()),
                 };
+                let privacy = p
+                    .auth
+                    .is_some_and(|a| a.auth_level == pdu::AUTH_LEVEL_PKT_PRIVACY);
+                if !privacy && kept.len() < RESP_STUB_KEEP {
+                    let room = RESP_STUB_KEEP - kept.len();
+                    kept.extend_from_slice(&stub[..stub.len().min(room)]);
+                }
                 if h.last() {
-                    self.answer(h.call_id, ts, CallStatus::Ok, total, counters);
+                    self.answer(h.call_id, ts, CallStatus::Ok, total, kept, counters);
                 } else if self.resp_reasm[d].len() < self.limits.max_reassembly {
-                    self.resp_reasm[d].insert(h.call_id, total);
+                    self.resp_reasm[d].insert(h.call_id, (total, kept));
                 } else {
                     counters.dcerpc_frag_limit += 1;
                 }
             }
             Body::Fault { status, .. } => {
-                self.answer(h.call_id, ts, CallStatus::Fault(*status), 0, counters);
+                let fault = CallStatus::Fault(*status);
+                self.answer(h.call_id, ts, fault, 0, Vec::new(), counters);
             }
             Body::Other => {}
         }
@@ -277,6 +303,8 @@ impl Association {
                     req_stub_len: 0,
                     resp_stub_len: 0,
                     stub: Vec::new(),
+                    resp_stub: Vec::new(),
+                    ndr64: ctx.is_some_and(|c| c.ndr64),
                     partial: !h.first(),
                 };
                 Partial {
@@ -319,10 +347,10 @@ impl Association {
         if let Some(i) = self
             .early
             .iter()
-            .position(|(cid, t, _, _)| *cid == call.call_id && *t >= call.ts)
-            && let Some((_, t, status, len)) = self.early.remove(i)
+            .position(|(cid, t, _, _, _)| *cid == call.call_id && *t >= call.ts)
+            && let Some((_, t, status, len, kept)) = self.early.remove(i)
         {
-            self.complete(call, t, status, len, counters);
+            self.complete(call, t, status, len, kept, counters);
             return;
         }
         if self.pending_count >= self.limits.max_pending_calls {
@@ -363,6 +391,7 @@ impl Association {
         ts: Timestamp,
         status: CallStatus,
         resp_len: u64,
+        resp_stub: Vec<u8>,
         counters: &mut Counters,
     ) {
         let Some(call) = self.pending.get_mut(&call_id).and_then(|q| q.pop_front()) else {
@@ -370,14 +399,15 @@ impl Association {
                 self.early.pop_front();
                 counters.dcerpc_orphan_responses += 1;
             }
-            self.early.push_back((call_id, ts, status, resp_len));
+            self.early
+                .push_back((call_id, ts, status, resp_len, resp_stub));
             return;
         };
         if self.pending.get(&call_id).is_some_and(|q| q.is_empty()) {
             self.pending.remove(&call_id);
         }
         self.pending_count -= 1;
-        self.complete(call, ts, status, resp_len, counters);
+        self.complete(call, ts, status, resp_len, resp_stub, counters);
     }
 
     fn complete(
@@ -386,9 +416,11 @@ impl Association {
         ts: Timestamp,
         status: CallStatus,
         resp_len: u64,
+        resp_stub: Vec<u8>,
         counters: &mut Counters,
     ) {
         call.resp_ts = Some(ts);
+        call.resp_stub = resp_stub;
         call.status = status;
         call.resp_stub_len = resp_len;
         if let CallStatus::Fault(_) = status {
@@ -700,6 +732,49 @@ mod tests {
         );
         assert_eq!(calls[1].uuid, None);
         assert_eq!(c.dcerpc_missed_binds, 1);
+    }
+
+    #[test]
+    fn response_stub_head_kept_and_ndr64_flagged() {
+        // Two response fragments: the first RESP_STUB_KEEP bytes are kept across them.
+        let (mut a, mut c) = bound(true);
+        let req = build(
+            REQUEST,
+            3,
+            true,
+            2,
+            &request_body(true, 0, 12, b"abcd"),
+            None,
+        );
+        feed(&mut a, &mut c, 0, 10, req);
+        let first = vec![7u8; 40];
+        let second = vec![8u8; 40];
+        let f1 = build(RESPONSE, 1, true, 2, &response_body(true, 0, &first), None);
+        let f2 = build(RESPONSE, 2, true, 2, &response_body(true, 0, &second), None);
+        feed(&mut a, &mut c, 1, 11, f1);
+        feed(&mut a, &mut c, 1, 12, f2);
+        let calls = a.finish(&mut c);
+        assert_eq!(calls[0].resp_stub_len, 80);
+        assert_eq!(calls[0].resp_stub.len(), RESP_STUB_KEEP);
+        assert_eq!(calls[0].resp_stub[..40], first[..]);
+        assert_eq!(calls[0].resp_stub[40..], second[..RESP_STUB_KEEP - 40]);
+        assert!(!calls[0].ndr64);
+        // A bind_ack that accepts NDR64.
+        for le in [true, false] {
+            let mut a = Association::new(Limits::default());
+            let mut c = Counters::default();
+            let bind = build(BIND, 3, le, 1, &bind_body(le, &[(0, SVCCTL, 2)]), None);
+            feed(&mut a, &mut c, 0, 0, bind);
+            let mut ack = ack_body(le, b"\\PIPE\\svcctl\0", &[0]);
+            let ndr = crate::dcerpc::pdu::tests::uuid_wire(&crate::dcerpc::pdu::tests::NDR, le);
+            let at = ack.windows(16).position(|w| w == ndr).expect("NDR in ack");
+            let ndr64 = crate::dcerpc::pdu::tests::uuid_wire(&NDR64.0, le);
+            ack[at..at + 16].copy_from_slice(&ndr64);
+            feed(&mut a, &mut c, 1, 1, build(BIND_ACK, 3, le, 1, &ack, None));
+            let req = build(REQUEST, 3, le, 2, &request_body(le, 0, 12, b"x"), None);
+            feed(&mut a, &mut c, 0, 2, req);
+            assert!(a.finish(&mut c)[0].ndr64);
+        }
     }
 
     #[test]

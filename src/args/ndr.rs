@@ -1,0 +1,479 @@
+//! A small, bounded reader for NDR 2.0 (C706 chapter 14, MS-RPCE 2.2.5): the transfer
+//! syntax of every request stub the argument decoders read.
+//!
+//! Rules it follows:
+//! * Alignment is relative to the start of the stub (the stub starts 8-aligned in the PDU).
+//! * Integers use the byte order of the PDU's data representation (`drep`).
+//! * A top-level `[ref]` pointer has no wire representation: its referent is inline. A
+//!   top-level `[unique]`/`[ptr]` pointer is a 4-byte referent id (0 = null) followed at once
+//!   by its referent. Embedded pointers (in structures and arrays) are 4-byte referent ids
+//!   whose referents follow the whole outermost structure, in order: the decoders read the
+//!   ids first and the referents after, through [`Reader::deferred`].
+//! * A conformant varying string is `MaximumCount:u32 Offset:u32 ActualCount:u32` and
+//!   `ActualCount` elements (1 or 2 bytes), terminator included.
+//!
+//! Everything is checked before it is read: counts against the bytes left, offsets against
+//! counts, and nesting against [`MAX_DEPTH`]. No method panics on any input.
+
+/// Nesting limit for decoders that recurse (structures holding pointers to structures).
+pub const MAX_DEPTH: u32 = 16;
+/// Elements accepted in one conformant array of pointers.
+pub const MAX_ARRAY: usize = 4096;
+
+/// Why a stub could not be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NdrError {
+    /// The stub ends before the value does (truncated capture, cut stub, or a lie).
+    #[error("stub ends at offset {0} before the value")]
+    Short(usize),
+    /// A count, offset or pointer is inconsistent.
+    #[error("malformed NDR at offset {0}: {1}")]
+    Bad(usize, &'static str),
+    /// Nesting deeper than [`MAX_DEPTH`].
+    #[error("NDR nesting deeper than {MAX_DEPTH}")]
+    TooDeep,
+}
+
+pub type Result<T> = std::result::Result<T, NdrError>;
+
+/// A 20-byte RPC context handle (`ndr_context_handle`: attributes u32 + UUID), kept as
+/// the raw bytes: handles are compared, never interpreted.
+pub type ContextHandle = [u8; 20];
+
+/// Cursor over one stub.
+#[derive(Debug, Clone)]
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    le: bool,
+    depth: u32,
+}
+
+impl<'a> Reader<'a> {
+    /// `little_endian`: the drep integer representation of the PDU the stub came in.
+    pub fn new(buf: &'a [u8], little_endian: bool) -> Self {
+        Reader {
+            buf,
+            pos: 0,
+            le: little_endian,
+            depth: 0,
+        }
+    }
+
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
+    pub fn little_endian(&self) -> bool {
+        self.le
+    }
+
+    /// Skip to the next multiple of `n` (a power of two) from the stub start.
+    pub fn align(&mut self, n: usize) -> Result<()> {
+        let to = self.pos.div_ceil(n) * n;
+        if to > self.buf.len() {
+            return Err(NdrError::Short(self.buf.len()));
+        }
+        self.pos = to;
+        Ok(())
+    }
+
+    /// The next `n` bytes, unaligned.
+    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(NdrError::Bad(self.pos, "length overflow"))?;
+        let b = self
+            .buf
+            .get(self.pos..end)
+            .ok_or(NdrError::Short(self.buf.len()))?;
+        self.pos = end;
+        Ok(b)
+    }
+
+    pub fn u8(&mut self) -> Result<u8> {
+        Ok(self.bytes(1)?[0])
+    }
+
+    pub fn u16(&mut self) -> Result<u16> {
+        self.align(2)?;
+        let b = self.bytes(2)?;
+        let a = [b[0], b[1]];
+        Ok(if self.le {
+            u16::from_le_bytes(a)
+        } else {
+            u16::from_be_bytes(a)
+        })
+    }
+
+    pub fn u32(&mut self) -> Result<u32> {
+        self.align(4)?;
+        let b = self.bytes(4)?;
+        let a = [b[0], b[1], b[2], b[3]];
+        Ok(if self.le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        })
+    }
+
+    /// A GUID as 16 raw bytes (its first three fields in the stub's byte order).
+    pub fn guid(&mut self) -> Result<[u8; 16]> {
+        self.align(4)?;
+        let b = self.bytes(16)?;
+        let mut g = [0u8; 16];
+        g.copy_from_slice(b);
+        Ok(g)
+    }
+
+    /// An `ndr_context_handle` (20 bytes, 4-aligned).
+    pub fn context_handle(&mut self) -> Result<ContextHandle> {
+        self.align(4)?;
+        let b = self.bytes(20)?;
+        let mut h = [0u8; 20];
+        h.copy_from_slice(b);
+        Ok(h)
+    }
+
+    /// A pointer's referent id (0 = null).
+    pub fn pointer(&mut self) -> Result<u32> {
+        self.u32()
+    }
+
+    /// A count that announces `count` elements of `elem` bytes each: rejected when they
+    /// cannot fit in what is left of the stub.
+    pub fn check_count(&self, count: u32, elem: usize) -> Result<usize> {
+        let n = count as usize;
+        match n.checked_mul(elem) {
+            Some(bytes) if bytes <= self.remaining() => Ok(n),
+            Some(_) => Err(NdrError::Short(self.buf.len())),
+            None => Err(NdrError::Bad(self.pos, "count overflow")),
+        }
+    }
+
+    /// Conformance and variance of a conformant varying array of `elem`-byte elements:
+    /// returns ActualCount after checking `Offset + ActualCount <= MaximumCount` and that
+    /// the elements fit in the stub.
+    fn varying_header(&mut self, elem: usize) -> Result<usize> {
+        let at = self.pos;
+        let max = self.u32()?;
+        let offset = self.u32()?;
+        let actual = self.u32()?;
+        if (offset as u64) + (actual as u64) > max as u64 {
+            return Err(NdrError::Bad(
+                at,
+                "varying array larger than its maximum count",
+            ));
+        }
+        if elem > 1 {
+            self.align(elem)?;
+        }
+        self.check_count(actual, elem)
+    }
+
+    /// `[string] wchar_t*` referent: conformant varying UTF-16 string; the terminating NUL
+    /// (and anything after a NUL) is dropped, unpaired surrogates become U+FFFD.
+    pub fn wstring(&mut self) -> Result<String> {
+        let n = self.varying_header(2)?;
+        let b = self.bytes(n * 2)?;
+        Ok(utf16_text(b, self.le))
+    }
+
+    /// `[string] char*` referent: conformant varying 8-bit string. The code page is not on
+    /// the wire: bytes are taken as Latin-1, which is exact for ASCII.
+    pub fn cstring(&mut self) -> Result<String> {
+        let n = self.varying_header(1)?;
+        let b = self.bytes(n)?;
+        Ok(latin1_text(b))
+    }
+
+    /// A wide or narrow string referent.
+    pub fn string(&mut self, wide: bool) -> Result<String> {
+        if wide { self.wstring() } else { self.cstring() }
+    }
+
+    /// A top-level `[unique, string]` pointer: referent id then, when not null, the string.
+    pub fn unique_string(&mut self, wide: bool) -> Result<Option<String>> {
+        if self.pointer()? == 0 {
+            return Ok(None);
+        }
+        self.string(wide).map(Some)
+    }
+
+    /// A top-level `[unique, size_is(n)] byte*` whose size parameter comes after it: the
+    /// referent is `MaximumCount:u32` and that many bytes. Returns the bytes (None if null).
+    pub fn unique_conformant_bytes(&mut self) -> Result<Option<&'a [u8]>> {
+        if self.pointer()? == 0 {
+            return Ok(None);
+        }
+        let n = self.u32()?;
+        let n = self.check_count(n, 1)?;
+        self.bytes(n).map(Some)
+    }
+
+    /// Enter one level of nesting; pair with [`Reader::leave`].
+    pub fn enter(&mut self) -> Result<()> {
+        if self.depth >= MAX_DEPTH {
+            return Err(NdrError::TooDeep);
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    pub fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// Read the referents of embedded pointers, in the order their ids were read: `ids`
+    /// holds the referent ids (0 = null, nothing on the wire), `read` reads one referent.
+    pub fn deferred<T>(
+        &mut self,
+        ids: &[u32],
+        mut read: impl FnMut(&mut Self) -> Result<T>,
+    ) -> Result<Vec<Option<T>>> {
+        self.enter()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if id == 0 {
+                out.push(None);
+            } else {
+                out.push(Some(read(self)?));
+            }
+        }
+        self.leave();
+        Ok(out)
+    }
+
+    /// A conformant array of embedded pointers: `MaximumCount:u32` then that many referent
+    /// ids. Bounded by [`MAX_ARRAY`] and by the stub.
+    pub fn pointer_array(&mut self) -> Result<Vec<u32>> {
+        let at = self.pos;
+        let n = self.u32()?;
+        let n = self.check_count(n, 4)?;
+        if n > MAX_ARRAY {
+            return Err(NdrError::Bad(at, "pointer array too long"));
+        }
+        (0..n).map(|_| self.pointer()).collect()
+    }
+}
+
+/// UTF-16 code units in the given byte order to text, cut at the first NUL.
+pub fn utf16_text(b: &[u8], le: bool) -> String {
+    let units = b.chunks_exact(2).map(|c| {
+        if le {
+            u16::from_le_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], c[1]])
+        }
+    });
+    char::decode_utf16(units.take_while(|&u| u != 0))
+        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
+}
+
+/// 8-bit text as Latin-1, cut at the first NUL.
+pub fn latin1_text(b: &[u8]) -> String {
+    b.iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as char)
+        .collect()
+}
+
+/// Writer of hand-built NDR stubs, for the tests of every decoder.
+#[cfg(test)]
+pub(crate) mod build {
+    /// Stub builder in either byte order; alignment is relative to the stub start.
+    pub struct Stub {
+        pub b: Vec<u8>,
+        pub le: bool,
+        next_ref: u32,
+    }
+
+    impl Stub {
+        pub fn new(le: bool) -> Self {
+            Stub {
+                b: Vec::new(),
+                le,
+                next_ref: 0x0002_0000,
+            }
+        }
+        pub fn align(&mut self, n: usize) -> &mut Self {
+            while !self.b.len().is_multiple_of(n) {
+                self.b.push(0xaa);
+            }
+            self
+        }
+        pub fn u8(&mut self, v: u8) -> &mut Self {
+            self.b.push(v);
+            self
+        }
+        pub fn u16(&mut self, v: u16) -> &mut Self {
+            self.align(2);
+            let x = if self.le {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            };
+            self.b.extend_from_slice(&x);
+            self
+        }
+        pub fn u32(&mut self, v: u32) -> &mut Self {
+            self.align(4);
+            let x = if self.le {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            };
+            self.b.extend_from_slice(&x);
+            self
+        }
+        pub fn raw(&mut self, v: &[u8]) -> &mut Self {
+            self.b.extend_from_slice(v);
+            self
+        }
+        /// A non-null referent id.
+        pub fn ptr(&mut self) -> &mut Self {
+            self.next_ref += 4;
+            let r = self.next_ref;
+            self.u32(r)
+        }
+        pub fn null(&mut self) -> &mut Self {
+            self.u32(0)
+        }
+        pub fn handle(&mut self, h: &[u8; 20]) -> &mut Self {
+            self.align(4);
+            self.raw(h)
+        }
+        /// Conformant varying UTF-16 string with its terminator.
+        pub fn wstr(&mut self, s: &str) -> &mut Self {
+            let units: Vec<u16> = s.encode_utf16().chain(std::iter::once(0)).collect();
+            let n = units.len() as u32;
+            self.u32(n).u32(0).u32(n);
+            for u in units {
+                self.u16(u);
+            }
+            self
+        }
+        /// Conformant varying 8-bit string with its terminator.
+        pub fn cstr(&mut self, s: &str) -> &mut Self {
+            let n = s.len() as u32 + 1;
+            self.u32(n).u32(0).u32(n);
+            self.raw(s.as_bytes()).u8(0)
+        }
+        pub fn str(&mut self, wide: bool, s: &str) -> &mut Self {
+            if wide { self.wstr(s) } else { self.cstr(s) }
+        }
+        /// Unique pointer to a string (null when `s` is None).
+        pub fn ustr(&mut self, wide: bool, s: Option<&str>) -> &mut Self {
+            match s {
+                Some(s) => self.ptr().str(wide, s),
+                None => self.null(),
+            }
+        }
+        pub fn done(&self) -> Vec<u8> {
+            self.b.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build::Stub;
+    use super::*;
+
+    #[test]
+    fn integers_and_alignment_both_orders() {
+        for le in [true, false] {
+            let mut s = Stub::new(le);
+            s.u8(7).u16(0x1234).u32(0xdeadbeef).u8(1).u32(5);
+            let b = s.done();
+            let mut r = Reader::new(&b, le);
+            assert_eq!(r.u8(), Ok(7));
+            assert_eq!(r.u16(), Ok(0x1234));
+            assert_eq!(r.pos(), 4);
+            assert_eq!(r.u32(), Ok(0xdeadbeef));
+            assert_eq!(r.u8(), Ok(1));
+            assert_eq!(r.u32(), Ok(5));
+            assert_eq!(r.pos(), 16);
+            assert_eq!(r.u8(), Err(NdrError::Short(16)));
+        }
+    }
+
+    #[test]
+    fn strings_both_orders() {
+        for le in [true, false] {
+            let mut s = Stub::new(le);
+            s.ustr(true, Some("PSEXESVC"))
+                .ustr(true, None)
+                .cstr("cmd.exe /c x");
+            let b = s.done();
+            let mut r = Reader::new(&b, le);
+            assert_eq!(r.unique_string(true), Ok(Some("PSEXESVC".to_string())));
+            assert_eq!(r.unique_string(true), Ok(None));
+            assert_eq!(r.cstring(), Ok("cmd.exe /c x".to_string()));
+            assert_eq!(r.remaining(), 0);
+        }
+    }
+
+    #[test]
+    fn string_counts_are_checked() {
+        // ActualCount beyond the stub.
+        let mut s = Stub::new(true);
+        s.u32(100).u32(0).u32(100).u16(0x41);
+        let b = s.done();
+        assert_eq!(Reader::new(&b, true).wstring(), Err(NdrError::Short(14)));
+        // Offset + ActualCount beyond MaximumCount.
+        let mut s = Stub::new(true);
+        s.u32(2).u32(1).u32(2).u16(0x41).u16(0);
+        let b = s.done();
+        assert!(matches!(
+            Reader::new(&b, true).wstring(),
+            Err(NdrError::Bad(0, _))
+        ));
+        // A count whose byte size overflows.
+        let mut s = Stub::new(true);
+        s.u32(u32::MAX).u32(0).u32(u32::MAX);
+        let b = s.done();
+        assert!(Reader::new(&b, true).wstring().is_err());
+    }
+
+    #[test]
+    fn deferred_pointer_array() {
+        for le in [true, false] {
+            let mut s = Stub::new(le);
+            s.u32(3).ptr().null().ptr().wstr("a").wstr("bc");
+            let b = s.done();
+            let mut r = Reader::new(&b, le);
+            let ids = r.pointer_array().expect("ids");
+            assert_eq!(ids.len(), 3);
+            let v = r.deferred(&ids, |r| r.wstring()).expect("referents");
+            assert_eq!(v, vec![Some("a".into()), None, Some("bc".into())]);
+        }
+        // A pointer array announcing more ids than the stub holds.
+        let mut s = Stub::new(true);
+        s.u32(1000).u32(4);
+        let b = s.done();
+        assert!(Reader::new(&b, true).pointer_array().is_err());
+    }
+
+    #[test]
+    fn depth_is_limited() {
+        let mut r = Reader::new(&[], true);
+        for _ in 0..MAX_DEPTH {
+            r.enter().expect("within limit");
+        }
+        assert_eq!(r.enter(), Err(NdrError::TooDeep));
+    }
+
+    #[test]
+    fn text_helpers() {
+        assert_eq!(utf16_text(&[0x41, 0, 0, 0xd8, 0x42, 0], true), "A\u{fffd}B");
+        assert_eq!(utf16_text(&[0, 0x41, 0, 0, 0, 0x42], false), "A");
+        assert_eq!(latin1_text(b"ab\xe9\0zz"), "ab\u{e9}");
+    }
+}

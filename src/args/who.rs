@@ -1,0 +1,234 @@
+//! Who made a call: the identity in the DCE-RPC authentication exchange of the
+//! association (bind, alter_context and auth3 carry the tokens), else the SMB session's.
+//!
+//! * NTLM: the AUTHENTICATE_MESSAGE travels in clear and names the user, domain and
+//!   workstation (parsed by [`crate::smb::ntlmssp`]).
+//! * Kerberos: the AP-REQ names the server (the ticket's service principal) in clear, but
+//!   the client principal is inside the ticket's encrypted part and the encrypted
+//!   authenticator. Without the service key it cannot be read, so a Kerberos call has
+//!   `auth: "kerberos"` and `user: null`. Recognised by the GSS-API Kerberos OID (standard
+//!   or Microsoft's) followed by the AP-REQ token id and tag.
+
+use crate::capture::Timestamp;
+use crate::dcerpc::pdu::{self, Pdu};
+use crate::smb::ntlmssp::{self, NtlmUser};
+
+/// Entries kept per association (re-authentications are rare).
+pub const MAX_LOG: usize = 16;
+
+/// What an authentication token revealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSeen {
+    Ntlm(NtlmUser),
+    Kerberos,
+}
+
+/// DCE-RPC auth_type values (MS-RPCE 2.2.1.1.7).
+const RPC_C_AUTHN_GSS_NEGOTIATE: u8 = 9;
+const RPC_C_AUTHN_WINNT: u8 = 10;
+const RPC_C_AUTHN_GSS_KERBEROS: u8 = 16;
+
+/// GSS-API Kerberos OIDs (1.2.840.113554.1.2.2 and Microsoft's 1.2.840.48018.1.2.2), each
+/// followed by the KRB_AP_REQ token id (01 00) and the AP-REQ application tag (0x6e).
+const KRB5_AP_REQ: [&[u8]; 2] = [
+    &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02, 0x01, 0x00, 0x6e,
+    ],
+    &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02, 0x01, 0x00, 0x6e,
+    ],
+];
+
+/// Look at one auth token (the bytes after the sec_trailer).
+pub fn from_token(auth_type: u8, token: &[u8]) -> Option<AuthSeen> {
+    match auth_type {
+        RPC_C_AUTHN_WINNT | RPC_C_AUTHN_GSS_NEGOTIATE | RPC_C_AUTHN_GSS_KERBEROS => {}
+        _ => return None,
+    }
+    if let Some(u) = ntlmssp::find_authenticate(token) {
+        return Some(AuthSeen::Ntlm(u));
+    }
+    let area = &token[..token.len().min(ntlmssp::MAX_SCAN)];
+    let krb = KRB5_AP_REQ
+        .iter()
+        .any(|pat| area.windows(pat.len()).any(|w| w == *pat));
+    (krb || (auth_type == RPC_C_AUTHN_GSS_KERBEROS && !token.is_empty()))
+        .then_some(AuthSeen::Kerberos)
+}
+
+/// The auth token of a bind, alter_context or auth3 PDU (`raw` is the whole PDU).
+pub fn from_pdu(raw: &[u8], p: &Pdu<'_>) -> Option<AuthSeen> {
+    if !matches!(p.header.ptype, pdu::BIND | pdu::ALTER_CONTEXT | pdu::AUTH3) {
+        return None;
+    }
+    let a = p.auth?;
+    let end = p.header.frag_len as usize;
+    let start = end.checked_sub(p.header.auth_len as usize)?;
+    from_token(a.auth_type, raw.get(start..end)?)
+}
+
+/// The identities seen on one association, in time order.
+#[derive(Debug, Default, Clone)]
+pub struct WhoLog {
+    entries: Vec<(Timestamp, AuthSeen)>,
+}
+
+impl WhoLog {
+    pub fn push(&mut self, ts: Timestamp, seen: AuthSeen) {
+        // An NTLM user is more than a Kerberos marker; repeated tokens add nothing.
+        if self.entries.last().is_some_and(|(_, s)| *s == seen) {
+            return;
+        }
+        if self.entries.len() >= MAX_LOG {
+            self.entries.remove(0);
+        }
+        self.entries.push((ts, seen));
+    }
+
+    /// The latest identity established at or before `ts`.
+    pub fn at(&self, ts: Timestamp) -> Option<&AuthSeen> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= ts)
+            .map(|(_, s)| s)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The identity fields of one call record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Who {
+    pub user: Option<String>,
+    pub domain: Option<String>,
+    pub workstation: Option<String>,
+    /// `ntlm` or `kerberos`; None when no authentication was seen.
+    pub auth: Option<&'static str>,
+    /// `dcerpc` (the association's own authentication) or `smb` (the SMB session's).
+    pub source: Option<&'static str>,
+}
+
+/// Combine the association's DCE-RPC identity (when the call is authenticated) with the
+/// SMB session's NTLM identity (for calls over a named pipe).
+pub fn resolve(dce: Option<&AuthSeen>, smb: Option<&NtlmUser>) -> Who {
+    let ntlm = |u: &NtlmUser, source| Who {
+        user: Some(u.user.clone()),
+        domain: Some(u.domain.clone()).filter(|d| !d.is_empty()),
+        workstation: Some(u.workstation.clone()).filter(|w| !w.is_empty()),
+        auth: Some("ntlm"),
+        source: Some(source),
+    };
+    match (dce, smb) {
+        (Some(AuthSeen::Ntlm(u)), _) => ntlm(u, "dcerpc"),
+        (Some(AuthSeen::Kerberos), _) => Who {
+            auth: Some("kerberos"),
+            source: Some("dcerpc"),
+            ..Default::default()
+        },
+        (None, Some(u)) => ntlm(u, "smb"),
+        (None, None) => Who::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utf16(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
+    }
+
+    /// A minimal NTLMSSP AUTHENTICATE_MESSAGE (unicode).
+    pub fn authenticate(user: &str, domain: &str, ws: &str) -> Vec<u8> {
+        let (d, u, w) = (utf16(domain), utf16(user), utf16(ws));
+        let mut m = Vec::new();
+        m.extend_from_slice(b"NTLMSSP\0");
+        m.extend_from_slice(&3u32.to_le_bytes());
+        let mut off = 64u32;
+        let mut fields = |m: &mut Vec<u8>, len: usize| {
+            m.extend_from_slice(&(len as u16).to_le_bytes());
+            m.extend_from_slice(&(len as u16).to_le_bytes());
+            m.extend_from_slice(&off.to_le_bytes());
+            off += len as u32;
+        };
+        fields(&mut m, 0); // LM
+        fields(&mut m, 0); // NT
+        fields(&mut m, d.len());
+        fields(&mut m, u.len());
+        fields(&mut m, w.len());
+        fields(&mut m, 0); // session key
+        m.extend_from_slice(&1u32.to_le_bytes()); // unicode
+        m.extend(d);
+        m.extend(u);
+        m.extend(w);
+        m
+    }
+
+    #[test]
+    fn ntlm_token_in_spnego_wrapper() {
+        let mut tok = vec![0xa1, 0x81, 0x80, 0x30, 0x7e];
+        tok.extend(authenticate("administrator", "CORP", "KALI"));
+        let Some(AuthSeen::Ntlm(u)) = from_token(9, &tok) else {
+            panic!("not found")
+        };
+        assert_eq!(
+            (u.user.as_str(), u.domain.as_str()),
+            ("administrator", "CORP")
+        );
+        assert_eq!(
+            from_token(68, &tok),
+            None,
+            "netlogon secure channel is not NTLM"
+        );
+    }
+
+    #[test]
+    fn kerberos_ap_req_is_recognised_without_a_user() {
+        let mut tok = vec![0x60, 0x82, 0x05, 0x00];
+        tok.extend_from_slice(KRB5_AP_REQ[1]);
+        tok.extend_from_slice(&[0x82, 0x04, 0xf0]);
+        assert_eq!(from_token(9, &tok), Some(AuthSeen::Kerberos));
+        // A negTokenInit that only lists the Kerberos mechanism is not an AP-REQ.
+        let list = [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02,
+        ];
+        assert_eq!(from_token(9, &list), None);
+        let w = resolve(Some(&AuthSeen::Kerberos), None);
+        assert_eq!((w.auth, w.user), (Some("kerberos"), None));
+    }
+
+    #[test]
+    fn log_picks_latest_before_call_and_resolve_prefers_dcerpc() {
+        let mut log = WhoLog::default();
+        let a = NtlmUser {
+            user: "a".into(),
+            domain: "D".into(),
+            workstation: String::new(),
+        };
+        let b = NtlmUser {
+            user: "b".into(),
+            ..a.clone()
+        };
+        log.push(Timestamp::new(10, 0), AuthSeen::Ntlm(a.clone()));
+        log.push(Timestamp::new(20, 0), AuthSeen::Ntlm(b.clone()));
+        assert_eq!(log.at(Timestamp::new(5, 0)), None);
+        assert_eq!(
+            log.at(Timestamp::new(15, 0)),
+            Some(&AuthSeen::Ntlm(a.clone()))
+        );
+        assert_eq!(
+            log.at(Timestamp::new(25, 0)),
+            Some(&AuthSeen::Ntlm(b.clone()))
+        );
+        let w = resolve(log.at(Timestamp::new(25, 0)), Some(&a));
+        assert_eq!(w.user.as_deref(), Some("b"));
+        assert_eq!(w.source, Some("dcerpc"));
+        assert_eq!(w.workstation, None);
+        let w = resolve(None, Some(&a));
+        assert_eq!((w.user.as_deref(), w.source), (Some("a"), Some("smb")));
+        assert_eq!(resolve(None, None), Who::default());
+    }
+}
