@@ -17,4 +17,5 @@ pub mod names;
 pub mod output;
 pub mod smb;
 pub mod stats;
+pub mod validate;
 pub mod zeek;

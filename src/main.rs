@@ -37,6 +37,9 @@ Exit status:
     /// Flag remote-execution calls: built-in indicator sets and Sigma rules (zeek / dce_rpc).
     #[command(after_help = DETECT_AFTER_HELP)]
     Detect(DetectArgs),
+    /// Check Zeek's dce_rpc.log against the captures it was made from.
+    #[command(after_help = VALIDATE_AFTER_HELP)]
+    Validate(ValidateArgs),
 }
 
 #[derive(clap::Args)]
@@ -86,6 +89,10 @@ fn main() {
     let cli = Cli::parse();
     let code = match cli.cmd {
         Cmd::Detect(a) => cmd_detect(a).unwrap_or_else(|e| {
+            eprintln!("rpcsift: {e:#}");
+            2
+        }),
+        Cmd::Validate(a) => cmd_validate(a).unwrap_or_else(|e| {
             eprintln!("rpcsift: {e:#}");
             2
         }),
@@ -366,4 +373,87 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
     } else {
         0
     })
+}
+
+const VALIDATE_AFTER_HELP: &str = "\
+The captures are decoded twice: accurately, and with the Zeek emulation (--zeek-compat).
+Every Zeek line is matched to a decoded call (same connection in either orientation; time
+within --time-tolerance; endpoint and operation), one to one. The report lists calls the
+log lacks (with the reason when known), lines with no decoded call behind them (possible
+rpcsift bug, shown first), lines whose fields differ, names Zeek could not give, and the
+execution indicators in the capture that the log does not show. A difference is
+'explained' when the Zeek emulation reproduces it (Zeek's own behaviour).
+
+Examples:
+  rpcsift validate --zeek-log dce_rpc.log trace.pcap
+  rpcsift validate --zeek-log logs/dce_rpc.00.log.gz --zeek-log logs/dce_rpc.01.log.gz /cases/host1/
+  rpcsift validate --format json --zeek-log dce_rpc.json trace.pcapng
+
+Exit status:
+  0  the log agrees with the captures: every difference is explained by Zeek's known behaviour
+     (with --strict: no difference at all)
+  1  discrepancies: lines not decoded by rpcsift, lines Zeek should have written but the log
+     lacks, or unexplained field mismatches (with --strict: any difference)
+  2  usage or input error (unreadable log or capture, no capture found)";
+
+#[derive(clap::Args)]
+struct ValidateArgs {
+    /// Zeek's dce_rpc.log (TSV with any separators, or JSON lines; gzip or not). Repeatable.
+    #[arg(long = "zeek-log", value_name = "FILE", required = true)]
+    zeek_log: Vec<PathBuf>,
+    /// Capture files or directories the log was made from.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: ValidateFormat,
+    /// Largest time difference counted as equal, in seconds (Zeek logs microseconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1e-6)]
+    time_tolerance: f64,
+    /// Execution indicator set to look for.
+    #[arg(long, value_enum, default_value = "improved")]
+    indicators: rpcsift::detect::indicators::IndicatorSet,
+    /// Exit 1 on any difference, explained or not.
+    #[arg(long)]
+    strict: bool,
+    /// Drop packets with bad IPv4/TCP checksums (Zeek run without -C does the same).
+    #[arg(long)]
+    verify_checksums: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ValidateFormat {
+    Text,
+    Json,
+}
+
+fn cmd_validate(a: ValidateArgs) -> Result<i32> {
+    use rpcsift::validate::{self, ValidateOptions, matcher::MatchOptions, report};
+    if !a.time_tolerance.is_finite() || a.time_tolerance < 0.0 {
+        anyhow::bail!("--time-tolerance must be a non-negative number of seconds");
+    }
+    let opts = ValidateOptions {
+        matching: MatchOptions {
+            time_tolerance: a.time_tolerance,
+            indicators: a.indicators,
+        },
+        engine: Options {
+            verify_checksums: a.verify_checksums,
+            ..Default::default()
+        },
+    };
+    let r = validate::validate(&a.paths, &a.zeek_log, &opts)?;
+    let out = match a.format {
+        ValidateFormat::Text => report::text(&r),
+        ValidateFormat::Json => report::json(&r) + "\n",
+    };
+    let mut so = std::io::stdout().lock();
+    if let Err(e) = so.write_all(out.as_bytes()).and_then(|_| so.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e.into());
+    }
+    let c = &r.comparison.counts;
+    let any = c.missing + c.only_in_zeek + c.mismatches > 0;
+    Ok(if !r.agrees || (a.strict && any) { 1 } else { 0 })
 }
