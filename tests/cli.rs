@@ -10,13 +10,32 @@ fn captures() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures")
 }
 
+/// The generated captures (top level of `captures/`), copied into a fresh directory with
+/// half of them in a subdirectory, so that the directory walk is exercised and the count
+/// does not depend on other capture sets kept under `captures/`.
+fn generated_captures_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rpcsift-cli-dir-{}", std::process::id()));
+    let sub = dir.join("sub");
+    std::fs::create_dir_all(&sub).expect("temp dir");
+    let mut names: Vec<_> = std::fs::read_dir(captures())
+        .expect("captures dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 12, "generated captures");
+    for (i, p) in names.iter().enumerate() {
+        let to = if i % 2 == 0 { &dir } else { &sub };
+        std::fs::copy(p, to.join(p.file_name().expect("name"))).expect("copy");
+    }
+    dir
+}
+
 #[test]
 fn directory_of_captures_zeek_tsv() {
-    let out = rpcsift()
-        .arg("calls")
-        .arg(captures())
-        .output()
-        .expect("run");
+    let dir = generated_captures_dir();
+    let out = rpcsift().arg("calls").arg(&dir).output().expect("run");
+    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8(out.stdout).expect("utf8");
     let rows: Vec<&str> = stdout.lines().filter(|l| !l.starts_with('#')).collect();
