@@ -1,0 +1,324 @@
+//! The attack lab's ground truth (`captures/impacket/<name>.truth.tsv`) checked
+//! against tshark's dissection of each capture: every truth row must be a
+//! DCE-RPC request that tshark decodes (last fragment of a request PDU), with the
+//! same interface UUID (from the bind on that connection and context), opnum,
+//! transport (SMB1, SMB2 or plain TCP) and pipe or server port, in the same order,
+//! and tshark must see no other request.
+//!
+//! tshark is installed by `.ci/run`. Without it the test fails when
+//! `RPCSIFT_SHARED` is set (CI) and is skipped with a message otherwise. With
+//! `RPCSIFT_SHARED` set, the Zeek names and execution flags in the truth files are
+//! also checked against the shared reference tables.
+
+mod common;
+use common::*;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::process::Command;
+
+const CAPTURES: [&str; 17] = [
+    "psexec_smb2",
+    "psexec_smb1",
+    "smbexec_smb2",
+    "atexec_smb2",
+    "atexec_smb1",
+    "at_smb2",
+    "at_smb1",
+    "changeservice_smb2",
+    "benign_mixed",
+    "psexec_tcp",
+    "schtask_tcp",
+    "wmi_exec_tcp",
+    "stress_rpcfrag_tcp",
+    "stress_bigstub_smb2",
+    "stress_bigstub_smb1",
+    "stress_integrity_tcp",
+    "stress_privacy_tcp",
+];
+
+/// The lab's DCE-RPC server ports besides 135: decoded as DCE-RPC explicitly so
+/// the check does not hang on tshark's heuristics.
+const RPC_PORTS: [u16; 3] = [49670, 49671, 49672];
+
+#[derive(Debug, PartialEq, Eq, Clone)]
+struct Request {
+    transport: String,
+    pipe_or_port: String,
+    uuid: String,
+    opnum: String,
+}
+
+struct TruthRow {
+    request: Request,
+    endpoint: String,
+    operation: String,
+    execution: String,
+}
+
+fn truth(name: &str) -> Vec<TruthRow> {
+    let path = project(&format!("captures/impacket/{name}.truth.tsv"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            assert_eq!(f.len(), 12, "{name}: truth row {line:?}");
+            TruthRow {
+                request: Request {
+                    transport: f[1].to_string(),
+                    pipe_or_port: f[2].to_string(),
+                    uuid: f[3].to_string(),
+                    opnum: f[5].to_string(),
+                },
+                endpoint: f[4].to_string(),
+                operation: f[6].to_string(),
+                execution: f[7].to_string(),
+            }
+        })
+        .collect()
+}
+
+fn tshark_available() -> bool {
+    Command::new("tshark")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// tshark's fields for the frames matching `filter`, one Vec per frame, each
+/// field a list of its occurrences (several PDUs can share a frame).
+fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<Vec<String>>> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-n").arg("-r").arg(pcap);
+    for port in RPC_PORTS {
+        cmd.arg("-d").arg(format!("tcp.port=={port},dcerpc"));
+    }
+    cmd.args(["-Y", filter, "-T", "fields", "-E", "separator=/t"]);
+    cmd.args(["-E", "occurrence=a", "-E", "aggregator=|"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark failed on {}: {}",
+        pcap.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("tshark output is UTF-8")
+        .lines()
+        .map(|line| {
+            let cols: Vec<Vec<String>> = line
+                .split('\t')
+                .map(|c| {
+                    if c.is_empty() {
+                        Vec::new()
+                    } else {
+                        c.split('|').map(str::to_string).collect()
+                    }
+                })
+                .collect();
+            assert_eq!(cols.len(), fields.len(), "tshark line {line:?}");
+            cols
+        })
+        .collect()
+}
+
+fn transport_of(protocols: &str) -> &'static str {
+    let layers: Vec<&str> = protocols.split(':').collect();
+    if layers.contains(&"smb2") {
+        "smb2"
+    } else if layers.contains(&"smb") {
+        "smb1"
+    } else {
+        "tcp"
+    }
+}
+
+fn parse_flags(s: &str) -> u8 {
+    let hex = s.trim_start_matches("0x");
+    u8::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("flags {s:?}"))
+}
+
+/// The requests tshark decodes in `pcap`, in capture order, one per call (the
+/// PDU carrying the last fragment).
+fn tshark_requests(pcap: &Path) -> Vec<Request> {
+    // (tcp stream, context id) -> interface UUID, from every bind / alter_context.
+    let mut ifaces: HashMap<(String, String), String> = HashMap::new();
+    for frame in tshark_fields(
+        pcap,
+        "dcerpc.pkt_type == 11 || dcerpc.pkt_type == 14",
+        &["tcp.stream", "dcerpc.cn_ctx_id", "dcerpc.cn_bind_to_uuid"],
+    ) {
+        let stream = &frame[0][0];
+        assert_eq!(frame[1].len(), frame[2].len(), "bind context items");
+        for (ctx, uuid) in frame[1].iter().zip(&frame[2]) {
+            let prev = ifaces.insert((stream.clone(), ctx.clone()), uuid.to_lowercase());
+            assert!(
+                prev.is_none_or(|p| p == uuid.to_lowercase()),
+                "{}: context {ctx} rebound on stream {stream}",
+                pcap.display()
+            );
+        }
+    }
+    // tcp stream -> bind_ack secondary address (\PIPE\name on SMB).
+    let mut sec_addr: HashMap<String, String> = HashMap::new();
+    for frame in tshark_fields(
+        pcap,
+        "dcerpc.pkt_type == 12",
+        &["tcp.stream", "dcerpc.cn_sec_addr"],
+    ) {
+        if let Some(addr) = frame[1].first() {
+            sec_addr.insert(frame[0][0].clone(), addr.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for frame in tshark_fields(
+        pcap,
+        "dcerpc.pkt_type == 0",
+        &[
+            "tcp.stream",
+            "tcp.dstport",
+            "frame.protocols",
+            "dcerpc.pkt_type",
+            "dcerpc.cn_ctx_id",
+            "dcerpc.opnum",
+            "dcerpc.cn_flags",
+        ],
+    ) {
+        let stream = &frame[0][0];
+        let transport = transport_of(&frame[2][0]);
+        let types = &frame[3];
+        assert!(
+            types.iter().all(|t| t == "0"),
+            "{}: request frame mixes PDU types {types:?}",
+            pcap.display()
+        );
+        assert!(
+            frame[4].len() == types.len()
+                && frame[5].len() == types.len()
+                && frame[6].len() == types.len(),
+            "{}: unaligned request fields {frame:?}",
+            pcap.display()
+        );
+        for i in 0..types.len() {
+            if parse_flags(&frame[6][i]) & 0x02 == 0 {
+                continue; // not the last fragment: the call completes later
+            }
+            let ctx = &frame[4][i];
+            let uuid = ifaces
+                .get(&(stream.clone(), ctx.clone()))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: request on stream {stream} context {ctx} without a bind",
+                        pcap.display()
+                    )
+                })
+                .clone();
+            let pipe_or_port = if transport == "tcp" {
+                frame[1][0].clone()
+            } else {
+                let addr = sec_addr.get(stream).cloned().unwrap_or_default();
+                let lower = addr.to_lowercase();
+                lower
+                    .strip_prefix("\\pipe\\")
+                    .map(str::to_string)
+                    .unwrap_or(lower)
+            };
+            out.push(Request {
+                transport: transport.to_string(),
+                pipe_or_port,
+                uuid,
+                opnum: frame[5][i].clone(),
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn truth_matches_tshark() {
+    if !tshark_available() {
+        assert!(
+            std::env::var_os("RPCSIFT_SHARED").is_none(),
+            "tshark is not installed but RPCSIFT_SHARED is set: .ci/run installs it"
+        );
+        eprintln!("tshark not installed: skipping the lab truth cross-check");
+        return;
+    }
+    let mut total = 0;
+    for name in CAPTURES {
+        let pcap = project(&format!("captures/impacket/{name}.pcap"));
+        let want: Vec<Request> = truth(name).into_iter().map(|r| r.request).collect();
+        assert!(!want.is_empty(), "{name}: empty truth");
+        let got = tshark_requests(&pcap);
+        assert_eq!(
+            got, want,
+            "{name}: tshark's requests differ from the truth file"
+        );
+        total += want.len();
+    }
+    assert_eq!(total, 98, "requests over all lab captures");
+}
+
+/// Zeek names and execution flags in the truth files agree with the shared
+/// reference tables (checked only when `RPCSIFT_SHARED` is set).
+#[test]
+fn truth_names_match_reference_tables() {
+    let Some(shared) = shared() else { return };
+    let read = |rel: &str| std::fs::read_to_string(need(&shared, rel)).expect("read table");
+    let endpoints: HashMap<String, String> = read("reference/zeek-endpoints.tsv")
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(u, e)| (u.to_lowercase(), e.to_string()))
+        .collect();
+    let operations: HashMap<(String, String), String> = read("reference/zeek-operations.tsv")
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() == 3).then(|| ((f[0].to_lowercase(), f[1].to_string()), f[2].to_string()))
+        })
+        .collect();
+    let mut improved: BTreeSet<(String, String)> = BTreeSet::new();
+    for line in read("reference/indicators-execution.tsv").lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() == 6 && f[0] == "improved" {
+            for op in f[5].split(',') {
+                improved.insert((f[4].to_lowercase(), op.to_string()));
+            }
+        }
+    }
+    assert!(!improved.is_empty(), "improved set rows");
+    for name in CAPTURES {
+        for row in truth(name) {
+            let r = &row.request;
+            assert_eq!(
+                endpoints.get(&r.uuid),
+                Some(&row.endpoint),
+                "{name}: endpoint of {}",
+                r.uuid
+            );
+            assert_eq!(
+                operations.get(&(r.uuid.clone(), r.opnum.clone())),
+                Some(&row.operation),
+                "{name}: operation {} {}",
+                r.uuid,
+                r.opnum
+            );
+            let exec = if improved.contains(&(r.uuid.clone(), r.opnum.clone())) {
+                "yes"
+            } else {
+                "no"
+            };
+            assert_eq!(
+                row.execution, exec,
+                "{name}: {} execution flag",
+                row.operation
+            );
+        }
+    }
+}
