@@ -33,7 +33,7 @@ if ! "$VENV/bin/python" -c "import impacket, sys; from importlib.metadata import
 fi
 
 for port in 445 135 49670 49671 49672; do
-  if ss -Hltn "sport = :$port" | grep -q .; then
+  if command -v ss >/dev/null && ss -Hltn "sport = :$port" | grep -q .; then
     echo "make.sh: port $port is already in use on this machine; stop that listener first" >&2
     exit 1
   fi

@@ -11,7 +11,6 @@ import struct
 
 from impacket.dcerpc.v5 import atsvc, epm, scmr, srvs, tsch
 from impacket.dcerpc.v5.dcom import wmi
-from impacket.dcerpc.v5.dcomrt import DCOMANSWER
 from impacket.dcerpc.v5.dtypes import NULL
 from impacket.uuid import string_to_bin
 
@@ -236,8 +235,6 @@ def wbem_exec_method(_stub):
 
 
 WBEM = {24: wbem_exec_method}
-
-assert issubclass(wmi.IWbemServices_ExecMethodResponse, DCOMANSWER)
 
 
 def svcctl_iface():

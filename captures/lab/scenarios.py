@@ -28,7 +28,7 @@ from impacket.dcerpc.v5.rpcrt import (
     RPC_C_AUTHN_LEVEL_PKT_PRIVACY,
 )
 from impacket.smbconnection import SMB_DIALECT
-from impacket.uuid import bin_to_string, uuidtup_to_bin
+from impacket.uuid import uuidtup_to_bin
 
 from rpcserver import LAB_DOMAIN, LAB_PASSWORD, LAB_USER
 import servers as srv
