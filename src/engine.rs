@@ -260,7 +260,10 @@ impl DceStream {
     }
 
     /// Accurate calls of this stream (empty in Zeek mode).
-    fn finish(self, counters: &mut Counters) -> Vec<Call> {
+    fn finish(mut self, counters: &mut Counters) -> Vec<Call> {
+        for f in &mut self.framers {
+            f.finish(counters);
+        }
         match self.mode {
             Mode::Accurate(mut a) => a.finish(counters),
             Mode::Zeek(_) => Vec::new(),

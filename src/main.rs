@@ -168,6 +168,9 @@ fn print_summary(c: &Counters, notices: &[Notice], records: usize) {
     let mut e = std::io::stderr().lock();
     let _ = writeln!(e, "== rpcsift summary ==");
     let _ = writeln!(e, "{:>12}  records written", records);
+    if let Some(rss) = rpcsift::stats::peak_rss_bytes() {
+        let _ = writeln!(e, "{:>12}  peak memory (RSS, MiB)", rss >> 20);
+    }
     for (label, v) in c.lines() {
         // Always show the headline counts; show problem counters only when non-zero.
         let headline = matches!(

@@ -76,6 +76,7 @@ counters! {
     dcerpc_calls: "DCE-RPC calls",
     dcerpc_resyncs: "DCE-RPC resynchronisations after gap or garbage",
     dcerpc_bad_pdus: "malformed DCE-RPC PDUs",
+    dcerpc_truncated_pdus: "DCE-RPC PDUs cut off at the end of their stream",
     dcerpc_missed_binds: "calls whose bind was not seen",
     dcerpc_encrypted_stubs: "calls with encrypted stubs (packet privacy)",
     dcerpc_frag_limit: "DCE-RPC fragment reassembly limit hits",
@@ -83,4 +84,25 @@ counters! {
     dcerpc_no_response: "calls without response",
     dcerpc_faults: "calls answered with a fault",
     dcerpc_orphan_responses: "responses without a request",
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), for the run summary and for
+/// tests that bound memory use. `None` where `/proc` is not available.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn peak_rss_is_read_on_linux() {
+        if cfg!(target_os = "linux") {
+            let v = super::peak_rss_bytes().expect("VmHWM on Linux");
+            // At least the test harness itself, and far less than a terabyte.
+            assert!(v > 1 << 20 && v < 1 << 40, "{v}");
+        }
+    }
 }

@@ -43,6 +43,15 @@ impl Framer {
         self.hunting = true;
     }
 
+    /// End of the stream: a PDU still incomplete here was cut off (its declared length
+    /// never arrived). Counted, never silently dropped.
+    pub fn finish(&mut self, counters: &mut Counters) {
+        if !self.buf.is_empty() {
+            counters.dcerpc_truncated_pdus += 1;
+            self.buf.clear();
+        }
+    }
+
     /// Start in hunting mode (capture began mid-stream).
     pub fn hunt(&mut self) {
         self.hunting = true;
@@ -246,5 +255,21 @@ mod tests {
         assert_eq!(collect(&mut f, &[&s]), vec![a.clone()]);
         let mut z = Framer::new(Recovery::NextChunk);
         assert_eq!(collect(&mut z, &[&s, &a]), vec![a]);
+    }
+
+    #[test]
+    fn a_pdu_cut_off_at_stream_end_is_counted() {
+        let p = build(REQUEST, 3, true, 1, &request_body(true, 0, 1, &[0; 40]), None);
+        let mut f = Framer::new(Recovery::Scan);
+        let mut c = Counters::default();
+        let mut n = 0;
+        f.feed(&p, &mut c, &mut |_| n += 1);
+        f.feed(&p[..30], &mut c, &mut |_| n += 1);
+        assert_eq!(n, 1);
+        f.finish(&mut c);
+        assert_eq!(c.dcerpc_truncated_pdus, 1);
+        // Nothing buffered: nothing to count.
+        f.finish(&mut c);
+        assert_eq!(c.dcerpc_truncated_pdus, 1);
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Overlap policy: **first wins**. Bytes already delivered or already buffered are never
 //! replaced by later copies; a retransmission only fills holes. Conflicting overlaps are
-//! counted (they are an evasion signal) but do not change the stream.
+//! counted (they are an evasion signal) but do not change the stream: against buffered
+//! segments always, against delivered bytes within the last [`RECENT_BYTES`].
 //!
 //! Gaps are declared only when the buffered out-of-order data passes a limit or when the
 //! stream ends (FIN, RST, end of capture) with data still waiting behind a hole. An ACK for
@@ -64,7 +65,14 @@ pub struct HalfStream {
     pub fin_at: Option<u64>,
     /// Total bytes delivered in order.
     pub delivered: u64,
+    /// The last bytes delivered (at most [`RECENT_BYTES`]), ending at `next`: what a
+    /// retransmission of already-delivered data is compared against.
+    recent: Vec<u8>,
 }
+
+/// Delivered bytes kept per direction to spot retransmissions that carry different
+/// content (an evasion signal): about one full-size segment.
+pub const RECENT_BYTES: usize = 2048;
 
 impl HalfStream {
     pub fn new() -> Self {
@@ -137,6 +145,7 @@ impl HalfStream {
         let next = self.next as i64;
         if end <= next {
             counters.tcp_retransmissions += 1;
+            self.compare_delivered(start, payload, counters);
             return;
         }
         if start <= next {
@@ -144,10 +153,12 @@ impl HalfStream {
             let skip = (next - start) as usize;
             if skip > 0 {
                 counters.tcp_retransmissions += 1;
+                self.compare_delivered(start, &payload[..skip], counters);
             }
             let fresh = &payload[skip..];
             self.next += fresh.len() as u64;
             self.delivered += fresh.len() as u64;
+            self.remember(fresh);
             out(StreamEvent::Data(ts, fresh));
             self.drain(ts, counters, out);
             return;
@@ -157,6 +168,37 @@ impl HalfStream {
         if self.ooo_bytes > limits.max_ooo_bytes || self.ooo.len() > limits.max_ooo_segments {
             counters.tcp_ooo_limit += 1;
             self.skip_hole(ts, counters, out);
+        }
+    }
+
+    /// Keep the tail of what was just delivered (see [`RECENT_BYTES`]).
+    fn remember(&mut self, fresh: &[u8]) {
+        if fresh.len() >= RECENT_BYTES {
+            self.recent.clear();
+            self.recent
+                .extend_from_slice(&fresh[fresh.len() - RECENT_BYTES..]);
+            return;
+        }
+        let excess = (self.recent.len() + fresh.len()).saturating_sub(RECENT_BYTES);
+        if excess > 0 {
+            self.recent.drain(..excess);
+        }
+        self.recent.extend_from_slice(fresh);
+    }
+
+    /// A retransmission of bytes already delivered, starting at relative offset `start`:
+    /// compare it with the delivered bytes still remembered; a difference is counted.
+    fn compare_delivered(&mut self, start: i64, data: &[u8], counters: &mut Counters) {
+        let recent_start = self.next as i64 - self.recent.len() as i64;
+        let from = start.max(recent_start);
+        let to = (start + data.len() as i64).min(self.next as i64);
+        if from >= to {
+            return;
+        }
+        let old = &self.recent[(from - recent_start) as usize..(to - recent_start) as usize];
+        let new = &data[(from - start) as usize..(to - start) as usize];
+        if old != new {
+            counters.tcp_overlaps_conflicting += 1;
         }
     }
 
@@ -238,6 +280,7 @@ impl HalfStream {
             let fresh = &p.data[skip..];
             self.next = e;
             self.delivered += fresh.len() as u64;
+            self.remember(fresh);
             out(StreamEvent::Data(ts.max(p.ts), fresh));
         }
     }
@@ -280,6 +323,7 @@ impl HalfStream {
                 counters.tcp_gap_bytes += missing;
                 out(StreamEvent::Gap(p.ts.min(ts), missing));
                 self.next = s;
+                self.recent.clear();
             }
             let first_ts = p.ts;
             self.drain(first_ts, counters, out);
@@ -290,6 +334,7 @@ impl HalfStream {
             counters.tcp_gap_bytes += missing;
             out(StreamEvent::Gap(ts, missing));
             self.next = upto;
+            self.recent.clear();
             if upto > self.high {
                 self.high = upto;
             }
@@ -311,6 +356,7 @@ impl HalfStream {
                 counters.tcp_gap_bytes += missing;
                 out(StreamEvent::Gap(p.ts.min(ts), missing));
                 self.next = s;
+                self.recent.clear();
             }
             let first_ts = p.ts;
             self.drain(first_ts, counters, out);
@@ -536,5 +582,22 @@ mod tests {
         h.ack_received(ts(3), 5000, &mut c, &mut trace(&mut ev));
         assert_eq!(ev.len(), 2);
         assert_eq!(c.tcp_gaps, 0);
+    }
+
+    #[test]
+    fn retransmission_of_delivered_bytes_with_other_content_is_counted() {
+        // Same bytes again: a plain retransmission.
+        let (d, _, c) = run(&[(1000, b"abcdef"), (1002, b"cd")]);
+        assert_eq!(d, b"abcdef");
+        assert_eq!((c.tcp_retransmissions, c.tcp_overlaps_conflicting), (1, 0));
+        // Different bytes over delivered data, fully and partly: first wins, both counted.
+        let (d, _, c) = run(&[(1000, b"abcdef"), (1002, b"XY"), (1004, b"eZgh")]);
+        assert_eq!(d, b"abcdefgh");
+        assert_eq!(c.tcp_overlaps_conflicting, 2);
+        // Beyond the remembered window the comparison is skipped, not guessed.
+        let big = vec![b'a'; RECENT_BYTES + 10];
+        let (d, _, c) = run(&[(1000, &big), (1000, b"zz")]);
+        assert_eq!(d.len(), RECENT_BYTES + 10);
+        assert_eq!(c.tcp_overlaps_conflicting, 0);
     }
 }
