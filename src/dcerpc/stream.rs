@@ -259,7 +259,14 @@ mod tests {
 
     #[test]
     fn a_pdu_cut_off_at_stream_end_is_counted() {
-        let p = build(REQUEST, 3, true, 1, &request_body(true, 0, 1, &[0; 40]), None);
+        let p = build(
+            REQUEST,
+            3,
+            true,
+            1,
+            &request_body(true, 0, 1, &[0; 40]),
+            None,
+        );
         let mut f = Framer::new(Recovery::Scan);
         let mut c = Counters::default();
         let mut n = 0;
