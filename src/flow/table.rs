@@ -183,7 +183,17 @@ pub struct FlowTable<A, F: FnMut(&ConnMeta) -> A> {
     packets_since_sweep: u32,
     now: Timestamp,
     likely_server_port: fn(u16) -> bool,
+    /// Connections that ended with FIN or RST, and when: a bare ACK or FIN arriving after
+    /// the end (the last ACK of the close handshake) belongs to them and must not open a
+    /// new connection. Bounded by [`MAX_TOMBSTONES`]; forgotten after [`TOMBSTONE_SECS`].
+    tombstones: HashMap<ConnKey, Timestamp>,
 }
+
+/// How long (packet time) a closed connection still absorbs its stray ACKs; Zeek keeps
+/// closed connections for `tcp_close_delay`, 5 s.
+const TOMBSTONE_SECS: i64 = 5;
+/// Closed connections remembered at once; past it the memory is cleared.
+const MAX_TOMBSTONES: usize = 65536;
 
 impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
     pub fn new(limits: FlowLimits, likely_server_port: fn(u16) -> bool, make_app: F) -> Self {
@@ -196,6 +206,7 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
             packets_since_sweep: 0,
             now: Timestamp::default(),
             likely_server_port,
+            tombstones: HashMap::new(),
         }
     }
 
@@ -232,6 +243,15 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
             }
         }
         if !self.conns.contains_key(&key) {
+            if let Some(&closed_at) = self.tombstones.get(&key) {
+                if seg.ts.secs - closed_at.secs <= TOMBSTONE_SECS && !seg.flags.syn() {
+                    if seg.payload.is_empty() {
+                        return;
+                    }
+                } else {
+                    self.tombstones.remove(&key);
+                }
+            }
             if self.conns.len() >= self.limits.max_flows {
                 self.evict_oldest(counters);
             }
@@ -343,6 +363,10 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
         }
         if done {
             self.finish(&key, seg.ts, counters);
+            if self.tombstones.len() >= MAX_TOMBSTONES {
+                self.tombstones.clear();
+            }
+            self.tombstones.insert(key, seg.ts);
         }
     }
 
@@ -398,6 +422,9 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
     }
 
     fn sweep_idle(&mut self, counters: &mut Counters) {
+        let now = self.now.secs;
+        self.tombstones
+            .retain(|_, t| now - t.secs <= TOMBSTONE_SECS);
         let limit = self.now.secs - self.limits.idle_timeout_secs;
         let idle: Vec<ConnKey> = self
             .conns
@@ -583,5 +610,21 @@ mod tests {
                 assert_eq!(log.borrow()[2..], ["1001 G0:4", "1001 D0:req3", "1001 C"]);
             }
         }
+    }
+
+    #[test]
+    fn the_last_ack_after_both_fins_does_not_open_a_connection() {
+        let (mut t, log) = table(FlowLimits::default());
+        let mut c = Counters::default();
+        t.process(&seg(1001, 0, 100, 500, ACK, b"hi"), &mut c);
+        t.process(&seg(1001, 1, 102, 500, ACK | TcpFlags::FIN, b""), &mut c);
+        t.process(&seg(445, 2, 500, 103, ACK | TcpFlags::FIN, b""), &mut c);
+        t.process(&seg(1001, 3, 103, 501, ACK, b""), &mut c);
+        assert_eq!(c.tcp_connections, 1);
+        assert!(t.is_empty());
+        assert_eq!(*log.borrow(), ["1001 D0:hi", "1001 C"]);
+        // A new SYN on the same ports later is a new connection (port reuse).
+        t.process(&seg(1001, 10, 900, 0, TcpFlags::SYN, b""), &mut c);
+        assert_eq!(c.tcp_connections, 2);
     }
 }
