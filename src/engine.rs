@@ -2,6 +2,7 @@
 //! protocol state → records. One file is one unit of work; files run in parallel and the
 //! merged output is sorted, so results do not depend on the thread count.
 
+use crate::args;
 use crate::capture::{self, PacketDecoder};
 use crate::dcerpc::{self, Association, Call, CallStatus, Framer, Recovery};
 use crate::flow::table::{ConnMeta, FlowApp, zeek_likely_server_port};
@@ -194,6 +195,8 @@ enum AppState {
 struct DceStream {
     framers: [Framer; 2],
     mode: Mode,
+    /// Identities from the association's auth tokens (accurate mode).
+    who: args::who::WhoLog,
 }
 
 enum Mode {
@@ -219,7 +222,11 @@ impl DceStream {
         } else {
             Mode::Accurate(Box::new(Association::new(limits)))
         };
-        DceStream { framers, mode }
+        DceStream {
+            framers,
+            mode,
+            who: args::who::WhoLog::default(),
+        }
     }
 
     /// Feed one direction's bytes. `script`/`fid` are used in Zeek mode only.
@@ -237,8 +244,14 @@ impl DceStream {
         } = sink;
         match &mut self.mode {
             Mode::Accurate(assoc) => {
+                let who = &mut self.who;
                 self.framers[dir].feed(data, framing, &mut |raw| match dcerpc::parse_pdu(raw) {
-                    Ok(p) => assoc.on_pdu(dir, ts, &p, counters),
+                    Ok(p) => {
+                        if let Some(seen) = args::who::from_pdu(raw, &p) {
+                            who.push(ts, seen);
+                        }
+                        assoc.on_pdu(dir, ts, &p, counters)
+                    }
                     Err(_) => counters.dcerpc_bad_pdus += 1,
                 });
             }
@@ -259,13 +272,13 @@ impl DceStream {
         }
     }
 
-    /// Accurate calls of this stream (empty in Zeek mode).
-    fn finish(mut self, counters: &mut Counters) -> Vec<Call> {
+    /// Accurate calls of this stream with their decoded arguments (empty in Zeek mode).
+    fn finish(mut self, counters: &mut Counters) -> Vec<(Call, args::Annotation)> {
         for f in &mut self.framers {
             f.finish(counters);
         }
         match self.mode {
-            Mode::Accurate(mut a) => a.finish(counters),
+            Mode::Accurate(mut a) => args::annotate(a.finish(counters), &self.who),
             Mode::Zeek(_) => Vec::new(),
         }
     }
@@ -296,7 +309,12 @@ struct SmbState {
     /// Zeek mode: one analyzer per Zeek fid.
     zeek_fids: Vec<(u64, DceStream)>,
     /// Calls of pipes already closed.
-    done: Vec<(Call, smb::PipeKey, String, smb::PipeContext)>,
+    done: Vec<(
+        (Call, args::Annotation),
+        smb::PipeKey,
+        String,
+        smb::PipeContext,
+    )>,
 }
 
 /// Open pipes tracked per SMB connection (the SMB layer bounds its own tables too).
@@ -590,7 +608,7 @@ impl TcpApp {
         let uid = make_uid(&sink.label, meta);
         let file_index = sink.file_index;
         let label = sink.label.clone();
-        let mut calls: Vec<(Call, Via)> = Vec::new();
+        let mut calls: Vec<((Call, args::Annotation), Via)> = Vec::new();
         match state {
             AppState::Dce(d) => {
                 for c in d.finish(&mut sink.counters) {
@@ -624,9 +642,9 @@ impl TcpApp {
             }
             _ => {}
         }
-        calls.sort_by_key(|(c, _)| (c.ts, c.call_id));
+        calls.sort_by_key(|((c, _), _)| (c.ts, c.call_id));
         for (n, (c, via)) in calls.iter().enumerate() {
-            if self.zeek_ignore && is_ignored_call(c) {
+            if self.zeek_ignore && is_ignored_call(&c.0) {
                 continue;
             }
             let r = accurate_record(c, meta, &uid, &label, file_index, n as u64, via);
@@ -665,7 +683,7 @@ fn is_ignored_call(c: &Call) -> bool {
 }
 
 fn accurate_record(
-    c: &Call,
+    (c, ann): &(Call, args::Annotation),
     meta: &ConnMeta,
     uid: &str,
     label: &Rc<str>,
@@ -675,6 +693,7 @@ fn accurate_record(
 ) -> Record {
     let pipe = via.pipe.as_deref();
     let user = via.context.user.as_ref();
+    let who = args::who::resolve(ann.dce_auth.as_ref(), user);
     let (orig, resp) = if c.client_dir == 0 {
         (meta.orig, meta.resp)
     } else {
@@ -733,6 +752,14 @@ fn accurate_record(
             partial: c.partial,
             ts_response: c.resp_ts.map(|t| t.zeek_time()),
             capture: label.to_string(),
+            user: who.user,
+            domain: who.domain,
+            workstation: who.workstation,
+            auth: who.auth,
+            auth_source: who.source,
+            what_ran: ann.args.as_ref().and_then(args::what_ran),
+            args: ann.args.clone(),
+            args_status: ann.status.as_str(),
         }),
         order: (ts, file_index, meta.seq, n),
     }

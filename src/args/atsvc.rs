@@ -4,8 +4,9 @@
 //! [out] LPDWORD pJobId)`, with `AT_INFO { DWORD_PTR JobTime; DWORD DaysOfMonth;
 //! UCHAR DaysOfWeek; UCHAR Flags; [string] wchar_t* Command; }` (2.3.4). `pAtInfo` is a
 //! top-level [ref] pointer, so the structure is inline; `Command` is embedded, so its
-//! string follows the structure. `DWORD_PTR` is 4 bytes in NDR 2.0. `JobTime` counts
-//! milliseconds after midnight.
+//! string follows the structure. `DWORD_PTR` is 4 bytes in NDR 2.0 and 8 in NDR64 (the
+//! capture of a real `at.exe` client uses NDR64). `JobTime` counts milliseconds after
+//! midnight.
 
 use super::AtJobArgs;
 use super::ndr::{NdrError, Reader, Result};
@@ -20,7 +21,9 @@ pub fn decode_request(opnum: u16, r: &mut Reader<'_>) -> Option<Result<AtJobArgs
 
 fn job_add(r: &mut Reader<'_>) -> Result<AtJobArgs> {
     let server_name = r.unique_string(true)?;
-    let job_time = r.u32()?;
+    // DWORD_PTR: 4 bytes in NDR 2.0, 8 in NDR64; milliseconds fit in 32 bits.
+    let job_time = u32::try_from(r.dword_ptr()?)
+        .map_err(|_| NdrError::Bad(r.pos(), "JobTime beyond a day"))?;
     let days_of_month = r.u32()?;
     let days_of_week = r.u8()?;
     let flags = r.u8()?;
@@ -64,9 +67,12 @@ pub(crate) mod tests {
     use super::*;
 
     pub fn job_add_stub(le: bool, server: Option<&str>, cmd: &str) -> Vec<u8> {
-        let mut s = Stub::new(le);
+        job_add_stub_in(Stub::new(le), server, cmd)
+    }
+
+    pub fn job_add_stub_in(mut s: Stub, server: Option<&str>, cmd: &str) -> Vec<u8> {
         s.ustr(true, server)
-            .u32((13 * 3600 + 37 * 60) * 1000)
+            .size((13 * 3600 + 37 * 60) * 1000)
             .u32(1 << 4)
             .u8(0x02)
             .u8(0x11)
@@ -92,6 +98,21 @@ pub(crate) mod tests {
             }
         }
         assert!(decode_request(1, &mut Reader::new(&[], true)).is_none());
+    }
+
+    #[test]
+    fn job_add_ndr64_both_orders() {
+        for le in [true, false] {
+            let b = job_add_stub_in(Stub::new64(le), Some("\\\\h"), "calc.exe");
+            let a = decode_request(0, &mut Reader::new_ndr64(&b, le))
+                .expect("decoder")
+                .expect("decoded");
+            assert_eq!(a.command, "calc.exe");
+            assert_eq!(a.job_time_hhmm, "13:37");
+            // The same bytes read as NDR 2.0 do not decode as these values.
+            let wrong = decode_request(0, &mut Reader::new(&b, le)).expect("decoder");
+            assert!(wrong.map(|a| a.command != "calc.exe").unwrap_or(true));
+        }
     }
 
     #[test]

@@ -42,8 +42,6 @@ pub enum ArgsStatus {
     /// The stub is incomplete (first fragment not captured, stub cut at the keep limit, or
     /// a fragment lost) and what is there does not decode.
     Truncated,
-    /// The context negotiated NDR64, which these decoders do not read.
-    Ndr64NotSupported,
     /// The interface's bind was not captured: the operation is unknown.
     NoBind,
     /// No argument decoder for this interface and operation.
@@ -58,7 +56,6 @@ impl ArgsStatus {
             ArgsStatus::Decoded => "decoded",
             ArgsStatus::Encrypted => "encrypted",
             ArgsStatus::Truncated => "truncated",
-            ArgsStatus::Ndr64NotSupported => "ndr64_not_supported",
             ArgsStatus::NoBind => "no_bind",
             ArgsStatus::NoDecoder => "no_decoder",
             ArgsStatus::Malformed => "malformed",
@@ -296,14 +293,24 @@ pub fn has_decoder(uuid: &Uuid, opnum: u16) -> bool {
     }
 }
 
+/// A reader for a stub in the call's byte order and transfer syntax.
+pub fn reader(stub: &[u8], little_endian: bool, ndr64: bool) -> Reader<'_> {
+    if ndr64 {
+        Reader::new_ndr64(stub, little_endian)
+    } else {
+        Reader::new(stub, little_endian)
+    }
+}
+
 /// Decode a request stub without any association context. `None`: no decoder.
 pub fn decode_request(
     uuid: &Uuid,
     opnum: u16,
     stub: &[u8],
     little_endian: bool,
+    ndr64: bool,
 ) -> Option<Result<Args, NdrError>> {
-    let mut r = Reader::new(stub, little_endian);
+    let mut r = reader(stub, little_endian, ndr64);
     match iface(uuid)? {
         Iface::Svcctl => svcctl::decode_request(opnum, &mut r).map(|res| {
             res.map(|q| match q {
@@ -371,14 +378,11 @@ impl Tracker {
         if c.encrypted {
             return status(ArgsStatus::Encrypted);
         }
-        if c.ndr64 {
-            return status(ArgsStatus::Ndr64NotSupported);
-        }
         let complete = !c.partial && c.stub.len() as u64 == c.req_stub_len;
         if c.partial {
             return status(ArgsStatus::Truncated);
         }
-        let mut args = match decode_request(&uuid, c.opnum, &c.stub, !c.big_endian) {
+        let mut args = match decode_request(&uuid, c.opnum, &c.stub, !c.big_endian, c.ndr64) {
             Some(Ok(a)) => a,
             Some(Err(NdrError::Short(_))) if !complete => return status(ArgsStatus::Truncated),
             Some(Err(_)) if !complete => return status(ArgsStatus::Truncated),
@@ -402,7 +406,7 @@ impl Tracker {
         if c.status != CallStatus::Ok {
             return None;
         }
-        let mut r = Reader::new(&c.resp_stub, !c.big_endian);
+        let mut r = reader(&c.resp_stub, !c.big_endian, c.ndr64);
         svcctl::response_handle(c.opnum, &mut r).ok().flatten()
     }
 
@@ -471,6 +475,47 @@ impl Tracker {
             svcctl::Op::OpenScm => {}
         }
     }
+}
+
+/// Everything this module adds to one call record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Annotation {
+    pub args: Option<Args>,
+    pub status: ArgsStatus,
+    /// The association's DCE-RPC identity in effect for this call (None when the request
+    /// carries no auth trailer or no token was readable).
+    pub dce_auth: Option<who::AuthSeen>,
+}
+
+/// Decode the calls of one association (in request order) and attach the association's
+/// identity: the engine calls this once per TCP connection or named pipe.
+pub fn annotate(calls: Vec<Call>, log: &who::WhoLog) -> Vec<(Call, Annotation)> {
+    let mut t = Tracker::new();
+    let mut order: Vec<usize> = (0..calls.len()).collect();
+    order.sort_by_key(|&i| (calls[i].ts, calls[i].call_id));
+    let mut notes: Vec<Option<Annotation>> = vec![None; calls.len()];
+    for i in order {
+        let c = &calls[i];
+        let d = t.decode(c);
+        let dce_auth = c.auth_type.and_then(|_| log.at(c.ts).cloned());
+        notes[i] = Some(Annotation {
+            args: d.args,
+            status: d.status,
+            dce_auth,
+        });
+    }
+    calls
+        .into_iter()
+        .zip(notes)
+        .map(|(c, n)| {
+            let n = n.unwrap_or(Annotation {
+                args: None,
+                status: ArgsStatus::NoDecoder,
+                dce_auth: None,
+            });
+            (c, n)
+        })
+        .collect()
 }
 
 /// One line saying what a decoded call ran or set up to run, for text tables:

@@ -1,5 +1,9 @@
-//! A small, bounded reader for NDR 2.0 (C706 chapter 14, MS-RPCE 2.2.5): the transfer
-//! syntax of every request stub the argument decoders read.
+//! A small, bounded reader for NDR 2.0 (C706 chapter 14) and NDR64 (MS-RPCE 2.2.5): the
+//! transfer syntaxes of every request stub the argument decoders read.
+//!
+//! NDR64 differs where the decoders care in three ways, all handled here: referent ids,
+//! conformance and variance counts and `DWORD_PTR` values are 8 bytes (8-aligned) instead
+//! of 4; everything else (integers, handles, characters) is the same.
 //!
 //! Rules it follows:
 //! * Alignment is relative to the start of the stub (the stub starts 8-aligned in the PDU).
@@ -46,6 +50,7 @@ pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
     le: bool,
+    ndr64: bool,
     depth: u32,
 }
 
@@ -56,8 +61,21 @@ impl<'a> Reader<'a> {
             buf,
             pos: 0,
             le: little_endian,
+            ndr64: false,
             depth: 0,
         }
+    }
+
+    /// A reader for a stub in the NDR64 transfer syntax.
+    pub fn new_ndr64(buf: &'a [u8], little_endian: bool) -> Self {
+        Reader {
+            ndr64: true,
+            ..Reader::new(buf, little_endian)
+        }
+    }
+
+    pub fn is_ndr64(&self) -> bool {
+        self.ndr64
     }
 
     pub fn pos(&self) -> usize {
@@ -122,6 +140,32 @@ impl<'a> Reader<'a> {
         })
     }
 
+    pub fn u64(&mut self) -> Result<u64> {
+        self.align(8)?;
+        let b = self.bytes(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(if self.le {
+            u64::from_le_bytes(a)
+        } else {
+            u64::from_be_bytes(a)
+        })
+    }
+
+    /// A conformance or variance count: u32 in NDR 2.0, u64 in NDR64.
+    pub fn count(&mut self) -> Result<u64> {
+        if self.ndr64 {
+            self.u64()
+        } else {
+            self.u32().map(u64::from)
+        }
+    }
+
+    /// A `DWORD_PTR`/`ULONG_PTR` (`__int3264`) value: 4 bytes in NDR 2.0, 8 in NDR64.
+    pub fn dword_ptr(&mut self) -> Result<u64> {
+        self.count()
+    }
+
     /// A GUID as 16 raw bytes (its first three fields in the stub's byte order).
     pub fn guid(&mut self) -> Result<[u8; 16]> {
         self.align(4)?;
@@ -140,15 +184,15 @@ impl<'a> Reader<'a> {
         Ok(h)
     }
 
-    /// A pointer's referent id (0 = null).
-    pub fn pointer(&mut self) -> Result<u32> {
-        self.u32()
+    /// A pointer's referent id (0 = null): 4 bytes in NDR 2.0, 8 in NDR64.
+    pub fn pointer(&mut self) -> Result<u64> {
+        self.count()
     }
 
     /// A count that announces `count` elements of `elem` bytes each: rejected when they
     /// cannot fit in what is left of the stub.
-    pub fn check_count(&self, count: u32, elem: usize) -> Result<usize> {
-        let n = count as usize;
+    pub fn check_count(&self, count: u64, elem: usize) -> Result<usize> {
+        let n = usize::try_from(count).map_err(|_| NdrError::Bad(self.pos, "count overflow"))?;
         match n.checked_mul(elem) {
             Some(bytes) if bytes <= self.remaining() => Ok(n),
             Some(_) => Err(NdrError::Short(self.buf.len())),
@@ -161,10 +205,10 @@ impl<'a> Reader<'a> {
     /// the elements fit in the stub.
     fn varying_header(&mut self, elem: usize) -> Result<usize> {
         let at = self.pos;
-        let max = self.u32()?;
-        let offset = self.u32()?;
-        let actual = self.u32()?;
-        if (offset as u64) + (actual as u64) > max as u64 {
+        let max = self.count()?;
+        let offset = self.count()?;
+        let actual = self.count()?;
+        if offset.checked_add(actual).is_none_or(|end| end > max) {
             return Err(NdrError::Bad(
                 at,
                 "varying array larger than its maximum count",
@@ -211,7 +255,7 @@ impl<'a> Reader<'a> {
         if self.pointer()? == 0 {
             return Ok(None);
         }
-        let n = self.u32()?;
+        let n = self.count()?;
         let n = self.check_count(n, 1)?;
         self.bytes(n).map(Some)
     }
@@ -233,7 +277,7 @@ impl<'a> Reader<'a> {
     /// holds the referent ids (0 = null, nothing on the wire), `read` reads one referent.
     pub fn deferred<T>(
         &mut self,
-        ids: &[u32],
+        ids: &[u64],
         mut read: impl FnMut(&mut Self) -> Result<T>,
     ) -> Result<Vec<Option<T>>> {
         self.enter()?;
@@ -251,10 +295,10 @@ impl<'a> Reader<'a> {
 
     /// A conformant array of embedded pointers: `MaximumCount:u32` then that many referent
     /// ids. Bounded by [`MAX_ARRAY`] and by the stub.
-    pub fn pointer_array(&mut self) -> Result<Vec<u32>> {
+    pub fn pointer_array(&mut self) -> Result<Vec<u64>> {
         let at = self.pos;
-        let n = self.u32()?;
-        let n = self.check_count(n, 4)?;
+        let n = self.count()?;
+        let n = self.check_count(n, if self.ndr64 { 8 } else { 4 })?;
         if n > MAX_ARRAY {
             return Err(NdrError::Bad(at, "pointer array too long"));
         }
@@ -291,6 +335,7 @@ pub(crate) mod build {
     pub struct Stub {
         pub b: Vec<u8>,
         pub le: bool,
+        pub ndr64: bool,
         next_ref: u32,
     }
 
@@ -299,7 +344,32 @@ pub(crate) mod build {
             Stub {
                 b: Vec::new(),
                 le,
+                ndr64: false,
                 next_ref: 0x0002_0000,
+            }
+        }
+        pub fn new64(le: bool) -> Self {
+            Stub {
+                ndr64: true,
+                ..Stub::new(le)
+            }
+        }
+        pub fn u64(&mut self, v: u64) -> &mut Self {
+            self.align(8);
+            let x = if self.le {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            };
+            self.b.extend_from_slice(&x);
+            self
+        }
+        /// A count, referent id or DWORD_PTR: 4 bytes (NDR 2.0) or 8 (NDR64).
+        pub fn size(&mut self, v: u64) -> &mut Self {
+            if self.ndr64 {
+                self.u64(v)
+            } else {
+                self.u32(v as u32)
             }
         }
         pub fn align(&mut self, n: usize) -> &mut Self {
@@ -340,10 +410,10 @@ pub(crate) mod build {
         pub fn ptr(&mut self) -> &mut Self {
             self.next_ref += 4;
             let r = self.next_ref;
-            self.u32(r)
+            self.size(r as u64)
         }
         pub fn null(&mut self) -> &mut Self {
-            self.u32(0)
+            self.size(0)
         }
         pub fn handle(&mut self, h: &[u8; 20]) -> &mut Self {
             self.align(4);
@@ -352,8 +422,8 @@ pub(crate) mod build {
         /// Conformant varying UTF-16 string with its terminator.
         pub fn wstr(&mut self, s: &str) -> &mut Self {
             let units: Vec<u16> = s.encode_utf16().chain(std::iter::once(0)).collect();
-            let n = units.len() as u32;
-            self.u32(n).u32(0).u32(n);
+            let n = units.len() as u64;
+            self.size(n).size(0).size(n);
             for u in units {
                 self.u16(u);
             }
@@ -361,8 +431,8 @@ pub(crate) mod build {
         }
         /// Conformant varying 8-bit string with its terminator.
         pub fn cstr(&mut self, s: &str) -> &mut Self {
-            let n = s.len() as u32 + 1;
-            self.u32(n).u32(0).u32(n);
+            let n = s.len() as u64 + 1;
+            self.size(n).size(0).size(n);
             self.raw(s.as_bytes()).u8(0)
         }
         pub fn str(&mut self, wide: bool, s: &str) -> &mut Self {
@@ -459,6 +529,40 @@ mod tests {
         s.u32(1000).u32(4);
         let b = s.done();
         assert!(Reader::new(&b, true).pointer_array().is_err());
+    }
+
+    #[test]
+    fn ndr64_sizes_both_orders() {
+        for le in [true, false] {
+            let mut s = Stub::new64(le);
+            s.u16(1)
+                .ustr(true, Some("ab"))
+                .ustr(true, None)
+                .size(2)
+                .ptr()
+                .ptr()
+                .wstr("x")
+                .cstr("y");
+            let b = s.done();
+            // The referent id after the u16 is 8-aligned and 8 bytes long.
+            assert_eq!(
+                b.len(),
+                8 + 8 + 24 + 6 + 2 + 8 + 8 + 8 + 8 + 24 + 4 + 4 + 24 + 2
+            );
+            let mut r = Reader::new_ndr64(&b, le);
+            assert_eq!(r.u16(), Ok(1));
+            assert_eq!(r.unique_string(true), Ok(Some("ab".into())));
+            assert_eq!(r.unique_string(true), Ok(None));
+            let ids = r.pointer_array().expect("ids");
+            assert_eq!(ids.len(), 2);
+            assert_eq!(r.wstring(), Ok("x".into()));
+            assert_eq!(r.cstring(), Ok("y".into()));
+            assert_eq!(r.remaining(), 0);
+        }
+        // A 64-bit count larger than the stub.
+        let mut s = Stub::new64(true);
+        s.u64(u64::MAX).u64(0).u64(u64::MAX);
+        assert!(Reader::new_ndr64(&s.done(), true).wstring().is_err());
     }
 
     #[test]

@@ -209,9 +209,10 @@ fn statuses() {
     c.encrypted = true;
     c.req_stub_len = 200;
     assert_eq!(t.decode(&c).status, ArgsStatus::Encrypted);
+    // The NDR 2.0 stub read as NDR64 does not decode.
     let mut c = call(svcctl::UUID, 12, 1, le, stub.clone(), vec![]);
     c.ndr64 = true;
-    assert_eq!(t.decode(&c).status, ArgsStatus::Ndr64NotSupported);
+    assert_eq!(t.decode(&c).status, ArgsStatus::Malformed);
     let mut c = call(svcctl::UUID, 12, 1, le, stub[..40].to_vec(), vec![]);
     c.req_stub_len = stub.len() as u64;
     assert_eq!(t.decode(&c).status, ArgsStatus::Truncated);
@@ -263,13 +264,10 @@ fn json_shape() {
     assert_eq!(v["command"], "c");
     assert_eq!(v["server_name"], "\\\\h");
     assert_eq!(
-        serde_json::to_value(ArgsStatus::Ndr64NotSupported).expect("json"),
-        "ndr64_not_supported"
+        serde_json::to_value(ArgsStatus::NoBind).expect("json"),
+        "no_bind"
     );
-    assert_eq!(
-        ArgsStatus::Ndr64NotSupported.as_str(),
-        "ndr64_not_supported"
-    );
+    assert_eq!(ArgsStatus::NoBind.as_str(), "no_bind");
 }
 
 #[test]

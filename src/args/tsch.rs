@@ -56,11 +56,11 @@ fn register(r: &mut Reader<'_>) -> Result<TaskArgs> {
     let mut cred_users = Vec::new();
     if r.pointer()? != 0 {
         let at = r.pos();
-        let n = r.u32()?;
-        if n != c_creds {
+        let n = r.count()?;
+        if n != u64::from(c_creds) {
             return Err(NdrError::Bad(at, "pCreds size differs from cCreds"));
         }
-        let n = r.check_count(n, 12)?;
+        let n = r.check_count(n, if r.is_ndr64() { 24 } else { 12 })?;
         if n > super::ndr::MAX_ARRAY {
             return Err(NdrError::Bad(at, "too many credentials"));
         }

@@ -6,8 +6,9 @@
 //! * Kerberos: the AP-REQ names the server (the ticket's service principal) in clear, but
 //!   the client principal is inside the ticket's encrypted part and the encrypted
 //!   authenticator. Without the service key it cannot be read, so a Kerberos call has
-//!   `auth: "kerberos"` and `user: null`. Recognised by the GSS-API Kerberos OID (standard
-//!   or Microsoft's) followed by the AP-REQ token id and tag.
+//!   `auth: "kerberos"` and `user: null`. Recognised by the start of a KRB_AP_REQ body
+//!   (`pvno` 5, `msg-type` 14, RFC 4120 5.5.1), bare (as Windows puts it in SPNEGO's
+//!   mechToken) or inside a GSS-API InitialContextToken.
 
 use crate::capture::Timestamp;
 use crate::dcerpc::pdu::{self, Pdu};
@@ -28,16 +29,8 @@ const RPC_C_AUTHN_GSS_NEGOTIATE: u8 = 9;
 const RPC_C_AUTHN_WINNT: u8 = 10;
 const RPC_C_AUTHN_GSS_KERBEROS: u8 = 16;
 
-/// GSS-API Kerberos OIDs (1.2.840.113554.1.2.2 and Microsoft's 1.2.840.48018.1.2.2), each
-/// followed by the KRB_AP_REQ token id (01 00) and the AP-REQ application tag (0x6e).
-const KRB5_AP_REQ: [&[u8]; 2] = [
-    &[
-        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02, 0x01, 0x00, 0x6e,
-    ],
-    &[
-        0x06, 0x09, 0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02, 0x01, 0x00, 0x6e,
-    ],
-];
+/// The first two fields of a KRB_AP_REQ: `[0] pvno INTEGER 5`, `[1] msg-type INTEGER 14`.
+const KRB_AP_REQ_HEAD: &[u8] = &[0xa0, 0x03, 0x02, 0x01, 0x05, 0xa1, 0x03, 0x02, 0x01, 0x0e];
 
 /// Look at one auth token (the bytes after the sec_trailer).
 pub fn from_token(auth_type: u8, token: &[u8]) -> Option<AuthSeen> {
@@ -49,9 +42,9 @@ pub fn from_token(auth_type: u8, token: &[u8]) -> Option<AuthSeen> {
         return Some(AuthSeen::Ntlm(u));
     }
     let area = &token[..token.len().min(ntlmssp::MAX_SCAN)];
-    let krb = KRB5_AP_REQ
-        .iter()
-        .any(|pat| area.windows(pat.len()).any(|w| w == *pat));
+    let krb = area
+        .windows(KRB_AP_REQ_HEAD.len())
+        .any(|w| w == KRB_AP_REQ_HEAD);
     (krb || (auth_type == RPC_C_AUTHN_GSS_KERBEROS && !token.is_empty()))
         .then_some(AuthSeen::Kerberos)
 }
@@ -187,10 +180,18 @@ mod tests {
 
     #[test]
     fn kerberos_ap_req_is_recognised_without_a_user() {
-        let mut tok = vec![0x60, 0x82, 0x05, 0x00];
-        tok.extend_from_slice(KRB5_AP_REQ[1]);
-        tok.extend_from_slice(&[0x82, 0x04, 0xf0]);
+        // SPNEGO mechToken holding a bare AP-REQ, as Windows sends it.
+        let mut tok = vec![
+            0xa2, 0x82, 0x06, 0xe3, 0x04, 0x82, 0x06, 0xdf, 0x6e, 0x82, 0x06,
+        ];
+        tok.extend_from_slice(&[0xdb, 0x30, 0x82, 0x06, 0xd7]);
+        tok.extend_from_slice(KRB_AP_REQ_HEAD);
+        tok.extend_from_slice(&[0xa2, 0x07, 0x03, 0x05]);
         assert_eq!(from_token(9, &tok), Some(AuthSeen::Kerberos));
+        // An AP-REP (msg-type 15) is not an AP-REQ.
+        let mut rep = KRB_AP_REQ_HEAD.to_vec();
+        rep[9] = 0x0f;
+        assert_eq!(from_token(9, &rep), None);
         // A negTokenInit that only lists the Kerberos mechanism is not an AP-REQ.
         let list = [
             0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02,

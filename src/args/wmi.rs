@@ -94,10 +94,10 @@ pub fn skip_orpcthis(r: &mut Reader<'_>) -> Result<()> {
     }
     r.deferred(&ids, |r| {
         // ORPC_EXTENT { GUID id; unsigned long size; [size_is((size+7)&~7)] byte data[]; }
-        let max = r.u32()?;
+        let max = r.count()?;
         r.guid()?;
         let size = r.u32()?;
-        if (size as u64 + 7) & !7 != max as u64 {
+        if (u64::from(size) + 7) & !7 != max {
             return Err(NdrError::Bad(r.pos(), "ORPC extent size"));
         }
         let n = r.check_count(max, 1)?;
@@ -112,13 +112,13 @@ fn bstr(r: &mut Reader<'_>) -> Result<String> {
         return Ok(String::new());
     }
     let at = r.pos();
-    let max = r.u32()?;
+    let max = r.count()?;
     let _cbytes = r.u32()?;
     let cl = r.u32()?;
-    if cl != max {
+    if u64::from(cl) != max {
         return Err(NdrError::Bad(at, "BSTR length"));
     }
-    let n = r.check_count(cl, 2)?;
+    let n = r.check_count(max, 2)?;
     let b = r.bytes(n * 2)?;
     Ok(utf16_text(b, r.little_endian()))
 }
@@ -129,12 +129,12 @@ fn interface_pointer<'a>(r: &mut Reader<'a>) -> Result<Option<&'a [u8]>> {
         return Ok(None);
     }
     let at = r.pos();
-    let max = r.u32()?;
+    let max = r.count()?;
     let cnt = r.u32()?;
-    if cnt != max {
+    if u64::from(cnt) != max {
         return Err(NdrError::Bad(at, "MInterfacePointer length"));
     }
-    let n = r.check_count(cnt, 1)?;
+    let n = r.check_count(max, 1)?;
     r.bytes(n).map(Some)
 }
 

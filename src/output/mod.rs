@@ -77,6 +77,24 @@ pub struct Extra {
     pub ts_response: Option<f64>,
     /// The capture file this call came from.
     pub capture: String,
+    /// Who made the call: from the DCE-RPC association's NTLMSSP AUTHENTICATE, else from
+    /// the SMB session's (`auth_source` says which). Kerberos gives `auth: "kerberos"` and
+    /// a null user: the client principal is encrypted (see `crate::args::who`).
+    pub user: Option<String>,
+    pub domain: Option<String>,
+    pub workstation: Option<String>,
+    /// `ntlm`, `kerberos` or null (no authentication seen).
+    pub auth: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_source: Option<&'static str>,
+    /// Decoded arguments of execution calls (`crate::args`), null when not decoded.
+    pub args: Option<crate::args::Args>,
+    /// Why `args` is what it is: decoded, encrypted, truncated, no_bind, no_decoder,
+    /// malformed.
+    pub args_status: &'static str,
+    /// One line saying what the call ran or set up to run (see `crate::args::what_ran`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub what_ran: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
