@@ -212,6 +212,17 @@ fn published_sigma_rule_on_at_job() {
     assert_eq!(ops, ["SchRpcRegisterTask", "SchRpcRun"]);
     let t: Vec<_> = own[0].techniques.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(t, ["T1047", "T1053.002", "T1569.002"]);
+    // Impacket lab: silent on the `at` jobs over SMB1 and SMB2, fires on atexec's
+    // scheduled task over the same pipe.
+    for (name, n) in [
+        ("at_smb1", 0),
+        ("at_smb2", 0),
+        ("atexec_smb1", 2),
+        ("atexec_smb2", 2),
+    ] {
+        let p = common::project(&format!("captures/impacket/{name}.pcap"));
+        assert_eq!(hits_on(&p, &det).len(), n, "{name}");
+    }
     // Real `at` job over SMB2: the rule is silent, improved is not.
     let real = common::need(&shared, "captures/real/atsvc_netrjobadd_smb2.pcap");
     assert_eq!(hits_on(&real, &det), []);
@@ -517,5 +528,94 @@ fn cli_bad_rule_is_reported_and_others_still_run() {
         .arg(dir.join("missing.yml"))
         .arg(common::project("captures/atsvc_schtask.pcap")));
     assert_eq!(code, 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// (operation, technique id).
+type OpTech = (&'static str, &'static str);
+
+/// The Impacket lab captures (captures/impacket, made against a real Impacket client):
+/// exact hits per capture, and the same calls as the lab's own truth file marks as
+/// execution indicators.
+#[test]
+fn impacket_lab_captures_exact_hits() {
+    let svc = [
+        ("CreateServiceW", "T1569.002"),
+        ("StartServiceW", "T1569.002"),
+    ];
+    let task = [
+        ("SchRpcRegisterTask", "T1053.005"),
+        ("SchRpcRun", "T1053.005"),
+    ];
+    let at = [("NetrJobAdd", "T1053.002")];
+    let cases: &[(&str, &str, &[OpTech])] = &[
+        ("at_smb1", "smb1", &at),
+        ("at_smb2", "smb2", &at),
+        ("atexec_smb1", "smb1", &task),
+        ("atexec_smb2", "smb2", &task),
+        ("benign_mixed", "-", &[]),
+        (
+            "changeservice_smb2",
+            "smb2",
+            &[("StartServiceW", "T1569.002")],
+        ),
+        ("psexec_smb1", "smb1", &svc),
+        ("psexec_smb2", "smb2", &svc),
+        ("psexec_tcp", "tcp", &svc),
+        ("schtask_tcp", "tcp", &task),
+        ("smbexec_smb2", "smb2", &svc),
+        ("stress_bigstub_smb1", "smb1", &svc),
+        ("stress_bigstub_smb2", "smb2", &svc),
+        ("stress_integrity_tcp", "tcp", &svc),
+        ("stress_privacy_tcp", "tcp", &svc),
+        ("stress_rpcfrag_tcp", "tcp", &svc),
+        ("wmi_exec_tcp", "tcp", &[("ExecMethod", "T1047")]),
+    ];
+    let dir = temp_dir("lab-rule");
+    std::fs::write(dir.join("t.yml"), TRANSPOSED).expect("write rule");
+    let transposed = rules(std::slice::from_ref(&dir));
+    let imp = set(IndicatorSet::Improved);
+    for (name, transport, want) in cases {
+        let pcap = common::project(&format!("captures/impacket/{name}.pcap"));
+        let hits = hits_on(&pcap, &imp);
+        let got: Vec<(&str, &str)> = hits
+            .iter()
+            .map(|h| {
+                (
+                    h.operation.as_deref().unwrap_or("-"),
+                    h.techniques[0].id.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(got, *want, "{name}");
+        for h in &hits {
+            assert_eq!(h.transport, Some(*transport), "{name}");
+            assert_eq!(
+                (h.orig_h.to_string(), h.resp_h.to_string()),
+                ("127.0.0.1".to_string(), "127.0.0.1".to_string()),
+                "{name}"
+            );
+            assert!(h.responded, "{name}");
+        }
+        // The lab's truth: rows whose execution_indicator column is "yes".
+        let truth = std::fs::read_to_string(common::project(&format!(
+            "captures/impacket/{name}.truth.tsv"
+        )))
+        .expect("truth file");
+        let marked: Vec<String> = truth
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (f.get(7) == Some(&"yes")).then(|| f.get(6).unwrap_or(&"").to_string())
+            })
+            .collect();
+        let ops: Vec<String> = got.iter().map(|(o, _)| o.to_string()).collect();
+        assert_eq!(ops, marked, "{name} vs truth");
+        // A rule with the published op1 transposition never sees the `at` jobs.
+        if name.starts_with("at_") {
+            assert_eq!(hits_on(&pcap, &transposed), [], "{name}");
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
