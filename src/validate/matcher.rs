@@ -667,18 +667,21 @@ pub fn compare(
                 if fields.is_empty() {
                     out.counts.matched += 1;
                 } else {
-                    // A line with an rtt that is not a stale copy of an earlier line says Zeek
-                    // saw the response; if we decoded none, that is on our side.
-                    let stale_copy = zeek[..zi]
-                        .iter()
-                        .any(|p| zconn(p) == zconn(z) && p.rtt.map(fmt6) == z.rtt.map(fmt6));
+                    // The emulation knows when Zeek writes each line (`order.0`): at a
+                    // response, `ts + rtt`; at connection removal, later. A line Zeek wrote
+                    // at a response of a call we decoded no response for is on our side.
+                    let written_at_response = z_pred[zi].map(|ei| {
+                        let e = &emulated[ei];
+                        e.rtt
+                            .is_some_and(|rtt| (e.order.0 - (e.ts + rtt)).abs() <= resp_tol)
+                    });
                     let response_missed =
-                        status_of(a) == "no_response" && z.rtt.is_some() && !stale_copy;
+                        status_of(a) == "no_response" && written_at_response == Some(true);
                     let explained = predicted && !response_missed;
                     let (reason, explanation) = if response_missed {
                         (
                             "response_not_decoded",
-                            "Zeek saw a response to this call (its rtt is not left over from an earlier line) that rpcsift did not decode: possible rpcsift bug".to_string(),
+                            "Zeek wrote this line when a response arrived (at ts + rtt), but rpcsift's accurate decode paired no response with this call: possible rpcsift bug".to_string(),
                         )
                     } else if predicted {
                         explain_mismatch(a, how, &fields)

@@ -70,6 +70,28 @@ fn fields_text(m: &Mismatch) -> String {
         .join("; ")
 }
 
+/// Field differences for folded Markdown rows: names with their values, times and
+/// durations by field name only (they differ on every row).
+fn fold_fields(m: &Mismatch) -> String {
+    m.fields
+        .iter()
+        .map(|f| match f.field {
+            "ts" | "rtt" => match (&f.zeek, &f.ours) {
+                (Some(_), None) => format!("{} (Zeek has one, the packets none)", f.field),
+                (None, Some(_)) => format!("{} (unset in Zeek's line)", f.field),
+                _ => f.field.to_string(),
+            },
+            _ => format!(
+                "{} (Zeek `{}`, packets `{}`)",
+                f.field,
+                f.zeek.as_deref().unwrap_or("-"),
+                f.ours.as_deref().unwrap_or("-")
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The one-line verdict.
 pub fn summary_line(r: &Report) -> String {
     let c = &r.comparison.counts;
@@ -294,10 +316,12 @@ pub fn markdown_section(r: &Report) -> String {
         c.missing,
         c.mismatches,
         c.only_in_zeek,
-        if r.agrees {
-            "Every difference is explained by Zeek's known behaviour."
-        } else {
+        if !r.agrees {
             "**Some differences are not explained** (see the rows marked unexplained)."
+        } else if c.missing + c.mismatches + c.only_in_zeek == 0 {
+            "Zeek's log agrees with the packets."
+        } else {
+            "Every difference is explained by Zeek's known behaviour."
         }
     );
     // Fold rows: (kind, what, reason) -> (first ts, count).
@@ -342,10 +366,10 @@ pub fn markdown_section(r: &Report) -> String {
             "wrong",
             conn_text(m.call.orig_h, m.call.orig_p, m.call.resp_h, m.call.resp_p),
             format!(
-                "{} {}; Zeek's line: {}",
+                "{} {}; Zeek's line differs in {}",
                 m.call.transport,
                 call_name(&m.call),
-                fields_text(m)
+                fold_fields(m)
             ),
             why,
             m.call.ts,
