@@ -381,21 +381,35 @@ pub fn compare(
     let mut z_link: Vec<Option<(usize, How)>> = vec![None; zeek.len()];
     let mut taken = vec![false; calls.len()];
 
-    // 1. response time.
+    // 1. response time. Answered calls per connection, by response time.
+    let mut by_resp: HashMap<Conn, Vec<(f64, usize)>> = HashMap::new();
+    for (i, a) in calls.iter().enumerate() {
+        if let Some(r) = ts_response(a)
+            && status_of(a) == "ok"
+        {
+            by_resp.entry(rconn(a)).or_default().push((r, i));
+        }
+    }
+    for v in by_resp.values_mut() {
+        v.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+    }
     let mut pairs = Vec::new();
     for (zi, z) in zeek.iter().enumerate() {
         let (Some(ts), Some(rtt)) = (z.ts, z.rtt) else {
             continue;
         };
         let t_resp = ts + rtt;
-        for &ai in conn_calls(z) {
+        let Some(v) = by_resp.get(&zconn(z)) else {
+            continue;
+        };
+        let lo = v.partition_point(|&(r, _)| r < t_resp - resp_tol);
+        for &(r, ai) in v
+            .iter()
+            .skip(lo)
+            .take_while(|&&(r, _)| r <= t_resp + resp_tol)
+        {
             let a = &calls[ai];
-            if let Some(r) = ts_response(a)
-                && status_of(a) == "ok"
-                && (r - t_resp).abs() <= resp_tol
-                && ts >= a.ts - tol
-                && ts <= r + tol
-            {
+            if ts >= a.ts - tol && ts <= r + tol {
                 pairs.push(((r - t_resp).abs(), (ts - a.ts).abs(), zi, ai));
             }
         }
@@ -538,6 +552,15 @@ pub fn compare(
             kx.cmp(&ky)
         });
         e_call[ei] = best;
+    }
+
+    let mut first_e_of_call: Vec<Option<usize>> = vec![None; calls.len()];
+    for (ei, c) in e_call.iter().enumerate() {
+        if let Some(ai) = c
+            && first_e_of_call[*ai].is_none()
+        {
+            first_e_of_call[*ai] = Some(ei);
+        }
     }
 
     // Per call: Zeek lines tied to it, and expected lines still unaccounted for.
@@ -694,9 +717,7 @@ pub fn compare(
                     let emulated_line = if predicted {
                         None
                     } else {
-                        (0..emulated.len())
-                            .find(|&ei| e_call[ei] == Some(ai))
-                            .map(|ei| line_text(&emulated[ei]))
+                        first_e_of_call[ai].map(|ei| line_text(&emulated[ei]))
                     };
                     out.mismatches.push(Mismatch {
                         zeek: zeek_ref(z),
