@@ -8,6 +8,10 @@
 # toolchain RUSTC_BOOTSTRAP=1 unlocks them. Seeds come from the project's captures; the
 # corpora live under fuzz/corpus/ (git-ignored) so repeated runs keep what they found.
 set -euo pipefail
+shared=""
+if [ -n "${RPCSIFT_SHARED:-}" ] && [ -d "$RPCSIFT_SHARED" ]; then
+  shared="$(cd "$RPCSIFT_SHARED" && pwd)"
+fi
 cd "$(dirname "$0")"
 secs="${1:-30}"
 export RUSTC_BOOTSTRAP=1
@@ -25,6 +29,10 @@ done
 for t in capture end_to_end; do
   [ -d "corpus/$t" ] && cp -n ../captures/*.pcap ../captures/*/*.pcap "corpus/$t/" 2>/dev/null || true
 done
+# Sigma rules seed the rule loader: the published rule when the shared data is there.
+if [ -d corpus/sigma_rule ] && [ -n "$shared" ]; then
+  cp -n "$shared"/reference/sigma/*.yml corpus/sigma_rule/ 2>/dev/null || true
+fi
 failed=()
 for t in $targets; do
   echo "== fuzz $t for ${secs}s"
