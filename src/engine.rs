@@ -134,7 +134,9 @@ pub fn analyze_reader(
         let sink = sink.clone();
         let opts = opts.clone();
         let mut limits = opts.flow;
-        limits.ack_gaps = opts.zeek_compat;
+        if opts.zeek_compat {
+            limits.ack_gap_after = Some(0);
+        }
         FlowTable::new(limits, likely, move |_meta: &ConnMeta| {
             TcpApp::new(sink.clone(), &opts)
         })

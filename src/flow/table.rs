@@ -34,10 +34,17 @@ pub struct FlowLimits {
     pub max_reassembly_bytes: usize,
     /// A connection idle this long (packet time) is closed.
     pub idle_timeout_secs: i64,
-    /// Zeek's rule (`--zeek-compat` only): an ACK for bytes never seen declares them a
-    /// gap at once, instead of waiting for the out-of-order limits or the end of stream.
-    pub ack_gaps: bool,
+    /// When an ACK for bytes never seen declares them lost: `None` never (only the
+    /// out-of-order limits and the end of stream do), `Some(0)` at once (Zeek's rule, for
+    /// `--zeek-compat`), `Some(n)` once `n` more segments of the connection have passed
+    /// without the bytes turning up (the accurate mode: tolerant of capture reordering,
+    /// yet the data after a lost segment is delivered in step with the other direction).
+    pub ack_gap_after: Option<u8>,
 }
+
+/// Segments the accurate mode waits, after an ACK for unseen bytes, before calling them
+/// lost: mirrored captures reorder by a few packets at most.
+pub const ACK_GAP_GRACE: u8 = 8;
 
 impl Default for FlowLimits {
     fn default() -> Self {
@@ -46,7 +53,7 @@ impl Default for FlowLimits {
             max_flows: 1_000_000,
             max_reassembly_bytes: 512 << 20,
             idle_timeout_secs: 3600,
-            ack_gaps: false,
+            ack_gap_after: Some(ACK_GAP_GRACE),
         }
     }
 }
@@ -96,6 +103,9 @@ struct Conn<A> {
     meta: ConnMeta,
     halves: [HalfStream; 2],
     fin: [bool; 2],
+    /// Per direction: an ACK from the peer for bytes not seen yet, and how many more
+    /// segments to wait before declaring them lost (see [`FlowLimits::ack_gap_after`]).
+    ack_wait: [Option<(u32, u8)>; 2],
     closed: bool,
     ignored: bool,
     app: A,
@@ -172,6 +182,37 @@ pub fn zeek_likely_server_port(port: u16) -> bool {
             | 9200
             | 20000
     )
+}
+
+/// Apply an ACK for unseen bytes to direction `h` of `c` (gaps, then delivery); returns
+/// the updated total of buffered out-of-order bytes.
+fn ack_gap<A: FlowApp>(
+    c: &mut Conn<A>,
+    h: usize,
+    ts: Timestamp,
+    ack: u32,
+    ooo_total: usize,
+    counters: &mut Counters,
+) -> usize {
+    let before = c.halves[h].buffered();
+    let Conn {
+        meta,
+        halves,
+        app,
+        ignored,
+        ..
+    } = c;
+    let mut keep = true;
+    halves[h].ack_received(ts, ack, counters, &mut |ev| {
+        if keep {
+            keep = app.event(meta, to_flow_event(h, ev));
+        }
+    });
+    if !keep {
+        *ignored = true;
+    }
+    let after = c.halves[h].buffered();
+    (ooo_total + after).saturating_sub(before)
 }
 
 pub struct FlowTable<A, F: FnMut(&ConnMeta) -> A> {
@@ -277,6 +318,7 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
                     meta,
                     halves: [HalfStream::new(), HalfStream::new()],
                     fin: [false; 2],
+                    ack_wait: [None; 2],
                     closed: false,
                     ignored: false,
                     app,
@@ -302,27 +344,35 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
         } else {
             seg.seq
         };
-        if self.limits.ack_gaps && seg.flags.ack() && !c.ignored {
+        if let Some(grace) = self.limits.ack_gap_after
+            && !c.ignored
+        {
             let other = 1 - dir;
-            let before = c.halves[other].buffered();
-            let Conn {
-                meta,
-                halves,
-                app,
-                ignored,
-                ..
-            } = c;
-            let mut keep = true;
-            halves[other].ack_received(seg.ts, seg.ack, counters, &mut |ev| {
-                if keep {
-                    keep = app.event(meta, to_flow_event(other, ev));
+            // Waits already running count this segment; an expired one fires.
+            for h in 0..2 {
+                let fire = match &mut c.ack_wait[h] {
+                    Some((ack, left)) if *left == 0 => Some(*ack),
+                    Some((_, left)) => {
+                        *left -= 1;
+                        None
+                    }
+                    None => None,
+                };
+                if let Some(ack) = fire {
+                    c.ack_wait[h] = None;
+                    self.ooo_total = ack_gap(c, h, seg.ts, ack, self.ooo_total, counters);
                 }
-            });
-            if !keep {
-                *ignored = true;
             }
-            let after = c.halves[other].buffered();
-            self.ooo_total = (self.ooo_total + after).saturating_sub(before);
+            if seg.flags.ack()
+                && c.ack_wait[other].is_none()
+                && c.halves[other].acks_unseen(seg.ack)
+            {
+                if grace == 0 {
+                    self.ooo_total = ack_gap(c, other, seg.ts, seg.ack, self.ooo_total, counters);
+                } else {
+                    c.ack_wait[other] = Some((seg.ack, grace));
+                }
+            }
         }
         let before = c.halves[dir].buffered();
         if !c.ignored {
@@ -587,7 +637,7 @@ mod tests {
     fn ack_gaps_only_when_asked() {
         for ack_gaps in [false, true] {
             let limits = FlowLimits {
-                ack_gaps,
+                ack_gap_after: ack_gaps.then_some(0),
                 ..FlowLimits::default()
             };
             let (mut t, log) = table(limits);

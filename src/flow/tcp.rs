@@ -285,6 +285,20 @@ impl HalfStream {
         }
     }
 
+    /// Does the peer's `ack` acknowledge bytes of this direction not delivered yet (and
+    /// plausibly: less than 1 GiB ahead, not just the FIN)?
+    pub fn acks_unseen(&self, ack: u32) -> bool {
+        if self.base.is_none() {
+            return false;
+        }
+        let rel = self.unwrap(ack);
+        let mut upto = rel.max(0) as u64;
+        if let Some(f) = self.fin_at {
+            upto = upto.min(f);
+        }
+        upto > self.next && upto - self.next <= 1 << 30
+    }
+
     /// Zeek's `TCP_Reassembler::AckReceived`, for the `--zeek-compat` mode only: the peer
     /// acknowledged `ack`, so every byte of this direction below it that has not arrived
     /// never will. Buffered segments below `ack` are delivered with a gap before each hole,
