@@ -6,12 +6,14 @@
 //! counted (they are an evasion signal) but do not change the stream: against buffered
 //! segments always, against delivered bytes within the last [`RECENT_BYTES`].
 //!
-//! Gaps are declared only when the buffered out-of-order data passes a limit or when the
-//! stream ends (FIN, RST, end of capture) with data still waiting behind a hole. An ACK for
-//! data not yet seen is *not* a gap: mirrored traffic is often reordered. Zeek does treat
-//! it as one, so the `--zeek-compat` mode turns that rule on ([`HalfStream::ack_received`]):
-//! with it, data after a lost segment reaches the analyzers when the peer acknowledges
-//! it, interleaved with the other direction as on the wire, instead of at stream end.
+//! Gaps are declared when the buffered out-of-order data passes a limit, when the stream
+//! ends (FIN, RST, end of capture) with data still waiting behind a hole, and when the peer
+//! acknowledges bytes never seen ([`HalfStream::ack_received`]). When that last rule
+//! applies is the flow table's choice (`FlowLimits::ack_gap_after`): Zeek applies it at
+//! once (`--zeek-compat`); the accurate mode waits a few segments first, as mirrored
+//! traffic is often reordered. Either way data after a lost segment reaches the consumer
+//! soon after the peer acknowledges it, in step with the other direction, instead of at
+//! stream end.
 
 use crate::capture::Timestamp;
 use crate::stats::Counters;
