@@ -394,9 +394,10 @@ Examples:
 
 Exit status:
   0  the log agrees with the captures: every difference is explained by Zeek's known behaviour
-     (with --strict: no difference at all)
+     and no execution indicator is missing from it (with --strict: no difference at all)
   1  discrepancies: lines not decoded by rpcsift, lines Zeek should have written but the log
-     lacks, or unexplained field mismatches (with --strict: any difference)
+     lacks, unexplained field mismatches, or execution indicators in the captures that the
+     log misses, even for a known reason (with --strict: any difference)
   2  usage or input error (unreadable log or capture, no capture found)";
 
 #[derive(clap::Args)]
@@ -458,5 +459,10 @@ fn cmd_validate(a: ValidateArgs) -> Result<i32> {
     }
     let c = &r.comparison.counts;
     let any = c.missing + c.only_in_zeek + c.mismatches > 0;
-    Ok(if !r.agrees || (a.strict && any) { 1 } else { 0 })
+    let missed = c.indicators_missed > 0;
+    Ok(if !r.agrees || missed || (a.strict && any) {
+        1
+    } else {
+        0
+    })
 }

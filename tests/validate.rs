@@ -400,7 +400,7 @@ fn cli_exit_status_and_formats() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.starts_with("rpcsift validate: 4 Zeek records, 6 decoded calls: 3 matched; 2 missing from Zeek's log (0 unexplained); 0 only in Zeek's log (0 unexplained); 1 field mismatches (0 unexplained); 0 of 2 execution indicators missed by Zeek's log; the log agrees with the capture\n"),
+        text.starts_with("rpcsift validate: 4 Zeek records, 6 decoded calls: 3 matched; 2 missing from Zeek's log (0 unexplained); 0 only in Zeek's log (0 unexplained); 1 field mismatches (0 unexplained); 0 of 2 execution indicators missed by Zeek's log; the log is what Zeek writes for this capture (every difference explained)\n"),
         "{text}"
     );
     // --strict: explained differences count too.
@@ -624,5 +624,25 @@ fn real_zeek_misses_the_at_job() {
             .is_some_and(|s| s.contains("`atsvc` is not in Zeek's SMB::pipe_filenames")),
         "{:?}",
         h.reason
+    );
+    // The CLI says so and exits 1: a missed execution call is a discrepancy an analyst
+    // must act on, even though Zeek's behaviour explains it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rpcsift"))
+        .arg("validate")
+        .arg("--zeek-log")
+        .arg(need(
+            &base,
+            "captures/real/atsvc_netrjobadd_smb2.zeek-dce_rpc.log",
+        ))
+        .arg(need(&base, "captures/real/atsvc_netrjobadd_smb2.pcap"))
+        .output()
+        .expect("run rpcsift");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().next().is_some_and(|l| l.ends_with(
+            "1 of 1 execution indicators missed by Zeek's log; the log is what Zeek writes for this capture, but it MISSES EXECUTION INDICATORS"
+        )),
+        "{text}"
     );
 }

@@ -108,10 +108,14 @@ pub fn summary_line(r: &Report) -> String {
         c.mismatches_unexplained,
         c.indicators_missed,
         c.indicators,
-        if r.agrees {
-            "the log agrees with the capture"
-        } else {
+        if !r.agrees {
             "DISCREPANCIES"
+        } else if c.indicators_missed > 0 {
+            "the log is what Zeek writes for this capture, but it MISSES EXECUTION INDICATORS"
+        } else if c.missing + c.only_in_zeek + c.mismatches > 0 {
+            "the log is what Zeek writes for this capture (every difference explained)"
+        } else {
+            "the log agrees with the capture"
         }
     )
 }
