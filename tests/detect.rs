@@ -619,3 +619,36 @@ fn impacket_lab_captures_exact_hits() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn hits_say_what_ran_and_as_whom() {
+    let p = common::project("captures/impacket/psexec_smb2.pcap");
+    let hits = hits_on(&p, &set(IndicatorSet::Improved));
+    let create = hits
+        .iter()
+        .find(|h| h.operation.as_deref() == Some("CreateServiceW"))
+        .expect("CreateServiceW hit");
+    assert_eq!(
+        create.what_ran.as_deref(),
+        Some("service RKzq: %SystemRoot%\\RKzqWbFd.exe")
+    );
+    assert_eq!(create.args_status, Some("decoded"));
+    assert_eq!(
+        (
+            create.user.as_deref(),
+            create.domain.as_deref(),
+            create.auth
+        ),
+        (Some("labadmin"), Some("LAB"), Some("ntlm"))
+    );
+    let json = serde_json::to_value(create).expect("json");
+    assert_eq!(json["args"]["service_name"], "RKzq");
+    let mut text = Vec::new();
+    rpcsift::detect::write_text(&mut text, &hits).expect("text");
+    let text = String::from_utf8(text).expect("utf8");
+    assert!(
+        text.contains("    what ran service RKzq: %SystemRoot%\\RKzqWbFd.exe\n"),
+        "{text}"
+    );
+    assert!(text.contains("    as LAB\\labadmin (ntlm)\n"), "{text}");
+}

@@ -70,6 +70,16 @@ pub struct Hit {
     pub would_match_in_zeek: Option<bool>,
     /// The capture file the call came from.
     pub capture: Option<String>,
+    /// Who made the call (`user`, `domain`, `workstation`, `auth`: see `output::Extra`).
+    pub user: Option<String>,
+    pub domain: Option<String>,
+    pub workstation: Option<String>,
+    pub auth: Option<&'static str>,
+    /// The call's decoded arguments (`crate::args`), null when not decoded, and why.
+    pub args: Option<crate::args::Args>,
+    pub args_status: Option<&'static str>,
+    /// One line saying what ran, e.g. `service PSEXESVC: %SystemRoot%\PSEXESVC.exe`.
+    pub what_ran: Option<String>,
     /// Identity of the call (for counting calls, not hits).
     #[serde(skip)]
     pub call: (u64, u64, u64),
@@ -204,6 +214,13 @@ fn base_hit(r: &Record) -> Hit {
         tags: Vec::new(),
         would_match_in_zeek: None,
         capture: x.map(|x| x.capture.clone()),
+        user: x.and_then(|x| x.user.clone()),
+        domain: x.and_then(|x| x.domain.clone()),
+        workstation: x.and_then(|x| x.workstation.clone()),
+        auth: x.and_then(|x| x.auth),
+        args: x.and_then(|x| x.args.clone()),
+        args_status: x.map(|x| x.args_status),
+        what_ran: x.and_then(|x| x.what_ran.clone()),
         call: (r.order.1, r.order.2, r.order.3),
     }
 }
@@ -243,6 +260,22 @@ struct Group {
     operations: Vec<String>,
     matched_by: Vec<String>,
     missed_by_zeek_strings: usize,
+    /// Distinct "what ran" lines and accounts, in order of first appearance.
+    what_ran: Vec<String>,
+    users: Vec<String>,
+}
+
+/// Lines of "what ran" shown per group before the rest is summarised.
+const WHAT_RAN_SHOWN: usize = 5;
+
+/// `DOMAIN\user (auth)`, or the auth kind alone when the account is not visible.
+fn account(h: &Hit) -> Option<String> {
+    match (&h.user, &h.domain, h.auth) {
+        (Some(u), Some(d), a) if !d.is_empty() => Some(format!("{d}\\{u} ({})", a.unwrap_or("?"))),
+        (Some(u), _, a) => Some(format!("{u} ({})", a.unwrap_or("?"))),
+        (None, _, Some(a)) => Some(format!("{a}, account not visible")),
+        (None, _, None) => None,
+    }
 }
 
 /// The readable report: one row per (target host, technique), with call counts by
@@ -291,6 +324,23 @@ pub fn write_text<W: Write + ?Sized>(out: &mut W, hits: &[Hit]) -> io::Result<()
             if h.would_match_in_zeek == Some(false) {
                 g.missed_by_zeek_strings += 1;
             }
+            let ran = match (&h.what_ran, h.args_status) {
+                (Some(w), _) => Some(w.clone()),
+                (None, Some(st)) if st != "decoded" && st != "no_decoder" => {
+                    Some(format!("(arguments {st})"))
+                }
+                _ => None,
+            };
+            if let Some(w) = ran
+                && !g.what_ran.contains(&w)
+            {
+                g.what_ran.push(w);
+            }
+            if let Some(a) = account(h)
+                && !g.users.contains(&a)
+            {
+                g.users.push(a);
+            }
         }
     }
     let calls: std::collections::BTreeSet<_> = hits.iter().map(|h| h.call).collect();
@@ -328,6 +378,19 @@ pub fn write_text<W: Write + ?Sized>(out: &mut W, hits: &[Hit]) -> io::Result<()
         let srcs: Vec<String> = g.sources.iter().map(|s| s.to_string()).collect();
         writeln!(out, "    from {}", srcs.join(", "))?;
         writeln!(out, "    operations {}", g.operations.join(", "))?;
+        for w in g.what_ran.iter().take(WHAT_RAN_SHOWN) {
+            writeln!(out, "    what ran {w}")?;
+        }
+        if g.what_ran.len() > WHAT_RAN_SHOWN {
+            writeln!(
+                out,
+                "    what ran ... and {} more (see --format json)",
+                g.what_ran.len() - WHAT_RAN_SHOWN
+            )?;
+        }
+        if !g.users.is_empty() {
+            writeln!(out, "    as {}", g.users.join(", "))?;
+        }
         write!(out, "    matched by {}", g.matched_by.join(", "))?;
         if g.missed_by_zeek_strings > 0 {
             write!(
