@@ -15,6 +15,7 @@ pub mod engine;
 pub mod flow;
 pub mod names;
 pub mod output;
+pub mod report;
 pub mod smb;
 pub mod stats;
 pub mod validate;

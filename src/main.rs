@@ -1,21 +1,36 @@
 //! The `rpcsift` command line: a thin layer over the library.
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use rpcsift::engine::{self, Options};
 use rpcsift::output::{self, Format, Writer};
 use rpcsift::stats::{Counters, Notice};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+/// `0.1.0 (git abc1234)`: the crate version and the git revision it was built from
+/// ("unknown" outside a git checkout, see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("RPCSIFT_GIT_REV"),
+    ")"
+);
+
 const AFTER_HELP: &str = "\
+Examples:
+  rpcsift detect captures/                          # who executed what, where
+  rpcsift report captures/ -o report.html           # the same as a page to look at
+  rpcsift calls --format json trace.pcap            # every DCE-RPC call
+  rpcsift validate --zeek-log dce_rpc.log trace.pcap
+
 Exit status:
   0  success (some input may still have been undecodable: see the summary)
   1  a capture file could not be read at all (the others were still processed)
   2  usage error, or no capture file found";
 
 #[derive(Parser)]
-#[command(name = "rpcsift", version, about = "Find Windows remote execution in packet captures by decoding DCE-RPC directly", after_help = AFTER_HELP)]
+#[command(name = "rpcsift", version = VERSION, about = "Find Windows remote execution in packet captures by decoding DCE-RPC directly", after_help = AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -40,6 +55,15 @@ Exit status:
     /// Check Zeek's dce_rpc.log against the captures it was made from.
     #[command(after_help = VALIDATE_AFTER_HELP)]
     Validate(ValidateArgs),
+    /// Write a self-contained HTML report: summary, timeline, host graph, hits, captures.
+    #[command(after_help = REPORT_AFTER_HELP)]
+    Report(ReportArgs),
+    /// Print a shell completion script (bash, zsh or fish) to standard output.
+    #[command(after_help = COMPLETIONS_AFTER_HELP)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to standard output.
+    #[command(after_help = MAN_AFTER_HELP)]
+    Man(ManArgs),
 }
 
 #[derive(clap::Args)]
@@ -93,6 +117,15 @@ fn main() {
             2
         }),
         Cmd::Validate(a) => cmd_validate(a).unwrap_or_else(|e| {
+            eprintln!("rpcsift: {e:#}");
+            2
+        }),
+        Cmd::Report(a) => cmd_report(a).unwrap_or_else(|e| {
+            eprintln!("rpcsift: {e:#}");
+            2
+        }),
+        Cmd::Completions(a) => cmd_completions(a),
+        Cmd::Man(a) => cmd_man(a).unwrap_or_else(|e| {
             eprintln!("rpcsift: {e:#}");
             2
         }),
@@ -236,6 +269,7 @@ Examples:
   rpcsift detect captures/
   rpcsift detect --indicators all --format json case1.pcap
   rpcsift detect --sigma rules/ --fail-on-hit /cases/host1/
+  rpcsift detect --navigator layer.json captures/   # ATT&CK Navigator layer too
 
 Exit status:
   0  the run completed (whatever it found)
@@ -271,6 +305,9 @@ struct DetectArgs {
     /// Exit with status 3 when there is at least one hit (for scripts and CI gates).
     #[arg(long)]
     fail_on_hit: bool,
+    /// Also write an ATT&CK Navigator layer (format 4.5, enterprise) scoring each technique.
+    #[arg(long, value_name = "FILE.json")]
+    navigator: Option<PathBuf>,
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long)]
     threads: Option<usize>,
@@ -279,44 +316,73 @@ struct DetectArgs {
     quiet: bool,
 }
 
-fn cmd_detect(a: DetectArgs) -> Result<i32> {
-    use rpcsift::detect::{self, Detector, indicators::IndicatorSet, sigma};
-    if let Some(n) = a.threads {
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global();
-    }
-    for p in &a.sigma {
+/// The detector `detect` and `report` share: `--indicators` (default improved unless
+/// `--sigma` is given) and the Sigma rules (rejected rules reported on standard error).
+/// Returns the detector and the number of rejected rules.
+fn make_detector(
+    indicators: Option<rpcsift::detect::indicators::IndicatorSet>,
+    sigma_paths: &[PathBuf],
+) -> Result<(rpcsift::detect::Detector, usize)> {
+    use rpcsift::detect::{Detector, indicators::IndicatorSet, sigma};
+    for p in sigma_paths {
         if !p.exists() {
             anyhow::bail!("Sigma rule path {} does not exist", p.display());
         }
     }
-    let loaded = sigma::load_paths(&a.sigma);
+    let loaded = sigma::load_paths(sigma_paths);
     for e in &loaded.errors {
         eprintln!("rpcsift: sigma: {e}");
     }
-    if !a.sigma.is_empty() && loaded.rules.is_empty() && a.indicators.is_none() {
+    if !sigma_paths.is_empty() && loaded.rules.is_empty() && indicators.is_none() {
         anyhow::bail!(
             "no usable Sigma rule in {} file(s) ({} rejected)",
             loaded.files,
             loaded.errors.len()
         );
     }
-    let set = match (a.indicators, a.sigma.is_empty()) {
+    let set = match (indicators, sigma_paths.is_empty()) {
         (Some(s), _) => Some(s),
         (None, true) => Some(IndicatorSet::Improved),
         (None, false) => None,
     };
+    let rejected = loaded.errors.len();
+    Ok((
+        Detector {
+            set,
+            rules: loaded.rules,
+        },
+        rejected,
+    ))
+}
+
+/// Write the Navigator layer for `hits` to `path`.
+fn write_navigator(path: &std::path::Path, hits: &[rpcsift::detect::Hit]) -> Result<()> {
+    let text = rpcsift::report::navigator::layer_string(
+        hits,
+        "rpcsift: remote execution",
+        "Techniques of the remote-execution calls rpcsift found; score = number of hits",
+    );
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+fn cmd_detect(a: DetectArgs) -> Result<i32> {
+    use rpcsift::detect;
+    if let Some(n) = a.threads {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
+    }
+    let (det, rejected) = make_detector(a.indicators, &a.sigma)?;
+    let set = det.set;
     let files = rpcsift::capture::collect_capture_paths(&a.paths).context("listing captures")?;
     if files.is_empty() {
         anyhow::bail!("no capture files found in the given paths");
     }
     let run = engine::run(&files, &Options::default());
-    let det = Detector {
-        set,
-        rules: loaded.rules,
-    };
     let hits = det.run(&run.records);
+    if let Some(p) = &a.navigator {
+        write_navigator(p, &hits)?;
+    }
     let format = a.format.unwrap_or(if std::io::stdout().is_terminal() {
         DetectFormat::Text
     } else {
@@ -353,10 +419,10 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
             hits.len(),
             set.map_or("none".to_string(), |s| s.to_string()),
             det.rules.len(),
-            if loaded.errors.is_empty() {
+            if rejected == 0 {
                 String::new()
             } else {
-                format!(" ({} rejected)", loaded.errors.len())
+                format!(" ({rejected} rejected)")
             }
         );
         if c.files_failed > 0 {
@@ -465,4 +531,193 @@ fn cmd_validate(a: ValidateArgs) -> Result<i32> {
     } else {
         0
     })
+}
+
+const REPORT_AFTER_HELP: &str = "\
+The page is one HTML file with its data, script and styles inlined: it opens offline in any
+browser. It shows a summary (captures, time span, hosts, calls, hits by technique, and what
+could not be decoded and why), a timeline of execution calls per target host (hover a mark
+for the call, its arguments and user), a source -> target host graph labelled by technique
+and count, a sortable and filterable table of hits, and one accounting row per capture.
+--indicators and --sigma work as in `rpcsift detect`.
+
+Examples:
+  rpcsift report captures/ -o report.html
+  rpcsift report --indicators all --navigator layer.json -o case1.html /cases/host1/
+  rpcsift detect --format json captures/ > hits.json && rpcsift report --hits hits.json -o r.html
+
+Exit status:
+  0  the report was written
+  1  a capture file could not be read at all (the report says which)
+  2  usage error, no capture file found, or the report could not be written";
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// Capture files or directories (recursed for .pcap .pcapng .cap .dmp, optionally .gz).
+    #[arg(required_unless_present = "hits")]
+    paths: Vec<PathBuf>,
+    /// Write the report to FILE.
+    #[arg(short, long, value_name = "FILE", required = true)]
+    output: PathBuf,
+    /// Built-in indicator set [default: improved, unless --sigma is given].
+    #[arg(long, value_enum, value_name = "SET")]
+    indicators: Option<rpcsift::detect::indicators::IndicatorSet>,
+    /// Sigma rule file, or directory of .yml/.yaml rules (logsource zeek / dce_rpc). Repeatable.
+    #[arg(long, value_name = "FILE|DIR")]
+    sigma: Vec<PathBuf>,
+    /// Build the page from saved `rpcsift detect --format json` output instead of captures.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "indicators", "sigma"])]
+    hits: Option<PathBuf>,
+    /// Also write an ATT&CK Navigator layer (format 4.5, enterprise) scoring each technique.
+    #[arg(long, value_name = "FILE.json", conflicts_with = "hits")]
+    navigator: Option<PathBuf>,
+    /// Page title.
+    #[arg(long, default_value = "rpcsift report")]
+    title: String,
+    /// Worker threads (default: all cores).
+    #[arg(short = 'j', long)]
+    threads: Option<usize>,
+    /// Do not print the summary line to standard error.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn cmd_report(a: ReportArgs) -> Result<i32> {
+    use rpcsift::report::{self, Meta, ReportData};
+    if let Some(n) = a.threads {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
+    }
+    let generated = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let mut meta = Meta {
+        title: a.title.clone(),
+        version: VERSION.to_string(),
+        generated,
+        ..Default::default()
+    };
+    let (data, failed) = if let Some(h) = &a.hits {
+        let text =
+            std::fs::read_to_string(h).with_context(|| format!("reading {}", h.display()))?;
+        let mut values = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(line)
+                .with_context(|| format!("{} line {}: not a JSON hit", h.display(), i + 1))?;
+            values.push(v);
+        }
+        meta.paths = vec![h.display().to_string()];
+        (ReportData::from_hit_values(values, meta), 0)
+    } else {
+        let (det, _) = make_detector(a.indicators, &a.sigma)?;
+        let files =
+            rpcsift::capture::collect_capture_paths(&a.paths).context("listing captures")?;
+        if files.is_empty() {
+            anyhow::bail!("no capture files found in the given paths");
+        }
+        meta.indicators = det.set.map(|s| s.to_string());
+        meta.sigma_rules = det.rules.len();
+        meta.paths = a.paths.iter().map(|p| p.display().to_string()).collect();
+        let c = report::collect(&files, &Options::default());
+        let hits = det.run(&c.run.records);
+        if let Some(p) = &a.navigator {
+            write_navigator(p, &hits)?;
+        }
+        let failed = c.run.counters.files_failed;
+        (ReportData::from_run(&c, &hits, meta), failed)
+    };
+    let html = report::render_html(&data);
+    std::fs::write(&a.output, &html).with_context(|| format!("writing {}", a.output.display()))?;
+    if !a.quiet {
+        eprintln!(
+            "rpcsift report: {} hit(s) from {} capture file(s); wrote {} ({} KiB)",
+            data.hits.len(),
+            data.summary.as_ref().map_or(0, |s| s.captures),
+            a.output.display(),
+            html.len().div_ceil(1024)
+        );
+    }
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+const COMPLETIONS_AFTER_HELP: &str = "\
+Examples:
+  rpcsift completions bash > ~/.local/share/bash-completion/completions/rpcsift
+  rpcsift completions zsh > ~/.zfunc/_rpcsift      # with fpath+=~/.zfunc in .zshrc
+  rpcsift completions fish > ~/.config/fish/completions/rpcsift.fish";
+
+#[derive(clap::Args)]
+struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    shell: CompletionShell,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+fn cmd_completions(a: CompletionsArgs) -> i32 {
+    use clap_complete::Shell;
+    let shell = match a.shell {
+        CompletionShell::Bash => Shell::Bash,
+        CompletionShell::Zsh => Shell::Zsh,
+        CompletionShell::Fish => Shell::Fish,
+    };
+    let mut cmd = Cli::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "rpcsift", &mut buf);
+    let mut so = std::io::stdout().lock();
+    match so.write_all(&buf).and_then(|_| so.flush()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("rpcsift: {e}");
+            2
+        }
+    }
+}
+
+const MAN_AFTER_HELP: &str = "\
+Examples:
+  rpcsift man > rpcsift.1 && man ./rpcsift.1
+  rpcsift man detect > rpcsift-detect.1
+  rpcsift man | gzip > /usr/local/share/man/man1/rpcsift.1.gz";
+
+#[derive(clap::Args)]
+struct ManArgs {
+    /// A subcommand's own page (rpcsift-SUBCOMMAND(1)) instead of the main page.
+    #[arg(value_name = "SUBCOMMAND")]
+    subcommand: Option<String>,
+}
+
+fn cmd_man(a: ManArgs) -> Result<i32> {
+    let mut cmd = Cli::command();
+    // Building sets each subcommand's display name (`rpcsift-detect`), the page title.
+    cmd.build();
+    let page = match &a.subcommand {
+        None => cmd,
+        Some(name) => {
+            let Some(sub) = cmd.find_subcommand(name) else {
+                anyhow::bail!("no subcommand named {name}");
+            };
+            sub.clone().version(VERSION)
+        }
+    };
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(page).render(&mut buf)?;
+    let mut so = std::io::stdout().lock();
+    if let Err(e) = so.write_all(&buf).and_then(|_| so.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e.into());
+    }
+    Ok(0)
 }
