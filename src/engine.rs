@@ -695,7 +695,7 @@ fn accurate_record(
 ) -> Record {
     let pipe = via.pipe.as_deref();
     let user = via.context.user.as_ref();
-    let who = args::who::resolve(ann.dce_auth.as_ref(), user);
+    let who = args::who::resolve(ann.dce_auth.as_ref(), user, via.context.kerberos);
     let (orig, resp) = if c.client_dir == 0 {
         (meta.orig, meta.resp)
     } else {

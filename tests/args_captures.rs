@@ -377,6 +377,12 @@ fn real_captures_what_ran() {
     assert_eq!(c["args"]["binary_path"], r"%SystemRoot%\PSEXESVC.exe");
     let s = one(&recs, "StartServiceW");
     assert_eq!(s["args"]["service_name"], "PSEXESVC");
+    // The SMB session logged on with Kerberos: the kind is said, the account is not
+    // visible (it is inside the encrypted authenticator).
+    assert_eq!(
+        (c["auth"].as_str(), c["auth_source"].as_str(), c["user"].as_str()),
+        (Some("kerberos"), Some("smb"), None)
+    );
 
     let recs = get("msf_psexec_smb1_svcctl.pcap");
     let c = one(&recs, "CreateServiceW");

@@ -29,9 +29,6 @@ const RPC_C_AUTHN_GSS_NEGOTIATE: u8 = 9;
 const RPC_C_AUTHN_WINNT: u8 = 10;
 const RPC_C_AUTHN_GSS_KERBEROS: u8 = 16;
 
-/// The first two fields of a KRB_AP_REQ: `[0] pvno INTEGER 5`, `[1] msg-type INTEGER 14`.
-const KRB_AP_REQ_HEAD: &[u8] = &[0xa0, 0x03, 0x02, 0x01, 0x05, 0xa1, 0x03, 0x02, 0x01, 0x0e];
-
 /// Look at one auth token (the bytes after the sec_trailer).
 pub fn from_token(auth_type: u8, token: &[u8]) -> Option<AuthSeen> {
     match auth_type {
@@ -41,10 +38,7 @@ pub fn from_token(auth_type: u8, token: &[u8]) -> Option<AuthSeen> {
     if let Some(u) = ntlmssp::find_authenticate(token) {
         return Some(AuthSeen::Ntlm(u));
     }
-    let area = &token[..token.len().min(ntlmssp::MAX_SCAN)];
-    let krb = area
-        .windows(KRB_AP_REQ_HEAD.len())
-        .any(|w| w == KRB_AP_REQ_HEAD);
+    let krb = ntlmssp::has_kerberos_ap_req(token);
     (krb || (auth_type == RPC_C_AUTHN_GSS_KERBEROS && !token.is_empty()))
         .then_some(AuthSeen::Kerberos)
 }
@@ -106,7 +100,7 @@ pub struct Who {
 
 /// Combine the association's DCE-RPC identity (when the call is authenticated) with the
 /// SMB session's NTLM identity (for calls over a named pipe).
-pub fn resolve(dce: Option<&AuthSeen>, smb: Option<&NtlmUser>) -> Who {
+pub fn resolve(dce: Option<&AuthSeen>, smb: Option<&NtlmUser>, smb_kerberos: bool) -> Who {
     let ntlm = |u: &NtlmUser, source| Who {
         user: Some(u.user.clone()),
         domain: Some(u.domain.clone()).filter(|d| !d.is_empty()),
@@ -122,6 +116,11 @@ pub fn resolve(dce: Option<&AuthSeen>, smb: Option<&NtlmUser>) -> Who {
             ..Default::default()
         },
         (None, Some(u)) => ntlm(u, "smb"),
+        (None, None) if smb_kerberos => Who {
+            auth: Some("kerberos"),
+            source: Some("smb"),
+            ..Default::default()
+        },
         (None, None) => Who::default(),
     }
 }
@@ -185,11 +184,11 @@ mod tests {
             0xa2, 0x82, 0x06, 0xe3, 0x04, 0x82, 0x06, 0xdf, 0x6e, 0x82, 0x06,
         ];
         tok.extend_from_slice(&[0xdb, 0x30, 0x82, 0x06, 0xd7]);
-        tok.extend_from_slice(KRB_AP_REQ_HEAD);
+        tok.extend_from_slice(ntlmssp::KRB_AP_REQ_HEAD);
         tok.extend_from_slice(&[0xa2, 0x07, 0x03, 0x05]);
         assert_eq!(from_token(9, &tok), Some(AuthSeen::Kerberos));
         // An AP-REP (msg-type 15) is not an AP-REQ.
-        let mut rep = KRB_AP_REQ_HEAD.to_vec();
+        let mut rep = ntlmssp::KRB_AP_REQ_HEAD.to_vec();
         rep[9] = 0x0f;
         assert_eq!(from_token(9, &rep), None);
         // A negTokenInit that only lists the Kerberos mechanism is not an AP-REQ.
@@ -197,7 +196,7 @@ mod tests {
             0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02,
         ];
         assert_eq!(from_token(9, &list), None);
-        let w = resolve(Some(&AuthSeen::Kerberos), None);
+        let w = resolve(Some(&AuthSeen::Kerberos), None, false);
         assert_eq!((w.auth, w.user), (Some("kerberos"), None));
     }
 
@@ -224,12 +223,18 @@ mod tests {
             log.at(Timestamp::new(25, 0)),
             Some(&AuthSeen::Ntlm(b.clone()))
         );
-        let w = resolve(log.at(Timestamp::new(25, 0)), Some(&a));
+        let w = resolve(log.at(Timestamp::new(25, 0)), Some(&a), false);
         assert_eq!(w.user.as_deref(), Some("b"));
         assert_eq!(w.source, Some("dcerpc"));
         assert_eq!(w.workstation, None);
-        let w = resolve(None, Some(&a));
+        let w = resolve(None, Some(&a), false);
         assert_eq!((w.user.as_deref(), w.source), (Some("a"), Some("smb")));
-        assert_eq!(resolve(None, None), Who::default());
+        assert_eq!(resolve(None, None, false), Who::default());
+        // A Kerberos SMB session: the kind is known, the account is not.
+        let k = resolve(None, None, true);
+        assert_eq!(
+            (k.auth, k.source, k.user),
+            (Some("kerberos"), Some("smb"), None)
+        );
     }
 }

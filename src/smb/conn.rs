@@ -14,7 +14,7 @@
 //! pending) or by command, MID, PID, UID and TID (SMB1).
 
 use super::framing::{FrameSink, Framer, Tag};
-use super::ntlmssp::{self, NtlmUser};
+use super::ntlmssp::{self, NtlmUser, SessionAuth};
 use super::records::{
     self as rec, FSCTL_PIPE_TRANSCEIVE, FileId, Protocol, RecordError, SMB_COM_CLOSE,
     SMB_COM_NT_CREATE_ANDX, SMB_COM_OPEN_ANDX, SMB_COM_READ_ANDX, SMB_COM_SESSION_SETUP_ANDX,
@@ -173,7 +173,7 @@ enum Pending2 {
     /// A SESSION_SETUP request whose AUTHENTICATE names this user: the SessionId may come
     /// with the response only.
     SessionSetup {
-        user: NtlmUser,
+        user: SessionAuth,
     },
     Create {
         session: u64,
@@ -213,7 +213,7 @@ struct Trans1 {
 #[derive(Debug, Clone)]
 enum Pending1 {
     TreeConnect { ipc: bool, path: String },
-    SessionSetup { user: NtlmUser },
+    SessionSetup { user: SessionAuth },
     Create { name: String },
     Read { fid: u16 },
     Trans(Trans1),
@@ -266,7 +266,7 @@ struct State {
     encrypted_sessions: Vec<u64>,
     compressed_seen: bool,
     /// Who each session authenticated as, keyed like trees (smb2, SessionId or UID).
-    users: Lru<(bool, u64), NtlmUser>,
+    users: Lru<(bool, u64), SessionAuth>,
     /// Share path of each tree (kept after TREE_DISCONNECT, evicted by age only).
     tree_paths: Lru<TreeKey, String>,
 }
@@ -475,11 +475,18 @@ impl State {
                     tree: key.tree,
                 })
                 .cloned(),
-            user: self.users.get(&(key.smb2, key.session)).cloned(),
+            user: self
+                .users
+                .get(&(key.smb2, key.session))
+                .and_then(|a| a.ntlm_user().cloned()),
+            kerberos: self
+                .users
+                .get(&(key.smb2, key.session))
+                .is_some_and(|a| *a == SessionAuth::Kerberos),
         }
     }
 
-    fn set_user(&mut self, smb2: bool, session: u64, user: NtlmUser) {
+    fn set_user(&mut self, smb2: bool, session: u64, user: SessionAuth) {
         self.users.insert((smb2, session), user);
     }
 
@@ -854,7 +861,7 @@ impl State {
             }
             SMB2_SESSION_SETUP => {
                 let blob = rec::smb2_session_setup_req(cmd)?;
-                if let Some(user) = ntlmssp::find_authenticate(blob) {
+                if let Some(user) = ntlmssp::session_auth(blob) {
                     if session != 0 {
                         self.set_user(true, session, user.clone());
                     }
@@ -1204,12 +1211,14 @@ impl State {
             }
             (SMB_COM_SESSION_SETUP_ANDX, false) => {
                 let user = match rec::smb1_session_setup_req(msg, b, uni)? {
-                    Smb1SessionSetup::Blob(blob) => ntlmssp::find_authenticate(blob),
-                    Smb1SessionSetup::Plain { account, domain } => Some(NtlmUser {
-                        user: account.to_string_lossy(),
-                        domain: domain.to_string_lossy(),
-                        workstation: String::new(),
-                    }),
+                    Smb1SessionSetup::Blob(blob) => ntlmssp::session_auth(blob),
+                    Smb1SessionSetup::Plain { account, domain } => {
+                        Some(SessionAuth::Ntlm(NtlmUser {
+                            user: account.to_string_lossy(),
+                            domain: domain.to_string_lossy(),
+                            workstation: String::new(),
+                        }))
+                    }
                 };
                 if let Some(user) = user {
                     if h.uid != 0 {

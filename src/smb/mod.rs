@@ -171,6 +171,8 @@ pub struct PipeContext {
     /// Who the session authenticated as, when its session setup carried an NTLMSSP
     /// AUTHENTICATE_MESSAGE in clear (SMB1 without extended security: account and domain).
     pub user: Option<ntlmssp::NtlmUser>,
+    /// The session logged on with Kerberos (no account visible: see [`ntlmssp::SessionAuth`]).
+    pub kerberos: bool,
 }
 
 macro_rules! smb_counters {

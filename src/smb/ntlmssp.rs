@@ -40,6 +40,45 @@ pub struct NtlmUser {
     pub workstation: String,
 }
 
+/// How an SMB session (or a DCE-RPC association) authenticated, as far as the clear
+/// tokens show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionAuth {
+    /// NTLMSSP AUTHENTICATE in clear: the account is known.
+    Ntlm(NtlmUser),
+    /// A Kerberos AP-REQ: the client principal is inside the encrypted authenticator, so
+    /// the account cannot be read from the packets.
+    Kerberos,
+}
+
+impl SessionAuth {
+    pub fn ntlm_user(&self) -> Option<&NtlmUser> {
+        match self {
+            SessionAuth::Ntlm(u) => Some(u),
+            SessionAuth::Kerberos => None,
+        }
+    }
+}
+
+/// The first two fields of a KRB_AP_REQ: `[0] pvno INTEGER 5`, `[1] msg-type INTEGER 14`
+/// (RFC 4120 5.5.1), the same whether raw or wrapped in GSS-API and SPNEGO.
+pub const KRB_AP_REQ_HEAD: &[u8] = &[0xa0, 0x03, 0x02, 0x01, 0x05, 0xa1, 0x03, 0x02, 0x01, 0x0e];
+
+/// Does the blob (SPNEGO-wrapped or raw, first [`MAX_SCAN`] bytes) carry a Kerberos AP-REQ?
+pub fn has_kerberos_ap_req(blob: &[u8]) -> bool {
+    let area = &blob[..blob.len().min(MAX_SCAN)];
+    area.windows(KRB_AP_REQ_HEAD.len())
+        .any(|w| w == KRB_AP_REQ_HEAD)
+}
+
+/// What a session-setup security blob says about who logged on.
+pub fn session_auth(blob: &[u8]) -> Option<SessionAuth> {
+    if let Some(u) = find_authenticate(blob) {
+        return Some(SessionAuth::Ntlm(u));
+    }
+    has_kerberos_ap_req(blob).then_some(SessionAuth::Kerberos)
+}
+
 fn u16_at(b: &[u8], off: usize) -> Option<u16> {
     let x = b.get(off..off.checked_add(2)?)?;
     Some(u16::from_le_bytes([x[0], x[1]]))
@@ -245,5 +284,20 @@ pub(crate) mod tests {
         let long = "x".repeat(1000);
         let m = authenticate(&long, "D", "W", true);
         assert_eq!(parse_authenticate(&m).unwrap().user.len(), MAX_FIELD_CHARS);
+    }
+
+    #[test]
+    fn kerberos_session_blob_is_recognised() {
+        // SPNEGO negTokenInit whose mechToken holds an AP-REQ (trimmed to its head).
+        let mut blob = vec![0x60, 0x20, 0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
+        blob.extend_from_slice(&[0x6e, 0x10, 0x30, 0x0e]);
+        blob.extend_from_slice(KRB_AP_REQ_HEAD);
+        assert_eq!(session_auth(&blob), Some(SessionAuth::Kerberos));
+        assert_eq!(SessionAuth::Kerberos.ntlm_user(), None);
+        // An AP-REP (msg-type 15) is not a logon.
+        let mut rep = KRB_AP_REQ_HEAD.to_vec();
+        rep[9] = 0x0f;
+        assert_eq!(session_auth(&rep), None);
+        assert_eq!(session_auth(b""), None);
     }
 }

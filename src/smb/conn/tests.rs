@@ -993,6 +993,7 @@ fn smb2_pipe_carries_tree_user_and_dialect() {
             domain: "CORP".into(),
             workstation: "WS01".into(),
         }),
+        kerberos: false,
     };
     assert_eq!(opens, vec![(key2(1, FA), ctx)]);
 }
