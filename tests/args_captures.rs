@@ -380,7 +380,11 @@ fn real_captures_what_ran() {
     // The SMB session logged on with Kerberos: the kind is said, the account is not
     // visible (it is inside the encrypted authenticator).
     assert_eq!(
-        (c["auth"].as_str(), c["auth_source"].as_str(), c["user"].as_str()),
+        (
+            c["auth"].as_str(),
+            c["auth_source"].as_str(),
+            c["user"].as_str()
+        ),
         (Some("kerberos"), Some("smb"), None)
     );
 
