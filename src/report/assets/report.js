@@ -46,6 +46,16 @@
     return colours[t];
   }
 
+  // Hosts in address order (IPv4 numerically), names after.
+  function hostKey(h) {
+    var m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(h);
+    return m ? [0, ((+m[1] * 256 + +m[2]) * 256 + +m[3]) * 256 + +m[4], h] : [1, 0, h];
+  }
+  function hostCmp(a, b) {
+    var x = hostKey(a), y = hostKey(b);
+    return x[0] - y[0] || x[1] - y[1] || (x[2] < y[2] ? -1 : x[2] > y[2] ? 1 : 0);
+  }
+
   // Derived fields, once.
   var techNames = {};
   H.forEach(function (h, i) {
@@ -259,7 +269,7 @@
       e.calls++;
       (c.techs.length ? c.techs : ['-']).forEach(function (t) { e.techs[t] = (e.techs[t] || 0) + 1; });
     });
-    srcs.sort(); dsts.sort();
+    srcs.sort(hostCmp); dsts.sort(hostCmp);
     var W = 1200, NW = 150, NH = 22, GAP = 34, TOP = 16;
     var rows = Math.max(srcs.length, dsts.length);
     var Hh = TOP + rows * GAP + 10;
