@@ -5,7 +5,7 @@
 use crate::args;
 use crate::capture::{self, PacketDecoder};
 use crate::dcerpc::{self, Association, Call, CallStatus, Framer, Recovery};
-use crate::flow::table::{ConnMeta, FlowApp, zeek_likely_server_port};
+use crate::flow::table::{ConnKey, ConnMeta, FlowApp, zeek_likely_server_port};
 use crate::flow::{FlowEvent, FlowLimits, FlowTable};
 use crate::names;
 use crate::output::{Extra, Record};
@@ -28,6 +28,48 @@ pub struct Options {
     pub verify_checksums: bool,
     pub flow: FlowLimits,
     pub dce: dcerpc::Limits,
+    /// Passes over each capture, each decoding its own share of the connections, run in
+    /// parallel (0: as many as the thread pool has threads per file). The output does not
+    /// depend on it.
+    pub shards: usize,
+    /// Treat all inputs as one continuous capture (rotated files), in the order given.
+    pub merge: bool,
+}
+
+/// Which share of the connections one pass decodes: those whose direction-independent
+/// address pair hashes to `index` modulo `count`. Every pass still reads every packet (the
+/// file is in the page cache after the first), so time and flow-table sweeps agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    fn owns(&self, seg: &capture::TcpSegment<'_>) -> bool {
+        if self.count <= 1 {
+            return true;
+        }
+        let key = ConnKey::new((seg.src, seg.sport), (seg.dst, seg.dport));
+        // FNV-1a over the normalised pair: stable across threads and runs.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |b: &[u8]| {
+            for x in b {
+                h ^= *x as u64;
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        for (ip, port) in [key.a, key.b] {
+            match ip {
+                IpAddr::V4(a) => eat(&a.octets()),
+                IpAddr::V6(a) => eat(&a.octets()),
+            }
+            eat(&port.to_be_bytes());
+        }
+        (h % self.count as u64) as u32 == self.index
+    }
 }
 
 /// What one capture file produced.
@@ -46,12 +88,36 @@ pub struct RunOutput {
     pub notices: Vec<Notice>,
 }
 
-/// Analyse every file (in parallel) and merge the results in a deterministic order.
+/// Analyse every file (in parallel, and each file in parallel shards when there are fewer
+/// files than threads) and merge the results in a deterministic order: the same records in
+/// the same order whatever the thread count.
 pub fn run(paths: &[PathBuf], opts: &Options) -> RunOutput {
-    let outs: Vec<FileOutput> = paths
+    let threads = rayon::current_num_threads().max(1);
+    let units = if opts.merge { 1 } else { paths.len().max(1) };
+    let shards = if opts.shards > 0 {
+        opts.shards
+    } else if units >= threads {
+        1
+    } else {
+        threads.div_ceil(units)
+    }
+    .min(64) as u32;
+    let work: Vec<(usize, u32)> = (0..units)
+        .flat_map(|f| (0..shards).map(move |k| (f, k)))
+        .collect();
+    let outs: Vec<FileOutput> = work
         .par_iter()
-        .enumerate()
-        .map(|(i, p)| analyze_path(p, i as u64, opts))
+        .map(|&(f, k)| {
+            let shard = Shard {
+                index: k,
+                count: shards,
+            };
+            if opts.merge {
+                analyze_paths_merged(paths, opts, shard)
+            } else {
+                analyze_path_shard(&paths[f], f as u64, opts, shard)
+            }
+        })
         .collect();
     let mut run = RunOutput::default();
     for o in outs {
@@ -76,20 +142,110 @@ pub fn sort_records(records: &mut [Record]) {
 
 /// Analyse one capture file; errors become notices, never panics.
 pub fn analyze_path(path: &Path, file_index: u64, opts: &Options) -> FileOutput {
+    analyze_path_shard(path, file_index, opts, Shard::ALL)
+}
+
+/// One file, cannot-open included: a file-level failure is counted once (shard 0).
+fn open_failed(label: String, e: impl std::fmt::Display, shard: Shard) -> FileOutput {
+    let mut out = FileOutput::default();
+    if shard.index == 0 {
+        out.counters.files += 1;
+        out.counters.files_failed += 1;
+        out.notices.push(Notice {
+            file: label,
+            offset: None,
+            message: e.to_string(),
+        });
+    }
+    out
+}
+
+/// One share of one capture file's connections.
+pub fn analyze_path_shard(
+    path: &Path,
+    file_index: u64,
+    opts: &Options,
+    shard: Shard,
+) -> FileOutput {
     let label = path.display().to_string();
     match capture::open_capture(path) {
-        Ok(r) => analyze_reader(&label, r, file_index, opts),
-        Err(e) => {
-            let mut out = FileOutput::default();
-            out.counters.files += 1;
-            out.counters.files_failed += 1;
-            out.notices.push(Notice {
-                file: label,
-                offset: None,
-                message: e.to_string(),
-            });
-            out
+        Ok(r) => {
+            let mut input = Some(r);
+            analyze_inputs(&label, file_index, opts, shard, &mut |sink, c, n| {
+                if let Some(r) = input.take() {
+                    read_one(&label, r, c, n, sink)
+                }
+            })
         }
+        Err(e) => open_failed(label, e, shard),
+    }
+}
+
+/// Several files as one continuous capture (rotated captures): one flow table across
+/// them, in the order given, so a connection spanning two files is decoded whole. Files
+/// whose time ranges overlap are read one after the other, not interleaved; a notice says
+/// so. Records name the first file as their capture.
+pub fn analyze_paths_merged(paths: &[PathBuf], opts: &Options, shard: Shard) -> FileOutput {
+    let Some(first) = paths.first() else {
+        return FileOutput::default();
+    };
+    let label = first.display().to_string();
+    analyze_inputs(&label, 0, opts, shard, &mut |sink, c, n| {
+        let mut last_ts: Option<capture::Timestamp> = None;
+        for p in paths {
+            let name = p.display().to_string();
+            match capture::open_capture(p) {
+                Ok(r) => {
+                    let mut first_ts = None;
+                    let mut max_ts = last_ts;
+                    read_one(&name, r, c, n, &mut |f: &capture::Frame<'_>| {
+                        first_ts.get_or_insert(f.ts);
+                        max_ts = Some(max_ts.map_or(f.ts, |m| m.max(f.ts)));
+                        sink(f)
+                    });
+                    if let (Some(f), Some(l)) = (first_ts, last_ts)
+                        && f < l
+                    {
+                        n.push(Notice {
+                            file: name.clone(),
+                            offset: None,
+                            message: "starts before the end of the previous file: --merge reads \
+                                      files one after the other, it does not interleave them"
+                                .into(),
+                        });
+                    }
+                    last_ts = max_ts;
+                }
+                Err(e) => {
+                    c.files += 1;
+                    c.files_failed += 1;
+                    n.push(Notice {
+                        file: name,
+                        offset: None,
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+    })
+}
+
+/// Read one capture into the frame sink; a read error is counted and noted.
+fn read_one(
+    label: &str,
+    input: impl std::io::Read,
+    counters: &mut Counters,
+    notices: &mut Vec<Notice>,
+    sink: &mut dyn FnMut(&capture::Frame<'_>),
+) {
+    counters.files += 1;
+    if let Err(e) = capture::read_frames(label, input, counters, notices, sink) {
+        counters.files_failed += 1;
+        notices.push(Notice {
+            file: label.to_string(),
+            offset: None,
+            message: e.to_string(),
+        });
     }
 }
 
@@ -111,10 +267,27 @@ pub fn analyze_reader(
     file_index: u64,
     opts: &Options,
 ) -> FileOutput {
-    let mut counters = Counters {
-        files: 1,
-        ..Default::default()
-    };
+    let mut input = Some(input);
+    analyze_inputs(label, file_index, opts, Shard::ALL, &mut |sink, c, n| {
+        if let Some(r) = input.take() {
+            read_one(label, r, c, n, sink)
+        }
+    })
+}
+
+/// Frames in (from `feed`, which reads one or more captures into the sink it is given),
+/// records out, for the connections of one shard.
+type Feed<'a> =
+    dyn FnMut(&mut dyn FnMut(&capture::Frame<'_>), &mut Counters, &mut Vec<Notice>) + 'a;
+
+fn analyze_inputs(
+    label: &str,
+    file_index: u64,
+    opts: &Options,
+    shard: Shard,
+    feed: &mut Feed<'_>,
+) -> FileOutput {
+    let mut counters = Counters::default();
     let mut notices = Vec::new();
     let sink = Rc::new(RefCell::new(Sink {
         records: Vec::new(),
@@ -137,6 +310,10 @@ pub fn analyze_reader(
         if opts.zeek_compat {
             limits.ack_gap_after = Some(0);
         }
+        // Global limits are shared out between the shards.
+        let n = shard.count.max(1) as usize;
+        limits.max_flows = (limits.max_flows / n).max(1);
+        limits.max_reassembly_bytes = (limits.max_reassembly_bytes / n).max(1);
         FlowTable::new(limits, likely, move |_meta: &ConnMeta| {
             TcpApp::new(sink.clone(), &opts)
         })
@@ -145,21 +322,29 @@ pub fn analyze_reader(
     // no two layers need the same `&mut` at once; they are merged at the end.
     let mut dec_c = Counters::default();
     let mut tab_c = Counters::default();
-    let res = capture::read_frames(label, input, &mut counters, &mut notices, |frame| {
-        decoder.decode(frame, &mut dec_c, &mut |seg| table.process(seg, &mut tab_c));
-    });
+    feed(
+        &mut |frame| {
+            decoder.decode(frame, &mut dec_c, &mut |seg| {
+                if shard.owns(seg) {
+                    table.process(seg, &mut tab_c)
+                } else {
+                    table.skip(seg.ts, &mut tab_c)
+                }
+            });
+        },
+        &mut counters,
+        &mut notices,
+    );
     decoder.finish(&mut dec_c);
     table.finish_all(&mut tab_c);
     drop(table);
-    if let Err(e) = res {
-        counters.files_failed += 1;
-        notices.push(Notice {
-            file: label.to_string(),
-            offset: None,
-            message: e.to_string(),
-        });
+    if shard.index == 0 {
+        // What every pass sees alike (files, packets, link and IP layers) counts once.
+        counters.merge(&dec_c);
+    } else {
+        counters = Counters::default();
+        notices.clear();
     }
-    counters.merge(&dec_c);
     counters.merge(&tab_c);
     let mut sink = sink.borrow_mut();
     counters.merge(&sink.counters);

@@ -101,6 +101,10 @@ struct CallsArgs {
     /// DCE-RPC requests waiting for a response per connection.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     max_pending_calls: usize,
+    /// Treat all inputs as one continuous capture (rotated files, read in name order), so a
+    /// connection spanning two files is decoded whole.
+    #[arg(long)]
+    merge: bool,
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long)]
     threads: Option<usize>,
@@ -155,6 +159,7 @@ fn calls(a: CallsArgs) -> Result<i32> {
         zeek_compat: a.zeek_compat,
         zeek_ignore: a.zeek_ignore || a.zeek_compat,
         verify_checksums: a.verify_checksums,
+        merge: a.merge,
         ..Default::default()
     };
     opts.flow.half.max_ooo_bytes = a.max_flow_buffer;
@@ -308,6 +313,9 @@ struct DetectArgs {
     /// Also write an ATT&CK Navigator layer (format 4.5, enterprise) scoring each technique.
     #[arg(long, value_name = "FILE.json")]
     navigator: Option<PathBuf>,
+    /// Treat all inputs as one continuous capture (rotated files, read in name order).
+    #[arg(long)]
+    merge: bool,
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long)]
     threads: Option<usize>,
@@ -378,7 +386,11 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
     if files.is_empty() {
         anyhow::bail!("no capture files found in the given paths");
     }
-    let run = engine::run(&files, &Options::default());
+    let opts = Options {
+        merge: a.merge,
+        ..Options::default()
+    };
+    let run = engine::run(&files, &opts);
     let hits = det.run(&run.records);
     if let Some(p) = &a.navigator {
         write_navigator(p, &hits)?;

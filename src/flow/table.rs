@@ -219,7 +219,9 @@ pub struct FlowTable<A, F: FnMut(&ConnMeta) -> A> {
     conns: HashMap<ConnKey, Conn<A>>,
     limits: FlowLimits,
     make_app: F,
-    next_seq: u64,
+    /// Segments seen, owned or skipped ([`FlowTable::skip`]): a connection's `seq` is the
+    /// count when it began, the same however the connections are shared out.
+    segments: u64,
     ooo_total: usize,
     packets_since_sweep: u32,
     now: Timestamp,
@@ -242,7 +244,7 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
             conns: HashMap::new(),
             limits,
             make_app,
-            next_seq: 0,
+            segments: 0,
             ooo_total: 0,
             packets_since_sweep: 0,
             now: Timestamp::default(),
@@ -259,14 +261,26 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
         self.conns.is_empty()
     }
 
-    /// Feed one TCP segment.
-    pub fn process(&mut self, seg: &TcpSegment<'_>, counters: &mut Counters) {
-        self.now = self.now.max(seg.ts);
+    /// Time and sweep bookkeeping every segment does, owned or not.
+    fn tick(&mut self, ts: Timestamp, counters: &mut Counters) {
+        self.now = self.now.max(ts);
+        self.segments += 1;
         self.packets_since_sweep += 1;
         if self.packets_since_sweep >= 65536 {
             self.packets_since_sweep = 0;
             self.sweep_idle(counters);
         }
+    }
+
+    /// A segment of a connection another table (another shard) decodes: only the clock
+    /// moves, so idle sweeps and connection numbering agree between shards.
+    pub fn skip(&mut self, ts: Timestamp, counters: &mut Counters) {
+        self.tick(ts, counters);
+    }
+
+    /// Feed one TCP segment.
+    pub fn process(&mut self, seg: &TcpSegment<'_>, counters: &mut Counters) {
+        self.tick(seg.ts, counters);
         let src = (seg.src, seg.sport);
         let dst = (seg.dst, seg.dport);
         let key = ConnKey::new(src, dst);
@@ -304,12 +318,11 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
             let meta = ConnMeta {
                 orig,
                 resp,
-                seq: self.next_seq,
+                seq: self.segments,
                 first_ts: seg.ts,
                 last_ts: seg.ts,
                 syn_seen: pure_syn,
             };
-            self.next_seq += 1;
             counters.tcp_connections += 1;
             let app = (self.make_app)(&meta);
             self.conns.insert(
