@@ -33,16 +33,17 @@ done
 if [ -d corpus/sigma_rule ] && [ -n "$shared" ]; then
   cp -n "$shared"/reference/sigma/*.yml corpus/sigma_rule/ 2>/dev/null || true
 fi
+logs="$(mktemp -d)"
 failed=()
 for t in $targets; do
   echo "== fuzz $t for ${secs}s"
   if ! cargo fuzz run --release "$t" "corpus/$t" -- \
       -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
-      >"target/fuzz-$t.log" 2>&1; then
-    tail -n 40 "target/fuzz-$t.log"
+      >"$logs/$t.log" 2>&1; then
+    tail -n 40 "$logs/$t.log"
     failed+=("$t")
   else
-    grep -E '^stat::number_of_executed_units|Done [0-9]+ runs' "target/fuzz-$t.log" | tail -n 1 || true
+    grep -E '^stat::number_of_executed_units|Done [0-9]+ runs' "$logs/$t.log" | tail -n 1 || true
   fi
 done
 if [ "${#failed[@]}" -gt 0 ]; then
