@@ -34,6 +34,24 @@ pub struct Options {
     pub shards: usize,
     /// Treat all inputs as one continuous capture (rotated files), in the order given.
     pub merge: bool,
+    /// File bytes read so far, for a progress display (counted by one pass per file).
+    pub progress: Option<capture::ByteCounter>,
+}
+
+/// Memory one tracked connection costs at most while its protocol is being recognised or
+/// its first PDU buffered (measured: about 0.6 KiB for a bare TCP connection, 1.2 KiB with
+/// a DCE-RPC or SMB parser attached and a partial PDU held; see benches/RESULTS.md).
+pub const PER_FLOW_BYTES: usize = 1280;
+
+impl Options {
+    /// Keep connection state under about `bytes`: half for connections (the flow cap, at
+    /// [`PER_FLOW_BYTES`] each), a quarter for out-of-order data; the rest is for parser
+    /// buffers. Past the caps the least recently active connections are closed early, and
+    /// counted. Decoded records are kept until the end and are not part of the cap.
+    pub fn cap_memory(&mut self, bytes: usize) {
+        self.flow.max_flows = self.flow.max_flows.min((bytes / 2 / PER_FLOW_BYTES).max(1));
+        self.flow.max_reassembly_bytes = self.flow.max_reassembly_bytes.min((bytes / 4).max(1));
+    }
 }
 
 /// Which share of the connections one pass decodes: those whose direction-independent
@@ -168,7 +186,8 @@ pub fn analyze_path_shard(
     shard: Shard,
 ) -> FileOutput {
     let label = path.display().to_string();
-    match capture::open_capture(path) {
+    let counter = opts.progress.clone().filter(|_| shard.index == 0);
+    match capture::open_capture_counted(path, counter) {
         Ok(r) => {
             let mut input = Some(r);
             analyze_inputs(&label, file_index, opts, shard, &mut |sink, c, n| {
@@ -194,7 +213,8 @@ pub fn analyze_paths_merged(paths: &[PathBuf], opts: &Options, shard: Shard) -> 
         let mut last_ts: Option<capture::Timestamp> = None;
         for p in paths {
             let name = p.display().to_string();
-            match capture::open_capture(p) {
+            let counter = opts.progress.clone().filter(|_| shard.index == 0);
+            match capture::open_capture_counted(p, counter) {
                 Ok(r) => {
                     let mut first_ts = None;
                     let mut max_ts = last_ts;

@@ -105,6 +105,11 @@ struct CallsArgs {
     /// connection spanning two files is decoded whole.
     #[arg(long)]
     merge: bool,
+    /// Keep connection state under about this many bytes (suffixes K, M, G): lowers
+    /// --max-flows and --max-reassembly-memory to fit; past it the least recently active
+    /// connections are closed early (counted in the summary).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    max_memory: Option<usize>,
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long)]
     threads: Option<usize>,
@@ -167,10 +172,10 @@ fn calls(a: CallsArgs) -> Result<i32> {
     opts.flow.max_flows = a.max_flows.max(1);
     opts.dce.max_frag_bytes = a.max_frag_bytes;
     opts.dce.max_pending_calls = a.max_pending_calls.max(1);
-    if std::io::stderr().is_terminal() && !a.quiet {
-        eprintln!("rpcsift: reading {} capture file(s)...", files.len());
+    if let Some(m) = a.max_memory {
+        opts.cap_memory(m);
     }
-    let run = engine::run(&files, &opts);
+    let run = run_with_progress(&files, opts, a.quiet);
     let stamp = output::zeek_stamp_now();
     match &a.output {
         Some(p) => {
@@ -202,6 +207,83 @@ fn calls(a: CallsArgs) -> Result<i32> {
     Ok(if run.counters.files_failed > 0 { 1 } else { 0 })
 }
 
+/// `123`, `64K`, `512M`, `2G` (binary multiples).
+fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: usize = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("unknown size suffix in {s:?} (use K, M or G)")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    let n: usize = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a size: {s:?}"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size too large: {s:?}"))
+}
+
+/// Inputs smaller than this finish too fast for a progress line to help.
+const PROGRESS_MIN_BYTES: u64 = 8 << 20;
+
+/// `engine::run`, with a progress line on standard error (bytes read of the total, rate,
+/// time left) while it works, when standard error is a terminal, the inputs are large
+/// enough and `--quiet` is not given. Nothing is printed otherwise.
+fn run_with_progress(
+    files: &[std::path::PathBuf],
+    mut opts: Options,
+    quiet: bool,
+) -> engine::RunOutput {
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    if quiet || !std::io::stderr().is_terminal() || total < PROGRESS_MIN_BYTES {
+        return engine::run(files, &opts);
+    }
+    let counter = rpcsift::capture::ByteCounter::default();
+    opts.progress = Some(counter.clone());
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let start = std::time::Instant::now();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                let read = counter
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    .min(total);
+                let secs = start.elapsed().as_secs_f64().max(1e-3);
+                let rate = read as f64 / secs;
+                let left = if rate > 0.0 {
+                    format!("{:.0} s left", (total - read) as f64 / rate)
+                } else {
+                    "-".into()
+                };
+                eprint!(
+                    "\rrpcsift: {} / {} MiB ({:.0}%), {:.0} MiB/s, {left}   ",
+                    read >> 20,
+                    total >> 20,
+                    read as f64 * 100.0 / total as f64,
+                    rate / (1 << 20) as f64
+                );
+            }
+            // Clear the progress line.
+            eprint!("\r{:78}\r", "");
+        });
+        let run = engine::run(files, &opts);
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        run
+    })
+}
+
 fn print_summary(c: &Counters, notices: &[Notice], records: usize) {
     let mut e = std::io::stderr().lock();
     let _ = writeln!(e, "== rpcsift summary ==");
@@ -226,6 +308,14 @@ fn print_summary(c: &Counters, notices: &[Notice], records: usize) {
     }
     for (lt, n) in &c.unknown_linktypes {
         let _ = writeln!(e, "{n:>12}  frames of unsupported link type {lt}");
+    }
+    if c.tcp_flow_limit > 0 {
+        let _ = writeln!(
+            e,
+            "warning: {} connections were closed early to stay within the flow or memory cap \
+             (--max-flows, --max-memory): calls spanning the cut may be incomplete",
+            c.tcp_flow_limit
+        );
     }
     // What SMB3 hid from us, said plainly (issue 3).
     if c.smb.smb3_encrypted_sessions > 0 {
@@ -390,7 +480,7 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
         merge: a.merge,
         ..Options::default()
     };
-    let run = engine::run(&files, &opts);
+    let run = run_with_progress(&files, opts, a.quiet);
     let hits = det.run(&run.records);
     if let Some(p) = &a.navigator {
         write_navigator(p, &hits)?;
@@ -732,4 +822,20 @@ fn cmd_man(a: ManArgs) -> Result<i32> {
         return Err(e.into());
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_with_suffixes() {
+        assert_eq!(parse_size("123"), Ok(123));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("512m"), Ok(512 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+    }
 }

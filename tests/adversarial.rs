@@ -283,6 +283,15 @@ fn many_tiny_flows_stay_within_the_flow_cap() {
         rss_small < 200,
         "peak RSS {rss_small} MiB with --max-flows 10000"
     );
+    // The memory cap derives the flow cap: 300,000 flows do not fit in 32 MiB.
+    let (capped, rss_capped) = cli_peak_rss("flows-capped", &p.0, &["--max-memory", "32M"]);
+    assert!(summary_count(&capped, "flow table limit hits (oldest flow evicted)") > 250_000);
+    assert!(capped.contains("warning: "), "{capped}");
+    assert_eq!(summary_count(&capped, "DCE-RPC calls"), 1, "{capped}");
+    assert!(
+        rss_capped < 100,
+        "peak RSS {rss_capped} MiB with --max-memory 32M"
+    );
 }
 
 #[test]

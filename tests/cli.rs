@@ -120,3 +120,62 @@ fn no_capture_found_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A capture over the progress threshold (8 MiB): a lab capture's records repeated.
+fn big_capture(dir: &std::path::Path) -> std::path::PathBuf {
+    let src = std::fs::read(captures().join("impacket/stress_bigstub_smb2.pcap")).expect("read");
+    let mut out = src.clone();
+    while out.len() < 9 << 20 {
+        out.extend_from_slice(&src[24..]);
+    }
+    let p = dir.join("big.pcap");
+    std::fs::write(&p, out).expect("write");
+    p
+}
+
+#[test]
+fn progress_only_on_a_terminal() {
+    let dir = std::env::temp_dir().join(format!("rpcsift-progress-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let big = big_capture(&dir);
+    // Piped: the summary, no progress line.
+    let out = rpcsift()
+        .args(["calls", "--format", "json", "-o", "/dev/null"])
+        .arg(&big)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("== rpcsift summary =="));
+    assert!(!stderr.contains("MiB/s"), "{stderr}");
+    // On a terminal (util-linux `script` gives one): a progress line, then the summary.
+    let Some(script) = ["/usr/bin/script", "/bin/script"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+    else {
+        eprintln!("util-linux script not found: skipping the terminal half");
+        return;
+    };
+    let cmd = format!(
+        "{} calls --format json -o /dev/null {}",
+        env!("CARGO_BIN_EXE_rpcsift"),
+        big.display()
+    );
+    let tty = Command::new(script)
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .output()
+        .expect("script");
+    let text = String::from_utf8_lossy(&tty.stdout);
+    assert!(text.contains(" MiB ("), "{text}");
+    assert!(text.contains("== rpcsift summary =="), "{text}");
+    // --quiet: nothing at all, even on a terminal.
+    let quiet = Command::new(script)
+        .args(["-q", "-e", "-c", &format!("{cmd} --quiet"), "/dev/null"])
+        .output()
+        .expect("script");
+    assert!(
+        quiet.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -90,7 +90,55 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), CaptureE
 /// Open a capture for reading, transparently gunzipping when the file starts with the gzip
 /// magic (1f 8b), whatever its name. Concatenated gzip members are read as one stream.
 pub fn open_capture(path: &Path) -> Result<Box<dyn Read + Send>, CaptureError> {
-    let mut file = File::open(path).map_err(|e| path_error(path, e))?;
+    open_capture_counted(path, None)
+}
+
+/// Bytes of the file read so far, shared with a progress display.
+pub type ByteCounter = std::sync::Arc<std::sync::atomic::AtomicU64>;
+
+/// A reader that adds what it reads to a shared counter (file bytes, before gzip).
+struct Counted<R> {
+    inner: R,
+    counter: ByteCounter,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Counted<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// [`open_capture`], counting the file's bytes as they are read into `counter`.
+pub fn open_capture_counted(
+    path: &Path,
+    counter: Option<ByteCounter>,
+) -> Result<Box<dyn Read + Send>, CaptureError> {
+    let file = File::open(path).map_err(|e| path_error(path, e))?;
+    match counter {
+        Some(counter) => open_stream(
+            path,
+            Counted {
+                inner: file,
+                counter,
+            },
+        ),
+        None => open_stream(path, file),
+    }
+}
+
+fn open_stream<F: Read + Seek + Send + 'static>(
+    path: &Path,
+    mut file: F,
+) -> Result<Box<dyn Read + Send>, CaptureError> {
     let mut magic = [0u8; 2];
     let mut got = 0;
     while got < magic.len() {

@@ -216,7 +216,9 @@ fn ack_gap<A: FlowApp>(
 }
 
 pub struct FlowTable<A, F: FnMut(&ConnMeta) -> A> {
-    conns: HashMap<ConnKey, Conn<A>>,
+    /// Boxed: the map's slots stay small (a rehash moves 48 bytes per connection, and the
+    /// map's spare capacity costs that much, not a whole connection state).
+    conns: HashMap<ConnKey, Box<Conn<A>>>,
     limits: FlowLimits,
     make_app: F,
     /// Segments seen, owned or skipped ([`FlowTable::skip`]): a connection's `seq` is the
@@ -327,7 +329,7 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
             let app = (self.make_app)(&meta);
             self.conns.insert(
                 key,
-                Conn {
+                Box::new(Conn {
                     meta,
                     halves: [HalfStream::new(), HalfStream::new()],
                     fin: [false; 2],
@@ -335,7 +337,7 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
                     closed: false,
                     ignored: false,
                     app,
-                },
+                }),
             );
         }
         let Some(c) = self.conns.get_mut(&key) else {
@@ -395,7 +397,7 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
                 app,
                 ignored,
                 ..
-            } = c;
+            } = &mut **c;
             let mut keep = true;
             halves[dir].push(
                 seg.ts,
@@ -462,7 +464,7 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
             app,
             ignored,
             ..
-        } = c;
+        } = &mut **c;
         for (dir, h) in halves.iter_mut().enumerate() {
             let b = h.buffered();
             let ign = *ignored;
