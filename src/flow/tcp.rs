@@ -329,33 +329,38 @@ impl HalfStream {
         if upto <= self.next || upto - self.next > 1 << 30 {
             return;
         }
-        while let Some((&s, p)) = self.ooo.first_key_value() {
+        while let Some((s, pts)) = self.ooo.first_key_value().map(|(&s, p)| (s, p.ts)) {
             if s >= upto {
                 break;
             }
-            if s > self.next {
-                let missing = s - self.next;
-                counters.tcp_gaps += 1;
-                counters.tcp_gap_bytes += missing;
-                out(StreamEvent::Gap(p.ts.min(ts), missing));
-                self.next = s;
-                self.recent.clear();
-            }
-            let first_ts = p.ts;
-            self.drain(first_ts, counters, out);
+            self.jump_to(s, pts.min(ts), counters, out);
+            self.drain(pts, counters, out);
         }
         if upto > self.next {
-            let missing = upto - self.next;
-            counters.tcp_gaps += 1;
-            counters.tcp_gap_bytes += missing;
-            out(StreamEvent::Gap(ts, missing));
-            self.next = upto;
-            self.recent.clear();
-            if upto > self.high {
-                self.high = upto;
-            }
+            self.jump_to(upto, ts, counters, out);
             self.drain(ts, counters, out);
         }
+    }
+
+    /// Declare the bytes from `next` up to `to` lost (a gap event) and continue from `to`.
+    fn jump_to(
+        &mut self,
+        to: u64,
+        ts: Timestamp,
+        counters: &mut Counters,
+        out: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        if to <= self.next {
+            return;
+        }
+        let missing = to - self.next;
+        counters.tcp_gaps += 1;
+        counters.tcp_gap_bytes += missing;
+        out(StreamEvent::Gap(ts, missing));
+        self.next = to;
+        self.high = self.high.max(to);
+        // `recent` holds the bytes just before `next`: after a jump there are none.
+        self.recent.clear();
     }
 
     /// Give up on the hole before the first buffered segment: report a gap and deliver on.
@@ -365,17 +370,9 @@ impl HalfStream {
         counters: &mut Counters,
         out: &mut dyn FnMut(StreamEvent<'_>),
     ) {
-        if let Some((&s, p)) = self.ooo.first_key_value() {
-            let missing = s.saturating_sub(self.next);
-            if missing > 0 {
-                counters.tcp_gaps += 1;
-                counters.tcp_gap_bytes += missing;
-                out(StreamEvent::Gap(p.ts.min(ts), missing));
-                self.next = s;
-                self.recent.clear();
-            }
-            let first_ts = p.ts;
-            self.drain(first_ts, counters, out);
+        if let Some((s, pts)) = self.ooo.first_key_value().map(|(&s, p)| (s, p.ts)) {
+            self.jump_to(s, pts.min(ts), counters, out);
+            self.drain(pts, counters, out);
         }
     }
 

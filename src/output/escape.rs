@@ -81,10 +81,15 @@ pub fn zeek_json_double(x: f64) -> String {
 /// otherwise. A `\` not followed by `\` or `xNN` is kept literally, as Zeek's reader does.
 pub fn unescape_zeek_tsv(field: &str) -> Option<Vec<u8>> {
     match field {
-        "-" => return None,
-        "(empty)" => return Some(Vec::new()),
-        _ => {}
+        "-" => None,
+        "(empty)" => Some(Vec::new()),
+        _ => Some(unescape_bytes(field)),
     }
+}
+
+/// Decode Zeek's `\\` and `\xNN` escapes in a field's text (whatever the log's empty and
+/// unset markers are: the caller checks those first).
+pub fn unescape_bytes(field: &str) -> Vec<u8> {
     let b = field.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -109,7 +114,7 @@ pub fn unescape_zeek_tsv(field: &str) -> Option<Vec<u8>> {
         out.push(b[i]);
         i += 1;
     }
-    Some(out)
+    out
 }
 
 #[cfg(test)]

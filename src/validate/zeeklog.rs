@@ -130,29 +130,7 @@ impl Default for TsvState {
 
 /// Decode Zeek's `\xNN` and `\\` escapes.
 fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' {
-            if b.get(i + 1) == Some(&b'\\') {
-                out.push(b'\\');
-                i += 2;
-                continue;
-            }
-            if b.get(i + 1) == Some(&b'x')
-                && let Some(hex) = s.get(i + 2..i + 4)
-                && let Ok(v) = u8::from_str_radix(hex, 16)
-            {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&crate::output::escape::unescape_bytes(s)).into_owned()
 }
 
 fn perr(file: &str, line: usize, message: impl Into<String>) -> LogError {
