@@ -485,7 +485,17 @@ impl DceStream {
             f.finish(counters);
         }
         match self.mode {
-            Mode::Accurate(mut a) => args::annotate(a.finish(counters), &self.who),
+            Mode::Accurate(mut a) => {
+                let calls = args::annotate(a.finish(counters), &self.who);
+                for (_, ann) in &calls {
+                    match ann.status {
+                        args::ArgsStatus::Malformed => counters.args_malformed += 1,
+                        args::ArgsStatus::Limit => counters.args_limit += 1,
+                        _ => {}
+                    }
+                }
+                calls
+            }
             Mode::Zeek(_) => Vec::new(),
         }
     }

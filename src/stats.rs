@@ -84,6 +84,8 @@ counters! {
     dcerpc_no_response: "calls without response",
     dcerpc_faults: "calls answered with a fault",
     dcerpc_orphan_responses: "responses without a request",
+    args_malformed: "execution-call stubs that do not decode (args_status malformed)",
+    args_limit: "argument decodes stopped at an NDR limit (nesting depth, array length)",
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), for the run summary and for

@@ -506,3 +506,47 @@ fn smb_compound_and_andx_loops_terminate() {
         out.counters.smb
     );
 }
+
+#[test]
+fn an_ndr_array_over_the_limit_is_counted() {
+    // StartServiceW (opnum 19) with 5000 arguments: more than the decoder follows (4096).
+    let n = 5000u32;
+    let mut stub = vec![0u8; 20]; // service handle
+    stub.extend_from_slice(&n.to_le_bytes()); // argc
+    stub.extend_from_slice(&0x0002_0000u32.to_le_bytes()); // argv: unique pointer
+    stub.extend_from_slice(&n.to_le_bytes()); // conformant array size
+    for i in 0..n {
+        stub.extend_from_slice(&(0x0002_0004 + 4 * i).to_le_bytes());
+    }
+    for _ in 0..n {
+        // Conformant varying wide string "a": max 2, offset 0, actual 2, "a\0", padded.
+        for v in [2u32, 0, 2] {
+            stub.extend_from_slice(&v.to_le_bytes());
+        }
+        stub.extend_from_slice(&[b'a', 0, 0, 0]);
+    }
+    let mut p = Pcap::new();
+    let mut c = good_start(&mut p, 40010);
+    let chunks: Vec<&[u8]> = stub.chunks(4000).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let mut flags = 0;
+        if i == 0 {
+            flags |= 1;
+        }
+        if i + 1 == chunks.len() {
+            flags |= 2;
+        }
+        let mut pdu = request(flags, 3, 19, chunk);
+        // Every fragment's alloc_hint is the whole stub's length.
+        pdu[16..20].copy_from_slice(&(stub.len() as u32).to_le_bytes());
+        c.send(&mut p, 0, &pdu);
+    }
+    c.send(&mut p, 1, &response(3, &[0; 4]));
+    c.close(&mut p);
+    let out = analyze(&p.0);
+    assert_eq!(operations(&out), ["OpenSCManagerW", "StartServiceW"]);
+    let start = &out.records[1];
+    assert_eq!(start.extra.as_ref().map(|x| x.args_status), Some("limit"));
+    assert_eq!(out.counters.args_limit, 1);
+    assert_eq!(out.counters.args_malformed, 0);
+}

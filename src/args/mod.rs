@@ -48,6 +48,9 @@ pub enum ArgsStatus {
     NoDecoder,
     /// The stub is complete but does not decode as the operation's parameters.
     Malformed,
+    /// Decoding stopped at one of our limits (NDR nesting depth, array length): counted
+    /// in the run summary.
+    Limit,
 }
 
 impl ArgsStatus {
@@ -59,6 +62,7 @@ impl ArgsStatus {
             ArgsStatus::NoBind => "no_bind",
             ArgsStatus::NoDecoder => "no_decoder",
             ArgsStatus::Malformed => "malformed",
+            ArgsStatus::Limit => "limit",
         }
     }
 }
@@ -384,6 +388,7 @@ impl Tracker {
         }
         let mut args = match decode_request(&uuid, c.opnum, &c.stub, !c.big_endian, c.ndr64) {
             Some(Ok(a)) => a,
+            Some(Err(e)) if e.is_limit() => return status(ArgsStatus::Limit),
             Some(Err(NdrError::Short(_))) if !complete => return status(ArgsStatus::Truncated),
             Some(Err(_)) if !complete => return status(ArgsStatus::Truncated),
             Some(Err(_)) | None => return status(ArgsStatus::Malformed),

@@ -36,6 +36,16 @@ pub enum NdrError {
     /// Nesting deeper than [`MAX_DEPTH`].
     #[error("NDR nesting deeper than {MAX_DEPTH}")]
     TooDeep,
+    /// An array longer than [`MAX_ARRAY`] (the stub may be right, but we do not follow it).
+    #[error("NDR array at offset {0} longer than {MAX_ARRAY}: {1}")]
+    TooLong(usize, &'static str),
+}
+
+impl NdrError {
+    /// A decoding limit of ours was reached (not necessarily a malformed stub).
+    pub fn is_limit(&self) -> bool {
+        matches!(self, NdrError::TooDeep | NdrError::TooLong(..))
+    }
 }
 
 pub type Result<T> = std::result::Result<T, NdrError>;
@@ -300,7 +310,7 @@ impl<'a> Reader<'a> {
         let n = self.count()?;
         let n = self.check_count(n, if self.ndr64 { 8 } else { 4 })?;
         if n > MAX_ARRAY {
-            return Err(NdrError::Bad(at, "pointer array too long"));
+            return Err(NdrError::TooLong(at, "pointer array"));
         }
         (0..n).map(|_| self.pointer()).collect()
     }

@@ -224,6 +224,13 @@ fn statuses() {
     assert_eq!((d.status, d.args), (ArgsStatus::Malformed, None));
     let c = call(svcctl::UUID, 12, 1, le, stub, vec![]);
     assert_eq!(t.decode(&c).status, ArgsStatus::Decoded);
+    // One argument more than the NDR array limit: our limit, not a malformed stub.
+    let many = vec!["a"; ndr::MAX_ARRAY + 1];
+    let c = call(svcctl::UUID, 19, 2, le, start_stub(le, true, &many), vec![]);
+    assert_eq!(t.decode(&c).status, ArgsStatus::Limit);
+    let fits = vec!["a"; ndr::MAX_ARRAY];
+    let c = call(svcctl::UUID, 19, 3, le, start_stub(le, true, &fits), vec![]);
+    assert_eq!(t.decode(&c).status, ArgsStatus::Decoded);
 }
 
 #[test]

@@ -62,7 +62,7 @@ fn register(r: &mut Reader<'_>) -> Result<TaskArgs> {
         }
         let n = r.check_count(n, if r.is_ndr64() { 24 } else { 12 })?;
         if n > super::ndr::MAX_ARRAY {
-            return Err(NdrError::Bad(at, "too many credentials"));
+            return Err(NdrError::TooLong(at, "credentials"));
         }
         let mut ids = Vec::with_capacity(n * 2);
         for _ in 0..n {
