@@ -148,14 +148,27 @@ pub fn run(paths: &[PathBuf], opts: &Options) -> RunOutput {
 }
 
 pub fn sort_records(records: &mut [Record]) {
-    records.sort_by(|a, b| {
-        a.order
-            .0
-            .total_cmp(&b.order.0)
-            .then(a.order.1.cmp(&b.order.1))
-            .then(a.order.2.cmp(&b.order.2))
-            .then(a.order.3.cmp(&b.order.3))
+    // Records are large: sort indices (stable, so ties keep their order), then move each
+    // record once into place by following the permutation's cycles.
+    let mut idx: Vec<usize> = (0..records.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (a, b) = (&records[a].order, &records[b].order);
+        a.0.total_cmp(&b.0)
+            .then(a.1.cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+            .then(a.3.cmp(&b.3))
     });
+    // idx[i] is the record that belongs at position i.
+    for start in 0..idx.len() {
+        let mut i = start;
+        while idx[i] != start {
+            let j = idx[i];
+            records.swap(i, j);
+            idx[i] = i;
+            i = j;
+        }
+        idx[i] = i;
+    }
 }
 
 /// Analyse one capture file; errors become notices, never panics.
@@ -1012,4 +1025,40 @@ pub fn make_uid(label: &str, meta: &ConnMeta) -> String {
         h /= 62;
     }
     s
+}
+
+#[cfg(test)]
+mod sort_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rec(key: (u8, u8), tag: usize) -> Record {
+        Record {
+            ts: 0.0,
+            uid: tag.to_string(),
+            orig_h: IpAddr::from([10, 0, 0, 1]),
+            orig_p: 1,
+            resp_h: IpAddr::from([10, 0, 0, 2]),
+            resp_p: 2,
+            rtt: None,
+            named_pipe: None,
+            endpoint: None,
+            operation: None,
+            extra: None,
+            order: (key.0 as f64, 0, key.1 as u64, 0),
+        }
+    }
+
+    proptest! {
+        /// The permutation sort equals a plain stable sort, ties in input order.
+        #[test]
+        fn sort_records_is_a_stable_sort(keys in prop::collection::vec((0u8..5, 0u8..3), 0..200)) {
+            let mut got: Vec<Record> = keys.iter().enumerate().map(|(i, k)| rec(*k, i)).collect();
+            let mut want = got.clone();
+            want.sort_by(|a, b| a.order.0.total_cmp(&b.order.0).then(a.order.2.cmp(&b.order.2)));
+            sort_records(&mut got);
+            let tags = |v: &[Record]| v.iter().map(|r| r.uid.clone()).collect::<Vec<_>>();
+            prop_assert_eq!(tags(&got), tags(&want));
+        }
+    }
 }
