@@ -67,8 +67,9 @@ pub struct HalfStream {
     pub fin_at: Option<u64>,
     /// Total bytes delivered in order.
     pub delivered: u64,
-    /// The last bytes delivered (at most [`RECENT_BYTES`]), ending at `next`: what a
-    /// retransmission of already-delivered data is compared against.
+    /// The last bytes delivered (at least [`RECENT_BYTES`] once that many were, at most
+    /// twice that), ending at `next`: what a retransmission of already-delivered data is
+    /// compared against.
     recent: Vec<u8>,
 }
 
@@ -181,9 +182,12 @@ impl HalfStream {
                 .extend_from_slice(&fresh[fresh.len() - RECENT_BYTES..]);
             return;
         }
-        let excess = (self.recent.len() + fresh.len()).saturating_sub(RECENT_BYTES);
-        if excess > 0 {
-            self.recent.drain(..excess);
+        // Keep between RECENT_BYTES and twice that: the front is dropped only when the
+        // buffer is full, so each delivered byte is moved about once (amortised).
+        if self.recent.len() + fresh.len() > 2 * RECENT_BYTES {
+            let keep = RECENT_BYTES.saturating_sub(fresh.len());
+            let cut = self.recent.len() - keep.min(self.recent.len());
+            self.recent.drain(..cut);
         }
         self.recent.extend_from_slice(fresh);
     }
