@@ -636,8 +636,6 @@ impl State {
             };
             self.insert_file(fk, info, c, out);
         }
-        let key = self.files.get(&fk)?.key;
-        let context = self.context(key);
         let info = self.files.get_mut(&fk)?;
         if info.kind != Kind::Pipe
             && (pipe_op || (info.kind == Kind::Unknown && looks_like_dcerpc(data)))
@@ -647,16 +645,16 @@ impl State {
         if info.kind != Kind::Pipe {
             return None;
         }
+        let key = info.key;
         if !info.opened {
             info.opened = true;
+            let name = info.name.clone();
             c.pipes_opened += 1;
-            out(PipeEvent::Open {
-                key: info.key,
-                name: info.name.clone(),
-                context,
-            });
+            // The context (tree path, session user) is built once, when the pipe opens.
+            let context = self.context(key);
+            out(PipeEvent::Open { key, name, context });
         }
-        Some(info.key)
+        Some(key)
     }
 
     /// Hand out `data` (accurate) and `zeek` (what Zeek forwards, and to which fid).
