@@ -953,7 +953,7 @@ fn accurate_record(
         operation: c
             .uuid
             .map(|u| names::operation_or_unknown(&u, c.opnum).into_owned()),
-        extra: Some(Extra {
+        extra: Some(Box::new(Extra {
             uuid: c.uuid.map(|u| u.to_string()),
             opnum: c.opnum,
             operation_spec: c.uuid.and_then(|u| names::operation_spec(&u, c.opnum)),
@@ -990,7 +990,7 @@ fn accurate_record(
             what_ran: ann.args.as_ref().and_then(args::what_ran),
             args: ann.args.clone(),
             args_status: ann.status.as_str(),
-        }),
+        })),
         order: (ts, file_index, meta.seq, n),
     }
 }

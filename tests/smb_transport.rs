@@ -12,7 +12,7 @@ fn extras(run: &RunOutput) -> Vec<&Extra> {
         .iter()
         .map(|r| {
             r.extra
-                .as_ref()
+                .as_deref()
                 .expect("accurate records have extra fields")
         })
         .collect()

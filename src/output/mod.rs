@@ -20,8 +20,9 @@ pub struct Record {
     pub named_pipe: Option<String>,
     pub endpoint: Option<String>,
     pub operation: Option<String>,
-    /// rpcsift's own fields (absent in `--zeek-compat` mode).
-    pub extra: Option<Extra>,
+    /// rpcsift's own fields (absent in `--zeek-compat` mode). Boxed: records are sorted
+    /// and moved, and these fields are most of their size.
+    pub extra: Option<Box<Extra>>,
     /// Deterministic ordering key: (time, file index, connection, sequence).
     pub order: (f64, u64, u64, u64),
 }
