@@ -120,15 +120,27 @@ pub fn run(paths: &[PathBuf], opts: &Options) -> RunOutput {
         threads.div_ceil(units)
     }
     .min(64) as u32;
+    // Standard input inside a merged capture: one pass (stdin can be read once).
+    let shards = if opts.merge && paths.iter().any(|p| capture::is_stdin(p)) {
+        1
+    } else {
+        shards
+    };
+    // Standard input can be read once only: one pass decodes all of it.
+    let stdin = |f: usize| !opts.merge && paths.get(f).is_some_and(|p| capture::is_stdin(p));
     let work: Vec<(usize, u32)> = (0..units)
-        .flat_map(|f| (0..shards).map(move |k| (f, k)))
+        .flat_map(|f| (0..if stdin(f) { 1 } else { shards }).map(move |k| (f, k)))
         .collect();
     let outs: Vec<FileOutput> = work
         .par_iter()
         .map(|&(f, k)| {
-            let shard = Shard {
-                index: k,
-                count: shards,
+            let shard = if stdin(f) {
+                Shard::ALL
+            } else {
+                Shard {
+                    index: k,
+                    count: shards,
+                }
             };
             if opts.merge {
                 analyze_paths_merged(paths, opts, shard)
@@ -200,6 +212,14 @@ pub fn analyze_path_shard(
 ) -> FileOutput {
     let label = path.display().to_string();
     let counter = opts.progress.clone().filter(|_| shard.index == 0);
+    if capture::is_stdin(path) {
+        let mut input = Some(capture::open_stdin(counter));
+        return analyze_inputs("stdin", file_index, opts, shard, &mut |sink, c, n| {
+            if let Some(r) = input.take() {
+                read_one("stdin", r, c, n, sink)
+            }
+        });
+    }
     match capture::open_capture_counted(path, counter) {
         Ok(r) => {
             let mut input = Some(r);
@@ -227,7 +247,12 @@ pub fn analyze_paths_merged(paths: &[PathBuf], opts: &Options, shard: Shard) -> 
         for p in paths {
             let name = p.display().to_string();
             let counter = opts.progress.clone().filter(|_| shard.index == 0);
-            match capture::open_capture_counted(p, counter) {
+            let opened = if capture::is_stdin(p) {
+                Ok(capture::open_stdin(counter))
+            } else {
+                capture::open_capture_counted(p, counter)
+            };
+            match opened {
                 Ok(r) => {
                     let mut first_ts = None;
                     let mut max_ts = last_ts;

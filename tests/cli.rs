@@ -179,3 +179,50 @@ fn progress_only_on_a_terminal() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn standard_input_plain_and_gzip() {
+    use std::io::Write as _;
+    let cap = std::fs::read(captures().join("multifrag.pcap")).expect("read");
+    let from_file = rpcsift()
+        .args(["calls", "--quiet", "--format", "json"])
+        .arg(captures().join("multifrag.pcap"))
+        .output()
+        .expect("run");
+    let lines = |o: &[u8]| {
+        String::from_utf8_lossy(o)
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
+                // The capture label and the uid derived from it name the input.
+                let o = v.as_object_mut().expect("object");
+                o.remove("capture");
+                o.remove("uid");
+                v.to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    let want = lines(&from_file.stdout);
+    assert_eq!(want.len(), 6);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&cap).expect("gzip");
+    let gz = gz.finish().expect("gzip");
+    for input in [cap.clone(), gz] {
+        let mut child = rpcsift()
+            .args(["calls", "--quiet", "--format", "json", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&input)
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(lines(&out.stdout), want);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("\"capture\":\"stdin\""));
+    }
+}

@@ -36,6 +36,10 @@ pub fn is_capture_name(name: &str) -> bool {
 pub fn collect_capture_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CaptureError> {
     let mut out = Vec::new();
     for p in paths {
+        if is_stdin(p) {
+            out.push(p.clone());
+            continue;
+        }
         let meta = fs::metadata(p).map_err(|e| path_error(p, e))?;
         if meta.is_dir() {
             walk(p, 0, &mut out)?;
@@ -44,6 +48,43 @@ pub fn collect_capture_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CaptureE
         }
     }
     Ok(out)
+}
+
+/// `-` stands for standard input (a capture streamed from tcpdump, zcat, ...).
+pub fn is_stdin(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+/// Standard input as a capture stream, gzip recognised by its magic bytes (no seeking:
+/// the peeked bytes are put back in front of the stream).
+pub fn open_stdin(counter: Option<ByteCounter>) -> Box<dyn Read + Send> {
+    let stdin = io::stdin();
+    let mut head = [0u8; 2];
+    let mut got = 0;
+    let mut lock = stdin.lock();
+    while got < head.len() {
+        match lock.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    drop(lock);
+    let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(head[..got].to_vec()).chain(stdin));
+    let raw: Box<dyn Read + Send> = match counter {
+        Some(counter) => Box::new(Counted {
+            inner: raw,
+            counter,
+        }),
+        None => raw,
+    };
+    if got == 2 && head == [0x1f, 0x8b] {
+        let gz = MultiGzDecoder::new(BufReader::with_capacity(READ_BUFFER, raw));
+        Box::new(BufReader::with_capacity(READ_BUFFER, gz))
+    } else {
+        Box::new(BufReader::with_capacity(READ_BUFFER, raw))
+    }
 }
 
 fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), CaptureError> {

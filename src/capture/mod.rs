@@ -29,7 +29,9 @@ pub mod files;
 pub mod reader;
 
 pub use decode::{PacketDecoder, TcpFlags, TcpSegment};
-pub use files::{ByteCounter, collect_capture_paths, open_capture, open_capture_counted};
+pub use files::{
+    ByteCounter, collect_capture_paths, is_stdin, open_capture, open_capture_counted, open_stdin,
+};
 pub use reader::{CaptureError, Frame, read_frames};
 
 /// Link-layer header types we decode (LINKTYPE_* values from the pcap spec).
