@@ -12,6 +12,9 @@
 # file (whole packets, cut with editcap/head) and its rate is measured on that slice; the
 # ratio then compares rates, and the output says so.
 #
+# REPEAT=N (default 1) runs every command N times and keeps the shortest time (for a
+# machine with other load). Load average is printed with each file.
+#
 # rpcsift is ${RPCSIFT:-${CARGO_TARGET_DIR:-target}/release/rpcsift} (build it with
 # `cargo build --release` first). Peak RSS comes from /usr/bin/time -v when present, else
 # from rpcsift's own summary line "peak memory (RSS, MiB)".
@@ -37,19 +40,24 @@ have_time=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# run LABEL BYTES CMD... : prints "label  seconds  MB/s  RSS"; sets $secs.
+# run LABEL BYTES CMD... : best (shortest) of $REPEAT runs; prints "label  seconds  MB/s
+# RSS" and sets $secs.
 run() {
     local label="$1" bytes="$2"
     shift 2
-    local t0 t1 rss="?"
-    t0=$(date +%s.%N)
-    if [[ $have_time == 1 ]]; then
-        /usr/bin/time -v -o "$tmp/time" "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; return 1; }
-    else
-        "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; return 1; }
-    fi
-    t1=$(date +%s.%N)
-    secs=$(echo "$t1 - $t0" | bc -l)
+    local t0 t1 s rss="?" best=""
+    for ((k = 0; k < ${REPEAT:-1}; k++)); do
+        t0=$(date +%s.%N)
+        if [[ $have_time == 1 ]]; then
+            /usr/bin/time -v -o "$tmp/time" "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; return 1; }
+        else
+            "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; return 1; }
+        fi
+        t1=$(date +%s.%N)
+        s=$(echo "$t1 - $t0" | bc -l)
+        if [[ -z "$best" ]] || (( $(echo "$s < $best" | bc -l) )); then best=$s; fi
+    done
+    secs=$best
     if [[ $have_time == 1 ]]; then
         rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f MiB", $2/1024}' "$tmp/time")
     else
@@ -64,7 +72,7 @@ for f in "$@"; do
     # Warm the page cache (twice: the second read shows it fits).
     cat "$f" >/dev/null
     cat "$f" >/dev/null
-    echo "== $f ($(echo "$size / 1000000" | bc) MB, $cores cores, $(date -u +%FT%TZ))"
+    echo "== $f ($(echo "$size / 1000000" | bc) MB, $cores cores, $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg), best of ${REPEAT:-1})"
     run "rpcsift -j 1" "$size" "$bin" calls --format json -j 1 -o /dev/null "$f"
     r1=$secs
     run "rpcsift -j $cores" "$size" "$bin" calls --format json -j "$cores" -o /dev/null "$f"
@@ -78,7 +86,8 @@ for f in "$@"; do
             # Whole packets up to about $slice bytes: count packets in the head, then cut.
             tf="$tmp/slice.pcap"
             head -c "$slice" "$f" >"$tmp/head.pcap"
-            n=$(capinfos -c -M "$tmp/head.pcap" 2>/dev/null | awk '/Number of packets/ {print $NF}')
+            # capinfos exits 1 on the cut last record; the count before it is what we want.
+            n=$( (capinfos -c -M "$tmp/head.pcap" 2>/dev/null || true) | awk '/Number of packets/ {print $NF}')
             editcap -r "$f" "$tf" "1-$n" 2>/dev/null
             rm -f "$tmp/head.pcap"
             tbytes=$(stat -c %s "$tf")
