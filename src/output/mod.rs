@@ -119,6 +119,10 @@ pub struct Writer<W: Write> {
     /// `#open`/`#close` value (wall clock, `%Y-%m-%d-%H-%M-%S`).
     stamp: String,
     header_done: bool,
+    /// One JSON line is built here, then written at once (reused: no allocation per record).
+    line: Vec<u8>,
+    /// The `Extra` object serialised, before its members are spliced into `line`.
+    extra: Vec<u8>,
 }
 
 impl<W: Write> Writer<W> {
@@ -128,6 +132,8 @@ impl<W: Write> Writer<W> {
             format,
             stamp,
             header_done: false,
+            line: Vec::with_capacity(1024),
+            extra: Vec::with_capacity(1024),
         }
     }
 
@@ -165,19 +171,24 @@ impl<W: Write> Writer<W> {
                 )
             }
             Format::ZeekJson | Format::Json => {
-                let mut s = String::with_capacity(256);
-                s.push_str("{\"ts\":");
-                s.push_str(&escape::zeek_json_double(r.ts));
-                s.push_str(",\"uid\":");
-                s.push_str(&json_str(&r.uid));
-                s.push_str(&format!(
+                let json = self.format == Format::Json;
+                let l = &mut self.line;
+                l.clear();
+                l.extend_from_slice(b"{\"ts\":");
+                l.extend_from_slice(escape::zeek_json_double(r.ts).as_bytes());
+                l.extend_from_slice(b",\"uid\":");
+                json_str(l, &r.uid)?;
+                write!(
+                    l,
                     ",\"id.orig_h\":\"{}\",\"id.orig_p\":{},\"id.resp_h\":\"{}\",\"id.resp_p\":{}",
                     r.orig_h, r.orig_p, r.resp_h, r.resp_p
-                ));
-                let json = self.format == Format::Json;
+                )?;
                 match r.rtt {
-                    Some(x) => s.push_str(&format!(",\"rtt\":{}", escape::zeek_json_double(x))),
-                    None if json => s.push_str(",\"rtt\":null"),
+                    Some(x) => {
+                        l.extend_from_slice(b",\"rtt\":");
+                        l.extend_from_slice(escape::zeek_json_double(x).as_bytes());
+                    }
+                    None if json => l.extend_from_slice(b",\"rtt\":null"),
                     None => {}
                 }
                 for (k, v) in [
@@ -187,22 +198,24 @@ impl<W: Write> Writer<W> {
                 ] {
                     match v {
                         Some(v) => {
-                            s.push_str(&format!(",\"{k}\":{}", json_str(&escape::zeek_hex(v))))
+                            write!(l, ",\"{k}\":")?;
+                            json_str(l, &escape::zeek_hex(v))?;
                         }
-                        None if json => s.push_str(&format!(",\"{k}\":null")),
+                        None if json => write!(l, ",\"{k}\":null")?,
                         None => {}
                     }
                 }
                 if json && let Some(e) = &r.extra {
-                    let v = serde_json::to_string(e).map_err(io::Error::other)?;
+                    self.extra.clear();
+                    serde_json::to_writer(&mut self.extra, e).map_err(io::Error::other)?;
                     // Splice the extra object's members into ours.
-                    if v.len() > 2 {
-                        s.push(',');
-                        s.push_str(&v[1..v.len() - 1]);
+                    if self.extra.len() > 2 {
+                        l.push(b',');
+                        l.extend_from_slice(&self.extra[1..self.extra.len() - 1]);
                     }
                 }
-                s.push('}');
-                writeln!(self.out, "{s}")
+                l.extend_from_slice(b"}\n");
+                self.out.write_all(l)
             }
         }
     }
@@ -217,8 +230,9 @@ impl<W: Write> Writer<W> {
     }
 }
 
-fn json_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+/// A JSON string literal appended to `out`.
+fn json_str(out: &mut Vec<u8>, s: &str) -> io::Result<()> {
+    serde_json::to_writer(out, s).map_err(io::Error::other)
 }
 
 /// Wall-clock time as Zeek writes `#open`/`#close` (UTC).
