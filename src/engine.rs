@@ -36,6 +36,9 @@ pub struct Options {
     pub merge: bool,
     /// File bytes read so far, for a progress display (counted by one pass per file).
     pub progress: Option<capture::ByteCounter>,
+    /// Keep memory bounded on long runs: records leave memory as sorted runs on disk
+    /// (`RunOutput::runs`), to be merged with [`crate::output::spill::merge`].
+    pub spill: Option<crate::output::spill::SpillConfig>,
 }
 
 /// Memory one tracked connection costs at most while its protocol is being recognised or
@@ -96,6 +99,8 @@ pub struct FileOutput {
     pub records: Vec<Record>,
     pub counters: Counters,
     pub notices: Vec<Notice>,
+    /// Records already written out as sorted runs (with `Options::spill`).
+    pub runs: Vec<crate::output::spill::Run>,
 }
 
 /// Result of a whole run.
@@ -104,6 +109,16 @@ pub struct RunOutput {
     pub records: Vec<Record>,
     pub counters: Counters,
     pub notices: Vec<Notice>,
+    /// Records already written out as sorted runs (with `Options::spill`); merge them with
+    /// `records` through [`crate::output::spill::merge`].
+    pub runs: Vec<crate::output::spill::Run>,
+}
+
+impl RunOutput {
+    /// Records of the run, in memory and spilled.
+    pub fn record_count(&self) -> u64 {
+        self.records.len() as u64 + self.runs.iter().map(|r| r.records).sum::<u64>()
+    }
 }
 
 /// Analyse every file (in parallel, and each file in parallel shards when there are fewer
@@ -154,6 +169,7 @@ pub fn run(paths: &[PathBuf], opts: &Options) -> RunOutput {
         run.counters.merge(&o.counters);
         run.notices.extend(o.notices);
         run.records.extend(o.records);
+        run.runs.extend(o.runs);
     }
     sort_records(&mut run.records);
     run
@@ -310,6 +326,10 @@ fn read_one(
 /// Shared sink the per-connection state writes into.
 struct Sink {
     records: Vec<Record>,
+    /// Spilled runs and where to spill (see `Options::spill`).
+    runs: Vec<crate::output::spill::Run>,
+    spill: Option<crate::output::spill::SpillConfig>,
+    spill_error: Option<String>,
     counters: Counters,
     /// Counters of the PDU framers (kept apart from `counters` for the borrow checker).
     framing: Counters,
@@ -349,6 +369,9 @@ fn analyze_inputs(
     let mut notices = Vec::new();
     let sink = Rc::new(RefCell::new(Sink {
         records: Vec::new(),
+        runs: Vec::new(),
+        spill: opts.spill.clone(),
+        spill_error: None,
         counters: Counters::default(),
         framing: Counters::default(),
         smb_counters: smb::SmbCounters::default(),
@@ -408,10 +431,18 @@ fn analyze_inputs(
     counters.merge(&sink.counters);
     counters.merge(&sink.framing);
     counters.smb.merge(&sink.smb_counters);
+    if let Some(e) = sink.spill_error.take() {
+        notices.push(Notice {
+            file: label.to_string(),
+            offset: None,
+            message: format!("could not spill records to disk, kept them in memory: {e}"),
+        });
+    }
     FileOutput {
         records: std::mem::take(&mut sink.records),
         counters,
         notices,
+        runs: std::mem::take(&mut sink.runs),
     }
 }
 
@@ -923,6 +954,23 @@ impl TcpApp {
                     order: (l.written_at, file_index, meta.seq, n as u64),
                 });
             }
+        }
+        sink.maybe_spill();
+    }
+}
+
+impl Sink {
+    /// Past the configured count, write the records out as one sorted run. A failure is
+    /// reported once and the records stay in memory (correct output, unbounded memory).
+    fn maybe_spill(&mut self) {
+        let Some(cfg) = &self.spill else { return };
+        if self.records.len() < cfg.max_records.max(1) || self.spill_error.is_some() {
+            return;
+        }
+        sort_records(&mut self.records);
+        match crate::output::spill::write_run(cfg, &mut self.records) {
+            Ok(run) => self.runs.push(run),
+            Err(e) => self.spill_error = Some(e.to_string()),
         }
     }
 }

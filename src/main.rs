@@ -105,6 +105,13 @@ struct CallsArgs {
     /// connection spanning two files is decoded whole.
     #[arg(long)]
     merge: bool,
+    /// Records kept in memory per worker before they are written to disk as a sorted run
+    /// (merged into the output at the end): memory stays bounded on any capture size.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    records_in_memory: usize,
+    /// Directory for those runs (default: the system's temporary directory).
+    #[arg(long, value_name = "DIR")]
+    spill_dir: Option<PathBuf>,
     /// Keep connection state under about this many bytes (suffixes K, M, G): lowers
     /// --max-flows and --max-reassembly-memory to fit; past it the least recently active
     /// connections are closed early (counted in the summary).
@@ -175,34 +182,44 @@ fn calls(a: CallsArgs) -> Result<i32> {
     if let Some(m) = a.max_memory {
         opts.cap_memory(m);
     }
-    let run = run_with_progress(&files, opts, a.quiet);
+    opts.spill = Some(output::spill::SpillConfig {
+        format: a.format,
+        dir: a
+            .spill_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir)
+            .join(format!("rpcsift-{}", std::process::id())),
+        max_records: a.records_in_memory.max(1),
+    });
+    let spill_dir = opts.spill.as_ref().map(|s| s.dir.clone());
+    let mut run = run_with_progress(&files, opts, a.quiet);
+    let total = run.record_count();
     let stamp = output::zeek_stamp_now();
-    match &a.output {
+    let runs = std::mem::take(&mut run.runs);
+    let written = match &a.output {
         Some(p) => {
             let f =
                 std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
             let mut w = Writer::new(std::io::BufWriter::new(f), a.format, stamp);
-            for r in &run.records {
-                w.write(r)?;
-            }
-            w.finish()?;
+            output::spill::merge(runs, &run.records, &mut w)?;
+            w.finish().map(|_| ())
         }
         None => {
             let out = std::io::stdout().lock();
             let mut w = Writer::new(std::io::BufWriter::new(out), a.format, stamp);
-            for r in &run.records {
-                if let Err(e) = w.write(r) {
-                    if e.kind() == std::io::ErrorKind::BrokenPipe {
-                        return Ok(0);
-                    }
-                    return Err(e.into());
-                }
-            }
-            w.finish()?;
+            output::spill::merge(runs, &run.records, &mut w).and_then(|_| w.finish().map(|_| ()))
         }
+    };
+    if let Some(d) = spill_dir {
+        let _ = std::fs::remove_dir(d);
+    }
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+        Err(e) => return Err(e.into()),
+        Ok(()) => {}
     }
     if !a.quiet {
-        print_summary(&run.counters, &run.notices, run.records.len());
+        print_summary(&run.counters, &run.notices, total as usize);
     }
     Ok(if run.counters.files_failed > 0 { 1 } else { 0 })
 }

@@ -234,6 +234,7 @@ fn cli_peak_rss(name: &str, bytes: &[u8], args: &[&str]) -> (String, u64) {
         .output()
         .expect("run rpcsift");
     let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir(&dir);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let rss = stderr

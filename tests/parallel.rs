@@ -162,3 +162,54 @@ fn merge_decodes_a_call_split_between_rotated_files() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Output written through spilled runs (a few records in memory at a time) equals the
+/// in-memory output, in every format, for any number of shards.
+#[test]
+fn spilled_runs_merge_to_the_same_output() {
+    use rpcsift::output::Writer;
+    use rpcsift::output::spill::{SpillConfig, merge};
+    let dir = std::env::temp_dir().join(format!("rpcsift-spill-test-{}", std::process::id()));
+    let mut paths = captures_in(&project("captures"));
+    paths.extend(captures_in(&project("captures/impacket")));
+    let mut spilled_runs = 0;
+    for p in &paths {
+        for (base, format) in [
+            (Options::default(), Format::Json),
+            (Options::default(), Format::Zeek),
+            (zeek_compat(), Format::Zeek),
+        ] {
+            let want = render(&run(std::slice::from_ref(p), &base), format);
+            for shards in [1, 3] {
+                let opts = Options {
+                    shards,
+                    spill: Some(SpillConfig {
+                        format,
+                        dir: dir.clone(),
+                        max_records: 2,
+                    }),
+                    ..base.clone()
+                };
+                let mut out = run(std::slice::from_ref(p), &opts);
+                let runs = std::mem::take(&mut out.runs);
+                spilled_runs += runs.len();
+                let mut w = Writer::new(Vec::new(), format, "2000-01-01-00-00-00".into());
+                let n = merge(runs, &out.records, &mut w).expect("merge");
+                let got = String::from_utf8(w.finish().expect("finish")).expect("utf8");
+                assert_eq!(got, want, "{} shards {shards}", p.display());
+                assert_eq!(
+                    n as usize,
+                    want.lines().filter(|l| !l.starts_with('#')).count()
+                );
+            }
+        }
+    }
+    assert!(
+        spilled_runs > 100,
+        "{spilled_runs} runs: the test must really spill"
+    );
+    // Every run file was removed after its merge.
+    let left = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0);
+    let _ = std::fs::remove_dir(&dir);
+}

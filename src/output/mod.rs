@@ -2,6 +2,7 @@
 //! rpcsift JSON (`json`: Zeek's fields plus ours).
 
 pub mod escape;
+pub mod spill;
 
 use serde::Serialize;
 use std::io::{self, Write};
@@ -138,16 +139,39 @@ impl<W: Write> Writer<W> {
     }
 
     pub fn write(&mut self, r: &Record) -> io::Result<()> {
+        self.render_line(r)?;
+        self.header()?;
+        self.out.write_all(&self.line)
+    }
+
+    /// Write one line rendered earlier by [`Writer::render`] (same format), header first.
+    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.header()?;
+        self.out.write_all(line)
+    }
+
+    /// One record as its output line (newline included), without writing it.
+    pub fn render(&mut self, r: &Record) -> io::Result<&[u8]> {
+        self.render_line(r)?;
+        Ok(&self.line)
+    }
+
+    /// The TSV header, before the first line.
+    fn header(&mut self) -> io::Result<()> {
+        if self.format == Format::Zeek && !self.header_done {
+            self.header_done = true;
+            write!(
+                self.out,
+                "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdce_rpc\n#open\t{}\n{FIELDS}\n{TYPES}\n",
+                self.stamp
+            )?;
+        }
+        Ok(())
+    }
+
+    fn render_line(&mut self, r: &Record) -> io::Result<()> {
         match self.format {
             Format::Zeek => {
-                if !self.header_done {
-                    self.header_done = true;
-                    write!(
-                        self.out,
-                        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdce_rpc\n#open\t{}\n{FIELDS}\n{TYPES}\n",
-                        self.stamp
-                    )?;
-                }
                 let opt_t =
                     |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_else(|| "-".into());
                 let opt_s = |v: &Option<String>| {
@@ -155,8 +179,9 @@ impl<W: Write> Writer<W> {
                         .map(escape::zeek_tsv)
                         .unwrap_or_else(|| "-".into())
                 };
+                self.line.clear();
                 writeln!(
-                    self.out,
+                    self.line,
                     "{:.6}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     r.ts,
                     escape::zeek_tsv(&r.uid),
@@ -215,7 +240,7 @@ impl<W: Write> Writer<W> {
                     }
                 }
                 l.extend_from_slice(b"}\n");
-                self.out.write_all(l)
+                Ok(())
             }
         }
     }
