@@ -107,7 +107,7 @@ struct CallsArgs {
     merge: bool,
     /// Records kept in memory per worker before they are written to disk as a sorted run
     /// (merged into the output at the end): memory stays bounded on any capture size.
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
     records_in_memory: usize,
     /// Directory for those runs (default: the system's temporary directory).
     #[arg(long, value_name = "DIR")]
