@@ -109,6 +109,19 @@ pub enum Format {
     Json,
 }
 
+/// Zeek's `dce_rpc.log` columns, in its order.
+pub const ZEEK_FIELDS: [&str; 10] = [
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "rtt",
+    "named_pipe",
+    "endpoint",
+    "operation",
+];
 const FIELDS: &str = "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\trtt\tnamed_pipe\tendpoint\toperation";
 const TYPES: &str =
     "#types\ttime\tstring\taddr\tport\taddr\tport\tinterval\tstring\tstring\tstring";
@@ -322,6 +335,7 @@ mod tests {
         assert_eq!(lines[0], "#separator \\x09");
         assert_eq!(lines[5], "#open\t2020-01-02-03-04-05");
         assert_eq!(lines[6], FIELDS);
+        assert_eq!(FIELDS, format!("#fields\t{}", ZEEK_FIELDS.join("\t")));
         assert_eq!(
             lines[8],
             "1347446180.330312\tCabC\t192.168.122.145\t55614\t192.168.122.3\t1024\t0.005544\t\\\\PIPE\\\\drsuapi\tdrsuapi\tDRSBind"

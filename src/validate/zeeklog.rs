@@ -95,18 +95,7 @@ pub fn parse_log_text(label: &str, text: &str) -> Result<Vec<ZeekRecord>, LogErr
 }
 
 /// The dce_rpc.log columns in Zeek's order (used when a TSV log has no `#fields`).
-const DEFAULT_FIELDS: [&str; 10] = [
-    "ts",
-    "uid",
-    "id.orig_h",
-    "id.orig_p",
-    "id.resp_h",
-    "id.resp_p",
-    "rtt",
-    "named_pipe",
-    "endpoint",
-    "operation",
-];
+const DEFAULT_FIELDS: [&str; 10] = crate::output::ZEEK_FIELDS;
 
 struct TsvState {
     separator: String,
