@@ -630,7 +630,11 @@ impl TcpApp {
             state: AppState::Detect,
             zeek_compat: opts.zeek_compat,
             zeek_ignore: opts.zeek_ignore,
-            limits: opts.dce,
+            limits: dcerpc::Limits {
+                // Only the stubs an argument decoder reads are kept in memory.
+                keep_stub: opts.dce.keep_stub.or(Some(args::has_decoder)),
+                ..opts.dce
+            },
             first_seen: [false; 2],
             held: Vec::new(),
             held_bytes: 0,

@@ -21,6 +21,9 @@ pub struct Limits {
     pub max_pending_calls: usize,
     /// Presentation contexts kept per association.
     pub max_contexts: usize,
+    /// Which calls' request stubs are worth keeping (those an argument decoder reads);
+    /// `None` keeps every stub. Stub lengths are counted either way.
+    pub keep_stub: Option<fn(&Uuid, u16) -> bool>,
 }
 
 impl Default for Limits {
@@ -31,6 +34,7 @@ impl Default for Limits {
             max_reassembly: 64,
             max_pending_calls: 4096,
             max_contexts: 256,
+            keep_stub: None,
         }
     }
 }
@@ -321,7 +325,12 @@ impl Association {
             part.over_limit = true;
             counters.dcerpc_frag_limit += 1;
         }
-        if !encrypted && part.call.stub.len() < self.limits.max_stub_bytes {
+        let wanted = match (self.limits.keep_stub, part.call.uuid) {
+            (None, _) => true,
+            (Some(keep), Some(u)) => keep(&u, part.call.opnum),
+            (Some(_), None) => false,
+        };
+        if wanted && !encrypted && part.call.stub.len() < self.limits.max_stub_bytes {
             let room = self.limits.max_stub_bytes - part.call.stub.len();
             part.call
                 .stub
