@@ -71,22 +71,8 @@ pub struct CallRef {
     pub capture: String,
 }
 
-/// A line of Zeek's log, as the report shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ZeekRef {
-    pub file: String,
-    pub line: usize,
-    pub ts: Option<f64>,
-    pub uid: Option<String>,
-    pub orig_h: IpAddr,
-    pub orig_p: u16,
-    pub resp_h: IpAddr,
-    pub resp_p: u16,
-    pub rtt: Option<f64>,
-    pub named_pipe: Option<String>,
-    pub endpoint: Option<String>,
-    pub operation: Option<String>,
-}
+/// A line of Zeek's log, as the report shows it: the log reader's record itself.
+pub type ZeekRef = ZeekRecord;
 
 /// A decoded call (or an expected line) that Zeek's log lacks.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -270,23 +256,6 @@ fn call_ref(r: &Record) -> CallRef {
         rtt: r.rtt,
         encrypted: x.is_some_and(|x| x.encrypted),
         capture: x.map(|x| x.capture.clone()).unwrap_or_default(),
-    }
-}
-
-fn zeek_ref(z: &ZeekRecord) -> ZeekRef {
-    ZeekRef {
-        file: z.file.clone(),
-        line: z.line,
-        ts: z.ts,
-        uid: z.uid.clone(),
-        orig_h: z.orig_h,
-        orig_p: z.orig_p,
-        resp_h: z.resp_h,
-        resp_p: z.resp_p,
-        rtt: z.rtt,
-        named_pipe: z.named_pipe.clone(),
-        endpoint: z.endpoint.clone(),
-        operation: z.operation.clone(),
     }
 }
 
@@ -663,7 +632,7 @@ pub fn compare(
         let predicted = z_pred[zi].is_some();
         match z_link[zi] {
             None => out.only_in_zeek.push(OnlyInZeek {
-                zeek: zeek_ref(z),
+                zeek: z.clone(),
                 duplicate_of_line: None,
                 reason: "not_decoded",
                 explanation: if predicted {
@@ -674,7 +643,7 @@ pub fn compare(
                 explained: predicted,
             }),
             Some((_, How::Duplicate(orig))) => out.only_in_zeek.push(OnlyInZeek {
-                zeek: zeek_ref(z),
+                zeek: z.clone(),
                 duplicate_of_line: Some(zeek[orig].line),
                 reason: "duplicate",
                 explanation: if predicted {
@@ -720,7 +689,7 @@ pub fn compare(
                         first_e_of_call[ai].map(|ei| line_text(&emulated[ei]))
                     };
                     out.mismatches.push(Mismatch {
-                        zeek: zeek_ref(z),
+                        zeek: z.clone(),
                         call: call_ref(a),
                         matched_by: how.name(),
                         fields,

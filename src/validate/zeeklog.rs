@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 /// One line of a Zeek `dce_rpc.log`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ZeekRecord {
     /// The log file this record came from (as given on the command line).
     pub file: String,
