@@ -289,15 +289,16 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
         let pure_syn = seg.flags.syn() && !seg.flags.ack();
 
         // Port reuse: a fresh SYN on a closed connection, or on one whose client ISN differs.
-        if let Some(c) = self.conns.get(&key) {
-            let reuse = pure_syn
-                && (c.closed || c.fin[0] || c.fin[1] || {
+        // Only a pure SYN can start one, so other segments skip this lookup.
+        if pure_syn
+            && self.conns.get(&key).is_some_and(|c| {
+                c.closed || c.fin[0] || c.fin[1] || {
                     let dir = if src == c.meta.orig { 0 } else { 1 };
                     c.halves[dir].started() && c.halves[dir].delivered > 0
-                });
-            if reuse {
-                self.finish(&key, seg.ts, counters);
-            }
+                }
+            })
+        {
+            self.finish(&key, seg.ts, counters);
         }
         if !self.conns.contains_key(&key) {
             if let Some(&closed_at) = self.tombstones.get(&key) {
