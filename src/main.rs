@@ -8,6 +8,11 @@ use rpcsift::stats::{Counters, Notice};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+/// mimalloc instead of the system allocator: per-call records and PDU buffers make
+/// allocation a large share of the run (see benches/RESULTS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `0.1.0 (git abc1234)`: the crate version and the git revision it was built from
 /// ("unknown" outside a git checkout, see build.rs).
 const VERSION: &str = concat!(
