@@ -8,7 +8,7 @@ use crate::dcerpc::{self, Association, Call, CallStatus, Framer, Recovery};
 use crate::flow::table::{ConnKey, ConnMeta, FlowApp, zeek_likely_server_port};
 use crate::flow::{FlowEvent, FlowLimits, FlowTable};
 use crate::names;
-use crate::output::{Extra, Record};
+use crate::output::{Extra, Record, SmolStr};
 use crate::smb;
 use crate::stats::{Counters, Notice};
 use crate::zeek;
@@ -334,7 +334,7 @@ struct Sink {
     /// Counters of the PDU framers (kept apart from `counters` for the borrow checker).
     framing: Counters,
     smb_counters: smb::SmbCounters,
-    label: Rc<str>,
+    label: SmolStr,
     file_index: u64,
 }
 
@@ -375,7 +375,7 @@ fn analyze_inputs(
         counters: Counters::default(),
         framing: Counters::default(),
         smb_counters: smb::SmbCounters::default(),
-        label: Rc::from(label),
+        label: SmolStr::from(label),
         file_index,
     }));
     let mut decoder = PacketDecoder::new(opts.verify_checksums);
@@ -572,7 +572,7 @@ impl DceStream {
 
 /// A named pipe seen on an SMB connection (accurate mode).
 struct Pipe {
-    name: String,
+    name: SmolStr,
     context: smb::PipeContext,
     stream: DceStream,
 }
@@ -583,7 +583,7 @@ struct Via {
     /// "tcp", "smb1", "smb2" or "smb3".
     transport: &'static str,
     /// SMB pipe name from the create.
-    pipe: Option<String>,
+    pipe: Option<SmolStr>,
     context: smb::PipeContext,
 }
 
@@ -598,7 +598,7 @@ struct SmbState {
     done: Vec<(
         (Call, args::Annotation),
         smb::PipeKey,
-        String,
+        SmolStr,
         smb::PipeContext,
     )>,
 }
@@ -719,14 +719,14 @@ impl TcpApp {
                 conn.feed(dir, data, &mut smb_c, &mut |ev| match ev {
                     smb::PipeEvent::Open { key, name, context } if !zeek_compat => {
                         if let Some((_, p)) = pipes.iter_mut().find(|(k, _)| *k == key) {
-                            p.name = name;
+                            p.name = name.into();
                             p.context = context;
                         } else if pipes.len() < MAX_PIPES {
                             sink.counters.dcerpc_connections += 1;
                             pipes.push((
                                 key,
                                 Pipe {
-                                    name,
+                                    name: name.into(),
                                     context,
                                     stream: DceStream::new(false, false, limits),
                                 },
@@ -743,7 +743,7 @@ impl TcpApp {
                                 pipes.push((
                                     key,
                                     Pipe {
-                                        name: String::new(),
+                                        name: SmolStr::default(),
                                         context: smb::PipeContext::default(),
                                         stream: DceStream::new(false, true, limits),
                                     },
@@ -895,7 +895,7 @@ impl TcpApp {
     fn close(&mut self, meta: &ConnMeta, ts: capture::Timestamp) {
         let state = std::mem::replace(&mut self.state, AppState::Ignored);
         let mut sink = self.sink.borrow_mut();
-        let uid = make_uid(&sink.label, meta);
+        let uid = SmolStr::from(make_uid(&sink.label, meta));
         let file_index = sink.file_index;
         let label = sink.label.clone();
         let mut calls: Vec<((Call, args::Annotation), Via)> = Vec::new();
@@ -933,11 +933,13 @@ impl TcpApp {
             _ => {}
         }
         calls.sort_by_key(|((c, _), _)| (c.ts, c.call_id));
+        let mut texts = RecordTexts::default();
         for (n, (c, via)) in calls.iter().enumerate() {
             if self.zeek_ignore && is_ignored_call(&c.0) {
                 continue;
             }
-            let r = accurate_record(c, meta, &uid, &label, file_index, n as u64, via);
+            let at = (file_index, n as u64);
+            let r = accurate_record(c, meta, &uid, &label, at, via, &mut texts);
             sink.records.push(r);
         }
         if let Some(mut script) = self.script.take() {
@@ -951,9 +953,9 @@ impl TcpApp {
                     resp_h: meta.resp.0,
                     resp_p: meta.resp.1,
                     rtt: l.rtt,
-                    named_pipe: l.named_pipe.clone(),
-                    endpoint: l.endpoint.clone(),
-                    operation: l.operation.clone(),
+                    named_pipe: l.named_pipe.as_deref().map(SmolStr::from),
+                    endpoint: l.endpoint.as_deref().map(SmolStr::from),
+                    operation: l.operation.as_deref().map(SmolStr::from),
                     extra: None,
                     order: (l.written_at, file_index, meta.seq, n as u64),
                 });
@@ -989,16 +991,44 @@ fn is_ignored_call(c: &Call) -> bool {
     }
 }
 
+/// Text shared by a connection's records, built once: a connection's calls mostly use one
+/// interface, so its UUID is formatted once rather than per call.
+#[derive(Default)]
+struct RecordTexts {
+    uuid: Option<(names::Uuid, SmolStr)>,
+}
+
+impl RecordTexts {
+    fn uuid(&mut self, u: names::Uuid) -> SmolStr {
+        match &self.uuid {
+            Some((k, t)) if *k == u => t.clone(),
+            _ => {
+                let t = SmolStr::from(u.to_string());
+                self.uuid = Some((u, t.clone()));
+                t
+            }
+        }
+    }
+}
+
+/// A name from the tables without copying it (an owned one is made for unknown values).
+fn name_text(c: std::borrow::Cow<'static, str>) -> SmolStr {
+    match c {
+        std::borrow::Cow::Borrowed(s) => SmolStr::new_static(s),
+        std::borrow::Cow::Owned(s) => SmolStr::from(s),
+    }
+}
+
 fn accurate_record(
     (c, ann): &(Call, args::Annotation),
     meta: &ConnMeta,
-    uid: &str,
-    label: &Rc<str>,
-    file_index: u64,
-    n: u64,
+    uid: &SmolStr,
+    label: &SmolStr,
+    (file_index, n): (u64, u64),
     via: &Via,
+    texts: &mut RecordTexts,
 ) -> Record {
-    let pipe = via.pipe.as_deref();
+    let pipe = via.pipe.as_ref();
     let user = via.context.user.as_ref();
     let who = args::who::resolve(ann.dce_auth.as_ref(), user, via.context.kerberos);
     let (orig, resp) = if c.client_dir == 0 {
@@ -1015,7 +1045,7 @@ fn accurate_record(
     };
     Record {
         ts,
-        uid: uid.to_string(),
+        uid: uid.clone(),
         orig_h: orig.0,
         orig_p: orig.1,
         resp_h: resp.0,
@@ -1025,18 +1055,20 @@ fn accurate_record(
         named_pipe: c
             .sec_addr
             .clone()
-            .or_else(|| pipe.filter(|p| !p.is_empty()).map(str::to_string)),
-        endpoint: c.uuid.map(|u| names::endpoint_or_unknown(&u).into_owned()),
+            .or_else(|| pipe.filter(|p| !p.is_empty()).cloned()),
+        endpoint: c.uuid.map(|u| name_text(names::endpoint_or_unknown(&u))),
         operation: c
             .uuid
-            .map(|u| names::operation_or_unknown(&u, c.opnum).into_owned()),
+            .map(|u| name_text(names::operation_or_unknown(&u, c.opnum))),
         extra: Some(Box::new(Extra {
-            uuid: c.uuid.map(|u| u.to_string()),
+            uuid: c.uuid.map(|u| texts.uuid(u)),
             opnum: c.opnum,
             operation_spec: c.uuid.and_then(|u| names::operation_spec(&u, c.opnum)),
-            if_version: c.if_version.map(|(a, b)| format!("{a}.{b}")),
+            if_version: c
+                .if_version
+                .map(|(a, b)| smol_str::format_smolstr!("{a}.{b}")),
             transport: via.transport,
-            smb_pipe: pipe.map(str::to_string),
+            smb_pipe: pipe.cloned(),
             tree: via.context.tree.clone(),
             smb_user: user.map(|u| u.user.clone()),
             smb_domain: user.map(|u| u.domain.clone()),
@@ -1044,8 +1076,8 @@ fn accurate_record(
                 .map(|u| u.workstation.clone())
                 .filter(|w| !w.is_empty()),
             sec_addr: c.sec_addr.clone(),
-            auth_type: c.auth_type.map(|v| names::auth_type_name(v).into_owned()),
-            auth_level: c.auth_level.map(|v| names::auth_level_name(v).into_owned()),
+            auth_type: c.auth_type.map(|v| name_text(names::auth_type_name(v))),
+            auth_level: c.auth_level.map(|v| name_text(names::auth_level_name(v))),
             status,
             fault_code,
             call_id: c.call_id,
@@ -1058,7 +1090,7 @@ fn accurate_record(
             response_stub_len: c.resp_stub_len,
             partial: c.partial,
             ts_response: c.resp_ts.map(|t| t.zeek_time()),
-            capture: label.to_string(),
+            capture: label.clone(),
             user: who.user,
             domain: who.domain,
             workstation: who.workstation,
@@ -1112,7 +1144,7 @@ mod sort_tests {
     fn rec(key: (u8, u8), tag: usize) -> Record {
         Record {
             ts: 0.0,
-            uid: tag.to_string(),
+            uid: tag.to_string().into(),
             orig_h: IpAddr::from([10, 0, 0, 1]),
             orig_p: 1,
             resp_h: IpAddr::from([10, 0, 0, 2]),

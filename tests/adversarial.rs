@@ -216,7 +216,7 @@ fn analyze(bytes: &[u8]) -> FileOutput {
 fn operations(out: &FileOutput) -> Vec<String> {
     out.records
         .iter()
-        .map(|r| r.operation.clone().unwrap_or_default())
+        .map(|r| r.operation.as_deref().unwrap_or_default().to_string())
         .collect()
 }
 

@@ -42,7 +42,7 @@ fn rows(hits: &[Hit]) -> Vec<Row> {
                 h.orig_h.to_string(),
                 h.resp_h.to_string(),
                 t.join(","),
-                h.operation.clone().unwrap_or_default(),
+                h.operation.as_deref().unwrap_or_default().to_string(),
                 h.status.unwrap_or("-").to_string(),
                 h.matched_by.clone(),
             )

@@ -124,7 +124,7 @@ fn merge_decodes_a_call_split_between_rotated_files() {
     let ops: Vec<_> = whole
         .records
         .iter()
-        .map(|r| r.operation.clone().unwrap_or_default())
+        .map(|r| r.operation.as_deref().unwrap_or_default().to_string())
         .collect();
     assert!(ops.contains(&"CreateServiceW".to_string()), "{ops:?}");
     let create = whole

@@ -117,7 +117,7 @@ fn our_requests(capture: &Path) -> BTreeMap<Key, usize> {
             .extra
             .as_ref()
             .expect("accurate records have extra fields");
-        let uuid = e.uuid.clone().unwrap_or_else(|| "?".into());
+        let uuid = e.uuid.as_deref().unwrap_or("?").to_string();
         let key = (r.orig_h, r.orig_p, r.resp_h, r.resp_p, uuid, e.opnum);
         *out.entry(key).or_insert(0) += 1;
     }

@@ -13,6 +13,7 @@
 use crate::capture::Timestamp;
 use crate::dcerpc::pdu::{self, Pdu};
 use crate::smb::ntlmssp::{self, NtlmUser};
+use smol_str::SmolStr;
 
 /// Entries kept per association (re-authentications are rare).
 pub const MAX_LOG: usize = 16;
@@ -89,9 +90,9 @@ impl WhoLog {
 /// The identity fields of one call record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Who {
-    pub user: Option<String>,
-    pub domain: Option<String>,
-    pub workstation: Option<String>,
+    pub user: Option<SmolStr>,
+    pub domain: Option<SmolStr>,
+    pub workstation: Option<SmolStr>,
     /// `ntlm` or `kerberos`; None when no authentication was seen.
     pub auth: Option<&'static str>,
     /// `dcerpc` (the association's own authentication) or `smb` (the SMB session's).
@@ -206,7 +207,7 @@ mod tests {
         let a = NtlmUser {
             user: "a".into(),
             domain: "D".into(),
-            workstation: String::new(),
+            workstation: SmolStr::default(),
         };
         let b = NtlmUser {
             user: "b".into(),

@@ -6,6 +6,7 @@ use super::pdu::{self, Body, Pdu, SyntaxId};
 use crate::capture::Timestamp;
 use crate::names::Uuid;
 use crate::stats::Counters;
+use smol_str::SmolStr;
 use std::collections::{HashMap, VecDeque};
 
 /// Limits for one association; each has a counter in [`Counters`].
@@ -77,7 +78,7 @@ pub struct Call {
     pub object: Option<Uuid>,
     pub status: CallStatus,
     /// Secondary address from the bind_ack of this association.
-    pub sec_addr: Option<String>,
+    pub sec_addr: Option<SmolStr>,
     pub auth_type: Option<u8>,
     pub auth_level: Option<u8>,
     /// The request stub is encrypted (packet privacy).
@@ -123,7 +124,7 @@ pub struct Association {
     contexts: HashMap<u16, Context>,
     /// Binds waiting for their ack: call id → proposed context ids in order.
     pending_binds: VecDeque<(u32, Vec<u16>)>,
-    sec_addr: Option<String>,
+    sec_addr: Option<SmolStr>,
     /// Requests being reassembled, per direction, by call id.
     reasm: [HashMap<u32, Partial>; 2],
     /// Responses being reassembled: call id → (stub bytes, over limit).
@@ -188,7 +189,7 @@ impl Association {
             Body::BindAck { sec_addr, results } | Body::AlterContextResp { sec_addr, results } => {
                 let sa = pdu::trim_nul(sec_addr);
                 if !sa.is_empty() {
-                    self.sec_addr = Some(String::from_utf8_lossy(sa).into_owned());
+                    self.sec_addr = Some(SmolStr::from(String::from_utf8_lossy(sa)));
                 }
                 let pos = self
                     .pending_binds

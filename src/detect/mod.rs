@@ -10,7 +10,7 @@
 pub mod indicators;
 pub mod sigma;
 
-use crate::output::Record;
+use crate::output::{Record, SmolStr};
 use indicators::IndicatorSet;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -30,7 +30,7 @@ pub struct Technique {
 pub struct Hit {
     /// Request time (Zeek's `ts`).
     pub ts: f64,
-    pub uid: String,
+    pub uid: SmolStr,
     #[serde(rename = "id.orig_h")]
     pub orig_h: IpAddr,
     #[serde(rename = "id.orig_p")]
@@ -41,14 +41,14 @@ pub struct Hit {
     pub resp_p: u16,
     /// `tcp`, `smb1`, `smb2`, ...
     pub transport: Option<&'static str>,
-    pub named_pipe: Option<String>,
-    pub smb_pipe: Option<String>,
+    pub named_pipe: Option<SmolStr>,
+    pub smb_pipe: Option<SmolStr>,
     /// Zeek's names for the call.
-    pub endpoint: Option<String>,
-    pub operation: Option<String>,
+    pub endpoint: Option<SmolStr>,
+    pub operation: Option<SmolStr>,
     /// The Microsoft-specification name where Zeek's differs or is missing.
     pub operation_spec: Option<&'static str>,
-    pub uuid: Option<String>,
+    pub uuid: Option<SmolStr>,
     pub opnum: Option<u16>,
     /// `ok` (response), `fault` or `no_response`.
     pub status: Option<&'static str>,
@@ -69,11 +69,11 @@ pub struct Hit {
     /// Null for Sigma hits, which match on the names themselves.
     pub would_match_in_zeek: Option<bool>,
     /// The capture file the call came from.
-    pub capture: Option<String>,
+    pub capture: Option<SmolStr>,
     /// Who made the call (`user`, `domain`, `workstation`, `auth`: see `output::Extra`).
-    pub user: Option<String>,
-    pub domain: Option<String>,
-    pub workstation: Option<String>,
+    pub user: Option<SmolStr>,
+    pub domain: Option<SmolStr>,
+    pub workstation: Option<SmolStr>,
     pub auth: Option<&'static str>,
     /// The call's decoded arguments (`crate::args`), null when not decoded, and why.
     pub args: Option<crate::args::Args>,
@@ -125,7 +125,7 @@ impl sigma::Event for RecordEvent<'_> {
     }
 }
 
-fn opt(o: &Option<String>) -> sigma::Value<'_> {
+fn opt(o: &Option<SmolStr>) -> sigma::Value<'_> {
     o.as_deref().map_or(sigma::Value::Null, sigma::Value::Str)
 }
 
@@ -311,7 +311,8 @@ pub fn write_text<W: Write + ?Sized>(out: &mut W, hits: &[Hit]) -> io::Result<()
             }
             let op = h
                 .operation
-                .clone()
+                .as_deref()
+                .map(str::to_string)
                 .or_else(|| h.operation_spec.map(str::to_string))
                 .or_else(|| h.opnum.map(|o| format!("opnum {o}")))
                 .unwrap_or_else(|| "-".into());

@@ -5,6 +5,7 @@ pub mod escape;
 pub mod spill;
 
 use serde::Serialize;
+pub use smol_str::SmolStr;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
@@ -12,15 +13,15 @@ use std::net::IpAddr;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub ts: f64,
-    pub uid: String,
+    pub uid: SmolStr,
     pub orig_h: IpAddr,
     pub orig_p: u16,
     pub resp_h: IpAddr,
     pub resp_p: u16,
     pub rtt: Option<f64>,
-    pub named_pipe: Option<String>,
-    pub endpoint: Option<String>,
-    pub operation: Option<String>,
+    pub named_pipe: Option<SmolStr>,
+    pub endpoint: Option<SmolStr>,
+    pub operation: Option<SmolStr>,
     /// rpcsift's own fields (absent in `--zeek-compat` mode). Boxed: records are sorted
     /// and moved, and these fields are most of their size.
     pub extra: Option<Box<Extra>>,
@@ -32,32 +33,32 @@ pub struct Record {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Extra {
     /// Interface UUID, lower-case, or null when the bind was not seen.
-    pub uuid: Option<String>,
+    pub uuid: Option<SmolStr>,
     pub opnum: u16,
     /// Microsoft-specification operation name where it differs from Zeek's, or Zeek has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operation_spec: Option<&'static str>,
-    pub if_version: Option<String>,
+    pub if_version: Option<SmolStr>,
     /// "tcp" for plain TCP; "smb1"/"smb2"/"smb3" for named pipes.
     pub transport: &'static str,
     /// SMB named pipe as opened (e.g. `svcctl`), for calls over SMB.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub smb_pipe: Option<String>,
+    pub smb_pipe: Option<SmolStr>,
     /// SMB share path from the tree connect (e.g. `\\10.0.0.1\IPC$`), for calls over SMB.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tree: Option<String>,
+    pub tree: Option<SmolStr>,
     /// User, domain and workstation of the SMB session, when its session setup carried
     /// NTLMSSP in clear.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub smb_user: Option<String>,
+    pub smb_user: Option<SmolStr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub smb_domain: Option<String>,
+    pub smb_domain: Option<SmolStr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub smb_workstation: Option<String>,
+    pub smb_workstation: Option<SmolStr>,
     /// Secondary address from the bind_ack.
-    pub sec_addr: Option<String>,
-    pub auth_type: Option<String>,
-    pub auth_level: Option<String>,
+    pub sec_addr: Option<SmolStr>,
+    pub auth_type: Option<SmolStr>,
+    pub auth_level: Option<SmolStr>,
     /// "ok", "fault" or "no_response".
     pub status: &'static str,
     /// Fault status code, as `0x%08x`.
@@ -78,13 +79,13 @@ pub struct Extra {
     /// Time of the response (null when none).
     pub ts_response: Option<f64>,
     /// The capture file this call came from.
-    pub capture: String,
+    pub capture: SmolStr,
     /// Who made the call: from the DCE-RPC association's NTLMSSP AUTHENTICATE, else from
     /// the SMB session's (`auth_source` says which). Kerberos gives `auth: "kerberos"` and
     /// a null user: the client principal is encrypted (see `crate::args::who`).
-    pub user: Option<String>,
-    pub domain: Option<String>,
-    pub workstation: Option<String>,
+    pub user: Option<SmolStr>,
+    pub domain: Option<SmolStr>,
+    pub workstation: Option<SmolStr>,
     /// `ntlm`, `kerberos` or null (no authentication seen).
     pub auth: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -187,7 +188,7 @@ impl<W: Write> Writer<W> {
             Format::Zeek => {
                 let opt_t =
                     |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_else(|| "-".into());
-                let opt_s = |v: &Option<String>| {
+                let opt_s = |v: &Option<SmolStr>| {
                     v.as_deref()
                         .map(escape::zeek_tsv)
                         .unwrap_or_else(|| "-".into())

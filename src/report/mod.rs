@@ -271,7 +271,7 @@ pub fn hit_value(h: &Hit, rec: Option<&Record>) -> Value {
                 obj.insert(k.to_string(), val);
             }
         };
-        let s = |o: &Option<String>| o.as_deref().map_or(Value::Null, Value::from);
+        let s = |o: &Option<crate::output::SmolStr>| o.as_deref().map_or(Value::Null, Value::from);
         put("user", s(&x.user));
         put("domain", s(&x.domain));
         put("workstation", s(&x.workstation));
@@ -284,7 +284,10 @@ pub fn hit_value(h: &Hit, rec: Option<&Record>) -> Value {
                 .unwrap_or(Value::Null),
         );
         put("args_status", Value::from(x.args_status));
-        put("what_ran", s(&x.what_ran));
+        put(
+            "what_ran",
+            x.what_ran.as_deref().map_or(Value::Null, Value::from),
+        );
     }
     obj.insert(
         "call".into(),

@@ -74,7 +74,7 @@ pub fn layer(hits: &[Hit], name: &str, description: &str) -> Value {
             a.sources.insert(src);
             let op = match (&h.endpoint, &h.operation) {
                 (Some(e), Some(o)) => format!("{e}::{o}"),
-                (None, Some(o)) => o.clone(),
+                (None, Some(o)) => o.to_string(),
                 _ => h
                     .operation_spec
                     .map(str::to_string)

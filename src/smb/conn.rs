@@ -30,6 +30,7 @@ use super::{
     MAX_SESSIONS, MAX_TREES, PipeContext, PipeEvent, PipeKey, SmbCounters,
 };
 use crate::capture::Timestamp;
+use smol_str::SmolStr;
 use std::collections::VecDeque;
 
 /// Pipe names recognised on a tree whose connect was not seen (compared without a leading
@@ -268,7 +269,7 @@ struct State {
     /// Who each session authenticated as, keyed like trees (smb2, SessionId or UID).
     users: Lru<(bool, u64), SessionAuth>,
     /// Share path of each tree (kept after TREE_DISCONNECT, evicted by age only).
-    tree_paths: Lru<TreeKey, String>,
+    tree_paths: Lru<TreeKey, SmolStr>,
 }
 
 impl Default for SmbConn {
@@ -1026,7 +1027,7 @@ impl State {
                     };
                     self.insert_tree(tk, kind, c);
                     if let Some(path) = path {
-                        self.tree_paths.insert(tk, path);
+                        self.tree_paths.insert(tk, path.into());
                     }
                 }
             }
@@ -1212,9 +1213,9 @@ impl State {
                     Smb1SessionSetup::Blob(blob) => ntlmssp::session_auth(blob),
                     Smb1SessionSetup::Plain { account, domain } => {
                         Some(SessionAuth::Ntlm(NtlmUser {
-                            user: account.to_string_lossy(),
-                            domain: domain.to_string_lossy(),
-                            workstation: String::new(),
+                            user: account.to_string_lossy().into(),
+                            domain: domain.to_string_lossy().into(),
+                            workstation: SmolStr::default(),
                         }))
                     }
                 };
@@ -1269,7 +1270,7 @@ impl State {
                 };
                 self.insert_tree(tk, kind, c);
                 if let Some(path) = path {
-                    self.tree_paths.insert(tk, path);
+                    self.tree_paths.insert(tk, path.into());
                 }
             }
             (SMB_COM_NT_CREATE_ANDX | SMB_COM_OPEN_ANDX, false) => {

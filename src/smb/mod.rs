@@ -53,6 +53,7 @@ mod testutil;
 
 pub use conn::SmbConn;
 use serde::Serialize;
+use smol_str::SmolStr;
 
 /// Largest NBSS message (payload, without its 4-byte header) that is ever buffered whole.
 /// SMB2 servers negotiate at most 8 MiB reads and writes; the margin covers headers and
@@ -167,7 +168,7 @@ pub enum PipeEvent<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PipeContext {
     /// The share path from the tree connect request, e.g. `\\10.0.0.1\IPC$`.
-    pub tree: Option<String>,
+    pub tree: Option<SmolStr>,
     /// Who the session authenticated as, when its session setup carried an NTLMSSP
     /// AUTHENTICATE_MESSAGE in clear (SMB1 without extended security: account and domain).
     pub user: Option<ntlmssp::NtlmUser>,

@@ -13,6 +13,7 @@
 //! NegotiateFlags:u32 ...`, where each `fields` is `Len:u16 MaxLen:u16 BufferOffset:u32`
 //! and BufferOffset counts from the signature.
 
+use smol_str::SmolStr;
 /// The 8-byte signature that opens every NTLMSSP message.
 pub const SIGNATURE: &[u8; 8] = b"NTLMSSP\0";
 /// MessageType of an AUTHENTICATE_MESSAGE.
@@ -35,9 +36,9 @@ const MIN_LEN: usize = 64;
 /// Who authenticated. Empty strings are kept as sent (an anonymous logon has an empty user).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NtlmUser {
-    pub user: String,
-    pub domain: String,
-    pub workstation: String,
+    pub user: SmolStr,
+    pub domain: SmolStr,
+    pub workstation: SmolStr,
 }
 
 /// How an SMB session (or a DCE-RPC association) authenticated, as far as the clear
@@ -124,9 +125,9 @@ pub fn parse_authenticate(msg: &[u8]) -> Option<NtlmUser> {
     }
     let unicode = u32_at(msg, FLAGS)? & NEGOTIATE_UNICODE != 0;
     Some(NtlmUser {
-        domain: text(field(msg, DOMAIN_FIELDS)?, unicode),
-        user: text(field(msg, USER_FIELDS)?, unicode),
-        workstation: text(field(msg, WORKSTATION_FIELDS)?, unicode),
+        domain: text(field(msg, DOMAIN_FIELDS)?, unicode).into(),
+        user: text(field(msg, USER_FIELDS)?, unicode).into(),
+        workstation: text(field(msg, WORKSTATION_FIELDS)?, unicode).into(),
     })
 }
 

@@ -26,7 +26,7 @@
 
 use crate::detect::indicators::{self, IndicatorSet};
 use crate::names::{self, Uuid};
-use crate::output::Record;
+use crate::output::{Record, SmolStr};
 use crate::validate::zeeklog::ZeekRecord;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -246,22 +246,26 @@ fn call_ref(r: &Record) -> CallRef {
         resp_h: r.resp_h,
         resp_p: r.resp_p,
         transport: x.map(|x| x.transport).unwrap_or("tcp"),
-        named_pipe: r.named_pipe.clone(),
-        endpoint: r.endpoint.clone(),
-        operation: r.operation.clone(),
-        uuid: x.and_then(|x| x.uuid.clone()),
+        named_pipe: owned(&r.named_pipe),
+        endpoint: owned(&r.endpoint),
+        operation: owned(&r.operation),
+        uuid: x.and_then(|x| owned(&x.uuid)),
         opnum: x.map(|x| x.opnum).unwrap_or(0),
         call_id: x.map(|x| x.call_id).unwrap_or(0),
         status: x.map(|x| x.status).unwrap_or("ok"),
         rtt: r.rtt,
         encrypted: x.is_some_and(|x| x.encrypted),
-        capture: x.map(|x| x.capture.clone()).unwrap_or_default(),
+        capture: x.map(|x| x.capture.to_string()).unwrap_or_default(),
     }
+}
+
+fn owned(v: &Option<SmolStr>) -> Option<String> {
+    v.as_deref().map(str::to_string)
 }
 
 /// A one-line rendering of an emulated (expected) Zeek line.
 pub fn line_text(r: &Record) -> String {
-    let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let o = |v: &Option<SmolStr>| v.as_deref().unwrap_or("-").to_string();
     format!(
         "{} {}:{} > {}:{} rtt={} named_pipe={} {} {}",
         fmt6(r.ts),
@@ -277,7 +281,8 @@ pub fn line_text(r: &Record) -> String {
 }
 
 fn same_names(z: &ZeekRecord, a: &Record) -> bool {
-    z.endpoint == a.endpoint && z.operation == a.operation
+    z.endpoint.as_deref() == a.endpoint.as_deref()
+        && z.operation.as_deref() == a.operation.as_deref()
 }
 
 fn ts_response(a: &Record) -> Option<f64> {
@@ -471,19 +476,22 @@ pub fn compare(
     // Z to E: exact multiset match (ts as a wildcard where Zeek's was masked).
     let e_key = |conn: Conn,
                  rtt: Option<f64>,
-                 pipe: &Option<String>,
-                 ep: &Option<String>,
-                 op: &Option<String>|
-     -> ExactKey { (conn, rtt.map(fmt6), pipe.clone(), ep.clone(), op.clone()) };
+                 pipe: Option<&str>,
+                 ep: Option<&str>,
+                 op: Option<&str>|
+     -> ExactKey {
+        let own = |v: Option<&str>| v.map(str::to_string);
+        (conn, rtt.map(fmt6), own(pipe), own(ep), own(op))
+    };
     let mut e_index: HashMap<ExactKey, Vec<usize>> = HashMap::new();
     for (ei, e) in emulated.iter().enumerate() {
         e_index
             .entry(e_key(
                 rconn(e),
                 e.rtt,
-                &e.named_pipe,
-                &e.endpoint,
-                &e.operation,
+                e.named_pipe.as_deref(),
+                e.endpoint.as_deref(),
+                e.operation.as_deref(),
             ))
             .or_default()
             .push(ei);
@@ -491,7 +499,13 @@ pub fn compare(
     let mut e_matched = vec![false; emulated.len()];
     let mut z_pred: Vec<Option<usize>> = vec![None; zeek.len()];
     for (zi, z) in zeek.iter().enumerate() {
-        let key = e_key(zconn(z), z.rtt, &z.named_pipe, &z.endpoint, &z.operation);
+        let key = e_key(
+            zconn(z),
+            z.rtt,
+            z.named_pipe.as_deref(),
+            z.endpoint.as_deref(),
+            z.operation.as_deref(),
+        );
         if let Some(list) = e_index.get(&key) {
             let zts = z.ts.map(fmt6);
             let hit = list.iter().copied().find(|&ei| {
@@ -799,11 +813,11 @@ fn diff_fields(z: &ZeekRecord, a: &Record, tol: f64, rtt_tol: f64) -> Vec<FieldD
         ("operation", &z.operation, &a.operation),
         ("named_pipe", &z.named_pipe, &a.named_pipe),
     ] {
-        if zv != av {
+        if zv.as_deref() != av.as_deref() {
             v.push(FieldDiff {
                 field,
                 zeek: zv.clone(),
-                ours: av.clone(),
+                ours: owned(av),
             });
         }
     }
