@@ -60,6 +60,24 @@ pub fn lossless(b: &[u8]) -> String {
 /// A double as rapidjson's Grisu2 writer prints it: shortest round-trip digits, decimal
 /// notation for moderate exponents, a trailing `.0` for integral values.
 pub fn zeek_json_double(x: f64) -> String {
+    let mut out = Vec::with_capacity(24);
+    zeek_json_double_into(&mut out, x);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`zeek_json_double`] appended to `out`. Timestamps and round-trip times take the fast
+/// path: `ryu` prints the same shortest digits as `Display`, and in decimal notation
+/// (with the `.0`) for the magnitudes where both do.
+pub fn zeek_json_double_into(out: &mut Vec<u8>, x: f64) {
+    if x.is_finite() && (1e-5..1e15).contains(&x.abs()) {
+        let mut b = ryu::Buffer::new();
+        out.extend_from_slice(b.format_finite(x).as_bytes());
+    } else {
+        out.extend_from_slice(display_double(x).as_bytes());
+    }
+}
+
+fn display_double(x: f64) -> String {
     if !x.is_finite() {
         return "null".into();
     }
@@ -145,6 +163,23 @@ mod tests {
                 }
             }
             prop_assert_eq!(unescape_zeek_tsv(&esc), Some(bytes));
+        }
+
+        /// The fast path prints what the `Display` path prints, whatever the magnitude
+        /// (timestamps, round-trip times, and random doubles).
+        #[test]
+        fn json_double_fast_path_equals_display(
+            x in prop_oneof![
+                any::<f64>(),
+                1.0e9f64..2.0e9,
+                0.0f64..10.0,
+                1e-6f64..1e-3,
+                (0u64..2_000_000_000).prop_map(|s| s as f64),
+            ]
+        ) {
+            let mut fast = Vec::new();
+            zeek_json_double_into(&mut fast, x);
+            prop_assert_eq!(String::from_utf8(fast).expect("utf8"), display_double(x));
         }
 
         /// Text that needs no escaping (printable, no backslash) is written as is.

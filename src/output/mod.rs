@@ -2,6 +2,7 @@
 //! rpcsift JSON (`json`: Zeek's fields plus ours).
 
 pub mod escape;
+pub mod json;
 pub mod spill;
 
 use serde::Serialize;
@@ -136,8 +137,6 @@ pub struct Writer<W: Write> {
     header_done: bool,
     /// One JSON line is built here, then written at once (reused: no allocation per record).
     line: Vec<u8>,
-    /// The `Extra` object serialised, before its members are spliced into `line`.
-    extra: Vec<u8>,
 }
 
 impl<W: Write> Writer<W> {
@@ -148,7 +147,6 @@ impl<W: Write> Writer<W> {
             stamp,
             header_done: false,
             line: Vec::with_capacity(1024),
-            extra: Vec::with_capacity(1024),
         }
     }
 
@@ -214,44 +212,44 @@ impl<W: Write> Writer<W> {
                 let l = &mut self.line;
                 l.clear();
                 l.extend_from_slice(b"{\"ts\":");
-                l.extend_from_slice(escape::zeek_json_double(r.ts).as_bytes());
+                escape::zeek_json_double_into(l, r.ts);
                 l.extend_from_slice(b",\"uid\":");
-                json_str(l, &r.uid)?;
-                write!(
-                    l,
-                    ",\"id.orig_h\":\"{}\",\"id.orig_p\":{},\"id.resp_h\":\"{}\",\"id.resp_p\":{}",
-                    r.orig_h, r.orig_p, r.resp_h, r.resp_p
-                )?;
+                json::str(l, &r.uid);
+                l.extend_from_slice(b",\"id.orig_h\":");
+                addr(l, r.orig_h);
+                l.extend_from_slice(b",\"id.orig_p\":");
+                json::uint(l, r.orig_p.into());
+                l.extend_from_slice(b",\"id.resp_h\":");
+                addr(l, r.resp_h);
+                l.extend_from_slice(b",\"id.resp_p\":");
+                json::uint(l, r.resp_p.into());
                 match r.rtt {
                     Some(x) => {
                         l.extend_from_slice(b",\"rtt\":");
-                        l.extend_from_slice(escape::zeek_json_double(x).as_bytes());
+                        escape::zeek_json_double_into(l, x);
                     }
                     None if json => l.extend_from_slice(b",\"rtt\":null"),
                     None => {}
                 }
                 for (k, v) in [
-                    ("named_pipe", &r.named_pipe),
-                    ("endpoint", &r.endpoint),
-                    ("operation", &r.operation),
+                    (&b",\"named_pipe\":"[..], &r.named_pipe),
+                    (&b",\"endpoint\":"[..], &r.endpoint),
+                    (&b",\"operation\":"[..], &r.operation),
                 ] {
                     match v {
                         Some(v) => {
-                            write!(l, ",\"{k}\":")?;
-                            json_str(l, &escape::zeek_hex(v))?;
+                            l.extend_from_slice(k);
+                            json::zeek_hex_str(l, v);
                         }
-                        None if json => write!(l, ",\"{k}\":null")?,
+                        None if json => {
+                            l.extend_from_slice(k);
+                            l.extend_from_slice(b"null");
+                        }
                         None => {}
                     }
                 }
                 if json && let Some(e) = &r.extra {
-                    self.extra.clear();
-                    serde_json::to_writer(&mut self.extra, e).map_err(io::Error::other)?;
-                    // Splice the extra object's members into ours.
-                    if self.extra.len() > 2 {
-                        l.push(b',');
-                        l.extend_from_slice(&self.extra[1..self.extra.len() - 1]);
-                    }
+                    json::extra_members(l, e)?;
                 }
                 l.extend_from_slice(b"}\n");
                 Ok(())
@@ -269,9 +267,23 @@ impl<W: Write> Writer<W> {
     }
 }
 
-/// A JSON string literal appended to `out`.
-fn json_str(out: &mut Vec<u8>, s: &str) -> io::Result<()> {
-    serde_json::to_writer(out, s).map_err(io::Error::other)
+/// An address as a JSON string (IPv4 without the formatter, the common case).
+fn addr(out: &mut Vec<u8>, a: IpAddr) {
+    match a {
+        IpAddr::V4(v4) => {
+            out.push(b'"');
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                json::uint(out, o.into());
+            }
+            out.push(b'"');
+        }
+        IpAddr::V6(_) => {
+            let _ = write!(out, "\"{a}\"");
+        }
+    }
 }
 
 /// Wall-clock time as Zeek writes `#open`/`#close` (UTC).
