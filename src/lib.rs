@@ -20,3 +20,12 @@ pub mod smb;
 pub mod stats;
 pub mod validate;
 pub mod zeek;
+
+/// Hash maps for per-packet and per-PDU state. Keys come from the capture, i.e. from a
+/// possibly hostile sender, but the capture is fixed before the process picks its random
+/// seed: foldhash's per-map seeded hash leaves no seed-independent collisions to build
+/// in advance (the non-interactive case its HashDoS notes cover), at a fraction of
+/// SipHash's cost per packet (benches/RESULTS.md).
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// The set counterpart of [`FastMap`].
+pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;

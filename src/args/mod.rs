@@ -22,11 +22,12 @@ pub mod who;
 pub mod wmi;
 pub mod xml;
 
+use crate::FastMap;
 use crate::dcerpc::{Call, CallStatus};
 use crate::names::Uuid;
 use ndr::{ContextHandle, NdrError, Reader};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Handles remembered per association (oldest forgotten first beyond this).
 pub const MAX_HANDLES: usize = 1024;
@@ -347,7 +348,7 @@ struct HandleInfo {
 /// Per-association decoding state: the service handles seen so far.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    handles: HashMap<ContextHandle, HandleInfo>,
+    handles: FastMap<ContextHandle, HandleInfo>,
     order: std::collections::VecDeque<ContextHandle>,
 }
 

@@ -51,8 +51,9 @@ pub struct TcpSegment<'a> {
 
 use super::Frame;
 use super::linktype;
+use crate::FastMap;
 use crate::stats::Counters;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// 802.1Q / 802.1ad tags followed before giving up on a frame.
@@ -565,7 +566,7 @@ struct Datagram {
 
 #[derive(Default)]
 struct Defrag {
-    map: HashMap<FragKey, Datagram>,
+    map: FastMap<FragKey, Datagram>,
     /// Age order (first fragment's time, arrival number) for timeouts and eviction.
     by_age: BTreeMap<(Timestamp, u64), FragKey>,
     next_seq: u64,

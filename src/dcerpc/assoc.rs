@@ -3,11 +3,12 @@
 //! direction and call id, and request/response matching by call id (FIFO on reuse).
 
 use super::pdu::{self, Body, Pdu, SyntaxId};
+use crate::FastMap;
 use crate::capture::Timestamp;
 use crate::names::Uuid;
 use crate::stats::Counters;
 use smol_str::SmolStr;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Limits for one association; each has a counter in [`Counters`].
 #[derive(Debug, Clone, Copy)]
@@ -121,16 +122,16 @@ struct Partial {
 /// State of one association.
 #[derive(Debug, Default)]
 pub struct Association {
-    contexts: HashMap<u16, Context>,
+    contexts: FastMap<u16, Context>,
     /// Binds waiting for their ack: call id → proposed context ids in order.
     pending_binds: VecDeque<(u32, Vec<u16>)>,
     sec_addr: Option<SmolStr>,
     /// Requests being reassembled, per direction, by call id.
-    reasm: [HashMap<u32, Partial>; 2],
+    reasm: [FastMap<u32, Partial>; 2],
     /// Responses being reassembled: call id → (stub bytes, over limit).
-    resp_reasm: [HashMap<u32, (u64, Vec<u8>)>; 2],
+    resp_reasm: [FastMap<u32, (u64, Vec<u8>)>; 2],
     /// Completed requests waiting for a response, by call id, oldest first.
-    pending: HashMap<u32, VecDeque<Call>>,
+    pending: FastMap<u32, VecDeque<Call>>,
     pending_count: usize,
     /// Responses seen before their request (the request was held behind a TCP hole or
     /// reordered): matched when the request completes, counted as orphans at the end.

@@ -2,9 +2,9 @@
 //! directions and a slot for whatever protocol state the caller attaches.
 
 use super::tcp::{HalfLimits, HalfStream, StreamEvent};
+use crate::FastMap;
 use crate::capture::{TcpSegment, Timestamp};
 use crate::stats::Counters;
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// Direction-independent connection key (lower endpoint first).
@@ -218,7 +218,7 @@ fn ack_gap<A: FlowApp>(
 pub struct FlowTable<A, F: FnMut(&ConnMeta) -> A> {
     /// Boxed: the map's slots stay small (a rehash moves 48 bytes per connection, and the
     /// map's spare capacity costs that much, not a whole connection state).
-    conns: HashMap<ConnKey, Box<Conn<A>>>,
+    conns: FastMap<ConnKey, Box<Conn<A>>>,
     limits: FlowLimits,
     make_app: F,
     /// Segments seen, owned or skipped ([`FlowTable::skip`]): a connection's `seq` is the
@@ -231,7 +231,7 @@ pub struct FlowTable<A, F: FnMut(&ConnMeta) -> A> {
     /// Connections that ended with FIN or RST, and when: a bare ACK or FIN arriving after
     /// the end (the last ACK of the close handshake) belongs to them and must not open a
     /// new connection. Bounded by [`MAX_TOMBSTONES`]; forgotten after [`TOMBSTONE_SECS`].
-    tombstones: HashMap<ConnKey, Timestamp>,
+    tombstones: FastMap<ConnKey, Timestamp>,
 }
 
 /// How long (packet time) a closed connection still absorbs its stray ACKs; Zeek keeps
@@ -243,7 +243,7 @@ const MAX_TOMBSTONES: usize = 65536;
 impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
     pub fn new(limits: FlowLimits, likely_server_port: fn(u16) -> bool, make_app: F) -> Self {
         FlowTable {
-            conns: HashMap::new(),
+            conns: FastMap::default(),
             limits,
             make_app,
             segments: 0,
@@ -251,7 +251,7 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
             packets_since_sweep: 0,
             now: Timestamp::default(),
             likely_server_port,
-            tombstones: HashMap::new(),
+            tombstones: FastMap::default(),
         }
     }
 

@@ -1,13 +1,14 @@
 //! Bounded maps for per-connection SMB state. Every table a peer can grow has a capacity;
 //! past it the least recently used entry goes, and the caller counts the eviction.
 
-use std::collections::{BTreeMap, HashMap};
+use crate::FastMap;
+use std::collections::BTreeMap;
 use std::hash::Hash;
 
 /// A map with a capacity and least-recently-used eviction. All operations are O(log n).
 #[derive(Debug)]
 pub struct Lru<K, V> {
-    map: HashMap<K, (V, u64)>,
+    map: FastMap<K, (V, u64)>,
     order: BTreeMap<u64, K>,
     tick: u64,
     cap: usize,
@@ -16,7 +17,7 @@ pub struct Lru<K, V> {
 impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     pub fn new(cap: usize) -> Self {
         Lru {
-            map: HashMap::new(),
+            map: FastMap::default(),
             order: BTreeMap::new(),
             tick: 0,
             cap: cap.max(1),
@@ -75,14 +76,14 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
 /// Zeek's way with a full table: clear it all, then insert.
 #[derive(Debug)]
 pub struct ClearMap<K, V> {
-    map: HashMap<K, V>,
+    map: FastMap<K, V>,
     cap: usize,
 }
 
 impl<K: Hash + Eq, V> ClearMap<K, V> {
     pub fn new(cap: usize) -> Self {
         ClearMap {
-            map: HashMap::new(),
+            map: FastMap::default(),
             cap: cap.max(1),
         }
     }

@@ -35,7 +35,7 @@ use super::records::{
     STATUS_MORE_PROCESSING_REQUIRED, STATUS_NOTIFY_ENUM_DIR, STATUS_PENDING, Smb2Header, SmbString,
 };
 use super::table::ClearMap;
-use std::collections::HashSet;
+use crate::FastSet;
 
 /// `SMB::pipe_filenames` (base/protocols/smb/consts.zeek; shared/reference
 /// zeek-smb-pipe-filenames.tsv): exact, case-sensitive matches.
@@ -56,7 +56,7 @@ pub struct ZeekFid {
     /// Bumped at every loss of sync, so that messages begun before it stay invisible.
     epoch: u64,
     /// `tree_is_pipe_map` entries that are true (keys are u16 in Zeek, so at most 65536).
-    pipe_trees: HashSet<u16>,
+    pipe_trees: FastSet<u16>,
     /// `smb2_request_tree_id`: message id → tree id of the request.
     request_tree: ClearMap<u64, u32>,
     /// `smb2_read_fids`.
@@ -72,7 +72,7 @@ impl Default for ZeekFid {
         ZeekFid {
             need_sync: true,
             epoch: 0,
-            pipe_trees: HashSet::new(),
+            pipe_trees: FastSet::default(),
             request_tree: ClearMap::new(ZEEK_MAX_PENDING_MESSAGES),
             read_fids: ClearMap::new(ZEEK_MAX_PENDING_MESSAGES),
             ioctl_fids: ClearMap::new(ZEEK_MAX_PENDING_MESSAGES),

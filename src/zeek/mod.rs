@@ -3,9 +3,9 @@
 //! `zeek-dce-rpc-semantics.md`). Kept apart from the accurate path on purpose: nothing
 //! here is "right", it is what Zeek does.
 
+use crate::FastMap;
 use crate::dcerpc::pdu::{self, Body};
 use crate::names::{self, Uuid};
-use std::collections::HashMap;
 
 /// Zeek's `DCE_RPC::max_cmd_reassembly`.
 pub const MAX_CMD_REASSEMBLY: usize = 20;
@@ -40,7 +40,7 @@ struct Info {
 struct ScriptState {
     uuid: Option<Uuid>,
     named_pipe: Option<String>,
-    ctx_to_uuid: HashMap<u16, Uuid>,
+    ctx_to_uuid: FastMap<u16, Uuid>,
 }
 
 /// Script-side backing entry for one fid.
@@ -55,8 +55,8 @@ struct Backing {
 pub struct Analyzer {
     skip: bool,
     /// Per direction: call_id → (first fragment's ptype, ctx, opnum, bytes buffered).
-    reasm: [HashMap<u32, Frag>; 2],
-    cont_id_opnum: HashMap<u16, u16>,
+    reasm: [FastMap<u32, Frag>; 2],
+    cont_id_opnum: FastMap<u16, u16>,
 }
 
 #[derive(Debug, Clone)]
