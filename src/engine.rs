@@ -326,6 +326,9 @@ fn read_one(
 /// Shared sink the per-connection state writes into.
 struct Sink {
     records: Vec<Record>,
+    /// With `Options::spill`: records rendered as they are made (then `records` stays
+    /// empty).
+    batch: Option<crate::output::spill::Batch>,
     /// Spilled runs and where to spill (see `Options::spill`).
     runs: Vec<crate::output::spill::Run>,
     spill: Option<crate::output::spill::SpillConfig>,
@@ -369,6 +372,10 @@ fn analyze_inputs(
     let mut notices = Vec::new();
     let sink = Rc::new(RefCell::new(Sink {
         records: Vec::new(),
+        batch: opts
+            .spill
+            .as_ref()
+            .map(|c| crate::output::spill::Batch::new(c.format)),
         runs: Vec::new(),
         spill: opts.spill.clone(),
         spill_error: None,
@@ -428,6 +435,7 @@ fn analyze_inputs(
     }
     counters.merge(&tab_c);
     let mut sink = sink.borrow_mut();
+    sink.flush_batch(false);
     counters.merge(&sink.counters);
     counters.merge(&sink.framing);
     counters.smb.merge(&sink.smb_counters);
@@ -940,12 +948,12 @@ impl TcpApp {
             }
             let at = (file_index, n as u64);
             let r = accurate_record(c, meta, &uid, &label, at, via, &mut texts);
-            sink.records.push(r);
+            sink.push(r);
         }
         if let Some(mut script) = self.script.take() {
             script.remove(ts.zeek_time());
             for (n, l) in script.lines.iter().enumerate() {
-                sink.records.push(Record {
+                sink.push(Record {
                     ts: l.ts,
                     uid: uid.clone(),
                     orig_h: meta.orig.0,
@@ -966,17 +974,50 @@ impl TcpApp {
 }
 
 impl Sink {
-    /// Past the configured count, write the records out as one sorted run. A failure is
+    /// A finished record: rendered into the batch when spilling is on, else kept.
+    fn push(&mut self, r: Record) {
+        match &mut self.batch {
+            Some(b) => {
+                if let Err(e) = b.push(&r) {
+                    self.spill_error.get_or_insert(e.to_string());
+                    self.records.push(r);
+                }
+            }
+            None => self.records.push(r),
+        }
+    }
+
+    /// Past the configured count, write the batch out as one sorted run. A failure is
     /// reported once and the records stay in memory (correct output, unbounded memory).
     fn maybe_spill(&mut self) {
-        let Some(cfg) = &self.spill else { return };
-        if self.records.len() < cfg.max_records.max(1) || self.spill_error.is_some() {
-            return;
+        let full = match (&self.spill, &self.batch) {
+            (Some(cfg), Some(b)) => b.len() >= cfg.max_records.max(1),
+            _ => false,
+        };
+        if full {
+            self.flush_batch(true);
         }
-        sort_records(&mut self.records);
-        match crate::output::spill::write_run(cfg, &mut self.records) {
+    }
+
+    /// The batch as a sorted run: on disk (`to_disk`, unless an earlier write failed) or
+    /// in memory.
+    fn flush_batch(&mut self, to_disk: bool) {
+        let Some(b) = self.batch.as_mut().filter(|b| !b.is_empty()) else {
+            return;
+        };
+        let cfg = self
+            .spill
+            .as_ref()
+            .filter(|_| to_disk && self.spill_error.is_none());
+        match b.flush(cfg) {
             Ok(run) => self.runs.push(run),
-            Err(e) => self.spill_error = Some(e.to_string()),
+            Err(e) => {
+                self.spill_error = Some(e.to_string());
+                // Keep the lines: an in-memory run cannot fail to be written.
+                if let Ok(run) = b.flush(None) {
+                    self.runs.push(run);
+                }
+            }
         }
     }
 }

@@ -1,5 +1,7 @@
-//! Bounded memory for long runs: records leave memory as sorted runs of rendered output
-//! lines on disk, and the runs are merged in record order at the end.
+//! Bounded memory for long runs: a worker renders each record into its output line as
+//! soon as the record is made ([`Batch`]), writes full batches out as sorted runs on disk,
+//! keeps its last batch as a run in memory, and the runs are merged in record order at
+//! the end.
 //!
 //! A record's order key `(time, file, connection, sequence)` is total and does not depend
 //! on how the work was shared out, so merging the runs gives exactly the order an
@@ -26,16 +28,46 @@ pub struct SpillConfig {
     pub max_records: usize,
 }
 
-/// One sorted run on disk.
+/// One sorted run of rendered lines: on disk, or (the last batch of a worker) in memory.
 #[derive(Debug)]
 pub struct Run {
-    pub path: PathBuf,
     pub records: u64,
+    store: Store,
+}
+
+#[derive(Debug)]
+enum Store {
+    Disk(PathBuf),
+    /// The same entry encoding as a run file.
+    Memory(Vec<u8>),
+}
+
+impl Run {
+    /// The run's file, when it was written to disk.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match &self.store {
+            Store::Disk(p) => Some(p),
+            Store::Memory(_) => None,
+        }
+    }
+
+    fn open(&mut self) -> io::Result<RunReader> {
+        let input: Box<dyn Read + Send> = match &mut self.store {
+            Store::Disk(p) => Box::new(BufReader::with_capacity(64 << 10, File::open(p)?)),
+            Store::Memory(b) => Box::new(io::Cursor::new(std::mem::take(b))),
+        };
+        Ok(RunReader {
+            input,
+            line: Vec::new(),
+        })
+    }
 }
 
 impl Drop for Run {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let Store::Disk(p) = &self.store {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
@@ -58,42 +90,105 @@ impl Key {
 
 static RUN_SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// Write `records` (already sorted by their order key) as one run and empty the vector.
-pub fn write_run(cfg: &SpillConfig, records: &mut Vec<Record>) -> io::Result<Run> {
-    std::fs::create_dir_all(&cfg.dir)?;
-    let n = RUN_SEQ.fetch_add(1, AtomicOrdering::Relaxed);
-    let path = cfg
-        .dir
-        .join(format!("rpcsift-{}-{n}.run", std::process::id()));
-    let run = Run {
-        path,
-        records: records.len() as u64,
-    };
-    let mut out = BufWriter::new(File::create(&run.path)?);
-    let mut render = Writer::new(Vec::new(), cfg.format, String::new());
-    for r in records.iter() {
-        let k = Key::of(r);
-        let line = render.render(r)?;
-        out.write_all(&k.0.to_bits().to_le_bytes())?;
-        for v in [k.1, k.2, k.3] {
-            out.write_all(&v.to_le_bytes())?;
-        }
-        let len = u32::try_from(line.len()).map_err(io::Error::other)?;
-        out.write_all(&len.to_le_bytes())?;
-        out.write_all(line)?;
-    }
-    out.flush()?;
-    records.clear();
-    Ok(run)
+/// Records rendered as soon as they are made, waiting to be sorted into a run: a worker
+/// keeps compact output lines, not records, and reuses the same buffers run after run.
+pub struct Batch {
+    render: Writer<Vec<u8>>,
+    /// (key, start, length) of each line in `bytes`.
+    keys: Vec<(Key, usize, usize)>,
+    bytes: Vec<u8>,
 }
 
-/// Reads one run back, entry by entry.
+impl Batch {
+    pub fn new(format: Format) -> Batch {
+        Batch {
+            render: Writer::new(Vec::new(), format, String::new()),
+            keys: Vec::new(),
+            bytes: Vec::new(),
+        }
+    }
+
+    /// Render `r` into the batch.
+    pub fn push(&mut self, r: &Record) -> io::Result<()> {
+        let line = self.render.render(r)?;
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(line);
+        self.keys.push((Key::of(r), start, line.len()));
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The batch's lines in record order as one run, written to a file in `cfg.dir`
+    /// (`Some`) or kept in memory (`None`); the batch is emptied, its buffers kept. On an
+    /// error the batch keeps its lines.
+    pub fn flush(&mut self, to_disk: Option<&SpillConfig>) -> io::Result<Run> {
+        self.keys.sort_by(|a, b| a.0.cmp(&b.0));
+        let records = self.keys.len() as u64;
+        let result = match to_disk {
+            Some(cfg) => {
+                std::fs::create_dir_all(&cfg.dir)?;
+                let n = RUN_SEQ.fetch_add(1, AtomicOrdering::Relaxed);
+                let path = cfg
+                    .dir
+                    .join(format!("rpcsift-{}-{n}.run", std::process::id()));
+                // The run owns its file from here on: removed on drop, even on error.
+                let run = Run {
+                    records,
+                    store: Store::Disk(path),
+                };
+                let file = File::create(run.path().unwrap_or(&cfg.dir))?;
+                let mut out = BufWriter::with_capacity(256 << 10, file);
+                self.write_entries(&mut out)?;
+                out.flush()?;
+                Ok(run)
+            }
+            None => {
+                let mut out = Vec::with_capacity(self.bytes.len() + self.keys.len() * 36);
+                self.write_entries(&mut out)?;
+                Ok(Run {
+                    records,
+                    store: Store::Memory(out),
+                })
+            }
+        };
+        if result.is_ok() {
+            self.keys.clear();
+            self.bytes.clear();
+        }
+        result
+    }
+
+    fn write_entries(&self, out: &mut impl Write) -> io::Result<()> {
+        for &(k, start, len) in &self.keys {
+            let mut head = [0u8; 36];
+            head[..8].copy_from_slice(&k.0.to_bits().to_le_bytes());
+            for (i, v) in [k.1, k.2, k.3].into_iter().enumerate() {
+                head[8 + 8 * i..16 + 8 * i].copy_from_slice(&v.to_le_bytes());
+            }
+            let n = u32::try_from(len).map_err(io::Error::other)?;
+            head[32..].copy_from_slice(&n.to_le_bytes());
+            out.write_all(&head)?;
+            out.write_all(&self.bytes[start..start + len])?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads one run back, entry by entry, into a reused line buffer.
 struct RunReader {
-    input: BufReader<File>,
+    input: Box<dyn Read + Send>,
+    line: Vec<u8>,
 }
 
 impl RunReader {
-    fn next(&mut self) -> io::Result<Option<(Key, Vec<u8>)>> {
+    fn next(&mut self) -> io::Result<Option<Key>> {
         let mut head = [0u8; 36];
         match self.input.read_exact(&mut head) {
             Ok(()) => {}
@@ -107,17 +202,17 @@ impl RunReader {
         };
         let key = Key(f64::from_bits(u(0)), u(8), u(16), u(24));
         let len = u32::from_le_bytes([head[32], head[33], head[34], head[35]]) as usize;
-        let mut line = vec![0u8; len];
-        self.input.read_exact(&mut line)?;
-        Ok(Some((key, line)))
+        self.line.resize(len, 0);
+        self.input.read_exact(&mut self.line)?;
+        Ok(Some(key))
     }
 }
 
 /// Heap entry: smallest key first (BinaryHeap is a max-heap, so the order is reversed).
+/// The line itself stays in its source's buffer.
 struct Head {
     key: Key,
     source: usize,
-    line: Vec<u8>,
 }
 
 impl PartialEq for Head {
@@ -140,53 +235,46 @@ impl Ord for Head {
 /// Write every record, from the runs and from `memory` (sorted), in record order. Returns
 /// the number of records written.
 pub fn merge<W: Write>(
-    runs: Vec<Run>,
+    mut runs: Vec<Run>,
     memory: &[Record],
     writer: &mut Writer<W>,
 ) -> io::Result<u64> {
     let mut readers = Vec::with_capacity(runs.len());
-    for r in &runs {
-        readers.push(RunReader {
-            input: BufReader::with_capacity(64 << 10, File::open(&r.path)?),
-        });
+    for r in &mut runs {
+        readers.push(r.open()?);
     }
     let mem_source = readers.len();
     let mut render = Writer::new(Vec::new(), writer.format, String::new());
-    let mut mem = memory.iter();
-    let mut heap = BinaryHeap::new();
+    let mut mem = memory.iter().peekable();
+    let mut heap = BinaryHeap::with_capacity(readers.len() + 1);
     for (i, rd) in readers.iter_mut().enumerate() {
-        if let Some((key, line)) = rd.next()? {
-            heap.push(Head {
-                key,
-                source: i,
-                line,
-            });
+        if let Some(key) = rd.next()? {
+            heap.push(Head { key, source: i });
         }
     }
-    if let Some(r) = mem.next() {
+    if let Some(r) = mem.peek() {
         heap.push(Head {
             key: Key::of(r),
             source: mem_source,
-            line: render.render(r)?.to_vec(),
         });
     }
     let mut written = 0u64;
     while let Some(h) = heap.pop() {
-        writer.write_line(&h.line)?;
         written += 1;
         let next = if h.source == mem_source {
-            match mem.next() {
-                Some(r) => Some((Key::of(r), render.render(r)?.to_vec())),
-                None => None,
+            if let Some(r) = mem.next() {
+                writer.write_line(render.render(r)?)?;
             }
+            mem.peek().map(|r| Key::of(r))
         } else {
-            readers[h.source].next()?
+            let rd = &mut readers[h.source];
+            writer.write_line(&rd.line)?;
+            rd.next()?
         };
-        if let Some((key, line)) = next {
+        if let Some(key) = next {
             heap.push(Head {
                 key,
                 source: h.source,
-                line,
             });
         }
     }
