@@ -8,10 +8,27 @@ use crate::stats::Counters;
 use std::net::IpAddr;
 
 /// Direction-independent connection key (lower endpoint first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConnKey {
     pub a: (IpAddr, u16),
     pub b: (IpAddr, u16),
+}
+
+/// Three fixed-size words instead of the derived field-by-field hash (enum tags, slice
+/// lengths): this hash runs once or twice per packet. An IPv4 address and its IPv4-mapped
+/// IPv6 form hash alike; equality still tells them apart.
+impl std::hash::Hash for ConnKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        fn bits(ip: IpAddr) -> u128 {
+            match ip {
+                IpAddr::V4(a) => u128::from(u32::from(a)),
+                IpAddr::V6(a) => u128::from(a),
+            }
+        }
+        state.write_u128(bits(self.a.0));
+        state.write_u128(bits(self.b.0));
+        state.write_u32(u32::from(self.a.1) << 16 | u32::from(self.b.1));
+    }
 }
 
 impl ConnKey {
@@ -184,6 +201,95 @@ pub fn zeek_likely_server_port(port: u16) -> bool {
     )
 }
 
+/// One segment of a known connection: reassembly, ACK-gap bookkeeping, delivery to the app.
+/// Returns whether the connection is over (RST, or FIN both ways); `None` for a connection
+/// already closed, whose stray packets are absorbed.
+fn segment<A: FlowApp>(
+    c: &mut Conn<A>,
+    seg: &TcpSegment<'_>,
+    src: (IpAddr, u16),
+    limits: &FlowLimits,
+    ooo_total: &mut usize,
+    counters: &mut Counters,
+) -> Option<bool> {
+    if c.closed {
+        return None;
+    }
+    c.meta.last_ts = c.meta.last_ts.max(seg.ts);
+    let dir = if src == c.meta.orig { 0 } else { 1 };
+    if seg.flags.syn() {
+        c.halves[dir].set_isn(seg.seq);
+        if !seg.flags.ack() && dir == 0 {
+            c.meta.syn_seen = true;
+        }
+    }
+    let seq = if seg.flags.syn() {
+        seg.seq.wrapping_add(1)
+    } else {
+        seg.seq
+    };
+    if let Some(grace) = limits.ack_gap_after
+        && !c.ignored
+    {
+        let other = 1 - dir;
+        // Waits already running count this segment; an expired one fires.
+        for h in 0..2 {
+            let fire = match &mut c.ack_wait[h] {
+                Some((ack, left)) if *left == 0 => Some(*ack),
+                Some((_, left)) => {
+                    *left -= 1;
+                    None
+                }
+                None => None,
+            };
+            if let Some(ack) = fire {
+                c.ack_wait[h] = None;
+                *ooo_total = ack_gap(c, h, seg.ts, ack, *ooo_total, counters);
+            }
+        }
+        if seg.flags.ack() && c.ack_wait[other].is_none() && c.halves[other].acks_unseen(seg.ack) {
+            if grace == 0 {
+                *ooo_total = ack_gap(c, other, seg.ts, seg.ack, *ooo_total, counters);
+            } else {
+                c.ack_wait[other] = Some((seg.ack, grace));
+            }
+        }
+    }
+    let before = c.halves[dir].buffered();
+    if !c.ignored {
+        let Conn {
+            meta,
+            halves,
+            app,
+            ignored,
+            ..
+        } = c;
+        let mut keep = true;
+        halves[dir].push(
+            seg.ts,
+            seq,
+            seg.payload,
+            seg.flags.fin(),
+            &limits.half,
+            counters,
+            &mut |ev| {
+                if keep {
+                    keep = app.event(meta, to_flow_event(dir, ev));
+                }
+            },
+        );
+        if !keep {
+            *ignored = true;
+        }
+    }
+    let after = c.halves[dir].buffered();
+    *ooo_total = (*ooo_total + after).saturating_sub(before);
+    if seg.flags.fin() {
+        c.fin[dir] = true;
+    }
+    Some(seg.flags.rst() || (c.fin[0] && c.fin[1]))
+}
+
 /// Apply an ACK for unseen bytes to direction `h` of `c` (gaps, then delivery); returns
 /// the updated total of buffered out-of-order bytes.
 fn ack_gap<A: FlowApp>(
@@ -300,37 +406,45 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
         {
             self.finish(&key, seg.ts, counters);
         }
-        if !self.conns.contains_key(&key) {
-            if let Some(&closed_at) = self.tombstones.get(&key) {
-                if seg.ts.secs - closed_at.secs <= TOMBSTONE_SECS && !seg.flags.syn() {
-                    if seg.payload.is_empty() {
-                        return;
+        // One hash lookup for a known connection (nearly every packet).
+        let outcome = match self.conns.get_mut(&key) {
+            Some(c) => segment(
+                &mut **c,
+                seg,
+                src,
+                &self.limits,
+                &mut self.ooo_total,
+                counters,
+            ),
+            None => {
+                if let Some(&closed_at) = self.tombstones.get(&key) {
+                    if seg.ts.secs - closed_at.secs <= TOMBSTONE_SECS && !seg.flags.syn() {
+                        if seg.payload.is_empty() {
+                            return;
+                        }
+                    } else {
+                        self.tombstones.remove(&key);
                     }
-                } else {
-                    self.tombstones.remove(&key);
                 }
-            }
-            if self.conns.len() >= self.limits.max_flows {
-                self.evict_oldest(counters);
-            }
-            let (orig, resp) = if self.flip_roles(seg) {
-                (dst, src)
-            } else {
-                (src, dst)
-            };
-            let meta = ConnMeta {
-                orig,
-                resp,
-                seq: self.segments,
-                first_ts: seg.ts,
-                last_ts: seg.ts,
-                syn_seen: pure_syn,
-            };
-            counters.tcp_connections += 1;
-            let app = (self.make_app)(&meta);
-            self.conns.insert(
-                key,
-                Box::new(Conn {
+                if self.conns.len() >= self.limits.max_flows {
+                    self.evict_oldest(counters);
+                }
+                let (orig, resp) = if self.flip_roles(seg) {
+                    (dst, src)
+                } else {
+                    (src, dst)
+                };
+                let meta = ConnMeta {
+                    orig,
+                    resp,
+                    seq: self.segments,
+                    first_ts: seg.ts,
+                    last_ts: seg.ts,
+                    syn_seen: pure_syn,
+                };
+                counters.tcp_connections += 1;
+                let app = (self.make_app)(&meta);
+                let c = self.conns.entry(key).insert_entry(Box::new(Conn {
                     meta,
                     halves: [HalfStream::new(), HalfStream::new()],
                     fin: [false; 2],
@@ -338,91 +452,20 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
                     closed: false,
                     ignored: false,
                     app,
-                }),
-            );
-        }
-        let Some(c) = self.conns.get_mut(&key) else {
+                }));
+                segment(
+                    &mut **c.into_mut(),
+                    seg,
+                    src,
+                    &self.limits,
+                    &mut self.ooo_total,
+                    counters,
+                )
+            }
+        };
+        let Some(done) = outcome else {
             return;
         };
-        if c.closed {
-            return;
-        }
-        c.meta.last_ts = c.meta.last_ts.max(seg.ts);
-        let dir = if src == c.meta.orig { 0 } else { 1 };
-        if seg.flags.syn() {
-            c.halves[dir].set_isn(seg.seq);
-            if pure_syn && dir == 0 {
-                c.meta.syn_seen = true;
-            }
-        }
-        let seq = if seg.flags.syn() {
-            seg.seq.wrapping_add(1)
-        } else {
-            seg.seq
-        };
-        if let Some(grace) = self.limits.ack_gap_after
-            && !c.ignored
-        {
-            let other = 1 - dir;
-            // Waits already running count this segment; an expired one fires.
-            for h in 0..2 {
-                let fire = match &mut c.ack_wait[h] {
-                    Some((ack, left)) if *left == 0 => Some(*ack),
-                    Some((_, left)) => {
-                        *left -= 1;
-                        None
-                    }
-                    None => None,
-                };
-                if let Some(ack) = fire {
-                    c.ack_wait[h] = None;
-                    self.ooo_total = ack_gap(c, h, seg.ts, ack, self.ooo_total, counters);
-                }
-            }
-            if seg.flags.ack()
-                && c.ack_wait[other].is_none()
-                && c.halves[other].acks_unseen(seg.ack)
-            {
-                if grace == 0 {
-                    self.ooo_total = ack_gap(c, other, seg.ts, seg.ack, self.ooo_total, counters);
-                } else {
-                    c.ack_wait[other] = Some((seg.ack, grace));
-                }
-            }
-        }
-        let before = c.halves[dir].buffered();
-        if !c.ignored {
-            let Conn {
-                meta,
-                halves,
-                app,
-                ignored,
-                ..
-            } = &mut **c;
-            let mut keep = true;
-            halves[dir].push(
-                seg.ts,
-                seq,
-                seg.payload,
-                seg.flags.fin(),
-                &self.limits.half,
-                counters,
-                &mut |ev| {
-                    if keep {
-                        keep = app.event(meta, to_flow_event(dir, ev));
-                    }
-                },
-            );
-            if !keep {
-                *ignored = true;
-            }
-        }
-        let after = c.halves[dir].buffered();
-        self.ooo_total = (self.ooo_total + after).saturating_sub(before);
-        if seg.flags.fin() {
-            c.fin[dir] = true;
-        }
-        let done = seg.flags.rst() || (c.fin[0] && c.fin[1]);
         if self.ooo_total > self.limits.max_reassembly_bytes {
             counters.tcp_memory_limit += 1;
             self.flush_conn(&key, counters);
