@@ -38,8 +38,8 @@ pub struct Run {
 #[derive(Debug)]
 enum Store {
     Disk(PathBuf),
-    /// The same entry encoding as a run file.
-    Memory(Vec<u8>),
+    /// A batch's own buffers, its keys sorted: (key, start, length) of each line.
+    Memory(Vec<(Key, usize, usize)>, Vec<u8>),
 }
 
 impl Run {
@@ -47,18 +47,21 @@ impl Run {
     pub fn path(&self) -> Option<&std::path::Path> {
         match &self.store {
             Store::Disk(p) => Some(p),
-            Store::Memory(_) => None,
+            Store::Memory(..) => None,
         }
     }
 
     fn open(&mut self) -> io::Result<RunReader> {
-        let input: Box<dyn Read + Send> = match &mut self.store {
-            Store::Disk(p) => Box::new(BufReader::with_capacity(64 << 10, File::open(p)?)),
-            Store::Memory(b) => Box::new(io::Cursor::new(std::mem::take(b))),
-        };
-        Ok(RunReader {
-            input,
-            line: Vec::new(),
+        Ok(match &mut self.store {
+            Store::Disk(p) => RunReader::Disk {
+                input: BufReader::with_capacity(64 << 10, File::open(p)?),
+                line: Vec::new(),
+            },
+            Store::Memory(keys, bytes) => RunReader::Memory {
+                keys: std::mem::take(keys).into_iter(),
+                bytes: std::mem::take(bytes),
+                current: (0, 0),
+            },
         })
     }
 }
@@ -149,14 +152,14 @@ impl Batch {
                 out.flush()?;
                 Ok(run)
             }
-            None => {
-                let mut out = Vec::with_capacity(self.bytes.len() + self.keys.len() * 36);
-                self.write_entries(&mut out)?;
-                Ok(Run {
-                    records,
-                    store: Store::Memory(out),
-                })
-            }
+            // The batch's buffers become the run (this is a worker's last batch).
+            None => Ok(Run {
+                records,
+                store: Store::Memory(
+                    std::mem::take(&mut self.keys),
+                    std::mem::take(&mut self.bytes),
+                ),
+            }),
         };
         if result.is_ok() {
             self.keys.clear();
@@ -181,30 +184,56 @@ impl Batch {
     }
 }
 
-/// Reads one run back, entry by entry, into a reused line buffer.
-struct RunReader {
-    input: Box<dyn Read + Send>,
-    line: Vec<u8>,
+/// Reads one run back, entry by entry: from its file into a reused line buffer, or
+/// straight from the batch's buffers.
+enum RunReader {
+    Disk {
+        input: BufReader<File>,
+        line: Vec<u8>,
+    },
+    Memory {
+        keys: std::vec::IntoIter<(Key, usize, usize)>,
+        bytes: Vec<u8>,
+        current: (usize, usize),
+    },
 }
 
 impl RunReader {
+    /// Move to the next entry; its line is then [`RunReader::line`].
     fn next(&mut self) -> io::Result<Option<Key>> {
-        let mut head = [0u8; 36];
-        match self.input.read_exact(&mut head) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(e),
+        match self {
+            RunReader::Disk { input, line } => {
+                let mut head = [0u8; 36];
+                match input.read_exact(&mut head) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+                    Err(e) => return Err(e),
+                }
+                let u = |i: usize| {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(&head[i..i + 8]);
+                    u64::from_le_bytes(b)
+                };
+                let key = Key(f64::from_bits(u(0)), u(8), u(16), u(24));
+                let len = u32::from_le_bytes([head[32], head[33], head[34], head[35]]) as usize;
+                line.resize(len, 0);
+                input.read_exact(line)?;
+                Ok(Some(key))
+            }
+            RunReader::Memory { keys, current, .. } => Ok(keys.next().map(|(k, start, len)| {
+                *current = (start, len);
+                k
+            })),
         }
-        let u = |i: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&head[i..i + 8]);
-            u64::from_le_bytes(b)
-        };
-        let key = Key(f64::from_bits(u(0)), u(8), u(16), u(24));
-        let len = u32::from_le_bytes([head[32], head[33], head[34], head[35]]) as usize;
-        self.line.resize(len, 0);
-        self.input.read_exact(&mut self.line)?;
-        Ok(Some(key))
+    }
+
+    fn line(&self) -> &[u8] {
+        match self {
+            RunReader::Disk { line, .. } => line,
+            RunReader::Memory { bytes, current, .. } => bytes
+                .get(current.0..current.0 + current.1)
+                .unwrap_or_default(),
+        }
     }
 }
 
@@ -268,7 +297,7 @@ pub fn merge<W: Write>(
             mem.peek().map(|r| Key::of(r))
         } else {
             let rd = &mut readers[h.source];
-            writer.write_line(&rd.line)?;
+            writer.write_line(rd.line())?;
             rd.next()?
         };
         if let Some(key) = next {
