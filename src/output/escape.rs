@@ -6,6 +6,18 @@ pub fn zeek_tsv(s: &str) -> String {
     zeek_tsv_bytes(s.as_bytes())
 }
 
+/// [`zeek_tsv_bytes`] appended to `out`; text that needs no escaping (the usual case) is
+/// copied as is.
+pub fn zeek_tsv_into(out: &mut Vec<u8>, b: &[u8]) {
+    let plain = !matches!(b, b"" | b"-" | b"(empty)")
+        && b.iter().all(|&c| (0x20..0x7f).contains(&c) && c != b'\\');
+    if plain {
+        out.extend_from_slice(b);
+    } else {
+        out.extend_from_slice(zeek_tsv_bytes(b).as_bytes());
+    }
+}
+
 /// Escape a raw byte string for Zeek's TSV (invalid UTF-8 bytes become `\xNN`).
 pub fn zeek_tsv_bytes(b: &[u8]) -> String {
     match b {
@@ -180,6 +192,15 @@ mod tests {
             let mut fast = Vec::new();
             zeek_json_double_into(&mut fast, x);
             prop_assert_eq!(String::from_utf8(fast).expect("utf8"), display_double(x));
+        }
+
+        /// The appending form writes exactly what the `String` form returns.
+        #[test]
+        fn tsv_into_equals_tsv_bytes(bytes in prop::collection::vec(any::<u8>(), 0..48)) {
+            let mut out = b"x".to_vec();
+            zeek_tsv_into(&mut out, &bytes);
+            let want = zeek_tsv_bytes(&bytes);
+            prop_assert_eq!(&out[1..], want.as_bytes());
         }
 
         /// Text that needs no escaping (printable, no backslash) is written as is.

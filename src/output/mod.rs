@@ -151,9 +151,14 @@ impl<W: Write> Writer<W> {
     }
 
     pub fn write(&mut self, r: &Record) -> io::Result<()> {
-        self.render_line(r)?;
-        self.header()?;
-        self.out.write_all(&self.line)
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        let done = self.render_into(r, &mut line);
+        let written = done
+            .and_then(|()| self.header())
+            .and_then(|()| self.out.write_all(&line));
+        self.line = line;
+        written
     }
 
     /// Write one line rendered earlier by [`Writer::render`] (same format), header first.
@@ -164,8 +169,11 @@ impl<W: Write> Writer<W> {
 
     /// One record as its output line (newline included), without writing it.
     pub fn render(&mut self, r: &Record) -> io::Result<&[u8]> {
-        self.render_line(r)?;
-        Ok(&self.line)
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        let done = self.render_into(r, &mut line);
+        self.line = line;
+        done.map(|()| &self.line[..])
     }
 
     /// The TSV header, before the first line.
@@ -181,36 +189,37 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
-    fn render_line(&mut self, r: &Record) -> io::Result<()> {
+    /// Append one record's output line (newline included) to `l`.
+    pub fn render_into(&self, r: &Record, l: &mut Vec<u8>) -> io::Result<()> {
         match self.format {
             Format::Zeek => {
-                let opt_t =
-                    |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_else(|| "-".into());
-                let opt_s = |v: &Option<SmolStr>| {
-                    v.as_deref()
-                        .map(escape::zeek_tsv)
-                        .unwrap_or_else(|| "-".into())
-                };
-                self.line.clear();
-                writeln!(
-                    self.line,
-                    "{:.6}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                    r.ts,
-                    escape::zeek_tsv(&r.uid),
-                    r.orig_h,
-                    r.orig_p,
-                    r.resp_h,
-                    r.resp_p,
-                    opt_t(r.rtt),
-                    opt_s(&r.named_pipe),
-                    opt_s(&r.endpoint),
-                    opt_s(&r.operation)
-                )
+                write!(l, "{:.6}\t", r.ts)?;
+                escape::zeek_tsv_into(l, r.uid.as_bytes());
+                l.push(b'\t');
+                tsv_addr(l, r.orig_h);
+                l.push(b'\t');
+                json::uint(l, r.orig_p.into());
+                l.push(b'\t');
+                tsv_addr(l, r.resp_h);
+                l.push(b'\t');
+                json::uint(l, r.resp_p.into());
+                l.push(b'\t');
+                match r.rtt {
+                    Some(x) => write!(l, "{x:.6}")?,
+                    None => l.push(b'-'),
+                }
+                for v in [&r.named_pipe, &r.endpoint, &r.operation] {
+                    l.push(b'\t');
+                    match v {
+                        Some(v) => escape::zeek_tsv_into(l, v.as_bytes()),
+                        None => l.push(b'-'),
+                    }
+                }
+                l.push(b'\n');
+                Ok(())
             }
             Format::ZeekJson | Format::Json => {
                 let json = self.format == Format::Json;
-                let l = &mut self.line;
-                l.clear();
                 l.extend_from_slice(b"{\"ts\":");
                 escape::zeek_json_double_into(l, r.ts);
                 l.extend_from_slice(b",\"uid\":");
@@ -264,6 +273,23 @@ impl<W: Write> Writer<W> {
         }
         self.out.flush()?;
         Ok(self.out)
+    }
+}
+
+/// An address as Zeek's TSV writes it.
+fn tsv_addr(out: &mut Vec<u8>, a: IpAddr) {
+    match a {
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                json::uint(out, o.into());
+            }
+        }
+        IpAddr::V6(_) => {
+            let _ = write!(out, "{a}");
+        }
     }
 }
 

@@ -113,10 +113,13 @@ impl Batch {
 
     /// Render `r` into the batch.
     pub fn push(&mut self, r: &Record) -> io::Result<()> {
-        let line = self.render.render(r)?;
         let start = self.bytes.len();
-        self.bytes.extend_from_slice(line);
-        self.keys.push((Key::of(r), start, line.len()));
+        if let Err(e) = self.render.render_into(r, &mut self.bytes) {
+            self.bytes.truncate(start);
+            return Err(e);
+        }
+        self.keys
+            .push((Key::of(r), start, self.bytes.len() - start));
         Ok(())
     }
 
