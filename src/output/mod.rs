@@ -276,7 +276,7 @@ impl<W: Write> Writer<W> {
     }
 }
 
-/// An address as Zeek's TSV writes it.
+/// An address as Zeek's TSV writes it (IPv4 without the formatter, the common case).
 fn tsv_addr(out: &mut Vec<u8>, a: IpAddr) {
     match a {
         IpAddr::V4(v4) => {
@@ -293,23 +293,11 @@ fn tsv_addr(out: &mut Vec<u8>, a: IpAddr) {
     }
 }
 
-/// An address as a JSON string (IPv4 without the formatter, the common case).
+/// An address as a JSON string (the TSV text in quotes: an address has nothing to escape).
 fn addr(out: &mut Vec<u8>, a: IpAddr) {
-    match a {
-        IpAddr::V4(v4) => {
-            out.push(b'"');
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                json::uint(out, o.into());
-            }
-            out.push(b'"');
-        }
-        IpAddr::V6(_) => {
-            let _ = write!(out, "\"{a}\"");
-        }
-    }
+    out.push(b'"');
+    tsv_addr(out, a);
+    out.push(b'"');
 }
 
 /// Wall-clock time as Zeek writes `#open`/`#close` (UTC).
@@ -390,6 +378,27 @@ mod tests {
         assert_eq!(
             out.trim_end(),
             r#"{"ts":1347446180.330312,"uid":"CabC","id.orig_h":"192.168.122.145","id.orig_p":55614,"id.resp_h":"192.168.122.3","id.resp_p":1024,"rtt":0.005543947219848633,"named_pipe":"\\PIPE\\drsuapi","endpoint":"drsuapi","operation":"DRSBind"}"#
+        );
+    }
+
+    #[test]
+    fn ipv6_addresses_in_every_format() {
+        let mut r = rec();
+        r.orig_h = "fe80::1:2".parse().expect("ip");
+        r.resp_h = "2001:db8::ff".parse().expect("ip");
+        let mut tsv = Writer::new(Vec::new(), Format::Zeek, String::new());
+        let line = String::from_utf8(tsv.render(&r).expect("render").to_vec()).expect("utf8");
+        assert!(
+            line.contains("\tfe80::1:2\t55614\t2001:db8::ff\t1024\t"),
+            "{line}"
+        );
+        let mut js = Writer::new(Vec::new(), Format::ZeekJson, String::new());
+        let line = String::from_utf8(js.render(&r).expect("render").to_vec()).expect("utf8");
+        assert!(
+            line.contains(
+                r#""id.orig_h":"fe80::1:2","id.orig_p":55614,"id.resp_h":"2001:db8::ff""#
+            ),
+            "{line}"
         );
     }
 
