@@ -486,7 +486,9 @@ impl Tracker {
 /// Everything this module adds to one call record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Annotation {
-    pub args: Option<Args>,
+    /// Boxed: a connection's calls wait with their annotations until it closes, and most
+    /// calls have no arguments decoded.
+    pub args: Option<Box<Args>>,
     pub status: ArgsStatus,
     /// The association's DCE-RPC identity in effect for this call (None when the request
     /// carries no auth trailer or no token was readable).
@@ -505,7 +507,7 @@ pub fn annotate(calls: Vec<Call>, log: &who::WhoLog) -> Vec<(Call, Annotation)> 
         let d = t.decode(c);
         let dce_auth = c.auth_type.and_then(|_| log.at(c.ts).cloned());
         notes[i] = Some(Annotation {
-            args: d.args,
+            args: d.args.map(Box::new),
             status: d.status,
             dce_auth,
         });
