@@ -698,7 +698,11 @@ impl TcpApp {
                 )))
             }
             Kind::Smb => AppState::Smb(Box::new(SmbState {
-                conn: smb::SmbConn::new(),
+                conn: if self.zeek_compat {
+                    smb::SmbConn::new()
+                } else {
+                    smb::SmbConn::accurate()
+                },
                 pipes: Vec::new(),
                 zeek_fids: Vec::new(),
                 done: Vec::new(),

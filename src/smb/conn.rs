@@ -279,6 +279,14 @@ impl Default for SmbConn {
 }
 
 impl SmbConn {
+    /// For accurate mode: the same decoding without emulating Zeek's view of the
+    /// connection (no `ZeekData` events, no Zeek fid bookkeeping).
+    pub fn accurate() -> Self {
+        let mut c = Self::new();
+        c.st.zeek = ZeekFid::off();
+        c
+    }
+
     pub fn new() -> Self {
         SmbConn {
             framers: [Framer::new(), Framer::new()],

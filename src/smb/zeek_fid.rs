@@ -52,6 +52,8 @@ pub const ZEEK_PIPE_FILENAMES: [&[u8]; 8] = [
 
 #[derive(Debug)]
 pub struct ZeekFid {
+    /// Accurate mode: Zeek's view is not wanted, no message is visible to it.
+    off: bool,
     need_sync: bool,
     /// Bumped at every loss of sync, so that messages begun before it stay invisible.
     epoch: u64,
@@ -70,6 +72,7 @@ pub struct ZeekFid {
 impl Default for ZeekFid {
     fn default() -> Self {
         ZeekFid {
+            off: false,
             need_sync: true,
             epoch: 0,
             pipe_trees: FastSet::default(),
@@ -154,6 +157,15 @@ impl ZeekFid {
         Self::default()
     }
 
+    /// No emulation at all (accurate mode): every message is invisible to "Zeek", so none
+    /// of its per-message bookkeeping runs.
+    pub fn off() -> Self {
+        ZeekFid {
+            off: true,
+            ..Self::default()
+        }
+    }
+
     /// A chunk is delivered: returns the tag for the messages that start in it.
     pub fn chunk(&mut self, data: &[u8]) -> Tag {
         if self.need_sync {
@@ -167,7 +179,7 @@ impl ZeekFid {
 
     /// Does Zeek parse a message that began under `tag`?
     pub fn visible(&self, tag: Tag) -> bool {
-        !self.need_sync && tag == Some(self.epoch)
+        !self.off && !self.need_sync && tag == Some(self.epoch)
     }
 
     /// A content gap or a parse error (SMB.cc `NeedResync`).
