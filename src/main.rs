@@ -8,6 +8,10 @@ use rpcsift::stats::{Counters, Notice};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+/// Record output is written in chunks this large (the output can be larger than the
+/// capture on RPC-dense traffic).
+const OUTPUT_BUFFER: usize = 256 << 10;
+
 /// mimalloc instead of the system allocator: per-call records and PDU buffers make
 /// allocation a large share of the run (see benches/RESULTS.md).
 #[global_allocator]
@@ -205,13 +209,21 @@ fn calls(a: CallsArgs) -> Result<i32> {
         Some(p) => {
             let f =
                 std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
-            let mut w = Writer::new(std::io::BufWriter::new(f), a.format, stamp);
+            let mut w = Writer::new(
+                std::io::BufWriter::with_capacity(OUTPUT_BUFFER, f),
+                a.format,
+                stamp,
+            );
             output::spill::merge(runs, &run.records, &mut w)?;
             w.finish().map(|_| ())
         }
         None => {
             let out = std::io::stdout().lock();
-            let mut w = Writer::new(std::io::BufWriter::new(out), a.format, stamp);
+            let mut w = Writer::new(
+                std::io::BufWriter::with_capacity(OUTPUT_BUFFER, out),
+                a.format,
+                stamp,
+            );
             output::spill::merge(runs, &run.records, &mut w).and_then(|_| w.finish().map(|_| ()))
         }
     };

@@ -13,7 +13,7 @@ use super::{Format, Record, Writer};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
@@ -100,6 +100,8 @@ pub struct Batch {
     /// (key, start, length) of each line in `bytes`.
     keys: Vec<(Key, usize, usize)>,
     bytes: Vec<u8>,
+    /// Run file output, in chunks (kept between runs).
+    out: Vec<u8>,
 }
 
 impl Batch {
@@ -108,6 +110,7 @@ impl Batch {
             render: Writer::new(Vec::new(), format, String::new()),
             keys: Vec::new(),
             bytes: Vec::new(),
+            out: Vec::new(),
         }
     }
 
@@ -149,10 +152,8 @@ impl Batch {
                     records,
                     store: Store::Disk(path),
                 };
-                let file = File::create(run.path().unwrap_or(&cfg.dir))?;
-                let mut out = BufWriter::with_capacity(256 << 10, file);
-                self.write_entries(&mut out)?;
-                out.flush()?;
+                let mut file = File::create(run.path().unwrap_or(&cfg.dir))?;
+                self.write_entries(&mut file)?;
                 Ok(run)
             }
             // The batch's buffers become the run (this is a worker's last batch).
@@ -171,7 +172,22 @@ impl Batch {
         result
     }
 
-    fn write_entries(&self, out: &mut impl Write) -> io::Result<()> {
+    /// The sorted entries to `out`, through the batch's own reused output buffer.
+    fn write_entries(&mut self, out: &mut impl Write) -> io::Result<()> {
+        const CHUNK: usize = 256 << 10;
+        let mut buf = std::mem::take(&mut self.out);
+        buf.clear();
+        let written = self.encode_entries(&mut buf, out, CHUNK);
+        self.out = buf;
+        written
+    }
+
+    fn encode_entries(
+        &self,
+        buf: &mut Vec<u8>,
+        out: &mut impl Write,
+        chunk: usize,
+    ) -> io::Result<()> {
         for &(k, start, len) in &self.keys {
             let mut head = [0u8; 36];
             head[..8].copy_from_slice(&k.0.to_bits().to_le_bytes());
@@ -180,9 +196,15 @@ impl Batch {
             }
             let n = u32::try_from(len).map_err(io::Error::other)?;
             head[32..].copy_from_slice(&n.to_le_bytes());
-            out.write_all(&head)?;
-            out.write_all(&self.bytes[start..start + len])?;
+            buf.extend_from_slice(&head);
+            buf.extend_from_slice(&self.bytes[start..start + len]);
+            if buf.len() >= chunk {
+                out.write_all(buf)?;
+                buf.clear();
+            }
         }
+        out.write_all(buf)?;
+        buf.clear();
         Ok(())
     }
 }
