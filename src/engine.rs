@@ -18,6 +18,16 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+/// A test on a finished record, shared by the worker threads.
+#[derive(Clone)]
+pub struct RecordFilter(pub std::sync::Arc<dyn Fn(&Record) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for RecordFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordFilter")
+    }
+}
+
 /// Everything a run can be told.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -39,6 +49,10 @@ pub struct Options {
     /// Keep memory bounded on long runs: records leave memory as sorted runs on disk
     /// (`RunOutput::runs`), to be merged with [`crate::output::spill::merge`].
     pub spill: Option<crate::output::spill::SpillConfig>,
+    /// Keep only the records this accepts (e.g. `detect` keeps the calls that hit), so
+    /// that memory follows what is kept, not the capture's size. The others are counted in
+    /// `Counters::records_filtered`.
+    pub keep: Option<RecordFilter>,
 }
 
 /// Memory one tracked connection costs at most while its protocol is being recognised or
@@ -329,6 +343,7 @@ struct Sink {
     /// With `Options::spill`: records rendered as they are made (then `records` stays
     /// empty).
     batch: Option<crate::output::spill::Batch>,
+    keep: Option<RecordFilter>,
     /// Spilled runs and where to spill (see `Options::spill`).
     runs: Vec<crate::output::spill::Run>,
     spill: Option<crate::output::spill::SpillConfig>,
@@ -378,6 +393,7 @@ fn analyze_inputs(
             .map(|c| crate::output::spill::Batch::new(c.format)),
         runs: Vec::new(),
         spill: opts.spill.clone(),
+        keep: opts.keep.clone(),
         spill_error: None,
         counters: Counters::default(),
         framing: Counters::default(),
@@ -978,8 +994,15 @@ impl TcpApp {
 }
 
 impl Sink {
-    /// A finished record: rendered into the batch when spilling is on, else kept.
+    /// A finished record: rendered into the batch when spilling is on, else kept (when the
+    /// run's filter accepts it).
     fn push(&mut self, r: Record) {
+        if let Some(keep) = &self.keep
+            && !(keep.0)(&r)
+        {
+            self.counters.records_filtered += 1;
+            return;
+        }
         match &mut self.batch {
             Some(b) => {
                 if let Err(e) = b.push(&r) {

@@ -510,8 +510,14 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
     if files.is_empty() {
         anyhow::bail!("no capture files found in the given paths");
     }
+    // Only the calls that hit are kept: memory follows the hits, not the capture.
+    let det = std::sync::Arc::new(det);
+    let filter = std::sync::Arc::clone(&det);
     let opts = Options {
         merge: a.merge,
+        keep: Some(engine::RecordFilter(std::sync::Arc::new(move |r| {
+            !filter.hits(r).is_empty()
+        }))),
         ..Options::default()
     };
     let run = run_with_progress(&files, opts, a.quiet);
@@ -551,7 +557,7 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
         eprintln!(
             "rpcsift detect: {} capture file(s), {} call(s), {} hit(s); indicators {}, {} Sigma rule(s){}",
             files.len(),
-            run.records.len(),
+            run.records.len() as u64 + c.records_filtered,
             hits.len(),
             set.map_or("none".to_string(), |s| s.to_string()),
             det.rules.len(),

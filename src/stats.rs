@@ -86,6 +86,7 @@ counters! {
     dcerpc_orphan_responses: "responses without a request",
     args_malformed: "execution-call stubs that do not decode (args_status malformed)",
     args_limit: "argument decodes stopped at an NDR limit (nesting depth, array length)",
+    records_filtered: "calls decoded and not kept (detect keeps only the calls that hit)",
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), for the run summary and for

@@ -213,3 +213,37 @@ fn spilled_runs_merge_to_the_same_output() {
     assert_eq!(left, 0);
     let _ = std::fs::remove_dir(&dir);
 }
+
+/// A record filter keeps exactly the records it accepts, in the same order, counts the
+/// others, and does not depend on the shard count.
+#[test]
+fn record_filter_keeps_accepted_records_and_counts_the_rest() {
+    use rpcsift::engine::RecordFilter;
+    use std::sync::Arc;
+    let path = project("captures/impacket/psexec_smb2.pcap");
+    let all = run(std::slice::from_ref(&path), &Options::default());
+    let wanted: Vec<String> = all
+        .records
+        .iter()
+        .filter(|r| r.operation.as_deref() == Some("CreateServiceW"))
+        .map(|r| format!("{r:?}"))
+        .collect();
+    assert_eq!(wanted.len(), 1, "psexec makes one CreateServiceW");
+    for shards in [1, 3] {
+        let opts = Options {
+            shards,
+            keep: Some(RecordFilter(Arc::new(|r| {
+                r.operation.as_deref() == Some("CreateServiceW")
+            }))),
+            ..Options::default()
+        };
+        let kept = run(std::slice::from_ref(&path), &opts);
+        let got: Vec<String> = kept.records.iter().map(|r| format!("{r:?}")).collect();
+        assert_eq!(got, wanted, "shards {shards}");
+        assert_eq!(
+            kept.counters.records_filtered,
+            all.records.len() as u64 - 1,
+            "shards {shards}"
+        );
+    }
+}
