@@ -4,7 +4,7 @@
 //! at a time, with Zeek's `dce_rpc.log` field names (`endpoint`, `operation`,
 //! `named_pipe`, `id.orig_h`, `id.orig_p`, `id.resp_h`, `id.resp_p`, `uid`, `rtt`, `ts`)
 //! plus rpcsift's own (`uuid`, `opnum`, `operation_spec`, `transport`, `smb_pipe`,
-//! `status`); see [`FIELDS`].
+//! `status`); see [`fields`].
 //!
 //! # Why not an existing crate
 //!
@@ -45,18 +45,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use yaml_rust2::{Yaml, YamlLoader};
 
-/// Field names a rule may use: Zeek's `dce_rpc.log` fields, then rpcsift's.
-pub const FIELDS: &[&str] = &[
-    "ts",
-    "uid",
-    "id.orig_h",
-    "id.orig_p",
-    "id.resp_h",
-    "id.resp_p",
-    "rtt",
-    "named_pipe",
-    "endpoint",
-    "operation",
+/// Field names a rule may use beyond Zeek's `dce_rpc.log` fields
+/// ([`crate::output::ZEEK_FIELDS`]); see [`fields`].
+pub const RPCSIFT_FIELDS: &[&str] = &[
     "uuid",
     "opnum",
     "operation_spec",
@@ -67,6 +58,14 @@ pub const FIELDS: &[&str] = &[
 
 /// Largest rule file read (bytes), largest compiled regex, deepest condition nesting.
 const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// Every field name a rule may use: Zeek's, then rpcsift's.
+pub fn fields() -> impl Iterator<Item = &'static str> {
+    crate::output::ZEEK_FIELDS
+        .iter()
+        .chain(RPCSIFT_FIELDS)
+        .copied()
+}
 const MAX_REGEX_BYTES: usize = 1 << 20;
 const MAX_CONDITION_DEPTH: usize = 64;
 
@@ -105,7 +104,7 @@ impl Value<'_> {
 
 /// One record as the evaluator sees it.
 pub trait Event {
-    /// The value of a field in [`FIELDS`]; `Value::Null` when unset.
+    /// The value of a field in [`fields`]; `Value::Null` when unset.
     fn get(&self, field: &str) -> Value<'_>;
 }
 
@@ -560,10 +559,11 @@ fn parse_field(search: &str, key: &str, v: &Yaml, cx: &Ctx) -> Result<FieldCond,
             "keyword search with modifiers (`{key}` in `{search}`)"
         )));
     }
-    if !FIELDS.contains(&field.as_str()) {
+    if !fields().any(|f| f == field) {
+        let known: Vec<&str> = fields().collect();
         return Err(cx.unsupported(format!(
             "field `{field}` (in `{search}`): not a zeek dce_rpc field; known: {}",
-            FIELDS.join(", ")
+            known.join(", ")
         )));
     }
     let mut m = Mods::default();
@@ -809,7 +809,7 @@ impl Search {
                     }
                 })
             }),
-            Search::Keywords(ms) => FIELDS.iter().any(|f| {
+            Search::Keywords(ms) => fields().any(|f| {
                 let v = e.get(f);
                 ms.iter().any(|m| m.eval(&v))
             }),

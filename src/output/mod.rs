@@ -151,14 +151,9 @@ impl<W: Write> Writer<W> {
     }
 
     pub fn write(&mut self, r: &Record) -> io::Result<()> {
-        let mut line = std::mem::take(&mut self.line);
-        line.clear();
-        let done = self.render_into(r, &mut line);
-        let written = done
-            .and_then(|()| self.header())
-            .and_then(|()| self.out.write_all(&line));
-        self.line = line;
-        written
+        self.fill_line(r)?;
+        self.header()?;
+        self.out.write_all(&self.line)
     }
 
     /// Write one line rendered earlier by [`Writer::render`] (same format), header first.
@@ -169,11 +164,17 @@ impl<W: Write> Writer<W> {
 
     /// One record as its output line (newline included), without writing it.
     pub fn render(&mut self, r: &Record) -> io::Result<&[u8]> {
+        self.fill_line(r)?;
+        Ok(&self.line)
+    }
+
+    /// `r` rendered into the reused line buffer.
+    fn fill_line(&mut self, r: &Record) -> io::Result<()> {
         let mut line = std::mem::take(&mut self.line);
         line.clear();
         let done = self.render_into(r, &mut line);
         self.line = line;
-        done.map(|()| &self.line[..])
+        done
     }
 
     /// The TSV header, before the first line.
