@@ -981,9 +981,9 @@ impl TcpApp {
                     resp_h: meta.resp.0,
                     resp_p: meta.resp.1,
                     rtt: l.rtt,
-                    named_pipe: l.named_pipe.as_deref().map(SmolStr::from),
-                    endpoint: l.endpoint.as_deref().map(SmolStr::from),
-                    operation: l.operation.as_deref().map(SmolStr::from),
+                    named_pipe: l.named_pipe.clone(),
+                    endpoint: l.endpoint.clone(),
+                    operation: l.operation.clone(),
                     extra: None,
                     order: (l.written_at, file_index, meta.seq, n as u64),
                 });
@@ -1079,14 +1079,6 @@ impl RecordTexts {
     }
 }
 
-/// A name from the tables without copying it (an owned one is made for unknown values).
-fn name_text(c: std::borrow::Cow<'static, str>) -> SmolStr {
-    match c {
-        std::borrow::Cow::Borrowed(s) => SmolStr::new_static(s),
-        std::borrow::Cow::Owned(s) => SmolStr::from(s),
-    }
-}
-
 fn accurate_record(
     (c, ann): &(Call, args::Annotation),
     meta: &ConnMeta,
@@ -1124,10 +1116,10 @@ fn accurate_record(
             .sec_addr
             .clone()
             .or_else(|| pipe.filter(|p| !p.is_empty()).cloned()),
-        endpoint: c.uuid.map(|u| name_text(names::endpoint_or_unknown(&u))),
+        endpoint: c.uuid.map(|u| names::text(names::endpoint_or_unknown(&u))),
         operation: c
             .uuid
-            .map(|u| name_text(names::operation_or_unknown(&u, c.opnum))),
+            .map(|u| names::text(names::operation_or_unknown(&u, c.opnum))),
         extra: Some(Box::new(Extra {
             uuid: c.uuid.map(|u| texts.uuid(u)),
             opnum: c.opnum,
@@ -1144,8 +1136,8 @@ fn accurate_record(
                 .map(|u| u.workstation.clone())
                 .filter(|w| !w.is_empty()),
             sec_addr: c.sec_addr.clone(),
-            auth_type: c.auth_type.map(|v| name_text(names::auth_type_name(v))),
-            auth_level: c.auth_level.map(|v| name_text(names::auth_level_name(v))),
+            auth_type: c.auth_type.map(|v| names::text(names::auth_type_name(v))),
+            auth_level: c.auth_level.map(|v| names::text(names::auth_level_name(v))),
             status,
             fault_code,
             call_id: c.call_id,

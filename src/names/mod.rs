@@ -187,6 +187,15 @@ fn is_ignored_in(table: &[(&str, &str)], endpoint: &str, operation: &str) -> boo
     has(operation) || has("*")
 }
 
+/// A name from the tables as shared text without copying it (only a name made up for an
+/// unknown value is allocated).
+pub fn text(c: Cow<'static, str>) -> smol_str::SmolStr {
+    match c {
+        Cow::Borrowed(s) => smol_str::SmolStr::new_static(s),
+        Cow::Owned(s) => smol_str::SmolStr::from(s),
+    }
+}
+
 /// Zeek's `pipe_name_to_common_uuid`: the interface assumed for a named pipe
 /// when no bind was seen (for example, a capture that starts mid-session).
 ///

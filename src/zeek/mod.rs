@@ -6,6 +6,7 @@
 use crate::FastMap;
 use crate::dcerpc::pdu::{self, Body};
 use crate::names::{self, Uuid};
+use smol_str::SmolStr;
 
 /// Zeek's `DCE_RPC::max_cmd_reassembly`.
 pub const MAX_CMD_REASSEMBLY: usize = 20;
@@ -20,9 +21,9 @@ pub struct ZeekLine {
     /// Network time at which Zeek would have written the line (for ordering).
     pub written_at: f64,
     pub rtt: Option<f64>,
-    pub named_pipe: Option<String>,
-    pub endpoint: Option<String>,
-    pub operation: Option<String>,
+    pub named_pipe: Option<SmolStr>,
+    pub endpoint: Option<SmolStr>,
+    pub operation: Option<SmolStr>,
     /// Written by the connection-removal hook.
     pub from_removal: bool,
 }
@@ -31,15 +32,15 @@ pub struct ZeekLine {
 struct Info {
     ts: f64,
     rtt: Option<f64>,
-    named_pipe: Option<String>,
-    endpoint: Option<String>,
-    operation: Option<String>,
+    named_pipe: Option<SmolStr>,
+    endpoint: Option<SmolStr>,
+    operation: Option<SmolStr>,
 }
 
 #[derive(Debug, Default, Clone)]
 struct ScriptState {
     uuid: Option<Uuid>,
-    named_pipe: Option<String>,
+    named_pipe: Option<SmolStr>,
     ctx_to_uuid: FastMap<u16, Uuid>,
 }
 
@@ -144,7 +145,7 @@ impl ConnScript {
 
 fn set_state(b: &mut Backing) {
     if let Some(u) = b.state.uuid {
-        b.info.endpoint = Some(names::endpoint_or_unknown(&u).into_owned());
+        b.info.endpoint = Some(names::text(names::endpoint_or_unknown(&u)));
     }
     if let Some(np) = &b.state.named_pipe {
         b.info.named_pipe = Some(np.clone());
@@ -259,14 +260,14 @@ impl Analyzer {
                     let b = script.session(fid, now);
                     b.state.ctx_to_uuid.insert(c.ctx_id, u);
                     b.state.uuid = Some(u);
-                    b.info.endpoint = Some(names::endpoint_or_unknown(&u).into_owned());
+                    b.info.endpoint = Some(names::text(names::endpoint_or_unknown(&u)));
                 }
             }
             Body::BindAck { sec_addr, .. } => {
                 let sa = pdu::trim_nul(sec_addr);
                 let b = script.session(fid, now);
                 if !sa.is_empty() {
-                    let s = String::from_utf8_lossy(sa).into_owned();
+                    let s = SmolStr::from(String::from_utf8_lossy(sa));
                     b.state.named_pipe = Some(s.clone());
                     b.info.named_pipe = Some(s);
                 }
@@ -291,15 +292,15 @@ impl Analyzer {
                 if b.info.endpoint.is_some() {
                     if let Some(u) = b.state.uuid {
                         b.info.operation =
-                            Some(names::operation_or_unknown(&u, opnum).into_owned());
+                            Some(names::text(names::operation_or_unknown(&u, opnum)));
                     }
                     if b.info.ts != now {
                         b.info.rtt = Some(now - b.info.ts);
                     }
                 }
                 if let Some(u) = b.state.ctx_to_uuid.get(ctx_id).copied() {
-                    b.info.endpoint = Some(names::endpoint_or_unknown(&u).into_owned());
-                    b.info.operation = Some(names::operation_or_unknown(&u, opnum).into_owned());
+                    b.info.endpoint = Some(names::text(names::endpoint_or_unknown(&u)));
+                    b.info.operation = Some(names::text(names::operation_or_unknown(&u, opnum)));
                 }
                 let info = b.info.clone();
                 if script.loggable(&info) {
