@@ -340,13 +340,15 @@ fn read_one(
 /// Shared sink the per-connection state writes into.
 struct Sink {
     records: Vec<Record>,
-    /// With `Options::spill`: records rendered as they are made (then `records` stays
-    /// empty).
-    batch: Option<crate::output::spill::Batch>,
+    /// With `Options::spill`: where to spill, and the records rendered as they are made
+    /// (then `records` stays empty).
+    spill: Option<(
+        crate::output::spill::SpillConfig,
+        crate::output::spill::Batch,
+    )>,
     keep: Option<RecordFilter>,
-    /// Spilled runs and where to spill (see `Options::spill`).
+    /// Runs already sorted (on disk, or the last batch in memory).
     runs: Vec<crate::output::spill::Run>,
-    spill: Option<crate::output::spill::SpillConfig>,
     spill_error: Option<String>,
     counters: Counters,
     /// Counters of the PDU framers (kept apart from `counters` for the borrow checker).
@@ -387,12 +389,11 @@ fn analyze_inputs(
     let mut notices = Vec::new();
     let sink = Rc::new(RefCell::new(Sink {
         records: Vec::new(),
-        batch: opts
+        spill: opts
             .spill
             .as_ref()
-            .map(|c| crate::output::spill::Batch::new(c.format)),
+            .map(|c| (c.clone(), crate::output::spill::Batch::new(c.format))),
         runs: Vec::new(),
-        spill: opts.spill.clone(),
         keep: opts.keep.clone(),
         spill_error: None,
         counters: Counters::default(),
@@ -1003,8 +1004,8 @@ impl Sink {
             self.counters.records_filtered += 1;
             return;
         }
-        match &mut self.batch {
-            Some(b) => {
+        match &mut self.spill {
+            Some((_, b)) => {
                 if let Err(e) = b.push(&r) {
                     self.spill_error.get_or_insert(e.to_string());
                     self.records.push(r);
@@ -1017,11 +1018,9 @@ impl Sink {
     /// Past the configured count, write the batch out as one sorted run. A failure is
     /// reported once and the records stay in memory (correct output, unbounded memory).
     fn maybe_spill(&mut self) {
-        let full = match (&self.spill, &self.batch) {
-            (Some(cfg), Some(b)) => b.len() >= cfg.max_records.max(1),
-            _ => false,
-        };
-        if full {
+        if let Some((cfg, b)) = &self.spill
+            && b.len() >= cfg.max_records.max(1)
+        {
             self.flush_batch(true);
         }
     }
@@ -1029,14 +1028,11 @@ impl Sink {
     /// The batch as a sorted run: on disk (`to_disk`, unless an earlier write failed) or
     /// in memory.
     fn flush_batch(&mut self, to_disk: bool) {
-        let Some(b) = self.batch.as_mut().filter(|b| !b.is_empty()) else {
+        let Some((cfg, b)) = self.spill.as_mut().filter(|(_, b)| !b.is_empty()) else {
             return;
         };
-        let cfg = self
-            .spill
-            .as_ref()
-            .filter(|_| to_disk && self.spill_error.is_none());
-        match b.flush(cfg) {
+        let disk = (to_disk && self.spill_error.is_none()).then_some(&*cfg);
+        match b.flush(disk) {
             Ok(run) => self.runs.push(run),
             Err(e) => {
                 self.spill_error = Some(e.to_string());
