@@ -219,16 +219,13 @@ pub fn analyze_path(path: &Path, file_index: u64, opts: &Options) -> FileOutput 
 }
 
 /// One file, cannot-open included: a file-level failure is counted once (shard 0).
-fn open_failed(label: String, e: impl std::fmt::Display, shard: Shard) -> FileOutput {
+fn open_failed(label: String, e: capture::CaptureError, shard: Shard) -> FileOutput {
     let mut out = FileOutput::default();
     if shard.index == 0 {
         out.counters.files += 1;
         out.counters.files_failed += 1;
-        out.notices.push(Notice {
-            file: label,
-            offset: None,
-            message: e.to_string(),
-        });
+        out.notices
+            .push(Notice::error(label, e.offset(), e.cause()));
     }
     out
 }
@@ -294,24 +291,19 @@ pub fn analyze_paths_merged(paths: &[PathBuf], opts: &Options, shard: Shard) -> 
                     if let (Some(f), Some(l)) = (first_ts, last_ts)
                         && f < l
                     {
-                        n.push(Notice {
-                            file: name.clone(),
-                            offset: None,
-                            message: "starts before the end of the previous file: --merge reads \
-                                      files one after the other, it does not interleave them"
-                                .into(),
-                        });
+                        n.push(Notice::note(
+                            name.clone(),
+                            None,
+                            "starts before the end of the previous file: --merge reads files \
+                             one after the other, it does not interleave them",
+                        ));
                     }
                     last_ts = max_ts;
                 }
                 Err(e) => {
                     c.files += 1;
                     c.files_failed += 1;
-                    n.push(Notice {
-                        file: name,
-                        offset: None,
-                        message: e.to_string(),
-                    });
+                    n.push(Notice::error(name, e.offset(), e.cause()));
                 }
             }
         }
@@ -329,11 +321,7 @@ fn read_one(
     counters.files += 1;
     if let Err(e) = capture::read_frames(label, input, counters, notices, sink) {
         counters.files_failed += 1;
-        notices.push(Notice {
-            file: label.to_string(),
-            offset: None,
-            message: e.to_string(),
-        });
+        notices.push(Notice::error(label, e.offset(), e.cause()));
     }
 }
 
@@ -457,11 +445,11 @@ fn analyze_inputs(
     counters.merge(&sink.framing);
     counters.smb.merge(&sink.smb_counters);
     if let Some(e) = sink.spill_error.take() {
-        notices.push(Notice {
-            file: label.to_string(),
-            offset: None,
-            message: format!("could not spill records to disk, kept them in memory: {e}"),
-        });
+        notices.push(Notice::note(
+            label,
+            None,
+            format!("could not spill records to disk, kept them in memory: {e}"),
+        ));
     }
     FileOutput {
         records: std::mem::take(&mut sink.records),

@@ -205,40 +205,65 @@ fn calls(a: CallsArgs) -> Result<i32> {
     let total = run.record_count();
     let stamp = output::zeek_stamp_now();
     let runs = std::mem::take(&mut run.runs);
-    let written = match &a.output {
-        Some(p) => {
-            let f =
-                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
-            let mut w = Writer::new(
-                std::io::BufWriter::with_capacity(OUTPUT_BUFFER, f),
-                a.format,
-                stamp,
-            );
-            output::spill::merge(runs, &run.records, &mut w)?;
-            w.finish().map(|_| ())
-        }
-        None => {
-            let out = std::io::stdout().lock();
-            let mut w = Writer::new(
-                std::io::BufWriter::with_capacity(OUTPUT_BUFFER, out),
-                a.format,
-                stamp,
-            );
-            output::spill::merge(runs, &run.records, &mut w).and_then(|_| w.finish().map(|_| ()))
-        }
-    };
+    let written = open_output(a.output.as_deref()).and_then(|out| {
+        let mut w = Writer::new(out, a.format, stamp);
+        output::spill::merge(runs, &run.records, &mut w)?;
+        w.finish().map(|_| ()).map_err(Into::into)
+    });
     if let Some(d) = spill_dir {
         let _ = std::fs::remove_dir(d);
     }
-    match written {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
-        Err(e) => return Err(e.into()),
-        Ok(()) => {}
+    if let Err(e) = written {
+        return if is_broken_pipe(&e) { Ok(0) } else { Err(e) };
     }
+    print_errors(&run.notices);
     if !a.quiet {
         print_summary(&run.counters, &run.notices, total as usize);
     }
     Ok(if run.counters.files_failed > 0 { 1 } else { 0 })
+}
+
+/// Where `-o` sends its output: standard output when it is absent or `-` (the usual
+/// convention), else the file, created or truncated. Buffered in large chunks.
+fn open_output(path: Option<&std::path::Path>) -> Result<Box<dyn Write>> {
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            let f =
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            Ok(Box::new(std::io::BufWriter::with_capacity(
+                OUTPUT_BUFFER,
+                f,
+            )))
+        }
+        _ => Ok(Box::new(std::io::BufWriter::with_capacity(
+            OUTPUT_BUFFER,
+            std::io::stdout().lock(),
+        ))),
+    }
+}
+
+/// A reader of our output went away (`rpcsift calls x.pcap | head`): not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Files that could not be read at all: always reported, `--quiet` or not, as errors
+/// naming the file, the offset when known, and the cause.
+fn print_errors(notices: &[Notice]) {
+    let mut e = std::io::stderr().lock();
+    for n in notices.iter().filter(|n| n.error) {
+        let _ = match n.offset {
+            Some(o) => writeln!(
+                e,
+                "rpcsift: error: {} at offset {}: {}",
+                n.file, o, n.message
+            ),
+            None => writeln!(e, "rpcsift: error: {}: {}", n.file, n.message),
+        };
+    }
 }
 
 /// `123`, `64K`, `512M`, `2G` (binary multiples).
@@ -364,6 +389,7 @@ fn print_summary(c: &Counters, notices: &[Notice], records: usize) {
         );
     }
     const MAX_NOTICES: usize = 20;
+    let notices: Vec<&Notice> = notices.iter().filter(|n| !n.error).collect();
     for n in notices.iter().take(MAX_NOTICES) {
         match n.offset {
             Some(o) => {
@@ -494,7 +520,21 @@ fn write_navigator(path: &std::path::Path, hits: &[rpcsift::detect::Hit]) -> Res
         "rpcsift: remote execution",
         "Techniques of the remote-execution calls rpcsift found; score = number of hits",
     );
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    write_all_to(Some(path), text.as_bytes())
+}
+
+/// A whole document to `path` (`-`: standard output).
+fn write_all_to(path: Option<&std::path::Path>, bytes: &[u8]) -> Result<()> {
+    let what = path.map_or("standard output".into(), |p| p.display().to_string());
+    let r = open_output(path).and_then(|mut out| {
+        out.write_all(bytes)?;
+        out.flush()?;
+        Ok(())
+    });
+    match r {
+        Err(e) if !is_broken_pipe(&e) => Err(e.context(format!("writing {what}"))),
+        _ => Ok(()),
+    }
 }
 
 fn cmd_detect(a: DetectArgs) -> Result<i32> {
@@ -537,21 +577,13 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
         }
         w.flush()
     };
-    match &a.output {
-        Some(p) => {
-            let f =
-                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
-            write(&mut std::io::BufWriter::new(f))?;
-        }
-        None => {
-            let out = std::io::stdout().lock();
-            if let Err(e) = write(&mut std::io::BufWriter::new(out))
-                && e.kind() != std::io::ErrorKind::BrokenPipe
-            {
-                return Err(e.into());
-            }
-        }
+    if let Err(e) =
+        open_output(a.output.as_deref()).and_then(|mut out| write(&mut *out).map_err(Into::into))
+        && !is_broken_pipe(&e)
+    {
+        return Err(e);
     }
+    print_errors(&run.notices);
     if !a.quiet {
         let c = &run.counters;
         eprintln!(
@@ -573,8 +605,11 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
                 c.files_failed
             );
         }
-        for n in run.notices.iter().take(20) {
-            eprintln!("note: {}: {}", n.file, n.message);
+        for n in run.notices.iter().filter(|n| !n.error).take(20) {
+            match n.offset {
+                Some(o) => eprintln!("note: {} at offset {}: {}", n.file, o, n.message),
+                None => eprintln!("note: {}: {}", n.file, n.message),
+            }
         }
     }
     Ok(if a.fail_on_hit && !hits.is_empty() {
@@ -770,10 +805,11 @@ fn cmd_report(a: ReportArgs) -> Result<i32> {
             write_navigator(p, &hits)?;
         }
         let failed = c.run.counters.files_failed;
+        print_errors(&c.run.notices);
         (ReportData::from_run(&c, &hits, meta), failed)
     };
     let html = report::render_html(&data);
-    std::fs::write(&a.output, &html).with_context(|| format!("writing {}", a.output.display()))?;
+    write_all_to(Some(&a.output), html.as_bytes())?;
     if !a.quiet {
         eprintln!(
             "rpcsift report: {} hit(s) from {} capture file(s); wrote {} ({} KiB)",

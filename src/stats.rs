@@ -11,6 +11,30 @@ pub struct Notice {
     /// Byte offset in the (decompressed) capture file, when known.
     pub offset: Option<u64>,
     pub message: String,
+    /// A file that could not be read at all: shown as an error even with `--quiet`
+    /// (the others are notes about what was read).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub error: bool,
+}
+
+impl Notice {
+    /// A note about something read (a truncated record, an overlap, ...).
+    pub fn note(file: impl Into<String>, offset: Option<u64>, message: impl Into<String>) -> Self {
+        Notice {
+            file: file.into(),
+            offset,
+            message: message.into(),
+            error: false,
+        }
+    }
+
+    /// A file that could not be read (or opened) at all.
+    pub fn error(file: impl Into<String>, offset: Option<u64>, message: impl Into<String>) -> Self {
+        Notice {
+            error: true,
+            ..Notice::note(file, offset, message)
+        }
+    }
 }
 
 /// Named counters. Add a field for each new kind of event; `merge` and `lines` pick it up

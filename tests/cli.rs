@@ -226,3 +226,76 @@ fn standard_input_plain_and_gzip() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("\"capture\":\"stdin\""));
     }
 }
+
+/// `-o -` is standard output for every subcommand that takes `-o`: no file named `-`.
+#[test]
+fn dash_output_is_standard_output() {
+    let dir = std::env::temp_dir().join(format!("rpcsift-cli-dash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let cap = captures().join("atsvc_schtask.pcap");
+    let runs: [&[&str]; 3] = [
+        &["calls", "--quiet", "--format", "json", "-o", "-"],
+        &["detect", "--quiet", "--format", "json", "-o", "-"],
+        &["report", "--quiet", "-o", "-"],
+    ];
+    for args in runs {
+        let out = rpcsift()
+            .current_dir(&dir)
+            .args(args)
+            .arg(&cap)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let stdout = String::from_utf8(out.stdout).expect("utf8");
+        match args[0] {
+            "calls" => assert_eq!(stdout.lines().count(), 3, "{stdout}"),
+            // SchRpcRegisterTask and SchRpcRun are execution indicators.
+            "detect" => assert!(stdout.contains("SchRpcRegisterTask"), "{stdout}"),
+            _ => assert!(stdout.starts_with("<!DOCTYPE html>"), "{stdout}"),
+        }
+        assert!(!dir.join("-").exists(), "{args:?} wrote a file named -");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--quiet` silences the summary, never an error: an unreadable capture is named on
+/// standard error with its offset and cause.
+#[test]
+fn quiet_still_reports_unreadable_files() {
+    let dir = std::env::temp_dir().join(format!("rpcsift-cli-quiet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let bad = dir.join("garbage.pcap");
+    std::fs::write(&bad, b"this is not a capture at all").expect("write");
+    for cmd in ["calls", "detect"] {
+        let out = rpcsift()
+            .args([cmd, "--quiet"])
+            .arg(&bad)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        let stderr = String::from_utf8(out.stderr).expect("utf8");
+        assert_eq!(
+            stderr,
+            format!(
+                "rpcsift: error: {} at offset 0: not a PCAP or PCAPNG capture: unknown magic 74686973\n",
+                bad.display()
+            ),
+            "{cmd}"
+        );
+    }
+    // A missing path names the OS error once.
+    let missing = dir.join("nope.pcap");
+    let out = rpcsift()
+        .args(["calls", "--quiet"])
+        .arg(&missing)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).expect("utf8");
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

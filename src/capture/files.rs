@@ -16,7 +16,7 @@ const READ_BUFFER: usize = 256 * 1024;
 fn path_error(path: &Path, source: io::Error) -> CaptureError {
     CaptureError::Path {
         path: path.to_path_buf(),
-        source,
+        error: source,
     }
 }
 

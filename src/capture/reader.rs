@@ -57,19 +57,41 @@ pub struct Frame<'a> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("not a PCAP or PCAPNG capture (offset {offset}): {detail}")]
+    #[error("not a PCAP or PCAPNG capture: {detail}")]
     NotACapture { offset: u64, detail: String },
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
-    #[error("{}: {source}", path.display())]
+    /// The OS error is part of the message, not a separate cause, so that error chains
+    /// (`anyhow`'s `{:#}`) do not print it twice.
+    #[error("{}: {error}", path.display())]
     Path {
         path: std::path::PathBuf,
-        source: io::Error,
+        error: io::Error,
     },
     #[error("capture truncated: record at offset {offset} is incomplete")]
     Truncated { offset: u64 },
     #[error("unreadable data at offset {offset}: {detail}")]
     Garbage { offset: u64, detail: String },
+}
+
+impl CaptureError {
+    /// Where in the (decompressed) file the problem is, when it is at a known place.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            CaptureError::NotACapture { offset, .. }
+            | CaptureError::Truncated { offset }
+            | CaptureError::Garbage { offset, .. } => Some(*offset),
+            CaptureError::Io(_) | CaptureError::Path { .. } => None,
+        }
+    }
+
+    /// The message without the file name (for reports that name the file already).
+    pub fn cause(&self) -> String {
+        match self {
+            CaptureError::Path { error, .. } => error.to_string(),
+            e => e.to_string(),
+        }
+    }
 }
 
 /// Streams every frame of a PCAP or PCAPNG file read from `input` (already decompressed) to
@@ -361,11 +383,8 @@ struct State<'s> {
 
 impl State<'_> {
     fn notice(&mut self, offset: u64, message: String) {
-        self.notices.push(Notice {
-            file: self.label.to_string(),
-            offset: Some(offset),
-            message,
-        });
+        self.notices
+            .push(Notice::note(self.label.to_string(), Some(offset), message));
     }
 
     fn notice_once(&mut self, kind: u8, offset: u64, message: String) {
