@@ -79,14 +79,23 @@ pub fn zeek_json_double(x: f64) -> String {
 
 /// [`zeek_json_double`] appended to `out`. Timestamps and round-trip times take the fast
 /// path: `ryu` prints the same shortest digits as `Display`, and in decimal notation
-/// (with the `.0`) for the magnitudes where both do.
+/// (with the `.0`) for the magnitudes where both do. Where 17 digits are needed the two
+/// may pick different last digits (both round-trip), so those take `Display`'s.
 pub fn zeek_json_double_into(out: &mut Vec<u8>, x: f64) {
     if x.is_finite() && (1e-5..1e15).contains(&x.abs()) {
         let mut b = ryu::Buffer::new();
-        out.extend_from_slice(b.format_finite(x).as_bytes());
-    } else {
-        out.extend_from_slice(display_double(x).as_bytes());
+        let s = b.format_finite(x);
+        let digits = s
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .skip_while(|&d| d == b'0')
+            .count();
+        if digits < 17 {
+            out.extend_from_slice(s.as_bytes());
+            return;
+        }
     }
+    out.extend_from_slice(display_double(x).as_bytes());
 }
 
 fn display_double(x: f64) -> String {
@@ -187,6 +196,7 @@ mod tests {
                 0.0f64..10.0,
                 1e-6f64..1e-3,
                 (0u64..2_000_000_000).prop_map(|s| s as f64),
+                Just(-2438917672288.0313f64),
             ]
         ) {
             let mut fast = Vec::new();
