@@ -37,37 +37,60 @@ impl Notice {
     }
 }
 
-/// Named counters. Add a field for each new kind of event; `merge` and `lines` pick it up
-/// through the macro below.
+/// Named `u64` counters: a struct with one field per counter, `merge_counts` (add another
+/// instance's) and `count_lines` (label and value of each, in declaration order). Add a
+/// field for each new kind of event; merging and the summary pick it up.
 macro_rules! counters {
-    ($($(#[$m:meta])* $name:ident : $label:expr),* $(,)?) => {
+    ($(#[$sm:meta])* $name:ident { $($(#[$m:meta])* $field:ident : $label:expr),* $(,)? }
+     $(extra { $($(#[$xm:meta])* $xf:ident : $xt:ty),* $(,)? })?) => {
+        $(#[$sm])*
         #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-        pub struct Counters {
-            $($(#[$m])* pub $name: u64,)*
-            /// Frames per link type we do not decode.
-            pub unknown_linktypes: BTreeMap<u32, u64>,
-            /// The SMB layer's own counters.
-            pub smb: crate::smb::SmbCounters,
+        pub struct $name {
+            $($(#[$m])* pub $field: u64,)*
+            $($($(#[$xm])* pub $xf: $xt,)*)?
         }
-        impl Counters {
-            pub fn merge(&mut self, o: &Counters) {
-                $(self.$name += o.$name;)*
-                self.smb.merge(&o.smb);
-                for (k, v) in &o.unknown_linktypes {
-                    *self.unknown_linktypes.entry(*k).or_insert(0) += v;
-                }
+        impl $name {
+            fn merge_counts(&mut self, o: &$name) {
+                $(self.$field += o.$field;)*
             }
-            /// (label, value) for every counter, in declaration order.
-            pub fn lines(&self) -> Vec<(&'static str, u64)> {
-                let mut v = vec![$(($label, self.$name)),*];
-                v.extend(self.smb.lines());
-                v
+            fn count_lines(&self) -> Vec<(&'static str, u64)> {
+                vec![$(($label, self.$field)),*]
             }
         }
     };
 }
 
+impl Counters {
+    pub fn merge(&mut self, o: &Counters) {
+        self.merge_counts(o);
+        self.smb.merge(&o.smb);
+        for (k, v) in &o.unknown_linktypes {
+            *self.unknown_linktypes.entry(*k).or_insert(0) += v;
+        }
+    }
+
+    /// (label, value) for every counter, in declaration order (the SMB layer's last).
+    pub fn lines(&self) -> Vec<(&'static str, u64)> {
+        let mut v = self.count_lines();
+        v.extend(self.smb.lines());
+        v
+    }
+}
+
+impl SmbCounters {
+    pub fn merge(&mut self, o: &SmbCounters) {
+        self.merge_counts(o);
+    }
+
+    /// (label, value) for every counter, in declaration order.
+    pub fn lines(&self) -> Vec<(&'static str, u64)> {
+        self.count_lines()
+    }
+}
+
 counters! {
+    /// What a run saw and could not decode, layer by layer.
+    Counters {
     files: "capture files",
     files_failed: "capture files that could not be read",
     packets: "packets",
@@ -111,6 +134,45 @@ counters! {
     args_malformed: "execution-call stubs that do not decode (args_status malformed)",
     args_limit: "argument decodes stopped at an NDR limit (nesting depth, array length)",
     records_filtered: "calls decoded and not kept (detect keeps only the calls that hit)",
+    }
+    extra {
+        /// Frames per link type we do not decode.
+        unknown_linktypes: BTreeMap<u32, u64>,
+        /// The SMB layer's own counters.
+        smb: SmbCounters,
+    }
+}
+
+counters! {
+    /// Named counters of the SMB layer, merged with [`Counters`].
+    SmbCounters {
+    smb_connections: "SMB connections",
+    smb1_messages: "SMB1 messages",
+    smb2_messages: "SMB2 messages (compounded commands counted one by one)",
+    smb3_encrypted_messages: "SMB3 encrypted messages (counted, not decoded)",
+    smb3_encrypted_bytes: "bytes in SMB3 encrypted messages",
+    smb3_compressed_messages: "SMB3 compressed messages (counted, not decoded)",
+    /// Distinct (connection, SessionId) pairs seen in transform headers.
+    smb3_encrypted_sessions: "SMB3 encrypted sessions",
+    /// Connections that carried compressed messages (their header names no session).
+    smb3_compressed_connections: "SMB connections with SMB3 compressed messages",
+    smb_signed_messages: "signed SMB messages",
+    smb_bad_messages: "malformed SMB messages",
+    smb_resyncs: "SMB resynchronisations after gap or garbage",
+    smb_oversize: "SMB messages over the size limit (discarded)",
+    smb_streamed_skips: "large non-pipe SMB messages skipped without buffering",
+    pipes_opened: "named pipes opened",
+    pipe_bytes: "named pipe bytes",
+    non_pipe_bytes_skipped: "file bytes skipped (not a pipe)",
+    unmatched_read_responses: "READ responses without their request",
+    file_table_evictions: "SMB open-file table limit hits (oldest evicted)",
+    tree_table_evictions: "SMB tree table limit hits (oldest evicted)",
+    andx_chain_limit: "SMB1 AndX chain limit hits",
+    compound_chain_limit: "SMB2 compound chain limit hits",
+    smb_pending_limit: "SMB pending request limit hits (oldest evicted)",
+    smb_deferred_limit: "compounded pipe data dropped (deferred-data limit)",
+    smb1_other_pipe_transactions: "SMB1 named-pipe transactions other than transact/read/write",
+    }
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), for the run summary and for

@@ -176,53 +176,8 @@ pub struct PipeContext {
     pub kerberos: bool,
 }
 
-macro_rules! smb_counters {
-    ($($(#[$m:meta])* $name:ident : $label:expr),* $(,)?) => {
-        /// Named counters of the SMB layer, merged like [`crate::stats::Counters`].
-        #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
-        pub struct SmbCounters {
-            $($(#[$m])* pub $name: u64,)*
-        }
-        impl SmbCounters {
-            pub fn merge(&mut self, o: &SmbCounters) {
-                $(self.$name += o.$name;)*
-            }
-            /// (label, value) for every counter, in declaration order.
-            pub fn lines(&self) -> Vec<(&'static str, u64)> {
-                vec![$(($label, self.$name)),*]
-            }
-        }
-    };
-}
-
-smb_counters! {
-    smb_connections: "SMB connections",
-    smb1_messages: "SMB1 messages",
-    smb2_messages: "SMB2 messages (compounded commands counted one by one)",
-    smb3_encrypted_messages: "SMB3 encrypted messages (counted, not decoded)",
-    smb3_encrypted_bytes: "bytes in SMB3 encrypted messages",
-    smb3_compressed_messages: "SMB3 compressed messages (counted, not decoded)",
-    /// Distinct (connection, SessionId) pairs seen in transform headers.
-    smb3_encrypted_sessions: "SMB3 encrypted sessions",
-    /// Connections that carried compressed messages (their header names no session).
-    smb3_compressed_connections: "SMB connections with SMB3 compressed messages",
-    smb_signed_messages: "signed SMB messages",
-    smb_bad_messages: "malformed SMB messages",
-    smb_resyncs: "SMB resynchronisations after gap or garbage",
-    smb_oversize: "SMB messages over the size limit (discarded)",
-    smb_streamed_skips: "large non-pipe SMB messages skipped without buffering",
-    pipes_opened: "named pipes opened",
-    pipe_bytes: "named pipe bytes",
-    non_pipe_bytes_skipped: "file bytes skipped (not a pipe)",
-    unmatched_read_responses: "READ responses without their request",
-    file_table_evictions: "SMB open-file table limit hits (oldest evicted)",
-    tree_table_evictions: "SMB tree table limit hits (oldest evicted)",
-    andx_chain_limit: "SMB1 AndX chain limit hits",
-    compound_chain_limit: "SMB2 compound chain limit hits",
-    smb_pending_limit: "SMB pending request limit hits (oldest evicted)",
-    smb_deferred_limit: "compounded pipe data dropped (deferred-data limit)",
-    smb1_other_pipe_transactions: "SMB1 named-pipe transactions other than transact/read/write",
-}
+/// The SMB layer's counters are declared with the others in [`crate::stats`].
+pub use crate::stats::SmbCounters;
 
 /// Content sniff for the first chunk of a direction: an NBSS session message (type 0) with
 /// `\xffSMB`, `\xfeSMB`, `\xfdSMB` (SMB3 transform) or `\xfcSMB` (SMB3 compression) at offset
