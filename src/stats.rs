@@ -134,6 +134,7 @@ counters! {
     args_malformed: "execution-call stubs that do not decode (args_status malformed)",
     args_limit: "argument decodes stopped at an NDR limit (nesting depth, array length)",
     records_filtered: "calls decoded and not kept (detect keeps only the calls that hit)",
+    zeek_dce_rpc_analyzers_discarded: "Zeek emulation: SMB pipe analyzers discarded at SMB::max_dce_rpc_analyzers (weird SMB_discarded_dce_rpc_analyzers)",
     }
     extra {
         /// Frames per link type we do not decode.

@@ -4,6 +4,7 @@
 use super::dce::DceStream;
 use super::record::CallTransport;
 use super::sink::RecordSink;
+use crate::FastMap;
 use crate::args;
 use crate::capture;
 use crate::dcerpc::{self, Call};
@@ -32,8 +33,8 @@ pub(super) struct SmbState {
     conn: smb::SmbConn,
     /// Accurate mode: pipes by key, in creation order for determinism.
     pipes: Vec<(smb::PipeKey, Pipe)>,
-    /// Zeek mode: one analyzer per Zeek fid.
-    zeek_fids: Vec<(u64, DceStream)>,
+    /// Zeek mode: one analyzer per Zeek fid, at most [`zeek::MAX_DCE_RPC_ANALYZERS`].
+    zeek_fids: FastMap<u64, DceStream>,
     /// Calls of pipes already closed.
     done: Vec<PipeCall>,
     zeek_compat: bool,
@@ -52,7 +53,7 @@ impl SmbState {
                 smb::SmbConn::accurate()
             },
             pipes: Vec::new(),
-            zeek_fids: Vec::new(),
+            zeek_fids: FastMap::default(),
             done: Vec::new(),
             zeek_compat,
             limits,
@@ -135,22 +136,25 @@ impl SmbState {
                 zeek: Some(fid),
                 ..
             } if zeek_compat => {
-                let i = match zeek_fids.iter().position(|(f, _)| *f == fid) {
-                    Some(i) => i,
-                    None => {
-                        zeek_fids.push((fid, DceStream::new(true, false, limits)));
-                        zeek_fids.len() - 1
+                if !zeek_fids.contains_key(&fid) && zeek_fids.len() >= zeek::MAX_DCE_RPC_ANALYZERS {
+                    // Zeek's SMB pipe code destroys every analyzer of the connection, and
+                    // the script its whole backing table, before starting the new one.
+                    zeek_fids.clear();
+                    sink.counters.zeek_dce_rpc_analyzers_discarded += 1;
+                    if let Some(s) = script.as_deref_mut() {
+                        s.discard_backing();
                     }
-                };
-                zeek_fids[i]
-                    .1
+                }
+                zeek_fids
+                    .entry(fid)
+                    .or_insert_with(|| DceStream::new(true, false, limits))
                     .feed(dir, ts, data, sink, script.as_deref_mut(), fid);
             }
             smb::PipeEvent::ZeekClose { fid }
             | smb::PipeEvent::Close {
                 zeek: Some(fid), ..
             } if zeek_compat => {
-                zeek_fids.retain(|(f, _)| *f != fid);
+                zeek_fids.remove(&fid);
                 if let Some(s) = script.as_deref_mut() {
                     s.drop_fid(fid);
                 }
@@ -196,5 +200,105 @@ impl SmbState {
                 (c, via)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dcerpc::pdu::tests::{ack_body, bind_body, build, request_body, response_body};
+    use crate::smb::records::{FileId, SMB2_SHARE_TYPE_PIPE};
+    use crate::smb::testutil::*;
+
+    /// srvsvc, whose NetrShareEnum (opnum 15) Zeek logs.
+    const SRVSVC: [u8; 16] = [
+        0x4b, 0x32, 0x4f, 0xc8, 0x16, 0x70, 0x01, 0xd3, 0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1,
+        0x88,
+    ];
+
+    /// `fids` pipes on one SMB2 connection, each with a bind and one answered call, none
+    /// closed; then one more request on the last pipe, unanswered (so the connection-removal
+    /// hook logs the backing table). Returns the Zeek lines and the run's counters.
+    fn many_pipes(fids: u64) -> (Vec<zeek::ZeekLine>, Counters) {
+        let mut st = SmbState::new(true, dcerpc::Limits::default());
+        let mut sink = RecordSink::new("t", 0, None, None);
+        let mut script = zeek::ConnScript::new(true);
+        let mut t = capture::Timestamp {
+            secs: 1000,
+            nanos: 0,
+        };
+        let mut msg = |st: &mut SmbState, dir: usize, m: Vec<u8>, sink: &mut RecordSink| {
+            t.nanos += 1000;
+            st.feed(dir, t, &nbss(&m), sink, Some(&mut script));
+        };
+        let mut id = 1u64;
+        let mut next = || {
+            id += 1;
+            id
+        };
+        msg(
+            &mut st,
+            0,
+            smb2_tree_connect_req_msg(1, "\\\\srv\\IPC$"),
+            &mut sink,
+        );
+        msg(
+            &mut st,
+            1,
+            smb2_tree_connect_resp_msg(1, 5, SMB2_SHARE_TYPE_PIPE),
+            &mut sink,
+        );
+        let bind = build(11, 3, true, 1, &bind_body(true, &[(0, SRVSVC, 3)]), None);
+        let ack = build(
+            12,
+            3,
+            true,
+            1,
+            &ack_body(true, b"\\PIPE\\srvsvc\0", &[0]),
+            None,
+        );
+        let req = build(0, 3, true, 2, &request_body(true, 0, 15, &[0; 8]), None);
+        let resp = build(2, 3, true, 2, &response_body(true, 0, &[0; 8]), None);
+        for f in 1..=fids {
+            let fid = FileId {
+                persistent: f,
+                volatile: 0,
+            };
+            let m = next();
+            msg(&mut st, 0, smb2_create_req_msg(m, 5, "srvsvc"), &mut sink);
+            msg(&mut st, 1, smb2_create_resp_msg(m, 5, fid), &mut sink);
+            for (pdu, answer) in [(&bind, &ack), (&req, &resp)] {
+                let m = next();
+                msg(&mut st, 0, smb2_write_req_msg(m, 5, fid, pdu), &mut sink);
+                let m = next();
+                msg(&mut st, 0, smb2_read_req_msg(m, 5, fid, 1024), &mut sink);
+                msg(&mut st, 1, smb2_read_resp_msg(m, answer, 0), &mut sink);
+            }
+        }
+        let last = FileId {
+            persistent: fids,
+            volatile: 0,
+        };
+        let m = next();
+        msg(&mut st, 0, smb2_write_req_msg(m, 5, last, &req), &mut sink);
+        script.remove(t.zeek_time());
+        (script.lines, sink.counters)
+    }
+
+    /// Zeek keeps at most `SMB::max_dce_rpc_analyzers` (1000) pipe analyzers per SMB
+    /// connection: the 1001st fid discards them all, and the script its backing table, so
+    /// the connection-removal hook finds one backing entry (the last fid's), not 1001.
+    #[test]
+    fn zeek_caps_pipe_analyzers_per_connection() {
+        let (lines, c) = many_pipes(1001);
+        let responses = lines.iter().filter(|l| !l.from_removal).count();
+        let removal = lines.iter().filter(|l| l.from_removal).count();
+        assert_eq!(responses, 1001);
+        assert_eq!(removal, 1);
+        assert_eq!(c.zeek_dce_rpc_analyzers_discarded, 1);
+        // Below the cap every backing entry is still there at removal.
+        let (lines, c) = many_pipes(1000);
+        assert_eq!(lines.iter().filter(|l| l.from_removal).count(), 1000);
+        assert_eq!(c.zeek_dce_rpc_analyzers_discarded, 0);
     }
 }

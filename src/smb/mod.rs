@@ -49,7 +49,7 @@ mod zeek_fid;
 #[cfg(test)]
 mod real_captures;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 pub use conn::SmbConn;
 use serde::Serialize;

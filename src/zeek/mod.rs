@@ -7,9 +7,12 @@ use crate::FastMap;
 use crate::dcerpc::pdu::{self, Body};
 use crate::names::{self, Uuid};
 use smol_str::SmolStr;
+use std::collections::BTreeMap;
 
 /// Zeek's `DCE_RPC::max_cmd_reassembly`.
 pub const MAX_CMD_REASSEMBLY: usize = 20;
+/// Zeek's `SMB::max_dce_rpc_analyzers`: pipe analyzers per SMB connection.
+pub const MAX_DCE_RPC_ANALYZERS: usize = 1000;
 /// Zeek's `DCE_RPC::max_frag_data`.
 pub const MAX_FRAG_DATA: usize = 30000;
 
@@ -69,7 +72,11 @@ struct Frag {
 /// Script state for one connection: every fid's backing record and the `c$dce_rpc` alias.
 #[derive(Debug, Default)]
 pub struct ConnScript {
-    backing: Vec<(u64, Backing)>,
+    /// `c$dce_rpc_backing`, in insertion order (the order the removal hook visits it):
+    /// keyed by insertion number, with `fids` to find a fid's entry.
+    backing: BTreeMap<u64, (u64, Backing)>,
+    fids: FastMap<u64, u64>,
+    inserted: u64,
     /// `c$dce_rpc` is set: the last DCE-RPC handler was not a response.
     alias_set: bool,
     pub lines: Vec<ZeekLine>,
@@ -86,23 +93,25 @@ impl ConnScript {
     }
 
     fn backing(&mut self, fid: u64, now: f64) -> &mut Backing {
-        let idx = match self.backing.iter().position(|(f, _)| *f == fid) {
-            Some(i) => i,
+        let n = match self.fids.get(&fid) {
+            Some(&n) => n,
             None => {
-                self.backing.push((
-                    fid,
-                    Backing {
-                        info: Info {
-                            ts: now,
-                            ..Default::default()
-                        },
+                let n = self.inserted;
+                self.inserted += 1;
+                self.fids.insert(fid, n);
+                let fresh = Backing {
+                    info: Info {
+                        ts: now,
                         ..Default::default()
                     },
-                ));
-                self.backing.len() - 1
+                    ..Default::default()
+                };
+                self.backing.insert(n, (fid, fresh));
+                n
             }
         };
-        &mut self.backing[idx].1
+        // The entry exists: it was found in or just put into both maps.
+        &mut self.backing.entry(n).or_default().1
     }
 
     /// `set_session` + `set_state`.
@@ -122,7 +131,17 @@ impl ConnScript {
 
     /// Forget a fid (SMB2 CLOSE).
     pub fn drop_fid(&mut self, fid: u64) {
-        self.backing.retain(|(f, _)| *f != fid);
+        if let Some(n) = self.fids.remove(&fid) {
+            self.backing.remove(&n);
+        }
+    }
+
+    /// `smb_discarded_dce_rpc_analyzers`: the SMB connection reached
+    /// `SMB::max_dce_rpc_analyzers` pipe analyzers; the script deletes the whole backing
+    /// table (`c$dce_rpc` itself stays).
+    pub fn discard_backing(&mut self) {
+        self.backing.clear();
+        self.fids.clear();
     }
 
     /// The connection-removal hook.
@@ -131,7 +150,7 @@ impl ConnScript {
             return;
         }
         let mut extra = Vec::new();
-        for (_, b) in self.backing.iter_mut() {
+        for (_, b) in self.backing.values_mut() {
             set_state(b);
             extra.push(b.info.clone());
         }
