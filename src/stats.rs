@@ -134,6 +134,9 @@ counters! {
     args_malformed: "execution-call stubs that do not decode (args_status malformed)",
     args_limit: "argument decodes stopped at an NDR limit (nesting depth, array length)",
     records_filtered: "calls decoded and not kept (detect keeps only the calls that hit)",
+    zeek_too_much_fragment_data: "Zeek emulation: weird too_much_dce_rpc_fragment_data (one fragment over DCE_RPC::max_frag_data; analyzer stops)",
+    zeek_too_many_msgs_in_reassembly: "Zeek emulation: weird too_many_dce_rpc_msgs_in_reassembly (analyzer stops)",
+    zeek_multiple_first_fragments: "Zeek emulation: weird multiple_first_fragments_in_dce_rpc_reassembly (analyzer stops)",
     zeek_dce_rpc_analyzers_discarded: "Zeek emulation: SMB pipe analyzers discarded at SMB::max_dce_rpc_analyzers (weird SMB_discarded_dce_rpc_analyzers)",
     }
     extra {

@@ -178,6 +178,10 @@ impl Session {
         }
         if let Some(mut script) = self.script.take() {
             script.remove(ts.zeek_time());
+            let w = script.weirds;
+            sink.counters.zeek_too_much_fragment_data += w.too_much_fragment_data;
+            sink.counters.zeek_too_many_msgs_in_reassembly += w.too_many_msgs_in_reassembly;
+            sink.counters.zeek_multiple_first_fragments += w.multiple_first_fragments;
             for (n, l) in script.lines.iter().enumerate() {
                 sink.push(record::zeek_record(l, meta, &uid, (file_index, n as u64)));
             }

@@ -948,7 +948,7 @@ fn classify_missing(a: &Record, zeek_saw_conn: bool) -> (&'static str, String) {
     (
         "analyzer_stopped",
         format!(
-            "Zeek's DCE-RPC analyzer was no longer following this connection or pipe (after a TCP content gap, a reassembly limit such as max_cmd_reassembly, or SMB state Zeek lost).{enc}"
+            "Zeek's DCE-RPC analyzer was no longer following this connection or pipe (after a TCP content gap, a reassembly limit: more than max_cmd_reassembly calls in reassembly at once, a PDU whose body alone exceeds max_frag_data (30,000 bytes; a call's fragments are not added up), a repeated first fragment; or SMB state Zeek lost).{enc}"
         ),
     )
 }

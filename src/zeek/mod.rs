@@ -58,7 +58,7 @@ struct Backing {
 #[derive(Debug, Default)]
 pub struct Analyzer {
     skip: bool,
-    /// Per direction: call_id → (first fragment's ptype, ctx, opnum, bytes buffered).
+    /// Per direction: call_id → the first fragment of a call being reassembled.
     reasm: [FastMap<u32, Frag>; 2],
     cont_id_opnum: FastMap<u16, u16>,
 }
@@ -66,7 +66,17 @@ pub struct Analyzer {
 #[derive(Debug, Clone)]
 struct Frag {
     first: Vec<u8>,
-    bytes: usize,
+}
+
+/// Weirds Zeek's DCE-RPC analyzer reports (each also stops that analyzer instance: SetSkip).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Weirds {
+    /// `too_much_dce_rpc_fragment_data`: one fragment's body over `max_frag_data`.
+    pub too_much_fragment_data: u64,
+    /// `too_many_dce_rpc_msgs_in_reassembly`: over `max_cmd_reassembly` calls reassembling.
+    pub too_many_msgs_in_reassembly: u64,
+    /// `multiple_first_fragments_in_dce_rpc_reassembly`.
+    pub multiple_first_fragments: u64,
 }
 
 /// Script state for one connection: every fid's backing record and the `c$dce_rpc` alias.
@@ -80,6 +90,8 @@ pub struct ConnScript {
     /// `c$dce_rpc` is set: the last DCE-RPC handler was not a response.
     alias_set: bool,
     pub lines: Vec<ZeekLine>,
+    /// Weirds of the connection's analyzers.
+    pub weirds: Weirds,
     ignore: bool,
 }
 
@@ -226,43 +238,50 @@ impl Analyzer {
         let body_end = frag_len.saturating_sub(auth_room).max(pdu::HEADER_LEN);
         let body_len = body_end - pdu::HEADER_LEN;
         let d = dir & 1;
+        // Zeek checks `DCE_RPC::max_frag_data` against its FlowBuffer's `data_length()`.
+        // The buffer is a chunked frame buffer that never copies: `data_length()` is the
+        // length of the fragment just added, not of the call so far. So only a single PDU
+        // whose body exceeds the limit trips it, however many fragments a call has (a real
+        // Zeek logs an 80 KB response in 5,840-byte fragments normally).
+        let too_big = body_len > MAX_FRAG_DATA;
         let complete: Option<Vec<u8>> = match (h.first(), h.last()) {
+            _ if h.first() && self.reasm[d].contains_key(&h.call_id) => {
+                script.weirds.multiple_first_fragments += 1;
+                self.skip = true;
+                return;
+            }
             (true, true) => None,
             (true, false) => {
-                if self.reasm[d].contains_key(&h.call_id) {
-                    self.skip = true;
-                    return;
-                }
                 self.reasm[d].insert(
                     h.call_id,
                     Frag {
                         first: raw[..frag_len].to_vec(),
-                        bytes: body_len,
                     },
                 );
                 if self.reasm[d].len() > MAX_CMD_REASSEMBLY {
+                    script.weirds.too_many_msgs_in_reassembly += 1;
+                    self.skip = true;
+                }
+                if too_big {
+                    script.weirds.too_much_fragment_data += 1;
                     self.skip = true;
                 }
                 return;
             }
             (false, last) => {
-                let Some(f) = self.reasm[d].get_mut(&h.call_id) else {
-                    return;
-                };
-                f.bytes += body_len;
-                let over = f.bytes > MAX_FRAG_DATA;
-                if last {
-                    let f = self.reasm[d].remove(&h.call_id);
-                    if over {
-                        self.skip = true;
-                    }
-                    f.map(|f| f.first)
-                } else {
-                    if over {
-                        self.skip = true;
-                    }
+                if !self.reasm[d].contains_key(&h.call_id) {
                     return;
                 }
+                if too_big {
+                    script.weirds.too_much_fragment_data += 1;
+                    self.skip = true;
+                }
+                if !last {
+                    return;
+                }
+                // The last fragment is still parsed (its event fires) even when it set
+                // skip: only later input is ignored.
+                self.reasm[d].remove(&h.call_id).map(|f| f.first)
             }
         };
         // The event sees the first fragment's header fields (ctx, opnum, bind contents).
@@ -468,5 +487,101 @@ mod tests {
             );
         }
         assert!(a.skipping());
+    }
+
+    /// A call in many fragments whose total exceeds `max_frag_data` but none of whose
+    /// fragments does: Zeek (its chunked FlowBuffer measures one fragment) logs it, and
+    /// the calls after it.
+    #[test]
+    fn many_small_fragments_over_max_frag_data_are_logged() {
+        let (mut a, mut s) = setup();
+        a.on_pdu(
+            &mut s,
+            0,
+            0,
+            2.0,
+            &build(REQUEST, 3, true, 2, &request_body(true, 0, 3, b""), None),
+        );
+        // 16 response fragments of 5,840 bytes of body: 93 KB in all.
+        let chunk = vec![0u8; 5840 - 8];
+        for i in 0..16u8 {
+            let flags = match i {
+                0 => 1,
+                15 => 2,
+                _ => 0,
+            };
+            a.on_pdu(
+                &mut s,
+                0,
+                1,
+                2.5 + f64::from(i) * 0.01,
+                &build(
+                    RESPONSE,
+                    flags,
+                    true,
+                    2,
+                    &response_body(true, 0, &chunk),
+                    None,
+                ),
+            );
+        }
+        assert!(!a.skipping());
+        assert_eq!(s.weirds, Weirds::default());
+        assert_eq!(s.lines.len(), 1);
+        assert_eq!(s.lines[0].operation.as_deref(), Some("ept_map"));
+        let rtt = s.lines[0].rtt.expect("rtt");
+        assert!((rtt - 0.65).abs() < 1e-9, "rtt to the last fragment: {rtt}");
+        // The next call is logged normally.
+        a.on_pdu(
+            &mut s,
+            0,
+            0,
+            3.0,
+            &build(REQUEST, 3, true, 3, &request_body(true, 0, 2, b""), None),
+        );
+        a.on_pdu(
+            &mut s,
+            0,
+            1,
+            3.5,
+            &build(RESPONSE, 3, true, 3, &response_body(true, 0, b""), None),
+        );
+        assert_eq!(s.lines.len(), 2);
+        assert_eq!(s.lines[1].operation.as_deref(), Some("ept_lookup"));
+    }
+
+    /// One fragment whose body alone exceeds `max_frag_data`: the weird, and the analyzer
+    /// stops after that PDU (a last fragment is still processed).
+    #[test]
+    fn one_fragment_over_max_frag_data_stops_the_analyzer() {
+        let (mut a, mut s) = setup();
+        a.on_pdu(
+            &mut s,
+            0,
+            0,
+            2.0,
+            &build(REQUEST, 1, true, 2, &request_body(true, 0, 3, b"a"), None),
+        );
+        let big = vec![0u8; MAX_FRAG_DATA];
+        a.on_pdu(
+            &mut s,
+            0,
+            0,
+            2.1,
+            &build(REQUEST, 2, true, 2, &request_body(true, 0, 3, &big), None),
+        );
+        assert!(a.skipping());
+        assert_eq!(s.weirds.too_much_fragment_data, 1);
+        // The response is ignored: no line, and none at removal (no operation was ever set).
+        a.on_pdu(
+            &mut s,
+            0,
+            1,
+            2.5,
+            &build(RESPONSE, 3, true, 2, &response_body(true, 0, b""), None),
+        );
+        assert!(s.lines.is_empty());
+        s.remove(9.0);
+        assert!(s.lines.is_empty());
     }
 }
