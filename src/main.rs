@@ -640,7 +640,8 @@ Exit status:
      and no execution indicator is missing from it (with --strict: no difference at all)
   1  discrepancies: lines not decoded by rpcsift, lines Zeek should have written but the log
      lacks, unexplained field mismatches, or execution indicators in the captures that the
-     log misses, even for a known reason (with --strict: any difference)
+     log misses, even for a known reason, or execution calls the log shows at a time when
+     none happened (with --strict: any difference)
   2  usage or input error (unreadable log or capture, no capture found)";
 
 #[derive(clap::Args)]
@@ -702,7 +703,7 @@ fn cmd_validate(a: ValidateArgs) -> Result<i32> {
     }
     let c = &r.comparison.counts;
     let any = c.missing + c.only_in_zeek + c.mismatches > 0;
-    let missed = c.indicators_missed > 0;
+    let missed = c.indicators_missed > 0 || c.false_indicators > 0;
     Ok(if !r.agrees || missed || (a.strict && any) {
         1
     } else {

@@ -110,6 +110,22 @@ fn emulated_log_agrees_and_differences_are_explained() {
             ("rtt", Some("0.031084"), None)
         ]
     );
+    // The re-logged line is an execution indicator at the time of a CloseServiceHandle:
+    // said as a false indicator, once.
+    let fi: Vec<(&str, &str, &str)> = m
+        .false_indicator
+        .iter()
+        .map(|i| (i.endpoint, i.operation, i.technique))
+        .collect();
+    assert_eq!(fi, vec![("svcctl", "StartServiceW", "T1569.002")]);
+    assert_eq!(r.comparison.counts.false_indicators, 1);
+    assert!(
+        m.explanation.contains(
+            "shows an execution call (svcctl StartServiceW, T1569.002) at 1704068400.158975 where the packets have CloseServiceHandle"
+        ),
+        "{}",
+        m.explanation
+    );
     // The faulted opnum 61 is named unknown-61 by Zeek's table but never logged.
     assert!(r.comparison.unknown_names.is_empty());
     // CreateServiceW and StartServiceW are both in the log.
@@ -397,10 +413,15 @@ fn cli_exit_status_and_formats() {
         .arg(&cap)
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(0));
+    // Exit 1: the connection-removal line shows StartServiceW at a time none happened.
+    assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.starts_with("rpcsift validate: 4 Zeek records, 6 decoded calls: 3 matched; 2 missing from Zeek's log (0 unexplained); 0 only in Zeek's log (0 unexplained); 1 field mismatches (0 unexplained); 0 of 2 execution indicators missed by Zeek's log; the log is what Zeek writes for this capture (every difference explained)\n"),
+        text.starts_with("rpcsift validate: 4 Zeek records, 6 decoded calls: 3 matched; 2 missing from Zeek's log (0 unexplained); 0 only in Zeek's log (0 unexplained); 1 field mismatches (0 unexplained); 0 of 2 execution indicators missed by Zeek's log; 1 false execution indicator(s) in Zeek's log; the log is what Zeek writes for this capture, but it SHOWS EXECUTION CALLS THAT DID NOT HAPPEN\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FALSE INDICATOR: the log shows svcctl StartServiceW (T1569.002 "),
         "{text}"
     );
     // --strict: explained differences count too.
@@ -641,7 +662,7 @@ fn real_zeek_misses_the_at_job() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.lines().next().is_some_and(|l| l.ends_with(
-            "1 of 1 execution indicators missed by Zeek's log; the log is what Zeek writes for this capture, but it MISSES EXECUTION INDICATORS"
+            "1 of 1 execution indicators missed by Zeek's log; 0 false execution indicator(s) in Zeek's log; the log is what Zeek writes for this capture, but it MISSES EXECUTION INDICATORS"
         )),
         "{text}"
     );

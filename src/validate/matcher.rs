@@ -128,6 +128,11 @@ pub struct Mismatch {
     /// What the emulation writes for this call, when it differs from Zeek's line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub emulated_line: Option<String>,
+    /// Zeek's line names an execution indicator that the call behind it is not: the log
+    /// shows an execution call at a time when none happened (e.g. the connection-removal
+    /// line re-logging StartServiceW at a CloseServiceHandle's time).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub false_indicator: Vec<IndicatorRef>,
 }
 
 /// A call Zeek named `unknown-...`.
@@ -180,6 +185,8 @@ pub struct Counts {
     pub unknown_names: usize,
     pub indicators: usize,
     pub indicators_missed: usize,
+    /// Zeek lines that show an execution indicator where the packets have none.
+    pub false_indicators: usize,
 }
 
 /// The outcome of comparing a Zeek log with its captures.
@@ -702,6 +709,18 @@ pub fn compare(
                     } else {
                         first_e_of_call[ai].map(|ei| line_text(&emulated[ei]))
                     };
+                    let false_indicator = false_indicator(opts.indicators, z, a);
+                    let explanation = match false_indicator.first() {
+                        Some(i) => format!(
+                            "{explanation}. The log therefore shows an execution call ({} {}, {}) at {} where the packets have {}: no such call happened then",
+                            i.endpoint,
+                            i.operation,
+                            i.technique,
+                            z.ts.map_or("-".to_string(), fmt6),
+                            a.operation.as_deref().unwrap_or("an unnamed call")
+                        ),
+                        None => explanation,
+                    };
                     out.mismatches.push(Mismatch {
                         zeek: z.clone(),
                         call: call_ref(a),
@@ -711,6 +730,7 @@ pub fn compare(
                         explanation,
                         explained,
                         emulated_line,
+                        false_indicator,
                     });
                 }
                 let unknown = |v: &Option<String>| v.as_deref().is_some_and(|s| s.starts_with("unknown-"));
@@ -791,6 +811,11 @@ pub fn compare(
         .iter()
         .filter(|h| h.in_zeek_log != "logged")
         .count();
+    c.false_indicators = out
+        .mismatches
+        .iter()
+        .filter(|m| !m.false_indicator.is_empty())
+        .count();
     out.agrees = c.missing_unexplained == 0
         && c.only_in_zeek_unexplained == 0
         && c.mismatches_unexplained == 0;
@@ -834,6 +859,42 @@ fn diff_fields(z: &ZeekRecord, a: &Record, tol: f64, rtt_tol: f64) -> Vec<FieldD
         });
     }
     v
+}
+
+/// The indicators of `set` that Zeek's line names (by its endpoint and operation, as a
+/// reader of the log would match them) when the call behind the line is not one of them.
+fn false_indicator(set: IndicatorSet, z: &ZeekRecord, a: &Record) -> Vec<IndicatorRef> {
+    let (Some(ep), Some(op)) = (z.endpoint.as_deref(), z.operation.as_deref()) else {
+        return Vec::new();
+    };
+    let named: Vec<_> = indicators::rows(set)
+        .filter(|i| i.endpoint == ep && i.operation == op)
+        .collect();
+    if named.is_empty() {
+        return Vec::new();
+    }
+    let call_is = a
+        .extra
+        .as_ref()
+        .and_then(|x| x.uuid.as_deref().map(|u| (u, x.opnum)))
+        .is_some_and(|(u, opnum)| {
+            indicators::matches(set, u, opnum)
+                .iter()
+                .any(|i| named.iter().any(|n| n.uuid == i.uuid && n.opnum == i.opnum))
+        });
+    if call_is {
+        return Vec::new();
+    }
+    named
+        .into_iter()
+        .map(|i| IndicatorRef {
+            set: i.set,
+            technique: i.technique,
+            technique_name: i.technique_name,
+            endpoint: i.endpoint,
+            operation: i.operation,
+        })
+        .collect()
 }
 
 fn status_of(a: &Record) -> &'static str {

@@ -96,7 +96,7 @@ fn fold_fields(m: &Mismatch) -> String {
 pub fn summary_line(r: &Report) -> String {
     let c = &r.comparison.counts;
     format!(
-        "{} Zeek records, {} decoded calls: {} matched; {} missing from Zeek's log ({} unexplained); {} only in Zeek's log ({} unexplained); {} field mismatches ({} unexplained); {} of {} execution indicators missed by Zeek's log; {}",
+        "{} Zeek records, {} decoded calls: {} matched; {} missing from Zeek's log ({} unexplained); {} only in Zeek's log ({} unexplained); {} field mismatches ({} unexplained); {} of {} execution indicators missed by Zeek's log; {} false execution indicator(s) in Zeek's log; {}",
         c.zeek_records,
         c.decoded_calls,
         c.matched,
@@ -108,10 +108,13 @@ pub fn summary_line(r: &Report) -> String {
         c.mismatches_unexplained,
         c.indicators_missed,
         c.indicators,
+        c.false_indicators,
         if !r.agrees {
             "DISCREPANCIES"
         } else if c.indicators_missed > 0 {
             "the log is what Zeek writes for this capture, but it MISSES EXECUTION INDICATORS"
+        } else if c.false_indicators > 0 {
+            "the log is what Zeek writes for this capture, but it SHOWS EXECUTION CALLS THAT DID NOT HAPPEN"
         } else if c.missing + c.only_in_zeek + c.mismatches > 0 {
             "the log is what Zeek writes for this capture (every difference explained)"
         } else {
@@ -293,6 +296,13 @@ fn mismatch_text(s: &mut String, m: &Mismatch) {
     );
     if let Some(l) = &m.emulated_line {
         let _ = writeln!(s, "      emulation writes: {l}");
+    }
+    if let Some(i) = m.false_indicator.first() {
+        let _ = writeln!(
+            s,
+            "      FALSE INDICATOR: the log shows {} {} ({} {}) here, a call that did not happen at this time",
+            i.endpoint, i.operation, i.technique, i.technique_name
+        );
     }
 }
 
