@@ -25,7 +25,7 @@ fn captures_in(dir: &Path) -> Vec<PathBuf> {
 /// Records (every format) and counters of one capture, decoded with `shards` passes.
 fn decode(path: &Path, base: &Options, shards: usize) -> (String, String, String) {
     let opts = Options {
-        shards,
+        workers: shards,
         ..base.clone()
     };
     let run = run(&[path.to_path_buf()], &opts);
@@ -182,7 +182,7 @@ fn spilled_runs_merge_to_the_same_output() {
             let want = render(&run(std::slice::from_ref(p), &base), format);
             for shards in [1, 3] {
                 let opts = Options {
-                    shards,
+                    workers: shards,
                     spill: Some(SpillConfig {
                         format,
                         dir: dir.clone(),
@@ -231,7 +231,7 @@ fn record_filter_keeps_accepted_records_and_counts_the_rest() {
     assert_eq!(wanted.len(), 1, "psexec makes one CreateServiceW");
     for shards in [1, 3] {
         let opts = Options {
-            shards,
+            workers: shards,
             keep: Some(RecordFilter(Arc::new(|r| {
                 r.operation.as_deref() == Some("CreateServiceW")
             }))),

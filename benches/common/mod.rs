@@ -71,6 +71,7 @@ pub fn frame<'a>(pcap: &'a [u8], i: usize, f: &(Timestamp, Range<usize>)) -> Fra
         orig_len: data.len() as u32,
         offset: f.1.start as u64 - 16,
         index: i as u64 + 1,
+        chunk: None,
     }
 }
 

@@ -144,6 +144,12 @@ pub struct ServiceArgs {
     /// The binary path that CreateService/ChangeServiceConfig set, for calls on the handle.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linked_binary_path: Option<String>,
+    /// How `linked_create` / `linked_binary_path` were found: `handle` (through the
+    /// service handle, within this connection or pipe) or `service_name` (the service was
+    /// created on another connection or pipe between the same two hosts, and is linked by
+    /// client, server and service name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -343,6 +349,57 @@ struct HandleInfo {
     from: &'static str,
     binary_path: Option<String>,
     create: Option<LinkedCall>,
+    /// How `binary_path`/`create` were found (see [`ServiceArgs::link`]).
+    link: &'static str,
+}
+
+/// Services known across the connections and pipes of one capture: created (or
+/// reconfigured) on one, acted on from another. Keyed by client address, server address and
+/// service name (lower case, as the SCM compares names).
+#[derive(Debug, Default)]
+pub struct ServiceLinks {
+    map: FastMap<LinkKey, LinkedService>,
+    order: std::collections::VecDeque<LinkKey>,
+}
+
+type LinkKey = (std::net::IpAddr, std::net::IpAddr, String);
+
+/// What a service was created (or reconfigured) with.
+#[derive(Debug, Clone, Default)]
+pub struct LinkedService {
+    pub binary_path: Option<String>,
+    pub create: Option<LinkedCall>,
+}
+
+/// Services remembered per capture and decoder (oldest forgotten first beyond this).
+pub const MAX_LINKED_SERVICES: usize = 4096;
+
+impl ServiceLinks {
+    fn insert(&mut self, key: LinkKey, binary_path: Option<String>, create: Option<LinkedCall>) {
+        let fresh = LinkedService {
+            binary_path,
+            create,
+        };
+        if self.map.insert(key.clone(), fresh).is_none() {
+            self.order.push_back(key);
+            if self.order.len() > MAX_LINKED_SERVICES
+                && let Some(old) = self.order.pop_front()
+            {
+                self.map.remove(&old);
+            }
+        }
+    }
+
+    fn set_binary(&mut self, key: LinkKey, binary_path: Option<String>) {
+        match self.map.get_mut(&key) {
+            Some(l) => l.binary_path = binary_path,
+            None => self.insert(key, binary_path, None),
+        }
+    }
+
+    fn get(&self, key: &LinkKey) -> Option<&LinkedService> {
+        self.map.get(key)
+    }
 }
 
 /// Per-association decoding state: the service handles seen so far.
@@ -370,6 +427,18 @@ impl Tracker {
 
     /// Decode one call of this association; calls must come in request order.
     pub fn decode(&mut self, c: &Call) -> Decoded {
+        let none = std::net::IpAddr::from([0u8; 4]);
+        self.decode_linked(c, &mut ServiceLinks::default(), (none, none))
+    }
+
+    /// [`Tracker::decode`], with the services created on other connections or pipes of
+    /// the same capture: `hosts` are the call's (client, server) addresses.
+    pub fn decode_linked(
+        &mut self,
+        c: &Call,
+        links: &mut ServiceLinks,
+        hosts: (std::net::IpAddr, std::net::IpAddr),
+    ) -> Decoded {
         let status = |s| Decoded {
             args: None,
             status: s,
@@ -395,7 +464,7 @@ impl Tracker {
             Some(Err(_)) | None => return status(ArgsStatus::Malformed),
         };
         if let Args::Service(s) = &mut args {
-            self.link_service(c, s);
+            self.link_service(c, s, links, hosts);
         }
         if let Args::Scm(m) = &mut args
             && let Some(h) = self.response_handle(c)
@@ -416,7 +485,13 @@ impl Tracker {
         svcctl::response_handle(c.opnum, &mut r).ok().flatten()
     }
 
-    fn link_service(&mut self, c: &Call, s: &mut ServiceArgs) {
+    fn link_service(
+        &mut self,
+        c: &Call,
+        s: &mut ServiceArgs,
+        links: &mut ServiceLinks,
+        hosts: (std::net::IpAddr, std::net::IpAddr),
+    ) {
         let Some((op, _)) = svcctl::op_kind(c.opnum) else {
             return;
         };
@@ -443,7 +518,7 @@ impl Tracker {
                                     == s.service_name.as_deref().map(str::to_lowercase)
                         })
                         .cloned();
-                    let info = HandleInfo {
+                    let mut info = HandleInfo {
                         service_name: s.service_name.clone(),
                         from: if op == svcctl::Op::Create {
                             "create"
@@ -455,7 +530,23 @@ impl Tracker {
                             .clone()
                             .or_else(|| earlier.as_ref().and_then(|e| e.binary_path.clone())),
                         create: create.or_else(|| earlier.and_then(|e| e.create)),
+                        link: "handle",
                     };
+                    let name = s.service_name.as_deref().map(str::to_lowercase);
+                    if let Some(name) = name {
+                        let key = (hosts.0, hosts.1, name);
+                        if op == svcctl::Op::Create {
+                            links.insert(key, info.binary_path.clone(), info.create.clone());
+                        } else if info.create.is_none()
+                            && info.binary_path.is_none()
+                            && let Some(l) = links.get(&key)
+                        {
+                            // Opened here, created on another connection or pipe.
+                            info.binary_path = l.binary_path.clone();
+                            info.create = l.create.clone();
+                            info.link = "service_name";
+                        }
+                    }
                     self.remember(h, info);
                 }
             }
@@ -473,9 +564,16 @@ impl Tracker {
                 if op == svcctl::Op::Change {
                     if s.binary_path.is_some() {
                         info.binary_path = s.binary_path.clone();
+                        if let Some(name) = info.service_name.as_deref() {
+                            let key = (hosts.0, hosts.1, name.to_lowercase());
+                            links.set_binary(key, info.binary_path.clone());
+                        }
                     }
                 } else {
                     s.linked_binary_path = info.binary_path.clone();
+                }
+                if s.linked_create.is_some() || s.linked_binary_path.is_some() {
+                    s.link = Some(info.link);
                 }
             }
             svcctl::Op::OpenScm => {}
@@ -495,8 +593,34 @@ pub struct Annotation {
     pub dce_auth: Option<who::AuthSeen>,
 }
 
+/// Decodes the calls of one association (a TCP connection or a named pipe) one at a time,
+/// in request order, as they finish.
+#[derive(Debug, Default)]
+pub struct Annotator {
+    tracker: Tracker,
+}
+
+impl Annotator {
+    /// The arguments of `c` and the association's identity for it; `hosts` are the call's
+    /// (client, server) addresses, for services linked across connections.
+    pub fn annotate(
+        &mut self,
+        c: &Call,
+        log: &who::WhoLog,
+        links: &mut ServiceLinks,
+        hosts: (std::net::IpAddr, std::net::IpAddr),
+    ) -> Annotation {
+        let d = self.tracker.decode_linked(c, links, hosts);
+        Annotation {
+            args: d.args.map(Box::new),
+            status: d.status,
+            dce_auth: c.auth_type.and_then(|_| log.at(c.ts).cloned()),
+        }
+    }
+}
+
 /// Decode the calls of one association (in request order) and attach the association's
-/// identity: the engine calls this once per TCP connection or named pipe.
+/// identity, all at once (the engine uses an [`Annotator`] as calls finish).
 pub fn annotate(calls: Vec<Call>, log: &who::WhoLog) -> Vec<(Call, Annotation)> {
     let mut t = Tracker::new();
     let mut order: Vec<usize> = (0..calls.len()).collect();

@@ -290,6 +290,7 @@ fn handle_table_is_bounded() {
                 from: "open",
                 binary_path: None,
                 create: None,
+                link: "handle",
             },
         );
     }

@@ -788,6 +788,7 @@ pub(crate) mod tests {
             orig_len: data.len() as u32,
             offset: 0,
             index: 1,
+            chunk: None,
         }
     }
 

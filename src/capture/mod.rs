@@ -27,12 +27,14 @@ impl Timestamp {
 pub mod decode;
 pub mod files;
 pub mod reader;
+pub mod shared;
 
 pub use decode::{PacketDecoder, TcpFlags, TcpSegment};
 pub use files::{
     ByteCounter, collect_capture_paths, is_stdin, open_capture, open_capture_counted, open_stdin,
 };
 pub use reader::{CaptureError, Frame, read_frames};
+pub use shared::Chunk;
 
 /// Link-layer header types we decode (LINKTYPE_* values from the pcap spec).
 pub mod linktype {

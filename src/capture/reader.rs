@@ -6,11 +6,10 @@
 //! keeping every frame read before a file turns bad (truncated copy, trailing garbage).
 
 use super::Timestamp;
+use super::shared::{Chunk, SharedReader};
 use crate::stats::{Counters, Notice};
 use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{
-    Block, LegacyPcapReader, OptionCode, PcapBlockOwned, PcapError, PcapNGOption, PcapNGReader,
-};
+use pcap_parser::{Block, OptionCode, PcapBlockOwned, PcapError, PcapNGOption};
 use std::cell::RefCell;
 use std::io::{self, Read};
 use std::rc::Rc;
@@ -53,6 +52,9 @@ pub struct Frame<'a> {
     pub offset: u64,
     /// 1-based frame number, counting delivered frames.
     pub index: u64,
+    /// The shared chunk of the file that `data` lies in (a reader thread hands it on to
+    /// decoder threads instead of copying); `None` for frames from elsewhere.
+    pub chunk: Option<&'a Chunk>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,12 +157,11 @@ pub fn read_frames(
         index: 0,
         last_ts: Timestamp::default(),
         reported: 0,
+        chunk: None,
     };
     let opened = match st.format {
-        Format::Legacy(_) => LegacyPcapReader::new(INITIAL_BUFFER, source)
-            .map(|r| Box::new(r) as Box<dyn PcapReaderIterator + '_>),
-        Format::Ng(_) => PcapNGReader::new(INITIAL_BUFFER, source)
-            .map(|r| Box::new(r) as Box<dyn PcapReaderIterator + '_>),
+        Format::Legacy(_) => SharedReader::legacy(INITIAL_BUFFER, source),
+        Format::Ng(_) => SharedReader::ng(INITIAL_BUFFER, source),
     };
     let mut reader = match opened {
         Ok(r) => r,
@@ -180,6 +181,7 @@ pub fn read_frames(
     };
 
     let mut capacity = INITIAL_BUFFER;
+    st.chunk = Some(reader.chunk().clone());
     loop {
         let offset = reader.consumed() as u64;
         if let Err(detail) = st.check_head(reader.data()) {
@@ -228,7 +230,10 @@ pub fn read_frames(
                 return st.read_failed(offset, partial, &read_error);
             }
             Step::Refill | Step::Grow => {
-                if matches!(step, Step::Grow) && !grow(&mut *reader, &mut capacity) {
+                // Let go of the chunk so that, if no frame of it is held elsewhere, the
+                // reader can reuse it in place.
+                st.chunk = None;
+                if matches!(step, Step::Grow) && !grow(&mut reader, &mut capacity) {
                     st.garbage(offset, too_large());
                     return Ok(());
                 }
@@ -242,11 +247,12 @@ pub fn read_frames(
                 // take it would otherwise spin.
                 if !reader.reader_exhausted()
                     && reader.data().len() == before
-                    && !grow(&mut *reader, &mut capacity)
+                    && !grow(&mut reader, &mut capacity)
                 {
                     st.garbage(offset, too_large());
                     return Ok(());
                 }
+                st.chunk = Some(reader.chunk().clone());
             }
         }
     }
@@ -266,7 +272,7 @@ fn too_large() -> String {
     format!("record larger than the {} MiB limit", MAX_RECORD >> 20)
 }
 
-fn grow(reader: &mut dyn PcapReaderIterator, capacity: &mut usize) -> bool {
+fn grow(reader: &mut impl PcapReaderIterator, capacity: &mut usize) -> bool {
     if *capacity >= MAX_BUFFER {
         return false;
     }
@@ -379,6 +385,8 @@ struct State<'s> {
     /// Time of the previous frame; Simple Packet Blocks have none of their own.
     last_ts: Timestamp,
     reported: u8,
+    /// The chunk the current frames lie in.
+    chunk: Option<Chunk>,
 }
 
 impl State<'_> {
@@ -691,6 +699,7 @@ impl State<'_> {
             orig_len,
             offset,
             index: self.index,
+            chunk: self.chunk.as_ref(),
         });
     }
 }

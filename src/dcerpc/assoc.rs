@@ -150,6 +150,23 @@ impl Association {
         }
     }
 
+    /// Calls finished since the last call, in completion order.
+    pub fn take_done(&mut self) -> Vec<Call> {
+        std::mem::take(&mut self.done)
+    }
+
+    /// (request time, call id) of the earliest request still waiting for its response:
+    /// calls finished after it cannot be decoded in request order before it is settled.
+    pub fn oldest_pending(&self) -> Option<(Timestamp, u32)> {
+        if self.pending_count == 0 {
+            return None;
+        }
+        self.pending
+            .values()
+            .filter_map(|q| q.iter().map(|c| (c.ts, c.call_id)).min())
+            .min()
+    }
+
     /// True once a bind or alter_context was seen.
     pub fn bind_seen(&self) -> bool {
         self.seen_bind

@@ -1,25 +1,40 @@
 //! One DCE-RPC byte stream pair (a TCP connection or a named pipe), decoded accurately or
-//! the way Zeek's analyzer would.
+//! the way Zeek's analyzer would. Accurate calls leave as soon as they are settled: a
+//! finished call is decoded (arguments, identity) and handed on once every earlier request
+//! of the association has finished too, so that argument decoding still sees the calls in
+//! request order while memory follows the calls in flight, not the association's history.
 
 use super::sink::RecordSink;
-use crate::args;
+use crate::args::{self, Annotation};
 use crate::capture;
 use crate::dcerpc::{self, Association, Call, Framer, Recovery};
+use crate::flow::table::ConnMeta;
 use crate::stats::Counters;
 use crate::zeek;
+
+/// Finished calls held back (waiting for an earlier request's response) per association;
+/// past it the oldest are decoded anyway.
+const MAX_HELD_CALLS: usize = 4096;
 
 /// Both directions' PDU framers and the decoder they feed.
 pub(super) struct DceStream {
     pub framers: [Framer; 2],
     decoder: DceDecoder,
-    /// Identities from the association's auth tokens (accurate mode).
-    who: args::who::WhoLog,
 }
 
 enum DceDecoder {
-    Accurate(Box<Association>),
+    Accurate(Box<Accurate>),
     /// Zeek's analyzer instance; the script state lives per connection (`ConnScript`).
     ZeekEmulation(Box<zeek::Analyzer>),
+}
+
+struct Accurate {
+    assoc: Association,
+    /// Identities from the association's auth tokens.
+    who: args::who::WhoLog,
+    annotator: args::Annotator,
+    /// Finished calls not yet decoded, in (request time, call id) order.
+    held: Vec<Call>,
 }
 
 impl DceStream {
@@ -37,13 +52,14 @@ impl DceStream {
         let decoder = if zeek_compat {
             DceDecoder::ZeekEmulation(Box::new(zeek::Analyzer::new()))
         } else {
-            DceDecoder::Accurate(Box::new(Association::new(limits)))
+            DceDecoder::Accurate(Box::new(Accurate {
+                assoc: Association::new(limits),
+                who: args::who::WhoLog::default(),
+                annotator: args::Annotator::default(),
+                held: Vec::new(),
+            }))
         };
-        DceStream {
-            framers,
-            decoder,
-            who: args::who::WhoLog::default(),
-        }
+        DceStream { framers, decoder }
     }
 
     /// Feed one direction's bytes. `script`/`fid` are used in Zeek mode only.
@@ -60,8 +76,8 @@ impl DceStream {
             counters, framing, ..
         } = sink;
         match &mut self.decoder {
-            DceDecoder::Accurate(assoc) => {
-                let who = &mut self.who;
+            DceDecoder::Accurate(a) => {
+                let Accurate { assoc, who, .. } = &mut **a;
                 self.framers[dir].feed(data, framing, &mut |raw| match dcerpc::parse_pdu(raw) {
                     Ok(p) => {
                         if let Some(seen) = args::who::from_pdu(raw, &p) {
@@ -90,24 +106,80 @@ impl DceStream {
         }
     }
 
-    /// Accurate calls of this stream with their decoded arguments (empty in Zeek mode).
-    pub fn finish(mut self, counters: &mut Counters) -> Vec<(Call, args::Annotation)> {
+    /// Accurate calls settled so far, decoded, into `out` (nothing in Zeek mode).
+    pub fn ready(
+        &mut self,
+        sink: &mut RecordSink,
+        meta: &ConnMeta,
+        out: &mut Vec<(Call, Annotation)>,
+    ) {
+        if let DceDecoder::Accurate(a) = &mut self.decoder {
+            a.release(false, sink, meta, out);
+        }
+    }
+
+    /// End of the stream: every call, settled or not, decoded, into `out`.
+    pub fn finish(
+        mut self,
+        sink: &mut RecordSink,
+        meta: &ConnMeta,
+        out: &mut Vec<(Call, Annotation)>,
+    ) {
         for f in &mut self.framers {
-            f.finish(counters);
+            f.finish(&mut sink.counters);
         }
-        match self.decoder {
-            DceDecoder::Accurate(mut a) => {
-                let calls = args::annotate(a.finish(counters), &self.who);
-                for (_, ann) in &calls {
-                    match ann.status {
-                        args::ArgsStatus::Malformed => counters.args_malformed += 1,
-                        args::ArgsStatus::Limit => counters.args_limit += 1,
-                        _ => {}
-                    }
-                }
-                calls
-            }
-            DceDecoder::ZeekEmulation(_) => Vec::new(),
+        if let DceDecoder::Accurate(a) = &mut self.decoder {
+            a.release(true, sink, meta, out);
         }
+    }
+}
+
+impl Accurate {
+    /// Decode the held calls that no earlier request still waits for (all of them when
+    /// `closing`: the association's unanswered requests become calls too).
+    fn release(
+        &mut self,
+        closing: bool,
+        sink: &mut RecordSink,
+        meta: &ConnMeta,
+        out: &mut Vec<(Call, Annotation)>,
+    ) {
+        let fresh = if closing {
+            self.assoc.finish(&mut sink.counters)
+        } else {
+            self.assoc.take_done()
+        };
+        if !fresh.is_empty() {
+            self.held.extend(fresh);
+            self.held.sort_by_key(|c| (c.ts, c.call_id));
+        }
+        if self.held.is_empty() {
+            return;
+        }
+        let settled = match self.assoc.oldest_pending() {
+            Some(first) if !closing => self.held.partition_point(|c| (c.ts, c.call_id) < first),
+            _ => self.held.len(),
+        };
+        let cut = settled.max(self.held.len().saturating_sub(MAX_HELD_CALLS));
+        for c in self.held.drain(..cut) {
+            let hosts = if c.client_dir == 0 {
+                (meta.orig.0, meta.resp.0)
+            } else {
+                (meta.resp.0, meta.orig.0)
+            };
+            let ann = self
+                .annotator
+                .annotate(&c, &self.who, &mut sink.services, hosts);
+            count_status(&ann, &mut sink.counters);
+            out.push((c, ann));
+        }
+    }
+}
+
+fn count_status(ann: &Annotation, counters: &mut Counters) {
+    match ann.status {
+        args::ArgsStatus::Malformed => counters.args_malformed += 1,
+        args::ArgsStatus::Limit => counters.args_limit += 1,
+        _ => {}
     }
 }

@@ -25,10 +25,9 @@ pub struct Options {
     pub verify_checksums: bool,
     pub flow: FlowLimits,
     pub dce: dcerpc::Limits,
-    /// Passes over each capture, each decoding its own share of the connections, run in
-    /// parallel (0: as many as the thread pool has threads per file). The output does not
-    /// depend on it.
-    pub shards: usize,
+    /// Decoder workers per input, each owning a share of the connections, fed by one reader
+    /// (0: the thread pool's threads per input). The output does not depend on it.
+    pub workers: usize,
     /// Treat all inputs as one continuous capture (rotated files), in the order given.
     pub merge: bool,
     /// File bytes read so far, for a progress display (counted by one pass per file).

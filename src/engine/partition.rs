@@ -1,41 +1,59 @@
-//! Which share of the connections one decoder takes: the one place the partition hash lives.
+//! Which decoder owns which connection: the one place the partition hash lives.
+//!
+//! Connections are partitioned by their two host addresses (direction-independent), not by
+//! the full 4-tuple: DCE-RPC work between two hosts spans connections (the endpoint mapper
+//! then the dynamic port, DCOM activation then the object's calls, a tool that reconnects
+//! to start the service it created), and per-host-pair state such as the services linked
+//! across connections must see all of them, in packet order, whatever the number of
+//! decoders. The cost: all traffic of one busy host pair lands on one decoder.
+//!
+//! The same function serves distributed engines (Spark's shuffle key equals the decoder
+//! key), so it must never change between runs, threads or machines: FNV-1a over the
+//! addresses in a fixed order, no random seed.
 
-use crate::capture::TcpSegment;
-use crate::flow::table::ConnKey;
 use std::net::IpAddr;
 
-/// Which share of the connections one pass decodes: those whose direction-independent
-/// address pair hashes to `index` modulo `count`. Every pass still reads every packet (the
-/// file is in the page cache after the first), so time and flow-table sweeps agree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
+/// Direction-independent 64-bit hash of a connection's two host addresses.
+pub fn host_pair_hash(a: IpAddr, b: IpAddr) -> u64 {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for x in bytes {
+            h ^= u64::from(*x);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for ip in [lo, hi] {
+        match ip {
+            IpAddr::V4(v) => eat(&v.octets()),
+            IpAddr::V6(v) => eat(&v.octets()),
+        }
+    }
+    h
 }
 
-impl Shard {
-    pub const ALL: Shard = Shard { index: 0, count: 1 };
+/// The partition (0..`partitions`) of the connections between `a` and `b`.
+pub fn partition_of(a: IpAddr, b: IpAddr, partitions: u32) -> u32 {
+    (host_pair_hash(a, b) % u64::from(partitions.max(1))) as u32
+}
 
-    pub(super) fn owns(&self, seg: &TcpSegment<'_>) -> bool {
-        if self.count <= 1 {
-            return true;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// FNV-1a 64 of the bytes 10.0.0.1 then 10.0.0.2.
+    const HASH_10_0_0_1_AND_2: u64 = 0x1204_d130_12e1_45e0;
+
+    #[test]
+    fn either_direction_and_stable() {
+        let a = IpAddr::from([10, 0, 0, 1]);
+        let b = IpAddr::from([10, 0, 0, 2]);
+        assert_eq!(host_pair_hash(a, b), host_pair_hash(b, a));
+        // Fixed forever: Spark jobs and saved partitions rely on it.
+        assert_eq!(host_pair_hash(a, b), HASH_10_0_0_1_AND_2);
+        for n in 1..9 {
+            assert!(partition_of(a, b, n) < n);
         }
-        let key = ConnKey::new((seg.src, seg.sport), (seg.dst, seg.dport));
-        // FNV-1a over the normalised pair: stable across threads and runs.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |b: &[u8]| {
-            for x in b {
-                h ^= *x as u64;
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
-            }
-        };
-        for (ip, port) in [key.a, key.b] {
-            match ip {
-                IpAddr::V4(a) => eat(&a.octets()),
-                IpAddr::V6(a) => eat(&a.octets()),
-            }
-            eat(&port.to_be_bytes());
-        }
-        (h % self.count as u64) as u32 == self.index
+        assert_eq!(partition_of(a, b, 1), 0);
     }
 }

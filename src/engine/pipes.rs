@@ -8,9 +8,9 @@ use crate::FastMap;
 use crate::args;
 use crate::capture;
 use crate::dcerpc::{self, Call};
+use crate::flow::table::ConnMeta;
 use crate::output::SmolStr;
 use crate::smb;
-use crate::stats::Counters;
 use crate::zeek;
 
 /// A named pipe seen on an SMB connection (accurate mode).
@@ -20,13 +20,8 @@ struct Pipe {
     stream: DceStream,
 }
 
-/// A decoded call and the pipe it came over.
-type PipeCall = (
-    (Call, args::Annotation),
-    smb::PipeKey,
-    SmolStr,
-    smb::PipeContext,
-);
+/// A decoded call and the transport it came over.
+pub(super) type TransportedCall = ((Call, args::Annotation), CallTransport);
 
 /// SMB connection state: the SMB parser and one DCE-RPC stream per pipe.
 pub(super) struct SmbState {
@@ -35,10 +30,17 @@ pub(super) struct SmbState {
     pipes: Vec<(smb::PipeKey, Pipe)>,
     /// Zeek mode: one analyzer per Zeek fid, at most [`zeek::MAX_DCE_RPC_ANALYZERS`].
     zeek_fids: FastMap<u64, DceStream>,
-    /// Calls of pipes already closed.
-    done: Vec<PipeCall>,
     zeek_compat: bool,
     limits: dcerpc::Limits,
+}
+
+/// "smb1", or "smb2"/"smb3" as the connection negotiated.
+fn transport_name(key: &smb::PipeKey, smb3: bool) -> &'static str {
+    match (key.smb2, smb3) {
+        (false, _) => "smb1",
+        (true, false) => "smb2",
+        (true, true) => "smb3",
+    }
 }
 
 /// Open pipes tracked per SMB connection (the SMB layer bounds its own tables too).
@@ -54,13 +56,13 @@ impl SmbState {
             },
             pipes: Vec::new(),
             zeek_fids: FastMap::default(),
-            done: Vec::new(),
             zeek_compat,
             limits,
         }
     }
 
-    /// One direction's bytes of the SMB connection; pipe data goes on to its DCE-RPC stream.
+    /// One direction's bytes of the SMB connection; pipe data goes on to its DCE-RPC
+    /// stream, and the calls it settles (accurate mode) into `out`.
     pub fn feed(
         &mut self,
         dir: usize,
@@ -68,17 +70,20 @@ impl SmbState {
         data: &[u8],
         sink: &mut RecordSink,
         mut script: Option<&mut zeek::ConnScript>,
+        (meta, out): (&ConnMeta, &mut Vec<TransportedCall>),
     ) {
         let SmbState {
             conn,
             pipes,
             zeek_fids,
-            done,
             zeek_compat,
             limits,
         } = self;
         let (zeek_compat, limits) = (*zeek_compat, *limits);
+        let smb3 = conn.is_smb3();
+        let transport = |key: &smb::PipeKey| transport_name(key, smb3);
         let mut smb_c = std::mem::take(&mut sink.smb_counters);
+        let mut calls = Vec::new();
         conn.set_time(ts);
         conn.feed(dir, data, &mut smb_c, &mut |ev| match ev {
             smb::PipeEvent::Open { key, name, context } if !zeek_compat => {
@@ -118,15 +123,27 @@ impl SmbState {
                 };
                 if let Some(i) = idx {
                     let ts = at.unwrap_or(ts);
-                    pipes[i].1.stream.feed(dir, ts, data, sink, None, 0);
+                    let (key, p) = &mut pipes[i];
+                    p.stream.feed(dir, ts, data, sink, None, 0);
+                    p.stream.ready(sink, meta, &mut calls);
+                    let via = CallTransport {
+                        transport: transport(key),
+                        pipe: Some(p.name.clone()),
+                        context: p.context.clone(),
+                    };
+                    out.extend(calls.drain(..).map(|c| (c, via.clone())));
                 }
             }
             smb::PipeEvent::Close { key, .. } if !zeek_compat => {
                 if let Some(i) = pipes.iter().position(|(k, _)| *k == key) {
                     let (key, pipe) = pipes.remove(i);
-                    for c in pipe.stream.finish(&mut sink.counters) {
-                        done.push((c, key, pipe.name.clone(), pipe.context.clone()));
-                    }
+                    pipe.stream.finish(sink, meta, &mut calls);
+                    let via = CallTransport {
+                        transport: transport(&key),
+                        pipe: Some(pipe.name),
+                        context: pipe.context,
+                    };
+                    out.extend(calls.drain(..).map(|c| (c, via.clone())));
                 }
             }
             smb::PipeEvent::ZeekData { dir, data, fid }
@@ -176,30 +193,19 @@ impl SmbState {
         }
     }
 
-    /// Every call of the connection (closed pipes first, then the open ones), with the
-    /// transport each came over.
-    pub fn finish(self, counters: &mut Counters) -> Vec<((Call, args::Annotation), CallTransport)> {
-        let SmbState {
-            pipes, done, conn, ..
-        } = self;
-        let mut all = done;
-        for (key, p) in pipes {
-            for c in p.stream.finish(counters) {
-                all.push((c, key, p.name.clone(), p.context.clone()));
-            }
+    /// End of the connection: the calls of the pipes still open, into `out`.
+    pub fn finish(self, sink: &mut RecordSink, meta: &ConnMeta, out: &mut Vec<TransportedCall>) {
+        let mut calls = Vec::new();
+        let smb3 = self.conn.is_smb3();
+        for (key, p) in self.pipes {
+            p.stream.finish(sink, meta, &mut calls);
+            let via = CallTransport {
+                transport: transport_name(&key, smb3),
+                pipe: Some(p.name),
+                context: p.context,
+            };
+            out.extend(calls.drain(..).map(|c| (c, via.clone())));
         }
-        let smb2 = if conn.is_smb3() { "smb3" } else { "smb2" };
-        all.into_iter()
-            .map(|(c, key, name, context)| {
-                let transport = if key.smb2 { smb2 } else { "smb1" };
-                let via = CallTransport {
-                    transport,
-                    pipe: Some(name),
-                    context,
-                };
-                (c, via)
-            })
-            .collect()
     }
 }
 
@@ -219,7 +225,7 @@ mod tests {
     /// `fids` pipes on one SMB2 connection, each with a bind and one answered call, none
     /// closed; then one more request on the last pipe, unanswered (so the connection-removal
     /// hook logs the backing table). Returns the Zeek lines and the run's counters.
-    fn many_pipes(fids: u64) -> (Vec<zeek::ZeekLine>, Counters) {
+    fn many_pipes(fids: u64) -> (Vec<zeek::ZeekLine>, crate::stats::Counters) {
         let mut st = SmbState::new(true, dcerpc::Limits::default());
         let mut sink = RecordSink::new("t", 0, None, None);
         let mut script = zeek::ConnScript::new(true);
@@ -227,9 +233,26 @@ mod tests {
             secs: 1000,
             nanos: 0,
         };
+        let ip = std::net::IpAddr::from([10, 0, 0, 1]);
+        let meta = ConnMeta {
+            orig: (ip, 50000),
+            resp: (ip, 445),
+            seq: 1,
+            first_ts: t,
+            last_ts: t,
+            syn_seen: true,
+        };
+        let mut out = Vec::new();
         let mut msg = |st: &mut SmbState, dir: usize, m: Vec<u8>, sink: &mut RecordSink| {
             t.nanos += 1000;
-            st.feed(dir, t, &nbss(&m), sink, Some(&mut script));
+            st.feed(
+                dir,
+                t,
+                &nbss(&m),
+                sink,
+                Some(&mut script),
+                (&meta, &mut out),
+            );
         };
         let mut id = 1u64;
         let mut next = || {

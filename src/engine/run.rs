@@ -2,14 +2,13 @@
 //! order.
 
 use super::Options;
-use super::inputs::{analyze_path_shard, analyze_paths_merged};
-use super::partition::Shard;
-use crate::capture;
+use super::source::{CaptureFile, CaptureFiles, CaptureReader, PacketSource, label_of};
+use super::workers::decode;
 use crate::output::Record;
 use crate::output::spill::Run;
 use crate::stats::{Counters, Notice};
 use rayon::prelude::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What one capture file produced.
 #[derive(Debug, Default)]
@@ -39,46 +38,37 @@ impl RunOutput {
     }
 }
 
-/// Analyse every file (in parallel, and each file in parallel shards when there are fewer
-/// files than threads) and merge the results in a deterministic order: the same records in
-/// the same order whatever the thread count.
+/// Analyse every input and merge the results in a deterministic order: the same records
+/// in the same order whatever the thread count. Inputs run in parallel; when there are
+/// fewer inputs than threads, each input is read once and decoded by several workers
+/// (`Options::workers`, by default the threads per input).
 pub fn run(paths: &[PathBuf], opts: &Options) -> RunOutput {
     let threads = rayon::current_num_threads().max(1);
     let units = if opts.merge { 1 } else { paths.len().max(1) };
-    let shards = if opts.shards > 0 {
-        opts.shards
+    let workers = if opts.workers > 0 {
+        opts.workers
     } else if units >= threads {
         1
     } else {
         threads.div_ceil(units)
     }
-    .min(64) as u32;
-    // Standard input inside a merged capture: one pass (stdin can be read once).
-    let shards = if opts.merge && paths.iter().any(|p| capture::is_stdin(p)) {
-        1
-    } else {
-        shards
-    };
-    // Standard input can be read once only: one pass decodes all of it.
-    let stdin = |f: usize| !opts.merge && paths.get(f).is_some_and(|p| capture::is_stdin(p));
-    let work: Vec<(usize, u32)> = (0..units)
-        .flat_map(|f| (0..if stdin(f) { 1 } else { shards }).map(move |k| (f, k)))
-        .collect();
-    let outs: Vec<FileOutput> = work
-        .par_iter()
-        .map(|&(f, k)| {
-            let shard = if stdin(f) {
-                Shard::ALL
-            } else {
-                Shard {
-                    index: k,
-                    count: shards,
-                }
-            };
+    .min(64);
+    let outs: Vec<FileOutput> = (0..units)
+        .into_par_iter()
+        .map(|f| {
+            let progress = opts.progress.clone();
             if opts.merge {
-                analyze_paths_merged(paths, opts, shard)
+                let label = paths.first().map(|p| p.display().to_string());
+                let mut source = CaptureFiles {
+                    paths: paths.to_vec(),
+                    progress,
+                };
+                decode(&mut source, &label.unwrap_or_default(), 0, opts, workers)
             } else {
-                analyze_path_shard(&paths[f], f as u64, opts, shard)
+                let path = paths.get(f).cloned().unwrap_or_default();
+                let label = label_of(&path);
+                let mut source = CaptureFile { path, progress };
+                decode(&mut source, &label, f as u64, opts, workers)
             }
         })
         .collect();
@@ -91,6 +81,40 @@ pub fn run(paths: &[PathBuf], opts: &Options) -> RunOutput {
     }
     sort_records(&mut run.records);
     run
+}
+
+/// Analyse one capture file (one worker); errors become notices, never panics.
+pub fn analyze_path(path: &Path, file_index: u64, opts: &Options) -> FileOutput {
+    let mut source = CaptureFile {
+        path: path.to_path_buf(),
+        progress: opts.progress.clone(),
+    };
+    decode(&mut source, &label_of(path), file_index, opts, 1)
+}
+
+/// Analyse a capture from any reader (already decompressed, or gzip handled by the caller).
+pub fn analyze_reader(
+    label: &str,
+    input: impl std::io::Read,
+    file_index: u64,
+    opts: &Options,
+) -> FileOutput {
+    let mut source = CaptureReader {
+        label: label.to_string(),
+        input: Some(input),
+    };
+    decode(&mut source, label, file_index, opts, 1)
+}
+
+/// Decode packets from any source (the packet-stream seam) on `workers` workers.
+pub fn analyze_source(
+    source: &mut dyn PacketSource,
+    label: &str,
+    file_index: u64,
+    opts: &Options,
+    workers: usize,
+) -> FileOutput {
+    decode(source, label, file_index, opts, workers.max(1))
 }
 
 pub fn sort_records(records: &mut [Record]) {

@@ -4,12 +4,12 @@
 
 use super::Options;
 use super::dce::DceStream;
-use super::pipes::SmbState;
+use super::pipes::{SmbState, TransportedCall};
 use super::record::{self, CallTransport, UuidTextCache};
 use super::sink::RecordSink;
 use crate::args;
 use crate::capture;
-use crate::dcerpc::{self, Call};
+use crate::dcerpc;
 use crate::flow::FlowEvent;
 use crate::flow::table::{ConnMeta, FlowApp};
 use crate::output::SmolStr;
@@ -55,6 +55,12 @@ pub(super) struct Session {
     held_bytes: usize,
     /// Zeek script state for the whole connection (Zeek mode).
     script: Option<zeek::ConnScript>,
+    /// The connection's uid, made at its first record.
+    uid: Option<SmolStr>,
+    /// Records made so far (their rank in the record order).
+    records: u64,
+    /// Settled calls waiting to become records (reused buffer).
+    ready: Vec<TransportedCall>,
 }
 
 impl Session {
@@ -73,6 +79,9 @@ impl Session {
             held: Vec::new(),
             held_bytes: 0,
             script: None,
+            uid: None,
+            records: 0,
+            ready: Vec::new(),
         }
     }
 
@@ -128,14 +137,28 @@ impl Session {
         };
     }
 
-    fn feed(&mut self, dir: usize, ts: capture::Timestamp, data: &[u8]) {
-        let mut sink = self.sink.borrow_mut();
+    fn feed(&mut self, meta: &ConnMeta, dir: usize, ts: capture::Timestamp, data: &[u8]) {
+        let sink = self.sink.clone();
+        let mut sink = sink.borrow_mut();
         let sink = &mut *sink;
         match &mut self.state {
-            SessionState::Dce(d) => d.feed(dir, ts, data, sink, self.script.as_mut(), 0),
-            SessionState::Smb(st) => st.feed(dir, ts, data, sink, self.script.as_mut()),
+            SessionState::Dce(d) => {
+                d.feed(dir, ts, data, sink, self.script.as_mut(), 0);
+                let mut calls = Vec::new();
+                d.ready(sink, meta, &mut calls);
+                self.ready.extend(calls.into_iter().map(|c| (c, tcp())));
+            }
+            SessionState::Smb(st) => st.feed(
+                dir,
+                ts,
+                data,
+                sink,
+                self.script.as_mut(),
+                (meta, &mut self.ready),
+            ),
             _ => {}
         }
+        self.emit(meta, sink);
     }
 
     fn gap(&mut self, dir: usize, len: u64) {
@@ -146,47 +169,72 @@ impl Session {
         }
     }
 
-    fn close(&mut self, meta: &ConnMeta, ts: capture::Timestamp) {
-        let state = std::mem::replace(&mut self.state, SessionState::Ignored);
-        let mut sink = self.sink.borrow_mut();
-        let uid = SmolStr::from(record::make_uid(&sink.label, meta));
-        let file_index = sink.file_index;
-        let label = sink.label.clone();
-        let mut calls: Vec<((Call, args::Annotation), CallTransport)> = match state {
-            SessionState::Dce(d) => {
-                let via = CallTransport {
-                    transport: "tcp",
-                    ..CallTransport::default()
-                };
-                d.finish(&mut sink.counters)
-                    .into_iter()
-                    .map(|c| (c, via.clone()))
-                    .collect()
-            }
-            SessionState::Smb(st) => st.finish(&mut sink.counters),
-            _ => Vec::new(),
-        };
-        calls.sort_by_key(|((c, _), _)| (c.ts, c.call_id));
+    /// Settled calls and the Zeek lines written so far become records.
+    fn emit(&mut self, meta: &ConnMeta, sink: &mut RecordSink) {
+        let lines = self.script.as_mut().map_or(0, |s| s.lines.len());
+        if self.ready.is_empty() && lines == 0 {
+            return;
+        }
+        let uid = self
+            .uid
+            .get_or_insert_with(|| SmolStr::from(record::make_uid(&sink.label, meta)))
+            .clone();
+        let (label, file_index) = (sink.label.clone(), sink.file_index);
         let mut texts = UuidTextCache::default();
-        for (n, (c, via)) in calls.iter().enumerate() {
+        for (c, via) in self.ready.drain(..) {
             if self.zeek_ignore && record::is_ignored_call(&c.0) {
                 continue;
             }
-            let at = (file_index, n as u64);
-            let r = record::accurate_record(c, meta, &uid, &label, at, via, &mut texts);
-            sink.push(r);
+            // Within a connection, records sort by request time, then call id, then the
+            // order they were settled in.
+            let rank = u64::from(c.0.call_id) << 32 | (self.records & 0xffff_ffff);
+            self.records += 1;
+            let at = (file_index, rank);
+            sink.push(record::accurate_record(
+                &c, meta, &uid, &label, at, &via, &mut texts,
+            ));
         }
-        if let Some(mut script) = self.script.take() {
+        if let Some(script) = self.script.as_mut() {
+            for l in script.lines.drain(..) {
+                let at = (file_index, self.records);
+                self.records += 1;
+                sink.push(record::zeek_record(&l, meta, &uid, at));
+            }
+        }
+        sink.maybe_spill();
+    }
+
+    fn close(&mut self, meta: &ConnMeta, ts: capture::Timestamp) {
+        let state = std::mem::replace(&mut self.state, SessionState::Ignored);
+        let sink = self.sink.clone();
+        let mut sink = sink.borrow_mut();
+        let sink = &mut *sink;
+        match state {
+            SessionState::Dce(d) => {
+                let mut calls = Vec::new();
+                d.finish(sink, meta, &mut calls);
+                self.ready.extend(calls.into_iter().map(|c| (c, tcp())));
+            }
+            SessionState::Smb(st) => st.finish(sink, meta, &mut self.ready),
+            _ => {}
+        }
+        if let Some(script) = self.script.as_mut() {
             script.remove(ts.zeek_time());
             let w = script.weirds;
             sink.counters.zeek_too_much_fragment_data += w.too_much_fragment_data;
             sink.counters.zeek_too_many_msgs_in_reassembly += w.too_many_msgs_in_reassembly;
             sink.counters.zeek_multiple_first_fragments += w.multiple_first_fragments;
-            for (n, l) in script.lines.iter().enumerate() {
-                sink.push(record::zeek_record(l, meta, &uid, (file_index, n as u64)));
-            }
         }
-        sink.maybe_spill();
+        self.emit(meta, sink);
+        self.script = None;
+    }
+}
+
+/// The transport of a call straight over TCP.
+fn tcp() -> CallTransport {
+    CallTransport {
+        transport: "tcp",
+        ..CallTransport::default()
     }
 }
 
@@ -225,7 +273,7 @@ impl FlowApp for Session {
                         Some(Some(carrier)) => {
                             self.attach(meta, carrier);
                             for (d, t, bytes) in std::mem::take(&mut self.held) {
-                                self.feed(d, t, &bytes);
+                                self.feed(meta, d, t, &bytes);
                             }
                             self.held_bytes = 0;
                         }
@@ -243,7 +291,7 @@ impl FlowApp for Session {
                 }
                 match self.state {
                     SessionState::Dce(_) | SessionState::Smb(_) => {
-                        self.feed(dir, ts, data);
+                        self.feed(meta, dir, ts, data);
                         true
                     }
                     SessionState::Ignored => false,

@@ -2,6 +2,7 @@
 //! on disk past a count), with the counters the per-connection state writes into.
 
 use super::RecordFilter;
+use crate::args;
 use crate::output::spill::{Batch, Run, SpillConfig};
 use crate::output::{Record, SmolStr};
 use crate::smb;
@@ -23,6 +24,9 @@ pub(super) struct RecordSink {
     pub smb_counters: smb::SmbCounters,
     pub label: SmolStr,
     pub file_index: u64,
+    /// Services created on one connection or pipe and acted on from another, between the
+    /// same hosts (every connection between two hosts is decoded by the same pipeline).
+    pub services: args::ServiceLinks,
 }
 
 impl RecordSink {
@@ -43,6 +47,7 @@ impl RecordSink {
             smb_counters: smb::SmbCounters::default(),
             label: SmolStr::from(label),
             file_index,
+            services: args::ServiceLinks::default(),
         }
     }
 

@@ -133,6 +133,54 @@ pub enum FlowEvent<'a> {
     },
 }
 
+/// Where a segment stands in its input: its ordinal (1-based, counting every TCP segment
+/// of the input, whichever connection or decoder it belongs to) and the input's clock (the
+/// latest packet time so far). Both come from whoever reads the input, so that tables
+/// sharing one input agree on connection numbering and on time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stamp {
+    pub ordinal: u64,
+    pub now: Timestamp,
+}
+
+/// Segments between two idle sweeps.
+pub const SWEEP_EVERY: u32 = 65536;
+
+/// The input-wide clock: stamps each segment and says when every table reading this input
+/// must sweep idle connections (before the segment), so that the sweeps fall at the same
+/// place whatever the number of tables.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SegmentClock {
+    ordinal: u64,
+    now: Timestamp,
+    since_sweep: u32,
+}
+
+impl SegmentClock {
+    /// The stamp of the next segment (time `ts`), and whether a sweep comes first.
+    pub fn tick(&mut self, ts: Timestamp) -> (Stamp, bool) {
+        self.now = self.now.max(ts);
+        self.ordinal += 1;
+        self.since_sweep += 1;
+        let sweep = self.since_sweep >= SWEEP_EVERY;
+        if sweep {
+            self.since_sweep = 0;
+        }
+        (
+            Stamp {
+                ordinal: self.ordinal,
+                now: self.now,
+            },
+            sweep,
+        )
+    }
+
+    /// The input's clock: the latest packet time so far.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+}
+
 /// Application state attached to a connection.
 pub trait FlowApp {
     /// Handle one event. Returning false tells the table to stop reassembling this
@@ -351,11 +399,10 @@ pub struct FlowTable<A, F: FnMut(&ConnMeta) -> A> {
     conns: FastMap<ConnKey, Box<Conn<A>>>,
     limits: FlowLimits,
     make_app: F,
-    /// Segments seen, owned or skipped ([`FlowTable::skip`]): a connection's `seq` is the
-    /// count when it began, the same however the connections are shared out.
-    segments: u64,
+    /// The clock of [`FlowTable::process`] (self-clocked use); unused by
+    /// [`FlowTable::process_at`], whose caller keeps the clock.
+    clock: SegmentClock,
     ooo_total: usize,
-    packets_since_sweep: u32,
     now: Timestamp,
     likely_server_port: fn(u16) -> bool,
     /// Connections that ended with FIN or RST, and when: a bare ACK or FIN arriving after
@@ -376,9 +423,8 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
             conns: FastMap::default(),
             limits,
             make_app,
-            segments: 0,
+            clock: SegmentClock::default(),
             ooo_total: 0,
-            packets_since_sweep: 0,
             now: Timestamp::default(),
             likely_server_port,
             tombstones: FastMap::default(),
@@ -393,26 +439,21 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
         self.conns.is_empty()
     }
 
-    /// Time and sweep bookkeeping every segment does, owned or not.
-    fn tick(&mut self, ts: Timestamp, counters: &mut Counters) {
-        self.now = self.now.max(ts);
-        self.segments += 1;
-        self.packets_since_sweep += 1;
-        if self.packets_since_sweep >= 65536 {
-            self.packets_since_sweep = 0;
-            self.sweep_idle(counters);
-        }
-    }
-
-    /// A segment of a connection another table (another shard) decodes: only the clock
-    /// moves, so idle sweeps and connection numbering agree between shards.
-    pub fn skip(&mut self, ts: Timestamp, counters: &mut Counters) {
-        self.tick(ts, counters);
-    }
-
-    /// Feed one TCP segment.
+    /// Feed one TCP segment, the table keeping its own clock: every segment of the input
+    /// must come through here (see [`SegmentClock`]).
     pub fn process(&mut self, seg: &TcpSegment<'_>, counters: &mut Counters) {
-        self.tick(seg.ts, counters);
+        let (stamp, sweep) = self.clock.tick(seg.ts);
+        if sweep {
+            self.sweep_idle(stamp.now, counters);
+        }
+        self.process_at(seg, stamp, counters);
+    }
+
+    /// Feed one TCP segment stamped by the caller's [`SegmentClock`] (which sees every
+    /// segment of the input, including those of connections other tables own, and tells
+    /// when to call [`FlowTable::sweep_idle`]).
+    pub fn process_at(&mut self, seg: &TcpSegment<'_>, stamp: Stamp, counters: &mut Counters) {
+        self.now = self.now.max(stamp.now);
         let src = (seg.src, seg.sport);
         let dst = (seg.dst, seg.dport);
         let key = ConnKey::new(src, dst);
@@ -461,7 +502,7 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
                 let meta = ConnMeta {
                     orig,
                     resp,
-                    seq: self.segments,
+                    seq: stamp.ordinal,
                     first_ts: seg.ts,
                     last_ts: seg.ts,
                     syn_seen: pure_syn,
@@ -554,7 +595,10 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
         }
     }
 
-    fn sweep_idle(&mut self, counters: &mut Counters) {
+    /// Close the connections idle for longer than the idle timeout at input time `now`, and
+    /// forget old tombstones.
+    pub fn sweep_idle(&mut self, now: Timestamp, counters: &mut Counters) {
+        self.now = self.now.max(now);
         let now = self.now.secs;
         self.tombstones
             .retain(|_, t| now - t.secs <= TOMBSTONE_SECS);
