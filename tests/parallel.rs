@@ -1,5 +1,6 @@
-//! Parallelism inside one capture (shards) and rotated captures (`--merge`): the output
-//! must not depend on how the work was shared out.
+//! Parallelism inside one capture (one reader, several decoder workers), rotated captures
+//! (`--merge`) and the packet-stream seam (packets from memory, split by partition as a
+//! distributed engine would): the output must not depend on how the work was shared out.
 
 mod common;
 use common::*;
@@ -22,7 +23,7 @@ fn captures_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Records (every format) and counters of one capture, decoded with `shards` passes.
+/// Records (every format) and counters of one capture, decoded by `shards` workers.
 fn decode(path: &Path, base: &Options, shards: usize) -> (String, String, String) {
     let opts = Options {
         workers: shards,
@@ -245,5 +246,69 @@ fn record_filter_keeps_accepted_records_and_counts_the_rest() {
             all.records.len() as u64 - 1,
             "shards {shards}"
         );
+    }
+}
+
+/// Every frame of a capture, as a memory source would hold it.
+fn packets_of(path: &Path) -> Vec<rpcsift::engine::Packet> {
+    let mut c = rpcsift::stats::Counters::default();
+    let mut n = Vec::new();
+    let mut out = Vec::new();
+    let input = rpcsift::capture::open_capture(path).expect("open capture");
+    rpcsift::capture::read_frames("mem", input, &mut c, &mut n, |f| {
+        out.push(rpcsift::engine::Packet {
+            ordinal: f.index,
+            ts: f.ts,
+            linktype: f.linktype,
+            data: f.data.to_vec(),
+        })
+    })
+    .expect("read capture");
+    out
+}
+
+fn records_json(records: Vec<rpcsift::output::Record>) -> String {
+    let mut run = rpcsift::engine::RunOutput {
+        records,
+        ..Default::default()
+    };
+    rpcsift::engine::sort_records(&mut run.records);
+    render(&run, Format::Json)
+}
+
+/// The packet-stream seam: the same packets from memory decode to the same records as the
+/// file, on any number of workers; and split by partition (each partition decoded alone,
+/// as a distributed engine's tasks would after a shuffle by `frame_partition`), the union
+/// of the partitions' records is the same again, uids included.
+#[test]
+fn packets_from_memory_and_by_partition_decode_the_same() {
+    use rpcsift::engine::{MemoryPackets, analyze_path, analyze_source, frame_partition};
+    let mut paths = captures_in(&project("captures"));
+    paths.extend(captures_in(&project("captures/impacket")));
+    for p in &paths {
+        for base in [Options::default(), zeek_compat()] {
+            let label = p.display().to_string();
+            let want = records_json(analyze_path(p, 0, &base).records);
+            let packets = packets_of(p);
+            for workers in [1, 3] {
+                let mut src = MemoryPackets {
+                    packets: packets.clone(),
+                };
+                let got = analyze_source(&mut src, &label, 0, &base, workers);
+                assert_eq!(records_json(got.records), want, "{label} workers {workers}");
+            }
+            let parts = 3;
+            let mut records = Vec::new();
+            for k in 0..parts {
+                let mine: Vec<_> = packets
+                    .iter()
+                    .filter(|x| frame_partition(x.linktype, &x.data, parts) == Some(k))
+                    .cloned()
+                    .collect();
+                let mut src = MemoryPackets { packets: mine };
+                records.extend(analyze_source(&mut src, &label, 0, &base, 1).records);
+            }
+            assert_eq!(records_json(records), want, "{label} by partition");
+        }
     }
 }

@@ -94,6 +94,26 @@ enum Network {
     V6,
 }
 
+/// The source and destination addresses of a frame's IP packet (fragments included), for
+/// routing a frame by host pair before it is decoded; `None` for anything that is not IP.
+pub fn frame_hosts(linktype: u32, data: &[u8]) -> Option<(IpAddr, IpAddr)> {
+    let mut scratch = Counters::default();
+    let (network, p) = link_layer(linktype, data, &mut scratch)?;
+    match network {
+        Network::V4 => {
+            let b: [u8; 8] = p.get(12..20)?.try_into().ok()?;
+            let src: [u8; 4] = b[..4].try_into().ok()?;
+            let dst: [u8; 4] = b[4..].try_into().ok()?;
+            Some((IpAddr::from(src), IpAddr::from(dst)))
+        }
+        Network::V6 => {
+            let src: [u8; 16] = p.get(8..24)?.try_into().ok()?;
+            let dst: [u8; 16] = p.get(24..40)?.try_into().ok()?;
+            Some((IpAddr::from(src), IpAddr::from(dst)))
+        }
+    }
+}
+
 /// Decodes frames down to TCP segments, reassembling fragmented IP datagrams.
 pub struct PacketDecoder {
     verify_checksums: bool,

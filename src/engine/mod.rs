@@ -29,7 +29,7 @@ pub mod source;
 mod workers;
 
 pub use options::{Options, PER_FLOW_BYTES, RecordFilter};
-pub use partition::{host_pair_hash, partition_of};
+pub use partition::{frame_partition, host_pair_hash, partition_of};
 pub use record::make_uid;
 pub use run::{
     FileOutput, RunOutput, analyze_path, analyze_reader, analyze_source, run, sort_records,

@@ -37,6 +37,14 @@ pub fn partition_of(a: IpAddr, b: IpAddr, partitions: u32) -> u32 {
     (host_pair_hash(a, b) % u64::from(partitions.max(1))) as u32
 }
 
+/// The partition of a captured frame (by its IP addresses; fragments go with their
+/// datagram's connection), for engines that shuffle raw frames before decoding them;
+/// `None` for frames that carry no IP packet (no decoder wants them).
+pub fn frame_partition(linktype: u32, frame: &[u8], partitions: u32) -> Option<u32> {
+    let (a, b) = crate::capture::decode::frame_hosts(linktype, frame)?;
+    Some(partition_of(a, b, partitions))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +63,21 @@ mod tests {
             assert!(partition_of(a, b, n) < n);
         }
         assert_eq!(partition_of(a, b, 1), 0);
+    }
+
+    #[test]
+    fn frames_partition_by_their_ip_addresses() {
+        // Ethernet, IPv4 10.0.0.2 -> 10.0.0.1 (a fragment: no TCP header needed).
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend_from_slice(&[0x45, 0, 0, 20, 0, 1, 0x20, 0x10, 64, 6, 0, 0]);
+        f.extend_from_slice(&[10, 0, 0, 2, 10, 0, 0, 1]);
+        let a = IpAddr::from([10, 0, 0, 1]);
+        let b = IpAddr::from([10, 0, 0, 2]);
+        for n in [1, 2, 7] {
+            assert_eq!(frame_partition(1, &f, n), Some(partition_of(a, b, n)));
+        }
+        assert_eq!(frame_partition(1, &f[..20], 2), None);
+        assert_eq!(frame_partition(1, b"not ethernet", 2), None);
     }
 }

@@ -4,9 +4,9 @@
 use super::Options;
 use super::session::{Session, dce_server_port};
 use super::sink::RecordSink;
-use crate::capture::{TcpSegment, Timestamp};
+use crate::capture::TcpSegment;
+use crate::flow::FlowTable;
 use crate::flow::table::{ConnMeta, zeek_likely_server_port};
-use crate::flow::{FlowTable, Stamp};
 use crate::output::Record;
 use crate::output::spill::Run;
 use crate::stats::{Counters, Notice};
@@ -65,14 +65,10 @@ impl Pipeline {
         }
     }
 
-    /// A segment of a connection this pipeline owns, stamped by the input's clock.
-    pub fn segment(&mut self, seg: &TcpSegment<'_>, stamp: Stamp) {
-        self.table.process_at(seg, stamp, &mut self.counters);
-    }
-
-    /// The input's clock says it is time to close idle connections.
-    pub fn sweep(&mut self, now: Timestamp) {
-        self.table.sweep_idle(now, &mut self.counters);
+    /// A segment of a connection this pipeline owns; `ordinal` is its packet's ordinal in
+    /// the input.
+    pub fn segment(&mut self, seg: &TcpSegment<'_>, ordinal: u64) {
+        self.table.process_at(seg, ordinal, &mut self.counters);
     }
 
     /// End of input: close every connection and hand over the records.

@@ -75,7 +75,9 @@ pub fn label_of(path: &std::path::Path) -> String {
 
 /// Several files as one continuous capture (rotated captures), in the order given, so a
 /// connection spanning two files is decoded whole. Files whose time ranges overlap are
-/// read one after the other, not interleaved; a notice says so.
+/// read one after the other, not interleaved; a notice says so. A frame's ordinal
+/// (`Frame::index`) is its frame number in its file with the file's rank in the high bits
+/// ([`merged_ordinal`]), so that anyone can number the packets of one file alone.
 pub struct CaptureFiles {
     pub paths: Vec<PathBuf>,
     pub progress: Option<ByteCounter>,
@@ -89,7 +91,7 @@ impl PacketSource for CaptureFiles {
         sink: &mut dyn FnMut(&Frame<'_>),
     ) {
         let mut last_ts: Option<Timestamp> = None;
-        for p in &self.paths {
+        for (rank, p) in self.paths.iter().enumerate() {
             let name = p.display().to_string();
             let opened = if capture::is_stdin(p) {
                 Ok(capture::open_stdin(self.progress.clone()))
@@ -103,7 +105,10 @@ impl PacketSource for CaptureFiles {
                     read_one(&name, r, counters, notices, &mut |f: &Frame<'_>| {
                         first_ts.get_or_insert(f.ts);
                         max_ts = Some(max_ts.map_or(f.ts, |m| m.max(f.ts)));
-                        sink(f)
+                        sink(&Frame {
+                            index: merged_ordinal(rank, f.index),
+                            ..*f
+                        })
                     });
                     if let (Some(f), Some(l)) = (first_ts, last_ts)
                         && f < l
@@ -125,6 +130,14 @@ impl PacketSource for CaptureFiles {
             }
         }
     }
+}
+
+/// Bits of a merged ordinal that hold the frame number (files of up to 2^40 frames).
+pub const FRAME_BITS: u32 = 40;
+
+/// The ordinal of frame `index` (1-based) of the file at `rank` in a merged capture.
+pub fn merged_ordinal(rank: usize, index: u64) -> u64 {
+    (rank as u64) << FRAME_BITS | (index & ((1 << FRAME_BITS) - 1))
 }
 
 /// A capture from any reader (already decompressed, or gzip handled by the caller).
@@ -149,6 +162,9 @@ impl<R: std::io::Read> PacketSource for CaptureReader<R> {
 /// One captured packet held in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet {
+    /// Its ordinal in its input: the 1-based frame number (see [`merged_ordinal`] for
+    /// rotated files). Connections are numbered by their first packet's ordinal.
+    pub ordinal: u64,
     pub ts: Timestamp,
     /// LINKTYPE_* of the frame.
     pub linktype: u32,
@@ -156,7 +172,7 @@ pub struct Packet {
 }
 
 /// Packets replayed from memory, in the order given (a test source; other engines build
-/// theirs the same way).
+/// theirs the same way). To decode as a capture file would, give them in ordinal order.
 pub struct MemoryPackets {
     pub packets: Vec<Packet>,
 }
@@ -168,7 +184,7 @@ impl PacketSource for MemoryPackets {
         _notices: &mut Vec<Notice>,
         sink: &mut dyn FnMut(&Frame<'_>),
     ) {
-        for (i, p) in self.packets.iter().enumerate() {
+        for p in &self.packets {
             counters.packets += 1;
             counters.bytes += p.data.len() as u64;
             sink(&Frame {
@@ -177,7 +193,7 @@ impl PacketSource for MemoryPackets {
                 data: &p.data,
                 orig_len: u32::try_from(p.data.len()).unwrap_or(u32::MAX),
                 offset: 0,
-                index: i as u64 + 1,
+                index: p.ordinal,
                 chunk: None,
             });
         }

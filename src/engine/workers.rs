@@ -1,15 +1,16 @@
 //! Reading an input once and decoding it on one or more workers.
 //!
 //! The reader (the calling thread) reads the capture, decodes link, IP and TCP headers once
-//! (IP fragments reassembled), stamps every TCP segment with the input's clock (its
-//! ordinal and the latest time seen: [`SegmentClock`]) and hands it to the worker that owns
-//! its host pair ([`partition_of`]), in batches through bounded queues. A segment's payload
-//! is not copied: the batch keeps a reference to the shared chunk of the file it lies in
-//! (only payloads of reassembled IP datagrams, which live nowhere else, are copied). Each
-//! worker owns the flow table, reassembly and protocol state of its connections; the
-//! clock's idle sweeps reach every worker at the same place in its stream, so the output is
-//! the same whatever the number of workers. With one worker there is no thread and no
-//! queue: the reader calls the pipeline directly.
+//! (IP fragments reassembled) and hands each TCP segment, with its packet's ordinal in the
+//! input, to the worker that owns its host pair ([`partition_of`]), in batches through
+//! bounded queues. A segment's payload is not copied: the batch keeps a reference to the
+//! shared chunk of the file it lies in (only payloads of reassembled IP datagrams, which
+//! live nowhere else, are copied). Each worker owns the flow table, reassembly and protocol
+//! state of its connections. Nothing a worker decides depends on packets of connections it
+//! does not own (connections are numbered by their first packet's ordinal, idle expiry is
+//! decided per connection from its own packets), so the output is the same whatever the
+//! number of workers, and whichever engine routes the packets. With one worker there is no
+//! thread and no queue: the reader calls the pipeline directly.
 
 use super::Options;
 use super::partition::partition_of;
@@ -17,7 +18,6 @@ use super::pipeline::{Decoded, Pipeline};
 use super::run::FileOutput;
 use super::source::PacketSource;
 use crate::capture::{Chunk, PacketDecoder, TcpFlags, TcpSegment, Timestamp};
-use crate::flow::{SegmentClock, Stamp};
 use crate::stats::Counters;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -50,21 +50,15 @@ struct SegHead {
     ack: u32,
     flags: TcpFlags,
     wire_payload_len: u32,
-    stamp: Stamp,
+    /// The packet's ordinal in the input.
+    ordinal: u64,
     payload: PayloadAt,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Item {
-    Segment(SegHead),
-    /// Close idle connections (the input's clock at that point).
-    Sweep(Timestamp),
 }
 
 /// What the reader hands a worker at a time.
 #[derive(Default)]
 struct Batch {
-    items: Vec<Item>,
+    items: Vec<SegHead>,
     /// Chunks the payloads lie in (each once, in order of first use).
     chunks: Vec<Chunk>,
     arena: Vec<u8>,
@@ -77,7 +71,7 @@ impl Batch {
         self.arena.clear();
     }
 
-    fn push(&mut self, seg: &TcpSegment<'_>, stamp: Stamp, chunk: Option<&Chunk>) {
+    fn push(&mut self, seg: &TcpSegment<'_>, ordinal: u64, chunk: Option<&Chunk>) {
         let payload = match chunk.and_then(|c| offset_in(c, seg.payload).map(|at| (c, at))) {
             Some((c, start)) => {
                 let idx = match self.chunks.last() {
@@ -102,7 +96,7 @@ impl Batch {
                 }
             }
         };
-        self.items.push(Item::Segment(SegHead {
+        self.items.push(SegHead {
             ts: seg.ts,
             src: seg.src,
             dst: seg.dst,
@@ -112,43 +106,38 @@ impl Batch {
             ack: seg.ack,
             flags: seg.flags,
             wire_payload_len: seg.wire_payload_len,
-            stamp,
+            ordinal,
             payload,
-        }));
+        });
     }
 
-    /// Hand every item to the pipeline.
+    /// Hand every segment to the pipeline.
     fn play(&self, pipeline: &mut Pipeline) {
-        for item in &self.items {
-            match *item {
-                Item::Sweep(now) => pipeline.sweep(now),
-                Item::Segment(h) => {
-                    let payload: &[u8] = match h.payload {
-                        PayloadAt::Chunk { chunk, start, len } => self
-                            .chunks
-                            .get(chunk as usize)
-                            .and_then(|c| c.get(start as usize..(start as usize + len as usize)))
-                            .unwrap_or_default(),
-                        PayloadAt::Arena { start, len } => self
-                            .arena
-                            .get(start as usize..(start as usize + len as usize))
-                            .unwrap_or_default(),
-                    };
-                    let seg = TcpSegment {
-                        ts: h.ts,
-                        src: h.src,
-                        dst: h.dst,
-                        sport: h.sport,
-                        dport: h.dport,
-                        seq: h.seq,
-                        ack: h.ack,
-                        flags: h.flags,
-                        payload,
-                        wire_payload_len: h.wire_payload_len,
-                    };
-                    pipeline.segment(&seg, h.stamp);
-                }
-            }
+        for h in &self.items {
+            let payload: &[u8] = match h.payload {
+                PayloadAt::Chunk { chunk, start, len } => self
+                    .chunks
+                    .get(chunk as usize)
+                    .and_then(|c| c.get(start as usize..(start as usize + len as usize)))
+                    .unwrap_or_default(),
+                PayloadAt::Arena { start, len } => self
+                    .arena
+                    .get(start as usize..(start as usize + len as usize))
+                    .unwrap_or_default(),
+            };
+            let seg = TcpSegment {
+                ts: h.ts,
+                src: h.src,
+                dst: h.dst,
+                sport: h.sport,
+                dport: h.dport,
+                seq: h.seq,
+                ack: h.ack,
+                flags: h.flags,
+                payload,
+                wire_payload_len: h.wire_payload_len,
+            };
+            pipeline.segment(&seg, h.ordinal);
         }
     }
 }
@@ -176,17 +165,11 @@ pub(super) fn decode(
     // The decoder keeps its own counters so that it and the source never need the same
     // `&mut` at once; they are merged at the end.
     let mut dec_c = Counters::default();
-    let mut clock = SegmentClock::default();
     let decoded: Vec<Decoded> = if workers <= 1 {
         let mut pipeline = Pipeline::new(label, file_index, opts, 1);
         source.frames(&mut counters, &mut notices, &mut |frame| {
-            decoder.decode(frame, &mut dec_c, &mut |seg| {
-                let (stamp, sweep) = clock.tick(seg.ts);
-                if sweep {
-                    pipeline.sweep(stamp.now);
-                }
-                pipeline.segment(seg, stamp);
-            });
+            let ordinal = frame.index;
+            decoder.decode(frame, &mut dec_c, &mut |seg| pipeline.segment(seg, ordinal));
         });
         decoder.finish(&mut dec_c);
         vec![pipeline.finish(label)]
@@ -207,16 +190,11 @@ pub(super) fn decode(
             }
             let n = workers as u32;
             source.frames(&mut counters, &mut notices, &mut |frame| {
+                let ordinal = frame.index;
                 decoder.decode(frame, &mut dec_c, &mut |seg| {
-                    let (stamp, sweep) = clock.tick(seg.ts);
-                    if sweep {
-                        for l in links.iter_mut() {
-                            l.batch.items.push(Item::Sweep(stamp.now));
-                        }
-                    }
                     let k = partition_of(seg.src, seg.dst, n) as usize;
                     if let Some(l) = links.get_mut(k) {
-                        l.batch.push(seg, stamp, frame.chunk);
+                        l.batch.push(seg, ordinal, frame.chunk);
                         if l.batch.items.len() >= BATCH_SEGMENTS {
                             l.send();
                         }

@@ -8,5 +8,5 @@ pub mod tcp;
 #[cfg(test)]
 mod proptests;
 
-pub use table::{ConnKey, FlowEvent, FlowLimits, FlowTable, SegmentClock, Stamp};
+pub use table::{ConnKey, FlowEvent, FlowLimits, FlowTable};
 pub use tcp::{HalfStream, StreamEvent};

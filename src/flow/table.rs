@@ -106,7 +106,9 @@ pub struct ConnMeta {
     /// likely-server-port heuristic for partial connections).
     pub orig: (IpAddr, u16),
     pub resp: (IpAddr, u16),
-    /// Order of creation within the file (stable, for uids and sorting).
+    /// The ordinal of the connection's first packet in its input (the packet's frame
+    /// number, with the file's rank among rotated files in the high bits): stable, and the
+    /// same whichever engine or worker decodes the connection, for uids and sorting.
     pub seq: u64,
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
@@ -133,53 +135,10 @@ pub enum FlowEvent<'a> {
     },
 }
 
-/// Where a segment stands in its input: its ordinal (1-based, counting every TCP segment
-/// of the input, whichever connection or decoder it belongs to) and the input's clock (the
-/// latest packet time so far). Both come from whoever reads the input, so that tables
-/// sharing one input agree on connection numbering and on time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stamp {
-    pub ordinal: u64,
-    pub now: Timestamp,
-}
-
-/// Segments between two idle sweeps.
+/// Segments a table processes between two idle sweeps. Sweeps only reclaim memory:
+/// a connection idle past the timeout is also closed when its next segment arrives, so
+/// results do not depend on when (or whether) a sweep runs.
 pub const SWEEP_EVERY: u32 = 65536;
-
-/// The input-wide clock: stamps each segment and says when every table reading this input
-/// must sweep idle connections (before the segment), so that the sweeps fall at the same
-/// place whatever the number of tables.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SegmentClock {
-    ordinal: u64,
-    now: Timestamp,
-    since_sweep: u32,
-}
-
-impl SegmentClock {
-    /// The stamp of the next segment (time `ts`), and whether a sweep comes first.
-    pub fn tick(&mut self, ts: Timestamp) -> (Stamp, bool) {
-        self.now = self.now.max(ts);
-        self.ordinal += 1;
-        self.since_sweep += 1;
-        let sweep = self.since_sweep >= SWEEP_EVERY;
-        if sweep {
-            self.since_sweep = 0;
-        }
-        (
-            Stamp {
-                ordinal: self.ordinal,
-                now: self.now,
-            },
-            sweep,
-        )
-    }
-
-    /// The input's clock: the latest packet time so far.
-    pub fn now(&self) -> Timestamp {
-        self.now
-    }
-}
 
 /// Application state attached to a connection.
 pub trait FlowApp {
@@ -399,10 +358,11 @@ pub struct FlowTable<A, F: FnMut(&ConnMeta) -> A> {
     conns: FastMap<ConnKey, Box<Conn<A>>>,
     limits: FlowLimits,
     make_app: F,
-    /// The clock of [`FlowTable::process`] (self-clocked use); unused by
-    /// [`FlowTable::process_at`], whose caller keeps the clock.
-    clock: SegmentClock,
+    /// Segments processed (the ordinal [`FlowTable::process`] gives a new connection).
+    segments: u64,
+    since_sweep: u32,
     ooo_total: usize,
+    /// Latest packet time this table has seen.
     now: Timestamp,
     likely_server_port: fn(u16) -> bool,
     /// Connections that ended with FIN or RST, and when: a bare ACK or FIN arriving after
@@ -423,7 +383,8 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
             conns: FastMap::default(),
             limits,
             make_app,
-            clock: SegmentClock::default(),
+            segments: 0,
+            since_sweep: 0,
             ooo_total: 0,
             now: Timestamp::default(),
             likely_server_port,
@@ -439,21 +400,22 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
         self.conns.is_empty()
     }
 
-    /// Feed one TCP segment, the table keeping its own clock: every segment of the input
-    /// must come through here (see [`SegmentClock`]).
+    /// Feed one TCP segment; a new connection is numbered by the segment's rank among
+    /// those this table has processed.
     pub fn process(&mut self, seg: &TcpSegment<'_>, counters: &mut Counters) {
-        let (stamp, sweep) = self.clock.tick(seg.ts);
-        if sweep {
-            self.sweep_idle(stamp.now, counters);
-        }
-        self.process_at(seg, stamp, counters);
+        self.process_at(seg, self.segments + 1, counters);
     }
 
-    /// Feed one TCP segment stamped by the caller's [`SegmentClock`] (which sees every
-    /// segment of the input, including those of connections other tables own, and tells
-    /// when to call [`FlowTable::sweep_idle`]).
-    pub fn process_at(&mut self, seg: &TcpSegment<'_>, stamp: Stamp, counters: &mut Counters) {
-        self.now = self.now.max(stamp.now);
+    /// Feed one TCP segment whose packet has ordinal `ordinal` in its input (see
+    /// [`ConnMeta::seq`]).
+    pub fn process_at(&mut self, seg: &TcpSegment<'_>, ordinal: u64, counters: &mut Counters) {
+        self.segments += 1;
+        self.now = self.now.max(seg.ts);
+        self.since_sweep += 1;
+        if self.since_sweep >= SWEEP_EVERY {
+            self.since_sweep = 0;
+            self.sweep_idle(counters);
+        }
         let src = (seg.src, seg.sport);
         let dst = (seg.dst, seg.dport);
         let key = ConnKey::new(src, dst);
@@ -471,16 +433,30 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
         {
             self.finish(&key, seg.ts, counters);
         }
-        // One hash lookup for a known connection (nearly every packet).
-        let outcome = match self.conns.get_mut(&key) {
-            Some(c) => segment(
+        // One hash lookup for a known connection (nearly every packet). A connection idle
+        // past the timeout ends first; this segment then starts a new one.
+        let idle = self.limits.idle_timeout_secs;
+        let mut stale = None;
+        let known = match self.conns.get_mut(&key) {
+            Some(c) if seg.ts.secs - c.meta.last_ts.secs > idle => {
+                stale = Some(c.meta.last_ts);
+                None
+            }
+            Some(c) => Some(segment(
                 &mut **c,
                 seg,
                 src,
                 &self.limits,
                 &mut self.ooo_total,
                 counters,
-            ),
+            )),
+            None => None,
+        };
+        if let Some(ts) = stale {
+            self.finish(&key, ts, counters);
+        }
+        let outcome = match known {
+            Some(outcome) => outcome,
             None => {
                 if let Some(&closed_at) = self.tombstones.get(&key) {
                     if seg.ts.secs - closed_at.secs <= TOMBSTONE_SECS && !seg.flags.syn() {
@@ -502,7 +478,7 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
                 let meta = ConnMeta {
                     orig,
                     resp,
-                    seq: stamp.ordinal,
+                    seq: ordinal,
                     first_ts: seg.ts,
                     last_ts: seg.ts,
                     syn_seen: pure_syn,
@@ -566,7 +542,9 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
         let Some(c) = self.conns.get_mut(key) else {
             return;
         };
-        let now = self.now;
+        // The connection's own latest time: the same whichever other connections share
+        // this table.
+        let now = c.meta.last_ts;
         let Conn {
             meta,
             halves,
@@ -595,10 +573,9 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
         }
     }
 
-    /// Close the connections idle for longer than the idle timeout at input time `now`, and
-    /// forget old tombstones.
-    pub fn sweep_idle(&mut self, now: Timestamp, counters: &mut Counters) {
-        self.now = self.now.max(now);
+    /// Close the connections idle for longer than the idle timeout, and forget old
+    /// tombstones (memory only: see [`SWEEP_EVERY`]).
+    fn sweep_idle(&mut self, counters: &mut Counters) {
         let now = self.now.secs;
         self.tombstones
             .retain(|_, t| now - t.secs <= TOMBSTONE_SECS);
