@@ -188,9 +188,7 @@ fn calls(a: CallsArgs) -> Result<i32> {
     opts.flow.max_flows = a.max_flows.max(1);
     opts.dce.max_frag_bytes = a.max_frag_bytes;
     opts.dce.max_pending_calls = a.max_pending_calls.max(1);
-    if let Some(m) = a.max_memory {
-        opts.cap_memory(m);
-    }
+    opts.max_memory = a.max_memory;
     opts.spill = Some(output::spill::SpillConfig {
         format: a.format,
         dir: a

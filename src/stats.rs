@@ -118,6 +118,7 @@ counters! {
     tcp_ooo_limit: "TCP out-of-order limit hits (per-flow buffer or segment count)",
     tcp_memory_limit: "TCP total memory limit hits",
     tcp_flow_limit: "flow table limit hits (oldest flow evicted)",
+    parser_memory_limit: "connections closed early to keep parser buffers within --max-memory",
     dcerpc_connections: "DCE-RPC connections",
     dcerpc_pdus: "DCE-RPC PDUs",
     dcerpc_calls: "DCE-RPC calls",

@@ -551,3 +551,37 @@ fn an_ndr_array_over_the_limit_is_counted() {
     assert_eq!(out.counters.args_limit, 1);
     assert_eq!(out.counters.args_malformed, 0);
 }
+
+/// Parser buffers count against the memory budget: 400 connections each leave a DCE-RPC
+/// PDU half sent (its framer holds 1,400 bytes of a 4,000-byte PDU); with a 100 KB budget
+/// for parser buffers the least recently active connections are closed early, counted,
+/// and the call made on a connection of its own still decodes.
+#[test]
+fn parser_buffers_count_against_the_memory_budget() {
+    let mut p = Pcap::new();
+    let mut half = pdu(11, 3, 1, &[0u8; 4000 - 16]);
+    half.truncate(1400);
+    for i in 0..400u16 {
+        let mut c = Tcp::open(&mut p, 20000 + i, 49670, u64::from(i) * 10_000);
+        c.send(&mut p, 0, &half);
+    }
+    let mut c = good_start(&mut p, 40000);
+    c.close(&mut p);
+    let run = |max_parser_bytes| {
+        let opts = Options {
+            max_parser_bytes,
+            ..Options::default()
+        };
+        analyze_reader("parser-budget", Cursor::new(&p.0), 0, &opts)
+    };
+    let tight = run(100_000);
+    assert!(
+        tight.counters.parser_memory_limit >= 300,
+        "{}",
+        tight.counters.parser_memory_limit
+    );
+    assert_eq!(operations(&tight), vec!["OpenSCManagerW"]);
+    let roomy = run(1 << 30);
+    assert_eq!(roomy.counters.parser_memory_limit, 0);
+    assert_eq!(roomy.counters.dcerpc_truncated_pdus, 400);
+}

@@ -98,6 +98,11 @@ impl DceStream {
         }
     }
 
+    /// Bytes the framers hold for PDUs not complete yet.
+    pub fn buffered(&self) -> usize {
+        self.framers[0].buffered() + self.framers[1].buffered()
+    }
+
     /// Bytes of direction `dir` were lost.
     pub fn gap(&mut self, dir: usize) {
         self.framers[dir].gap();

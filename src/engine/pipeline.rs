@@ -29,6 +29,8 @@ pub(super) struct Pipeline {
     sink: Rc<RefCell<RecordSink>>,
     /// The flow table's counters (the sessions count into the sink's).
     counters: Counters,
+    /// This pipeline's share of the parser-buffer budget.
+    max_parser_bytes: usize,
 }
 
 impl Pipeline {
@@ -62,6 +64,7 @@ impl Pipeline {
             table: FlowTable::new(limits, likely, make),
             sink,
             counters: Counters::default(),
+            max_parser_bytes: (opts.max_parser_bytes / n).max(1),
         }
     }
 
@@ -69,6 +72,15 @@ impl Pipeline {
     /// the input.
     pub fn segment(&mut self, seg: &TcpSegment<'_>, ordinal: u64) {
         self.table.process_at(seg, ordinal, &mut self.counters);
+        // Parser buffers over their share of --max-memory: close the least recently
+        // active connections until they fit (each such close is counted).
+        while self.sink.borrow().parser_bytes > self.max_parser_bytes {
+            let closed = self.table.close_least_active(&mut self.counters);
+            if closed == 0 {
+                break;
+            }
+            self.counters.parser_memory_limit += closed;
+        }
     }
 
     /// End of input: close every connection and hand over the records.

@@ -181,6 +181,14 @@ impl SmbState {
         sink.smb_counters.merge(&smb_c);
     }
 
+    /// Bytes held for messages and PDUs not complete yet (SMB framing and deferred pipe
+    /// data, every pipe's DCE-RPC framers).
+    pub fn buffered(&self) -> usize {
+        let pipes: usize = self.pipes.iter().map(|(_, p)| p.stream.buffered()).sum();
+        let fids: usize = self.zeek_fids.values().map(DceStream::buffered).sum();
+        self.conn.buffered() + pipes + fids
+    }
+
     /// `len` bytes of direction `dir` were lost.
     pub fn gap(&mut self, dir: usize, len: u64, sink: &mut RecordSink) {
         // A gap inside a skipped file transfer costs no pipe byte.

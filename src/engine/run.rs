@@ -53,6 +53,18 @@ pub fn run(paths: &[PathBuf], opts: &Options) -> RunOutput {
         threads.div_ceil(units)
     }
     .min(64);
+    // Inputs decoded at the same time share --max-memory.
+    let shared;
+    let opts = match opts.max_memory {
+        Some(m) if units > 1 => {
+            shared = Options {
+                max_memory: Some(m / units.min(threads)),
+                ..opts.clone()
+            };
+            &shared
+        }
+        _ => opts,
+    };
     let outs: Vec<FileOutput> = (0..units)
         .into_par_iter()
         .map(|f| {

@@ -61,6 +61,8 @@ pub(super) struct Session {
     records: u64,
     /// Settled calls waiting to become records (reused buffer).
     ready: Vec<TransportedCall>,
+    /// Parser bytes last added to the pipeline's `parser_bytes`.
+    buffered: usize,
 }
 
 impl Session {
@@ -82,6 +84,7 @@ impl Session {
             uid: None,
             records: 0,
             ready: Vec::new(),
+            buffered: 0,
         }
     }
 
@@ -264,8 +267,38 @@ fn confirm_midstream(data: &[u8]) -> bool {
     false
 }
 
+impl Session {
+    /// Bytes this connection's parsers hold now.
+    fn buffered_now(&self) -> usize {
+        self.held_bytes
+            + match &self.state {
+                SessionState::Dce(d) => d.buffered(),
+                SessionState::Smb(st) => st.buffered(),
+                _ => 0,
+            }
+    }
+
+    /// Keep the pipeline's count of parser bytes current.
+    fn account(&mut self) {
+        let now = self.buffered_now();
+        if now != self.buffered {
+            let mut sink = self.sink.borrow_mut();
+            sink.parser_bytes = (sink.parser_bytes + now).saturating_sub(self.buffered);
+            self.buffered = now;
+        }
+    }
+}
+
 impl FlowApp for Session {
     fn event(&mut self, meta: &ConnMeta, ev: FlowEvent<'_>) -> bool {
+        let keep = self.handle(meta, ev);
+        self.account();
+        keep
+    }
+}
+
+impl Session {
+    fn handle(&mut self, meta: &ConnMeta, ev: FlowEvent<'_>) -> bool {
         match ev {
             FlowEvent::Data { dir, ts, data } => {
                 if let SessionState::Sniffing = self.state {
@@ -304,6 +337,8 @@ impl FlowApp for Session {
             }
             FlowEvent::Close { ts } => {
                 self.close(meta, ts);
+                self.held.clear();
+                self.held_bytes = 0;
                 false
             }
         }

@@ -27,6 +27,9 @@ pub(super) struct RecordSink {
     /// Services created on one connection or pipe and acted on from another, between the
     /// same hosts (every connection between two hosts is decoded by the same pipeline).
     pub services: args::ServiceLinks,
+    /// Bytes the protocol parsers of this pipeline's connections hold (SMB framing and
+    /// deferred pipe data, DCE-RPC framers, data held while a connection is identified).
+    pub parser_bytes: usize,
 }
 
 impl RecordSink {
@@ -48,6 +51,7 @@ impl RecordSink {
             label: SmolStr::from(label),
             file_index,
             services: args::ServiceLinks::default(),
+            parser_bytes: 0,
         }
     }
 

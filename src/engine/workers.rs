@@ -159,6 +159,16 @@ pub(super) fn decode(
     opts: &Options,
     workers: usize,
 ) -> FileOutput {
+    let capped;
+    let opts = match opts.max_memory {
+        Some(m) => {
+            let mut o = opts.clone();
+            o.cap_memory(m, workers);
+            capped = o;
+            &capped
+        }
+        None => opts,
+    };
     let mut counters = Counters::default();
     let mut notices = Vec::new();
     let mut decoder = PacketDecoder::new(opts.verify_checksums);

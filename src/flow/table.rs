@@ -597,17 +597,27 @@ impl<A: FlowApp, F: FnMut(&ConnMeta) -> A> FlowTable<A, F> {
     }
 
     fn evict_oldest(&mut self, counters: &mut Counters) {
+        counters.tcp_flow_limit += self.close_least_active(counters);
+    }
+
+    /// Close the least recently active tenth of the connections (at least one), e.g. to
+    /// bring memory the consumers hold back under a cap; returns how many were closed.
+    pub fn close_least_active(&mut self, counters: &mut Counters) -> u64 {
         let mut all: Vec<(Timestamp, u64, ConnKey)> = self
             .conns
             .iter()
             .map(|(k, c)| (c.meta.last_ts, c.meta.seq, *k))
             .collect();
         all.sort_unstable();
-        let n = (all.len() / 10).max(1);
+        let n = if all.is_empty() {
+            0
+        } else {
+            (all.len() / 10).max(1)
+        };
         for (ts, _, k) in all.into_iter().take(n) {
-            counters.tcp_flow_limit += 1;
             self.finish(&k, ts, counters);
         }
+        n as u64
     }
 
     /// End of input: close every connection, in creation order for determinism.
