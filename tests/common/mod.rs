@@ -73,3 +73,65 @@ pub fn rows_masked_uid(tsv: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// A tab-separated file with a header line (the shared manifest and reference tables,
+/// tshark exports, the lab's truth files); fields are found by column name.
+pub struct Tsv {
+    pub path: PathBuf,
+    pub header: Vec<String>,
+    /// The lines after the header, blank ones left out, split at tabs.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Tsv {
+    /// Reads `path`; a file that cannot be read or has no header line fails, naming it.
+    pub fn read(path: &Path) -> Tsv {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("{} cannot be read: {e}", path.display()));
+        let mut lines = text.lines();
+        let header = lines
+            .next()
+            .unwrap_or_else(|| panic!("{}: no header line", path.display()))
+            .split('\t')
+            .map(str::to_string)
+            .collect();
+        let rows = lines
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect();
+        Tsv {
+            path: path.to_path_buf(),
+            header,
+            rows,
+        }
+    }
+
+    /// Index of column `name`; a missing column fails, naming the file.
+    pub fn col(&self, name: &str) -> usize {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("{}: no `{name}` column", self.path.display()))
+    }
+
+    /// The fields `names` of every row, in order; a row without one fails, naming it.
+    pub fn columns<const N: usize>(&self, names: [&str; N]) -> Vec<[&str; N]> {
+        let cols = names.map(|n| self.col(n));
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                cols.map(|c| {
+                    row.get(c).map(String::as_str).unwrap_or_else(|| {
+                        panic!(
+                            "{}: data row {} has no `{}` field",
+                            self.path.display(),
+                            i + 1,
+                            self.header[c]
+                        )
+                    })
+                })
+            })
+            .collect()
+    }
+}
