@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod lab;
+
 use rpcsift::engine::{self, Options, RunOutput};
 use rpcsift::output::{Format, Writer};
 use std::path::{Path, PathBuf};
