@@ -2,6 +2,7 @@
 //! project's own captures (always) and on the shared real captures (with RPCSIFT_SHARED).
 
 mod common;
+use common::{rpcsift, temp_dir};
 
 use rpcsift::detect::indicators::IndicatorSet;
 use rpcsift::detect::{Detector, Hit, sigma};
@@ -162,13 +163,6 @@ fn bzar_sets_mark_the_at_job_they_could_never_match() {
 
 /// A rule shaped like the published one: `op1` transposed, so the `at` job never matches.
 const TRANSPOSED: &str = "title: transposed at\nid: test-transposed\nlevel: medium\ntags: [attack.execution, attack.t1053.002, attack.t1053.005]\nlogsource:\n  product: zeek\n  service: dce_rpc\ndetection:\n  op1:\n    endpoint: 'JobAdd'\n    operation: 'atsvc'\n  op2:\n    endpoint: 'ITaskSchedulerService'\n    operation: 'SchRpcRegisterTask'\n  op3:\n    endpoint: 'ITaskSchedulerService'\n    operation: 'SchRpcRun'\n  condition: 1 of op*\n";
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rpcsift-detect-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
 
 #[test]
 fn sigma_transposed_rule_misses_at_job_that_improved_finds() {
@@ -367,10 +361,6 @@ fn real_capture_transports_and_spec_names() {
 }
 
 // ---- command line ----
-
-fn rpcsift() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rpcsift"))
-}
 
 fn out(c: &mut Command) -> (i32, String, String) {
     let o = c.output().expect("run rpcsift");

@@ -4,21 +4,11 @@
 //! The page as drawn in a browser is checked by tests/report_browser.rs.
 
 mod common;
+use common::{report_inputs, rpcsift, temp_dir};
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn rpcsift() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rpcsift"))
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rpcsift-report-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
 
 fn run_ok(c: &mut Command) -> String {
     let o = c.output().expect("run rpcsift");
@@ -37,20 +27,6 @@ fn embedded_data(html: &str) -> Value {
     serde_json::from_str(raw).expect("data block is JSON")
 }
 
-/// The lab captures the browser test uses too.
-pub fn lab_inputs() -> Vec<PathBuf> {
-    [
-        "captures/impacket/psexec_smb2.pcap",
-        "captures/impacket/at_smb1.pcap",
-        "captures/impacket/wmi_exec_tcp.pcap",
-        "captures/atsvc_schtask.pcap",
-        "captures/dynamic_port_svcctl.pcap",
-    ]
-    .iter()
-    .map(|p| common::project(p))
-    .collect()
-}
-
 #[test]
 fn report_page_is_self_contained_and_carries_hits() {
     let dir = temp_dir("page");
@@ -62,7 +38,7 @@ fn report_page_is_self_contained_and_carries_hits() {
             .arg(&out)
             .arg("--navigator")
             .arg(&nav)
-            .args(lab_inputs()),
+            .args(report_inputs()),
     );
     assert!(
         stderr.contains("9 hit(s) from 5 capture file(s)"),
@@ -148,7 +124,7 @@ fn hits_are_in_time_order_with_expected_operations() {
         rpcsift()
             .args(["report", "-q", "-o"])
             .arg(&out)
-            .args(lab_inputs()),
+            .args(report_inputs()),
     );
     let d = embedded_data(&std::fs::read_to_string(&out).expect("report"));
     let hits = d["hits"].as_array().expect("hits");
@@ -397,7 +373,7 @@ fn detect_navigator_layer_scores_techniques_by_hits() {
     let o = rpcsift()
         .args(["detect", "-q", "--format", "json", "--navigator"])
         .arg(&nav)
-        .args(lab_inputs())
+        .args(report_inputs())
         .output()
         .expect("detect");
     assert_eq!(o.status.code(), Some(0));

@@ -6,6 +6,7 @@ pub mod lab;
 use rpcsift::engine::{self, Options, RunOutput};
 use rpcsift::output::{Format, Writer};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The shared reference folder, when `RPCSIFT_SHARED` is set. Tests that need it return
 /// early (with a message) when it is unset, and fail loudly when it is set but incomplete.
@@ -40,6 +41,38 @@ pub fn need(base: &Path, rel: &str) -> PathBuf {
 
 pub fn project(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The rpcsift binary built for these tests.
+pub fn rpcsift() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rpcsift"))
+}
+
+/// A fresh, empty folder `rpcsift-<test file>-<tag>-<pid>` in the system's temp folder.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "rpcsift-{}-{tag}-{}",
+        env!("CARGO_CRATE_NAME"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// The captures the report tests draw (tests/report.rs, tests/report_browser.rs): three
+/// lab captures and two of the project's own.
+pub fn report_inputs() -> Vec<PathBuf> {
+    [
+        "captures/impacket/psexec_smb2.pcap",
+        "captures/impacket/at_smb1.pcap",
+        "captures/impacket/wmi_exec_tcp.pcap",
+        "captures/atsvc_schtask.pcap",
+        "captures/dynamic_port_svcctl.pcap",
+    ]
+    .iter()
+    .map(|p| project(p))
+    .collect()
 }
 
 pub fn run(paths: &[PathBuf], opts: &Options) -> RunOutput {
