@@ -213,7 +213,7 @@ fn lab_captures_exact_values() {
         assert_eq!(recs.len(), rows.len(), "{name}: one record per truth row");
         for (i, (t, r)) in rows.iter().zip(&recs).enumerate() {
             let at = format!("{name} call {}", i + 1);
-            assert_eq!(r["uuid"], t.uuid.as_str(), "{at}");
+            assert_eq!(r["uuid"], t.request.uuid.as_str(), "{at}");
             assert_eq!(r["operation"], t.operation.as_str(), "{at}");
             let a = &r["args"];
             if r["encrypted"] == true {

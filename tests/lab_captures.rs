@@ -5,7 +5,7 @@
 //! nothing else. Needs neither tshark nor `RPCSIFT_SHARED`.
 
 mod common;
-use common::lab::{lab_captures, lab_truth};
+use common::lab::{Request, TruthRow, lab_captures, lab_truth};
 use common::*;
 use rpcsift::engine::Options;
 use rpcsift::output::Format;
@@ -14,26 +14,18 @@ use serde_json::Value;
 /// The part of a truth row that a call record must reproduce.
 #[derive(Debug, PartialEq, Eq)]
 struct Call {
-    transport: String,
-    pipe_or_port: String,
-    uuid: String,
+    request: Request,
     endpoint: String,
-    opnum: String,
     operation: String,
 }
 
 fn truth(name: &str) -> Vec<Call> {
-    lab_truth(name)
-        .into_iter()
-        .map(|t| Call {
-            transport: t.transport,
-            pipe_or_port: t.pipe_or_port,
-            uuid: t.uuid,
-            endpoint: t.endpoint,
-            opnum: t.opnum,
-            operation: t.operation,
-        })
-        .collect()
+    let call = |t: TruthRow| Call {
+        request: t.request,
+        endpoint: t.endpoint,
+        operation: t.operation,
+    };
+    lab_truth(name).into_iter().map(call).collect()
 }
 
 fn field(v: &Value, k: &str) -> String {
@@ -63,11 +55,13 @@ fn decoded(name: &str) -> Vec<Call> {
                 bare_pipe(&field(&v, "smb_pipe"))
             };
             Call {
-                transport,
-                pipe_or_port,
-                uuid: field(&v, "uuid"),
+                request: Request {
+                    transport,
+                    pipe_or_port,
+                    uuid: field(&v, "uuid"),
+                    opnum: field(&v, "opnum"),
+                },
                 endpoint: field(&v, "endpoint"),
-                opnum: field(&v, "opnum"),
                 operation: field(&v, "operation"),
             }
         })

@@ -11,7 +11,7 @@
 //! also checked against the shared reference tables.
 
 mod common;
-use common::lab::{lab_captures, lab_truth};
+use common::lab::{Request, lab_captures, lab_truth};
 use common::*;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -20,27 +20,6 @@ use std::process::Command;
 /// The lab's DCE-RPC server ports besides 135: decoded as DCE-RPC explicitly so
 /// the check does not hang on tshark's heuristics.
 const RPC_PORTS: [u16; 3] = [49670, 49671, 49672];
-
-#[derive(Debug, PartialEq, Eq, Clone)]
-struct Request {
-    transport: String,
-    pipe_or_port: String,
-    uuid: String,
-    opnum: String,
-}
-
-/// The request part of a truth row, as tshark's dissection gives it too.
-fn truth(name: &str) -> Vec<Request> {
-    lab_truth(name)
-        .into_iter()
-        .map(|t| Request {
-            transport: t.transport,
-            pipe_or_port: t.pipe_or_port,
-            uuid: t.uuid,
-            opnum: t.opnum,
-        })
-        .collect()
-}
 
 fn tshark_available() -> bool {
     Command::new("tshark")
@@ -215,7 +194,7 @@ fn truth_matches_tshark() {
     let mut total = 0;
     for name in lab_captures() {
         let pcap = project(&format!("captures/impacket/{name}.pcap"));
-        let want = truth(&name);
+        let want: Vec<Request> = lab_truth(&name).into_iter().map(|t| t.request).collect();
         assert!(!want.is_empty(), "{name}: empty truth");
         let got = tshark_requests(&pcap);
         assert_eq!(
@@ -256,19 +235,20 @@ fn truth_names_match_reference_tables() {
     for name in lab_captures() {
         for row in lab_truth(&name) {
             assert_eq!(
-                endpoints.get(&row.uuid),
+                endpoints.get(&row.request.uuid),
                 Some(&row.endpoint),
                 "{name}: endpoint of {}",
-                row.uuid
+                row.request.uuid
             );
             assert_eq!(
-                operations.get(&(row.uuid.clone(), row.opnum.clone())),
+                operations.get(&(row.request.uuid.clone(), row.request.opnum.clone())),
                 Some(&row.operation),
                 "{name}: operation {} {}",
-                row.uuid,
-                row.opnum
+                row.request.uuid,
+                row.request.opnum
             );
-            let exec = if improved.contains(&(row.uuid.clone(), row.opnum.clone())) {
+            let exec = if improved.contains(&(row.request.uuid.clone(), row.request.opnum.clone()))
+            {
                 "yes"
             } else {
                 "no"

@@ -7,6 +7,7 @@ mod common;
 use common::{report_inputs, rpcsift, temp_dir};
 
 use serde_json::Value;
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
@@ -366,22 +367,34 @@ fn validate_layer(l: &Value) {
     }
 }
 
+/// `rpcsift detect -q --format json --navigator NAV ARGS...` exits 0: its standard output,
+/// and the layer it wrote, checked against the layer format.
+fn detect_layer<A: AsRef<OsStr>>(nav: &Path, args: impl IntoIterator<Item = A>) -> (String, Value) {
+    let o = rpcsift()
+        .args(["detect", "-q", "--format", "json", "--navigator"])
+        .arg(nav)
+        .args(args)
+        .output()
+        .expect("detect");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let l: Value =
+        serde_json::from_str(&std::fs::read_to_string(nav).expect("layer")).expect("layer json");
+    validate_layer(&l);
+    (String::from_utf8_lossy(&o.stdout).into_owned(), l)
+}
+
 #[test]
 fn detect_navigator_layer_scores_techniques_by_hits() {
     let dir = temp_dir("nav");
     let nav = dir.join("layer.json");
-    let o = rpcsift()
-        .args(["detect", "-q", "--format", "json", "--navigator"])
-        .arg(&nav)
-        .args(report_inputs())
-        .output()
-        .expect("detect");
-    assert_eq!(o.status.code(), Some(0));
+    let (stdout, l) = detect_layer(&nav, report_inputs());
     // Standard output still carries the hits.
-    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 9);
-    let l: Value =
-        serde_json::from_str(&std::fs::read_to_string(&nav).expect("layer")).expect("layer json");
-    validate_layer(&l);
+    assert_eq!(stdout.lines().count(), 9);
     let rows: Vec<(String, String, u64, String)> = l["techniques"]
         .as_array()
         .expect("techniques")
@@ -425,16 +438,7 @@ fn detect_navigator_layer_scores_techniques_by_hits() {
     assert_eq!(l["gradient"]["maxValue"], 4);
     assert_eq!(l["gradient"]["minValue"], 0);
     // No hits: still a valid layer, no techniques.
-    let o = rpcsift()
-        .args(["detect", "-q", "--format", "json", "--navigator"])
-        .arg(&nav)
-        .arg(common::project("captures/tcp135_epmapper.pcap"))
-        .output()
-        .expect("detect");
-    assert_eq!(o.status.code(), Some(0));
-    let l: Value =
-        serde_json::from_str(&std::fs::read_to_string(&nav).expect("layer")).expect("json");
-    validate_layer(&l);
+    let (_, l) = detect_layer(&nav, [common::project("captures/tcp135_epmapper.pcap")]);
     assert_eq!(l["techniques"], serde_json::json!([]));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -449,22 +453,16 @@ fn sigma_tactic_tags_become_navigator_tactics() {
     )
     .expect("rule");
     let nav = dir.join("layer.json");
-    let o = rpcsift()
-        .args(["detect", "-q", "--format", "json", "--sigma"])
-        .arg(dir.join("r.yml"))
-        .arg("--navigator")
-        .arg(&nav)
-        .arg(common::project("captures/dynamic_port_svcctl.pcap"))
-        .output()
-        .expect("detect");
-    assert_eq!(o.status.code(), Some(0));
-    let l: Value =
-        serde_json::from_str(&std::fs::read_to_string(&nav).expect("layer")).expect("json");
-    validate_layer(&l);
+    let args = [
+        "--sigma".into(),
+        dir.join("r.yml"),
+        common::project("captures/dynamic_port_svcctl.pcap"),
+    ];
+    let (stdout, l) = detect_layer(&nav, args);
     let t = &l["techniques"][0];
     assert_eq!(t["techniqueID"], "T1021.002");
     assert_eq!(t["tactic"], "lateral-movement");
-    let n = String::from_utf8_lossy(&o.stdout).lines().count() as u64;
+    let n = stdout.lines().count() as u64;
     assert!(n > 0);
     assert_eq!(t["score"].as_u64(), Some(n));
     let _ = std::fs::remove_dir_all(&dir);

@@ -393,12 +393,18 @@ fn cli_exit_status_and_formats() {
     let log = emulated_log(std::slice::from_ref(&cap));
     let good = dir.join("good.log");
     std::fs::write(&good, &log).expect("write");
-    let out = rpcsift()
-        .args(["validate", "--zeek-log"])
-        .arg(&good)
-        .arg(&cap)
-        .output()
-        .expect("run");
+    // `rpcsift validate OPTIONS --zeek-log LOG CAPTURE`
+    let validate_cli = |options: &[&str], log: &Path| {
+        rpcsift()
+            .arg("validate")
+            .args(options)
+            .arg("--zeek-log")
+            .arg(log)
+            .arg(&cap)
+            .output()
+            .expect("run")
+    };
+    let out = validate_cli(&[], &good);
     // Exit 1: the connection-removal line shows StartServiceW at a time none happened.
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -411,12 +417,7 @@ fn cli_exit_status_and_formats() {
         "{text}"
     );
     // --strict: explained differences count too.
-    let out = rpcsift()
-        .args(["validate", "--strict", "--zeek-log"])
-        .arg(&good)
-        .arg(&cap)
-        .output()
-        .expect("run");
+    let out = validate_cli(&["--strict"], &good);
     assert_eq!(out.status.code(), Some(1));
     // A doctored log: exit 1, JSON names the problem.
     let lines = data_lines(&log);
@@ -426,12 +427,7 @@ fn cli_exit_status_and_formats() {
         edit_line(&log, lines[2], |c| c[9] = "ControlService".into()),
     )
     .expect("write");
-    let out = rpcsift()
-        .args(["validate", "--format", "json", "--zeek-log"])
-        .arg(&bad)
-        .arg(&cap)
-        .output()
-        .expect("run");
+    let out = validate_cli(&["--format", "json"], &bad);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["agrees"], serde_json::Value::Bool(false));
@@ -446,12 +442,7 @@ fn cli_exit_status_and_formats() {
         "#separator \\x09\n1.0\tC\tnot-an-ip\t1\t10.0.0.2\t2\t-\t-\ta\tb\n",
     )
     .expect("write");
-    let out = rpcsift()
-        .args(["validate", "--zeek-log"])
-        .arg(&broken)
-        .arg(&cap)
-        .output()
-        .expect("run");
+    let out = validate_cli(&[], &broken);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -464,12 +455,7 @@ fn cli_exit_status_and_formats() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
-    let out = rpcsift()
-        .args(["validate", "--zeek-log"])
-        .arg(dir.join("nonexistent.log"))
-        .arg(&cap)
-        .output()
-        .expect("run");
+    let out = validate_cli(&[], &dir.join("nonexistent.log"));
     assert_eq!(out.status.code(), Some(2));
 }
 

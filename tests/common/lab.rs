@@ -20,17 +20,23 @@ pub fn lab_captures() -> Vec<String> {
     names
 }
 
-/// One row of a truth file: one request the Impacket client sent, in order.
+/// A request as the wire identifies it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TruthRow {
+pub struct Request {
     /// `smb1`, `smb2` or `tcp`.
     pub transport: String,
     /// The SMB pipe (no leading backslash) or the TCP server port.
     pub pipe_or_port: String,
     pub uuid: String,
+    pub opnum: String,
+}
+
+/// One row of a truth file: one request the Impacket client sent, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TruthRow {
+    pub request: Request,
     /// Zeek's names.
     pub endpoint: String,
-    pub opnum: String,
     pub operation: String,
     /// `yes` when the call is an execution indicator, else `no`.
     pub execution: String,
@@ -55,11 +61,13 @@ pub fn lab_truth(name: &str) -> Vec<TruthRow> {
             let opt = |column: &str| Some(get(column)).filter(|v| v != "-");
             assert_eq!(get("call_index"), (i + 1).to_string(), "{name}: call_index");
             TruthRow {
-                transport: get("transport"),
-                pipe_or_port: get("named_pipe_or_port"),
-                uuid: get("uuid"),
+                request: Request {
+                    transport: get("transport"),
+                    pipe_or_port: get("named_pipe_or_port"),
+                    uuid: get("uuid"),
+                    opnum: get("opnum"),
+                },
                 endpoint: get("endpoint"),
-                opnum: get("opnum"),
                 operation: get("operation"),
                 execution: get("execution_indicator"),
                 service_name: opt("service_name"),
