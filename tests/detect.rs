@@ -99,28 +99,21 @@ fn improved_on_own_captures_exact_hits() {
     // Service creation and start; the faulted / unanswered CloseServiceHandle and the
     // unknown opnum 61 are not indicators.
     let svc = |o: &str, r: &str, op: &str| row(o, r, "T1569.002", op, "ok", imp);
-    assert_eq!(
-        rows(&hits_on(&cap("captures/dynamic_port_svcctl.pcap"), &d)),
-        [
-            svc("10.2.0.10", "10.2.0.5", "CreateServiceW"),
-            svc("10.2.0.10", "10.2.0.5", "StartServiceW"),
-        ]
-    );
-    assert_eq!(
-        rows(&hits_on(&cap("captures/multifrag.pcap"), &d)),
-        [
-            svc("10.3.0.10", "10.3.0.5", "CreateServiceW"),
-            svc("10.3.0.10", "10.3.0.5", "StartServiceW"),
-        ]
-    );
-    // Packet privacy: the stub is encrypted but the opnum is not.
-    assert_eq!(
-        rows(&hits_on(&cap("captures/privacy_auth.pcap"), &d)),
-        [
-            svc("10.9.0.10", "10.9.0.5", "CreateServiceW"),
-            svc("10.9.0.10", "10.9.0.5", "StartServiceW"),
-        ]
-    );
+    // privacy_auth: the stub is encrypted but the opnum is not.
+    for (name, client, server) in [
+        ("dynamic_port_svcctl", "10.2.0.10", "10.2.0.5"),
+        ("multifrag", "10.3.0.10", "10.3.0.5"),
+        ("privacy_auth", "10.9.0.10", "10.9.0.5"),
+    ] {
+        assert_eq!(
+            rows(&hits_on(&cap(&format!("captures/{name}.pcap")), &d)),
+            [
+                svc(client, server, "CreateServiceW"),
+                svc(client, server, "StartServiceW"),
+            ],
+            "{name}"
+        );
+    }
     assert_eq!(
         rows(&hits_on(&cap("captures/lost_segment.pcap"), &d)),
         vec![svc("10.8.0.10", "10.8.0.5", "CreateServiceW"); 4]
