@@ -178,16 +178,16 @@ fn sigma_transposed_rule_misses_at_job_that_improved_finds() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The published Sigma execution rule, in the shared reference folder.
+const PUBLISHED_RULE: &str = "reference/sigma/zeek_dce_rpc_mitre_bzar_execution.yml";
+
 /// The published execution rule (shared reference) loads, runs, and misses the `at` job.
 #[test]
 fn published_sigma_rule_on_at_job() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let rule = common::need(
-        &shared,
-        "reference/sigma/zeek_dce_rpc_mitre_bzar_execution.yml",
-    );
+    let rule = common::need(&shared, PUBLISHED_RULE);
     let loaded = sigma::load_paths(std::slice::from_ref(&rule));
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
     assert_eq!(loaded.rules.len(), 1);
@@ -237,10 +237,7 @@ fn real_captures_improved_vs_bzar_vs_sigma() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let rule = common::need(
-        &shared,
-        "reference/sigma/zeek_dce_rpc_mitre_bzar_execution.yml",
-    );
+    let rule = common::need(&shared, PUBLISHED_RULE);
     let sig = rules(&[rule]);
     let imp = set(IndicatorSet::Improved);
     let bzar = set(IndicatorSet::Bzar2020);
