@@ -67,33 +67,13 @@ fn improved_on_own_captures_exact_hits() {
     let cap = common::project;
     let d = set(IndicatorSet::Improved);
     let imp = "improved";
+    let task = |t: &str, op: &str| row("10.10.0.10", "10.10.0.5", t, op, "ok", imp);
     assert_eq!(
         rows(&hits_on(&cap("captures/atsvc_schtask.pcap"), &d)),
         [
-            row(
-                "10.10.0.10",
-                "10.10.0.5",
-                "T1053.002",
-                "NetrJobAdd",
-                "ok",
-                imp
-            ),
-            row(
-                "10.10.0.10",
-                "10.10.0.5",
-                "T1053.005",
-                "SchRpcRegisterTask",
-                "ok",
-                imp
-            ),
-            row(
-                "10.10.0.10",
-                "10.10.0.5",
-                "T1053.005",
-                "SchRpcRun",
-                "ok",
-                imp
-            ),
+            task("T1053.002", "NetrJobAdd"),
+            task("T1053.005", "SchRpcRegisterTask"),
+            task("T1053.005", "SchRpcRun"),
         ]
     );
     // Service creation and start; the faulted / unanswered CloseServiceHandle and the
