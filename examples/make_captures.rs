@@ -436,16 +436,19 @@ impl World {
         st.seq_at(st.snd_nxt).wrapping_add(st.fin as u32)
     }
 
-    fn ack(&mut self, c: usize, dir: usize) {
+    /// A segment with no payload and `flags`, at the next sequence number.
+    fn control(&mut self, c: usize, dir: usize, flags: u8) {
         let seq = self.next_seq(c, dir);
         let ack = self.ack_for(c, dir);
-        self.raw(c, dir, seq, ack, TH_ACK, &[], &[], true);
+        self.raw(c, dir, seq, ack, flags, &[], &[], true);
+    }
+
+    fn ack(&mut self, c: usize, dir: usize) {
+        self.control(c, dir, TH_ACK);
     }
 
     fn fin(&mut self, c: usize, dir: usize) {
-        let seq = self.next_seq(c, dir);
-        let ack = self.ack_for(c, dir);
-        self.raw(c, dir, seq, ack, TH_FIN | TH_ACK, &[], &[], true);
+        self.control(c, dir, TH_FIN | TH_ACK);
         self.conns[c].st[dir].fin = true;
     }
 
@@ -459,9 +462,7 @@ impl World {
     }
 
     fn rst(&mut self, c: usize, dir: usize) {
-        let seq = self.next_seq(c, dir);
-        let ack = self.ack_for(c, dir);
-        self.raw(c, dir, seq, ack, TH_RST | TH_ACK, &[], &[], true);
+        self.control(c, dir, TH_RST | TH_ACK);
     }
 
     /// Queue a DCE-RPC PDU: on the wire, or (SMB connection) in the outbox.
@@ -604,6 +605,22 @@ impl World {
         self.response(k, resp, None);
         self.send(c, S);
         k
+    }
+
+    /// A call sealed with NTLM packet privacy (auth context 1) on connection `c`, as `r`
+    /// says but for its stub and verifier: `sizes` bytes of ciphertext as the request and
+    /// response stubs, each with an NTLMSSP signature of sequence number `seq`; the request
+    /// sent, `wait` µs, the response sent.
+    fn sealed_call(&mut self, c: usize, r: Req, sizes: [usize; 2], seq: u32, wait: u64) {
+        let stub = self.rng.bytes(sizes[0]);
+        let auth = privacy(ntlm_signature(&mut self.rng, seq));
+        let k = self.request(c, Req { stub: &stub, ..r }.auth(&auth));
+        self.send(c, C);
+        self.wait(wait);
+        let stub = self.rng.bytes(sizes[1]);
+        let auth = privacy(ntlm_signature(&mut self.rng, seq));
+        self.response(k, &stub, Some(&auth));
+        self.send(c, S);
     }
 
     /// bind of `iface` alone as context 0 with NDR (call_id 1, no auth), queued.
@@ -1075,6 +1092,16 @@ fn authenticate(rng: &mut Rng) -> Vec<u8> {
     let mut mic = [0u8; 16];
     mic.copy_from_slice(&rng.bytes(16));
     ntlm_authenticate("CORP", "svc_backup", "WS01", &nt, &key, &mic)
+}
+
+/// An NTLM auth verifier at packet privacy, auth context 1.
+fn privacy(token: Vec<u8>) -> Auth {
+    Auth {
+        typ: RPC_C_AUTHN_WINNT,
+        level: RPC_C_AUTHN_LEVEL_PKT_PRIVACY,
+        ctx_id: 1,
+        token,
+    }
 }
 
 /// NTLMSSP_MESSAGE_SIGNATURE (16 bytes) for sealed requests/responses.
@@ -2006,12 +2033,6 @@ fn s09_privacy_auth() -> World {
     let cli = ip(10, 9, 0, 10);
     let srv = ip(10, 9, 0, 5);
     let c = w.conn((cli, 49730), (srv, 49667), 0x9000_0009, 0x9100_0009, true);
-    let mk = |token: Vec<u8>| Auth {
-        typ: RPC_C_AUTHN_WINNT,
-        level: RPC_C_AUTHN_LEVEL_PKT_PRIVACY,
-        ctx_id: 1,
-        token,
-    };
     w.handshake(c);
     w.wait(1_100);
     w.bind(
@@ -2021,7 +2042,7 @@ fn s09_privacy_auth() -> World {
         4280,
         0,
         &[(0, &SVCCTL, &[NDR])],
-        Some(&mk(ntlm_negotiate())),
+        Some(&privacy(ntlm_negotiate())),
     );
     w.send(c, C);
     w.wait(640);
@@ -2034,35 +2055,19 @@ fn s09_privacy_auth() -> World {
         0x0000_9a01,
         "49667",
         &[(0, &SVCCTL, 0, 0)],
-        Some(&mk(ch)),
+        Some(&privacy(ch)),
     );
     w.send(c, S);
     w.wait(2_300);
     let au = authenticate(&mut w.rng);
-    w.auth3(c, 1, &mk(au));
+    w.auth3(c, 1, &privacy(au));
     w.send(c, C);
     w.wait(400);
     // call_id 2: CreateServiceW, sealed stub (290 bytes -> auth_pad_length 2)
-    let stub = w.rng.bytes(290);
-    let sig = ntlm_signature(&mut w.rng, 0);
-    let k = w.request(c, Req::new(2, 12, &stub).auth(&mk(sig)));
-    w.send(c, C);
-    w.wait(13_337);
-    let stub = w.rng.bytes(28);
-    let sig = ntlm_signature(&mut w.rng, 0);
-    w.response(k, &stub, Some(&mk(sig)));
-    w.send(c, S);
+    w.sealed_call(c, Req::new(2, 12, &[]), [290, 28], 0, 13_337);
     w.wait(900);
     // call_id 3: StartServiceW
-    let stub = w.rng.bytes(28);
-    let sig = ntlm_signature(&mut w.rng, 1);
-    let k = w.request(c, Req::new(3, 19, &stub).auth(&mk(sig)));
-    w.send(c, C);
-    w.wait(25_250);
-    let stub = w.rng.bytes(4);
-    let sig = ntlm_signature(&mut w.rng, 1);
-    w.response(k, &stub, Some(&mk(sig)));
-    w.send(c, S);
+    w.sealed_call(c, Req::new(3, 19, &[]), [28, 4], 1, 25_250);
     w.wait(1_000);
     w.close(c);
     w
