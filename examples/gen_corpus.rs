@@ -36,34 +36,16 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-/// 2024-01-01T00:00:00Z
-const BASE_SECS: u64 = 1_704_067_200;
-const MSS: usize = 1460;
-const C: usize = 0;
-const S: usize = 1;
-
-const TH_FIN: u8 = 0x01;
-const TH_SYN: u8 = 0x02;
-const TH_PSH: u8 = 0x08;
-const TH_ACK: u8 = 0x10;
+#[path = "common/mod.rs"]
+mod common;
+use common::*;
 
 // ---------------------------------------------------------------------------
 // randomness and filler
 
-/// xorshift64* (deterministic, good enough for traffic shapes).
-struct Rng(u64);
-
 impl Rng {
     fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     /// Uniform in `lo..=hi`.
     fn range(&mut self, lo: u64, hi: u64) -> u64 {
@@ -78,9 +60,6 @@ impl Rng {
     /// True with probability `p` percent.
     fn pct(&mut self, p: u64) -> bool {
         self.range(0, 99) < p
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| (self.next() >> 32) as u8).collect()
     }
     fn arr<const N: usize>(&mut self) -> [u8; N] {
         let mut a = [0u8; N];
@@ -100,36 +79,8 @@ const FILL_LEN: usize = 1 << 20;
 // ---------------------------------------------------------------------------
 // NDR / DCE-RPC (C706 chapter 12, MS-RPCE 2.2.2); little-endian
 
-#[derive(Default)]
-struct Le(Vec<u8>);
-
+/// Stub writing on top of the shared little-endian writer.
 impl Le {
-    fn align(&mut self, n: usize) -> &mut Self {
-        while !self.0.len().is_multiple_of(n) {
-            self.0.push(0);
-        }
-        self
-    }
-    fn u8(&mut self, v: u8) -> &mut Self {
-        self.0.push(v);
-        self
-    }
-    fn u16(&mut self, v: u16) -> &mut Self {
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-    fn u32(&mut self, v: u32) -> &mut Self {
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-    fn u64(&mut self, v: u64) -> &mut Self {
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-    fn bytes(&mut self, v: &[u8]) -> &mut Self {
-        self.0.extend_from_slice(v);
-        self
-    }
     /// NDR: u32 aligned to 4 relative to the stub start.
     fn n32(&mut self, v: u32) -> &mut Self {
         self.align(4).u32(v)
@@ -144,36 +95,6 @@ impl Le {
         }
         self
     }
-    /// uuid_t in little-endian NDR layout.
-    fn uuid(&mut self, u: &[u8; 16]) -> &mut Self {
-        self.bytes(&uuid_le(u))
-    }
-    fn take(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.0)
-    }
-}
-
-fn parse_uuid(s: &str) -> [u8; 16] {
-    let hex: Vec<u8> = s.bytes().filter(|b| *b != b'-').collect();
-    let mut out = [0u8; 16];
-    for (i, o) in out.iter_mut().enumerate() {
-        let d = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
-        *o = d(hex[2 * i]) << 4 | d(hex[2 * i + 1]);
-    }
-    out
-}
-
-/// Textual (big-endian) UUID bytes to the little-endian wire layout.
-fn uuid_le(b: &[u8; 16]) -> [u8; 16] {
-    let mut o = *b;
-    o[..4].reverse();
-    o[4..6].reverse();
-    o[6..8].reverse();
-    o
-}
-
-fn utf16le(s: &str) -> Vec<u8> {
-    s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -185,13 +106,14 @@ enum Iface {
 }
 
 impl Iface {
-    fn uuid_ver(self) -> (&'static str, u16, u16) {
-        match self {
-            Iface::Epm => ("e1af8308-5d1f-11c9-91a4-08002b14a0fa", 3, 0),
-            Iface::Svcctl => ("367abb81-9844-35f1-ad32-98f038001003", 2, 0),
-            Iface::Atsvc => ("1ff70682-0a51-30e8-076d-740be8cee98b", 1, 0),
-            Iface::Srvsvc => ("4b324fc8-1670-01d3-1278-5a47bf6ee188", 3, 0),
-        }
+    fn syn(self) -> Syn {
+        let (uuid, ver) = match self {
+            Iface::Epm => ("e1af8308-5d1f-11c9-91a4-08002b14a0fa", (3, 0)),
+            Iface::Svcctl => ("367abb81-9844-35f1-ad32-98f038001003", (2, 0)),
+            Iface::Atsvc => ("1ff70682-0a51-30e8-076d-740be8cee98b", (1, 0)),
+            Iface::Srvsvc => ("4b324fc8-1670-01d3-1278-5a47bf6ee188", (3, 0)),
+        };
+        Syn { uuid, ver }
     }
     fn pipe(self) -> &'static str {
         match self {
@@ -203,56 +125,38 @@ impl Iface {
     }
 }
 
-const NDR_UUID: &str = "8a885d04-1ceb-11c9-9fe8-08002b104860";
-
-const PT_REQUEST: u8 = 0;
-const PT_RESPONSE: u8 = 2;
-const PT_BIND: u8 = 11;
-const PT_BIND_ACK: u8 = 12;
-
-/// One connection-oriented PDU, single fragment, no auth.
-fn pdu(ptype: u8, call_id: u32, body: &[u8]) -> Vec<u8> {
-    let mut w = Le::default();
-    w.u8(5).u8(0).u8(ptype).u8(0x03); // first + last fragment
-    w.bytes(&[0x10, 0, 0, 0]); // little-endian, ASCII, IEEE
-    w.u16((16 + body.len()) as u16).u16(0).u32(call_id);
-    w.bytes(body);
-    w.take()
-}
+// Every PDU is little-endian, one fragment, no auth verifier, on context 0.
 
 fn bind_pdu(call_id: u32, iface: Iface) -> Vec<u8> {
-    let (u, maj, min) = iface.uuid_ver();
-    let mut w = Le::default();
-    w.u16(4280).u16(4280).u32(0).u8(1).u8(0).u16(0);
-    w.u16(0).u8(1).u8(0); // ctx 0, one transfer syntax
-    w.uuid(&parse_uuid(u)).u16(maj).u16(min);
-    w.uuid(&parse_uuid(NDR_UUID)).u32(2);
-    pdu(PT_BIND, call_id, &w.take())
+    let body = bind_body(true, 4280, 4280, 0, &[(0, iface.syn(), &[NDR])]);
+    pdu(true, PT_BIND, PFC_FIRST | PFC_LAST, call_id, &body, None)
 }
 
 fn bind_ack_pdu(call_id: u32, sec_addr: &str) -> Vec<u8> {
-    let mut w = Le::default();
-    w.u16(4280).u16(4280).u32(0x0001_2345);
-    w.u16(sec_addr.len() as u16 + 1)
-        .bytes(sec_addr.as_bytes())
-        .u8(0);
-    // Body starts at PDU offset 16: align the result list to 4 within the PDU.
-    w.align(4);
-    w.u8(1).u8(0).u16(0);
-    w.u16(0).u16(0).uuid(&parse_uuid(NDR_UUID)).u32(2);
-    pdu(PT_BIND_ACK, call_id, &w.take())
+    let body = ack_body(
+        true,
+        4280,
+        4280,
+        0x0001_2345,
+        sec_addr,
+        &[(0, 0, Some(NDR))],
+    );
+    pdu(
+        true,
+        PT_BIND_ACK,
+        PFC_FIRST | PFC_LAST,
+        call_id,
+        &body,
+        None,
+    )
 }
 
 fn request_pdu(call_id: u32, opnum: u16, stub: &[u8]) -> Vec<u8> {
-    let mut w = Le::default();
-    w.u32(stub.len() as u32).u16(0).u16(opnum).bytes(stub);
-    pdu(PT_REQUEST, call_id, &w.take())
+    request_pdus(true, &Req::new(call_id, opnum, stub)).concat()
 }
 
 fn response_pdu(call_id: u32, stub: &[u8]) -> Vec<u8> {
-    let mut w = Le::default();
-    w.u32(stub.len() as u32).u16(0).u8(0).u8(0).bytes(stub);
-    pdu(PT_RESPONSE, call_id, &w.take())
+    response_pdus(true, call_id, 0, stub, usize::MAX, None).concat()
 }
 
 /// The operations the generator issues.
@@ -286,15 +190,10 @@ const SERVICES: &[&str] = &[
 fn op_stubs(op: Op, rng: &mut Rng) -> (u16, Vec<u8>, Vec<u8>) {
     let mut q = Le::default();
     let mut r = Le::default();
-    fn handle(rng: &mut Rng) -> [u8; 20] {
-        let mut h = [0u8; 20];
-        h[4..].copy_from_slice(&rng.arr::<16>());
-        h
-    }
-    let h = handle(rng);
+    let h = rng.handle();
     let opnum = match op {
         Op::EptMap => {
-            let t = tower(Iface::Svcctl, 49667, [10, 10, 1, 5]);
+            let t = tower(Iface::Svcctl.syn(), 49667, [10, 10, 1, 5]);
             q.u32(1).bytes(&[0; 16]).u32(2).u32(t.len() as u32);
             q.u32(t.len() as u32)
                 .bytes(&t)
@@ -331,7 +230,7 @@ fn op_stubs(op: Op, rng: &mut Rng) -> (u16, Vec<u8>, Vec<u8>) {
                 r.align(4);
             }
             for (iface, port) in ents {
-                let t = tower(iface, port, [10, 10, 1, 5]);
+                let t = tower(iface.syn(), port, [10, 10, 1, 5]);
                 r.align(4).u32(t.len() as u32).u32(t.len() as u32).bytes(&t);
             }
             r.align(4).u32(0);
@@ -346,7 +245,7 @@ fn op_stubs(op: Op, rng: &mut Rng) -> (u16, Vec<u8>, Vec<u8>) {
         Op::OpenService => {
             let name = SERVICES[rng.range(0, SERVICES.len() as u64 - 1) as usize];
             q.bytes(&h).wstr(name).n32(0x0000_0014);
-            r.bytes(&handle(rng)).u32(0);
+            r.bytes(&rng.handle()).u32(0);
             16
         }
         Op::QueryStatus => {
@@ -413,7 +312,7 @@ fn op_stubs(op: Op, rng: &mut Rng) -> (u16, Vec<u8>, Vec<u8>) {
             for _ in 0..7 {
                 q.n32(0);
             }
-            r.u32(0).bytes(&handle(rng)).u32(0);
+            r.u32(0).bytes(&rng.handle()).u32(0);
             12
         }
         Op::StartService => {
@@ -468,145 +367,22 @@ fn op_stubs(op: Op, rng: &mut Rng) -> (u16, Vec<u8>, Vec<u8>) {
     (opnum, q.take(), r.take())
 }
 
-/// Protocol tower for ncacn_ip_tcp (C706 appendix L).
-fn tower(iface: Iface, port: u16, ip: [u8; 4]) -> Vec<u8> {
-    fn floor(t: &mut Vec<u8>, lhs: &[u8], rhs: &[u8]) {
-        t.extend_from_slice(&(lhs.len() as u16).to_le_bytes());
-        t.extend_from_slice(lhs);
-        t.extend_from_slice(&(rhs.len() as u16).to_le_bytes());
-        t.extend_from_slice(rhs);
-    }
-    let (u, maj, min) = iface.uuid_ver();
-    let mut t = 5u16.to_le_bytes().to_vec();
-    let mut l = vec![0x0d];
-    l.extend_from_slice(&uuid_le(&parse_uuid(u)));
-    l.extend_from_slice(&maj.to_le_bytes());
-    floor(&mut t, &l, &min.to_le_bytes());
-    let mut l = vec![0x0d];
-    l.extend_from_slice(&uuid_le(&parse_uuid(NDR_UUID)));
-    l.extend_from_slice(&2u16.to_le_bytes());
-    floor(&mut t, &l, &0u16.to_le_bytes());
-    floor(&mut t, &[0x0b], &[0, 0]);
-    floor(&mut t, &[0x07], &port.to_be_bytes());
-    floor(&mut t, &[0x09], &ip);
-    t
-}
-
 // ---------------------------------------------------------------------------
-// SMB2 (MS-SMB2 2.2), NTLMSSP in SPNEGO for the logon
+// NTLMSSP logon (the shared builders, with this generator's values)
 
-const SMB2_NEGOTIATE: u16 = 0;
-const SMB2_SESSION_SETUP: u16 = 1;
-const SMB2_TREE_CONNECT: u16 = 3;
-const SMB2_CREATE: u16 = 5;
-const SMB2_CLOSE: u16 = 6;
-const SMB2_READ: u16 = 8;
-const SMB2_WRITE: u16 = 9;
-const SMB2_IOCTL: u16 = 11;
-const STATUS_MORE_PROCESSING_REQUIRED: u32 = 0xc000_0016;
-const FSCTL_PIPE_TRANSCEIVE: u32 = 0x0011_c017;
-
-fn spnego(token: &[u8], init: bool) -> Vec<u8> {
-    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
-        let mut v = vec![tag];
-        let n = body.len();
-        if n < 0x80 {
-            v.push(n as u8);
-        } else if n < 0x100 {
-            v.extend_from_slice(&[0x81, n as u8]);
-        } else {
-            v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
-        }
-        v.extend_from_slice(body);
-        v
-    }
-    const NTLMSSP_OID: [u8; 10] = [0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a];
-    const SPNEGO_OID: [u8; 6] = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
-    let mech_token = tlv(0x04, token);
-    if init {
-        let mut seq = tlv(0xa0, &tlv(0x30, &tlv(0x06, &NTLMSSP_OID)));
-        seq.extend_from_slice(&tlv(0xa2, &mech_token));
-        let mut app = tlv(0x06, &SPNEGO_OID);
-        app.extend_from_slice(&tlv(0xa0, &tlv(0x30, &seq)));
-        tlv(0x60, &app)
-    } else {
-        tlv(0xa1, &tlv(0x30, &tlv(0xa2, &mech_token)))
-    }
+/// CHALLENGE_MESSAGE: target info CORP / SRV01 / corp.local.
+fn challenge(rng: &mut Rng) -> Vec<u8> {
+    let (d, s, f) = (utf16le("CORP"), utf16le("SRV01"), utf16le("corp.local"));
+    let info = av_pairs(&[(2, &d), (1, &s), (4, &f), (0, &[])]);
+    ntlm_challenge(rng, &info)
 }
 
-fn ntlm_fields(v: &mut Vec<u8>, len: usize, off: usize) {
-    v.extend_from_slice(&(len as u16).to_le_bytes());
-    v.extend_from_slice(&(len as u16).to_le_bytes());
-    v.extend_from_slice(&(off as u32).to_le_bytes());
-}
-
-const NTLM_VERSION: [u8; 8] = [10, 0, 0x61, 0x4a, 0, 0, 0, 15];
-
-fn ntlm_negotiate() -> Vec<u8> {
-    let mut v = b"NTLMSSP\0".to_vec();
-    v.extend_from_slice(&1u32.to_le_bytes());
-    v.extend_from_slice(&0xe208_8297u32.to_le_bytes());
-    ntlm_fields(&mut v, 0, 0);
-    ntlm_fields(&mut v, 0, 0);
-    v.extend_from_slice(&NTLM_VERSION);
-    v
-}
-
-fn ntlm_challenge(rng: &mut Rng) -> Vec<u8> {
-    let target = utf16le("CORP");
-    let mut info = Vec::new();
-    for (id, val) in [(2u16, "CORP"), (1, "SRV01"), (4, "corp.local")] {
-        let val = utf16le(val);
-        info.extend_from_slice(&id.to_le_bytes());
-        info.extend_from_slice(&(val.len() as u16).to_le_bytes());
-        info.extend_from_slice(&val);
-    }
-    info.extend_from_slice(&[0, 0, 0, 0]);
-    let mut v = b"NTLMSSP\0".to_vec();
-    v.extend_from_slice(&2u32.to_le_bytes());
-    ntlm_fields(&mut v, target.len(), 56);
-    v.extend_from_slice(&0xe28a_8215u32.to_le_bytes());
-    v.extend_from_slice(&rng.bytes(8));
-    v.extend_from_slice(&[0u8; 8]);
-    ntlm_fields(&mut v, info.len(), 56 + target.len());
-    v.extend_from_slice(&NTLM_VERSION);
-    v.extend_from_slice(&target);
-    v.extend_from_slice(&info);
-    v
-}
-
-fn ntlm_authenticate(rng: &mut Rng, user: &str, ws: &str) -> Vec<u8> {
-    let domain = utf16le("CORP");
-    let user = utf16le(user);
-    let ws = utf16le(ws);
-    let lm = vec![0u8; 24];
-    let mut nt = rng.bytes(16);
-    nt.extend_from_slice(&[1, 1, 0, 0, 0, 0, 0, 0]);
-    nt.extend_from_slice(&((BASE_SECS + 11_644_473_600) * 10_000_000).to_le_bytes());
-    nt.extend_from_slice(&rng.bytes(8));
-    nt.extend_from_slice(&[0u8; 8]);
+/// AUTHENTICATE_MESSAGE for `CORP\user` from `ws`, no AV pairs in the NTLMv2 response.
+fn authenticate(rng: &mut Rng, user: &str, ws: &str) -> Vec<u8> {
+    let nt = ntlmv2_response(rng, (BASE_SECS + FILETIME_UNIX_OFFSET) * 10_000_000, &[]);
     let key = rng.bytes(16);
-    let o_domain = 88;
-    let o_user = o_domain + domain.len();
-    let o_ws = o_user + user.len();
-    let o_lm = o_ws + ws.len();
-    let o_nt = o_lm + lm.len();
-    let o_key = o_nt + nt.len();
-    let mut v = b"NTLMSSP\0".to_vec();
-    v.extend_from_slice(&3u32.to_le_bytes());
-    ntlm_fields(&mut v, lm.len(), o_lm);
-    ntlm_fields(&mut v, nt.len(), o_nt);
-    ntlm_fields(&mut v, domain.len(), o_domain);
-    ntlm_fields(&mut v, user.len(), o_user);
-    ntlm_fields(&mut v, ws.len(), o_ws);
-    ntlm_fields(&mut v, key.len(), o_key);
-    v.extend_from_slice(&0xe288_8215u32.to_le_bytes());
-    v.extend_from_slice(&NTLM_VERSION);
-    v.extend_from_slice(&rng.bytes(16));
-    for p in [&domain, &user, &ws, &lm, &nt, &key] {
-        v.extend_from_slice(p);
-    }
-    v
+    let mic = rng.arr::<16>();
+    ntlm_authenticate("CORP", user, ws, &nt, &key, &mic)
 }
 
 // ---------------------------------------------------------------------------
@@ -692,12 +468,6 @@ enum Phase {
     FinS,
     LastAck,
     Done,
-}
-
-#[derive(Clone, Copy)]
-struct Host {
-    ip: [u8; 4],
-    port: u16,
 }
 
 /// Per-connection protocol state used while building messages.
@@ -908,21 +678,22 @@ impl Flow {
         extra: usize,
     ) -> Vec<u8> {
         let mut h = Le::default();
-        let n = (64 + body.len() + extra) as u32;
-        h.bytes(&[0, (n >> 16) as u8, (n >> 8) as u8, n as u8]);
-        h.bytes(b"\xfeSMB").u16(64).u16(1).u32(status).u16(cmd);
-        h.u16(if resp { 32 } else { 1 });
-        h.u32(u32::from(resp)).u32(0).u64(mid).u32(0xfeff);
-        let session = if cmd == SMB2_NEGOTIATE {
-            0
-        } else {
-            self.ctx.session
-        };
-        h.u32(self.ctx.tree)
-            .u64(session)
-            .bytes(&[0; 16])
-            .bytes(body);
-        h.take()
+        h.bytes(&nbss_header(64 + body.len() + extra));
+        Smb2Header {
+            cmd,
+            status,
+            flags: if resp { SMB2_FLAGS_SERVER_TO_REDIR } else { 0 },
+            mid,
+            tree: self.ctx.tree,
+            session: if cmd == SMB2_NEGOTIATE {
+                0
+            } else {
+                self.ctx.session
+            },
+            signature: [0; 16],
+        }
+        .write(&mut h);
+        h.bytes(body).take()
     }
 
     fn next_mid(&mut self) -> u64 {
@@ -969,30 +740,17 @@ impl Flow {
             Step::SmbNegotiate => {
                 let mid = self.next_mid();
                 let guid = self.rng.bytes(16);
-                let dialects = [0x0202u16, 0x0210, 0x0300, 0x0302, 0x0311];
-                let mut b = Le::default();
-                b.u16(36)
-                    .u16(dialects.len() as u16)
-                    .u16(1)
-                    .u16(0)
-                    .u32(0x7f)
-                    .bytes(&guid);
-                b.u32(0).u16(0).u16(0);
-                for d in dialects {
-                    b.u16(d);
-                }
-                let q = self.smb2(SMB2_NEGOTIATE, false, 0, mid, &b.take(), 0);
-                let blob = spnego(&[], true);
-                let mut b = Le::default();
-                b.u16(65)
-                    .u16(1)
-                    .u16(self.ctx.dialect)
-                    .u16(0)
-                    .bytes(&self.rng.bytes(16));
-                b.u32(0x2f).u32(0x80_0000).u32(0x80_0000).u32(0x80_0000);
-                b.u64((BASE_SECS + 11_644_473_600) * 10_000_000).u64(0);
-                b.u16(128).u16(blob.len() as u16).u32(0).bytes(&blob);
-                let r = self.smb2(SMB2_NEGOTIATE, true, 0, mid, &b.take(), 0);
+                let q = self.smb2(
+                    SMB2_NEGOTIATE,
+                    false,
+                    0,
+                    mid,
+                    &negotiate_req(&guid, None),
+                    0,
+                );
+                let guid = self.rng.bytes(16);
+                let b = negotiate_resp(self.ctx.dialect, &guid, &spnego(&[], true), None);
+                let r = self.smb2(SMB2_NEGOTIATE, true, 0, mid, &b, 0);
                 self.pair(Msg::new(C, q), Msg::new(S, r));
             }
             Step::SmbSetup1 | Step::SmbSetup2 => {
@@ -1004,41 +762,25 @@ impl Flow {
                     let users = ["svc_backup", "alice", "bob", "svc_monitor", "helpdesk"];
                     let u = users[self.rng.range(0, users.len() as u64 - 1) as usize];
                     let ws = format!("WS{:03}", self.h[C].ip[3]);
-                    spnego(&ntlm_authenticate(&mut self.rng, u, &ws), false)
+                    spnego(&authenticate(&mut self.rng, u, &ws), false)
                 };
-                let mut b = Le::default();
-                b.u16(25)
-                    .u8(0)
-                    .u8(1)
-                    .u32(1)
-                    .u32(0)
-                    .u16(64 + 24)
-                    .u16(token.len() as u16);
-                b.u64(0).bytes(&token);
                 let session = self.ctx.session;
                 if first {
                     self.ctx.session = 0;
                 }
-                let q = self.smb2(SMB2_SESSION_SETUP, false, 0, mid, &b.take(), 0);
+                let b = session_setup_req(&token);
+                let q = self.smb2(SMB2_SESSION_SETUP, false, 0, mid, &b, 0);
                 self.ctx.session = session;
                 let (status, blob) = if first {
                     (
                         STATUS_MORE_PROCESSING_REQUIRED,
-                        spnego(&ntlm_challenge(&mut self.rng), false),
+                        spnego(&challenge(&mut self.rng), false),
                     )
                 } else {
-                    (
-                        0,
-                        vec![0xa1, 0x07, 0x30, 0x05, 0xa0, 0x03, 0x0a, 0x01, 0x00],
-                    )
+                    (0, SPNEGO_ACCEPT_COMPLETED.to_vec())
                 };
-                let mut b = Le::default();
-                b.u16(9)
-                    .u16(0)
-                    .u16(64 + 8)
-                    .u16(blob.len() as u16)
-                    .bytes(&blob);
-                let r = self.smb2(SMB2_SESSION_SETUP, true, status, mid, &b.take(), 0);
+                let b = session_setup_resp(0, &blob);
+                let r = self.smb2(SMB2_SESSION_SETUP, true, status, mid, &b, 0);
                 self.pair(Msg::new(C, q), Msg::new(S, r));
             }
             Step::SmbTree { ipc } => {
@@ -1051,19 +793,17 @@ impl Flow {
                     srv[3],
                     if ipc { "IPC$" } else { "data" }
                 );
-                let p = utf16le(&path);
-                let mut b = Le::default();
-                b.u16(9).u16(0).u16(64 + 8).u16(p.len() as u16).bytes(&p);
-                let q = self.smb2(SMB2_TREE_CONNECT, false, 0, mid, &b.take(), 0);
+                let q = self.smb2(
+                    SMB2_TREE_CONNECT,
+                    false,
+                    0,
+                    mid,
+                    &tree_connect_req(&path),
+                    0,
+                );
                 self.ctx.tree = self.rng.range(1, 0xffff) as u32;
-                let mut b = Le::default();
-                b.u16(16)
-                    .u8(if ipc { 2 } else { 1 })
-                    .u8(0)
-                    .u32(0x30)
-                    .u32(0)
-                    .u32(0x001f_01ff);
-                let r = self.smb2(SMB2_TREE_CONNECT, true, 0, mid, &b.take(), 0);
+                let b = tree_connect_resp(if ipc { 2 } else { 1 });
+                let r = self.smb2(SMB2_TREE_CONNECT, true, 0, mid, &b, 0);
                 self.pair(Msg::new(C, q), Msg::new(S, r));
             }
             Step::SmbCreate { pipe } => {
@@ -1076,57 +816,33 @@ impl Flow {
                         ["docx", "xlsx", "pdf", "zip", "vhdx"][self.rng.range(0, 4) as usize]
                     ),
                 };
-                let n = utf16le(&name);
-                let mut b = Le::default();
-                b.u16(57).u8(0).u8(0).u32(2).u64(0).u64(0);
-                b.u32(0x0012_019f).u32(0).u32(3).u32(1).u32(0x40);
-                b.u16(64 + 56).u16(n.len() as u16).u32(0).u32(0).bytes(&n);
-                let q = self.smb2(SMB2_CREATE, false, 0, mid, &b.take(), 0);
+                let q = self.smb2(SMB2_CREATE, false, 0, mid, &create_req(&name), 0);
                 self.ctx.fid = self.rng.arr::<16>();
-                let mut b = Le::default();
-                b.u16(89).u8(0).u8(0).u32(1);
-                for _ in 0..4 {
-                    b.u64(0);
-                }
                 let size = if pipe.is_some() { 4096 } else { 64 << 20 };
                 let attrs = if pipe.is_some() { 0x80 } else { 0x20 };
-                b.u64(size)
-                    .u64(size)
-                    .u32(attrs)
-                    .u32(0)
-                    .bytes(&self.ctx.fid)
-                    .u32(0)
-                    .u32(0);
-                let r = self.smb2(SMB2_CREATE, true, 0, mid, &b.take(), 0);
+                let b = create_resp(&self.ctx.fid, size, size, attrs);
+                let r = self.smb2(SMB2_CREATE, true, 0, mid, &b, 0);
                 self.pair(Msg::new(C, q), Msg::new(S, r));
             }
             Step::SmbClose => {
                 let mid = self.next_mid();
                 let fid = self.ctx.fid;
-                let mut b = Le::default();
-                b.u16(24).u16(0).u32(0).bytes(&fid);
-                let q = self.smb2(SMB2_CLOSE, false, 0, mid, &b.take(), 0);
-                let mut b = Le::default();
-                b.u16(60).u16(0).u32(0).bytes(&[0; 56]);
-                let r = self.smb2(SMB2_CLOSE, true, 0, mid, &b.take(), 0);
+                let q = self.smb2(SMB2_CLOSE, false, 0, mid, &close_req(&fid), 0);
+                let r = self.smb2(SMB2_CLOSE, true, 0, mid, &close_resp(), 0);
                 self.pair(Msg::new(C, q), Msg::new(S, r));
             }
             Step::SmbRead { len } => {
                 let q = self.read_req(len);
                 let mid = self.ctx.msg_id - 1;
-                let mut b = Le::default();
-                b.u16(17).u8(80).u8(0).u32(len).u32(0).u32(0);
-                let head = self.smb2(SMB2_READ, true, 0, mid, &b.take(), len as usize);
+                let b = read_resp(len, &[]);
+                let head = self.smb2(SMB2_READ, true, 0, mid, &b, len as usize);
                 let r = self.msg_fill(S, head, len as usize);
                 self.pair(q, r);
             }
             Step::SmbWrite { len } => {
                 let mid = self.next_mid();
-                let fid = self.ctx.fid;
-                let mut b = Le::default();
-                b.u16(49).u16(64 + 48).u32(len).u64(0).bytes(&fid);
-                b.u32(0).u32(0).u16(0).u16(0).u32(0);
-                let head = self.smb2(SMB2_WRITE, false, 0, mid, &b.take(), len as usize);
+                let b = write_req(&self.ctx.fid, len, &[]);
+                let head = self.smb2(SMB2_WRITE, false, 0, mid, &b, len as usize);
                 let q = self.msg_fill(C, head, len as usize);
                 let r = self.write_resp(mid, len);
                 self.pair(q, r);
@@ -1135,15 +851,8 @@ impl Flow {
                 self.ctx.call_id = 1;
                 let data = bind_pdu(1, iface);
                 let mid = self.next_mid();
-                let fid = self.ctx.fid;
-                let mut b = Le::default();
-                b.u16(49)
-                    .u16(64 + 48)
-                    .u32(data.len() as u32)
-                    .u64(0)
-                    .bytes(&fid);
-                b.u32(0).u32(0).u16(0).u16(0).u32(0).bytes(&data);
-                let q = self.smb2(SMB2_WRITE, false, 0, mid, &b.take(), 0);
+                let b = write_req(&self.ctx.fid, data.len() as u32, &data);
+                let q = self.smb2(SMB2_WRITE, false, 0, mid, &b, 0);
                 let r = self.write_resp(mid, data.len() as u32);
                 self.pair(Msg::new(C, q), r);
             }
@@ -1151,15 +860,8 @@ impl Flow {
                 let q = self.read_req(4280);
                 let mid = self.ctx.msg_id - 1;
                 let ack = bind_ack_pdu(1, "\\PIPE\\srv");
-                let mut b = Le::default();
-                b.u16(17)
-                    .u8(80)
-                    .u8(0)
-                    .u32(ack.len() as u32)
-                    .u32(0)
-                    .u32(0)
-                    .bytes(&ack);
-                let r = self.smb2(SMB2_READ, true, 0, mid, &b.take(), 0);
+                let b = read_resp(ack.len() as u32, &ack);
+                let r = self.smb2(SMB2_READ, true, 0, mid, &b, 0);
                 self.pair(q, Msg::new(S, r));
             }
             Step::TcpBind { iface } => {
@@ -1181,26 +883,8 @@ impl Flow {
                 } else {
                     let mid = self.next_mid();
                     let fid = self.ctx.fid;
-                    let mut b = Le::default();
-                    b.u16(57).u16(0).u32(FSCTL_PIPE_TRANSCEIVE).bytes(&fid);
-                    b.u32(64 + 56)
-                        .u32(q.len() as u32)
-                        .u32(0)
-                        .u32(0)
-                        .u32(0)
-                        .u32(4280);
-                    b.u32(1).u32(0).bytes(&q);
-                    let sq = self.smb2(SMB2_IOCTL, false, 0, mid, &b.take(), 0);
-                    let mut b = Le::default();
-                    b.u16(49).u16(0).u32(FSCTL_PIPE_TRANSCEIVE).bytes(&fid);
-                    b.u32(64 + 48)
-                        .u32(0)
-                        .u32(64 + 48)
-                        .u32(r.len() as u32)
-                        .u32(0)
-                        .u32(0);
-                    b.bytes(&r);
-                    let sr = self.smb2(SMB2_IOCTL, true, 0, mid, &b.take(), 0);
+                    let sq = self.smb2(SMB2_IOCTL, false, 0, mid, &ioctl_req(&fid, &q), 0);
+                    let sr = self.smb2(SMB2_IOCTL, true, 0, mid, &ioctl_resp(&fid, &r), 0);
                     (Msg::new(C, sq), Msg::new(S, sr))
                 };
                 r.call = Some(transport);
@@ -1211,17 +895,12 @@ impl Flow {
 
     fn read_req(&mut self, len: u32) -> Msg {
         let mid = self.next_mid();
-        let fid = self.ctx.fid;
-        let mut b = Le::default();
-        b.u16(49).u8(0x50).u8(0).u32(len).u64(0).bytes(&fid);
-        b.u32(0).u32(0).u32(0).u16(0).u16(0).u8(0);
-        Msg::new(C, self.smb2(SMB2_READ, false, 0, mid, &b.take(), 0))
+        let b = read_req(&self.ctx.fid, len);
+        Msg::new(C, self.smb2(SMB2_READ, false, 0, mid, &b, 0))
     }
 
     fn write_resp(&mut self, mid: u64, n: u32) -> Msg {
-        let mut b = Le::default();
-        b.u16(17).u16(0).u32(n).u32(0).u16(0).u16(0);
-        Msg::new(S, self.smb2(SMB2_WRITE, true, 0, mid, &b.take(), 0))
+        Msg::new(S, self.smb2(SMB2_WRITE, true, 0, mid, &write_resp(n), 0))
     }
 }
 
@@ -1427,28 +1106,6 @@ fn make_plan(kind: Kind, profile: Profile, rng: &mut Rng) -> (VecDeque<Step>, u1
 // ---------------------------------------------------------------------------
 // writer
 
-fn checksum_add(mut sum: u64, b: &[u8]) -> u64 {
-    let mut it = b.chunks_exact(2);
-    for w in &mut it {
-        sum += u64::from(u16::from_be_bytes([w[0], w[1]]));
-    }
-    if let [x] = it.remainder() {
-        sum += u64::from(*x) << 8;
-    }
-    sum
-}
-
-fn checksum_fold(mut sum: u64) -> u16 {
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-fn mac_of(ip: [u8; 4]) -> [u8; 6] {
-    [0x00, 0x15, 0x5d, ip[1], ip[2], ip[3]]
-}
-
 struct Out {
     w: BufWriter<File>,
     bytes: u64,
@@ -1464,55 +1121,28 @@ impl Out {
         payload: &[u8],
         t_us: u64,
     ) -> std::io::Result<usize> {
-        let (src, dst) = (f.h[p.dir], f.h[1 - p.dir]);
-        let (seq, ack) = (p.seq, p.ack);
-        let opts: &[u8] = if p.syn_opts { &[2, 4, 0x05, 0xb4] } else { &[] };
-        let tcp_len = 20 + opts.len() + payload.len();
-        let fr = &mut self.frame;
-        fr.clear();
-        fr.extend_from_slice(&mac_of(dst.ip));
-        fr.extend_from_slice(&mac_of(src.ip));
-        fr.extend_from_slice(&[0x08, 0x00]);
-        // IPv4
         let id = f.ctx.ip_id[p.dir];
         f.ctx.ip_id[p.dir] = id.wrapping_add(1);
-        fr.extend_from_slice(&[0x45, 0]);
-        fr.extend_from_slice(&((20 + tcp_len) as u16).to_be_bytes());
-        fr.extend_from_slice(&id.to_be_bytes());
-        fr.extend_from_slice(&[0x40, 0, 128, 6, 0, 0]);
-        fr.extend_from_slice(&src.ip);
-        fr.extend_from_slice(&dst.ip);
-        let cs = checksum_fold(checksum_add(0, &fr[14..34]));
-        fr[24..26].copy_from_slice(&cs.to_be_bytes());
-        // TCP
-        fr.extend_from_slice(&src.port.to_be_bytes());
-        fr.extend_from_slice(&dst.port.to_be_bytes());
-        fr.extend_from_slice(&seq.to_be_bytes());
-        fr.extend_from_slice(&ack.to_be_bytes());
-        fr.push((((20 + opts.len()) / 4) as u8) << 4);
-        fr.push(p.flags);
-        fr.extend_from_slice(&64_240u16.to_be_bytes());
-        fr.extend_from_slice(&[0, 0, 0, 0]);
-        fr.extend_from_slice(opts);
-        fr.extend_from_slice(payload);
-        let mut sum = checksum_add(0, &src.ip);
-        sum = checksum_add(sum, &dst.ip);
-        sum += 6 + tcp_len as u64;
-        sum = checksum_add(sum, &fr[34..]);
-        let cs = checksum_fold(sum);
-        fr[50..52].copy_from_slice(&cs.to_be_bytes());
-        let n = fr.len() as u32;
-        let (secs, us) = (BASE_SECS + t_us / 1_000_000, (t_us % 1_000_000) as u32);
-        let mut rec = [0u8; 16];
-        rec[..4].copy_from_slice(&(secs as u32).to_le_bytes());
-        rec[4..8].copy_from_slice(&us.to_le_bytes());
-        rec[8..12].copy_from_slice(&n.to_le_bytes());
-        rec[12..16].copy_from_slice(&n.to_le_bytes());
+        self.frame.clear();
+        Segment {
+            src: f.h[p.dir],
+            dst: f.h[1 - p.dir],
+            ip_id: id,
+            seq: p.seq,
+            ack: p.ack,
+            flags: p.flags,
+            window: 64_240,
+            opts: if p.syn_opts { &[2, 4, 0x05, 0xb4] } else { &[] },
+            payload,
+        }
+        .write_frame(&mut self.frame);
+        let n = self.frame.len();
+        let rec = pcap_record(BASE_SECS * 1_000_000 + t_us, n);
         self.w.write_all(&rec)?;
         self.w.write_all(&self.frame)?;
-        self.bytes += 16 + u64::from(n);
+        self.bytes += 16 + n as u64;
         self.packets += 1;
-        Ok(16 + n as usize)
+        Ok(16 + n)
     }
 }
 
@@ -1742,14 +1372,7 @@ pub(crate) fn generate(cfg: &Config) -> std::io::Result<Summary> {
         packets: 0,
         frame: Vec::with_capacity(2048),
     };
-    let mut hdr = Vec::with_capacity(24);
-    hdr.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    hdr.extend_from_slice(&2u16.to_le_bytes());
-    hdr.extend_from_slice(&4u16.to_le_bytes());
-    hdr.extend_from_slice(&[0; 8]);
-    hdr.extend_from_slice(&262_144u32.to_le_bytes());
-    hdr.extend_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
-    out.w.write_all(&hdr)?;
+    out.w.write_all(&pcap_header(262_144))?;
 
     let mut g = Gen {
         rng: Rng::new(cfg.seed ^ 0x5eed_c0de),

@@ -28,43 +28,18 @@
 use std::fs;
 use std::path::Path;
 
+#[path = "common/mod.rs"]
+mod common;
+use common::*;
+
 // ---------------------------------------------------------------------------
 // constants
 
-/// 2024-01-01T00:00:00Z
-const BASE_SECS: u64 = 1_704_067_200;
 /// Default gap between two consecutive packets (µs).
 const STEP: u64 = 80;
-const MSS: usize = 1460;
 /// Stub bytes per fragment when a max fragment size of 1432 is negotiated
 /// (1432 - 24-byte request/response header, rounded down to a multiple of 8).
 const FRAG_STUB: usize = 1408;
-/// "No fragmentation" stub size.
-const ONE_FRAG: usize = 1 << 20;
-
-const C: usize = 0; // client side / client->server stream
-const S: usize = 1; // server side / server->client stream
-
-const TH_FIN: u8 = 0x01;
-const TH_SYN: u8 = 0x02;
-const TH_RST: u8 = 0x04;
-const TH_PSH: u8 = 0x08;
-const TH_ACK: u8 = 0x10;
-
-// DCE-RPC packet types (C706 12.6.4.3 + MS-RPCE rpc_auth_3)
-const PT_REQUEST: u8 = 0;
-const PT_RESPONSE: u8 = 2;
-const PT_FAULT: u8 = 3;
-const PT_BIND: u8 = 11;
-const PT_BIND_ACK: u8 = 12;
-const PT_ALTER: u8 = 14;
-const PT_ALTER_RESP: u8 = 15;
-const PT_AUTH3: u8 = 16;
-
-const PFC_FIRST: u8 = 0x01;
-const PFC_LAST: u8 = 0x02;
-const PFC_DID_NOT_EXECUTE: u8 = 0x20;
-const PFC_OBJECT_UUID: u8 = 0x80;
 
 const RPC_C_AUTHN_WINNT: u8 = 10;
 const RPC_C_AUTHN_LEVEL_PKT_PRIVACY: u8 = 6;
@@ -125,19 +100,14 @@ static UNKNOWN: Iface = Iface {
     ops: &[],
 };
 
-#[derive(Clone, Copy)]
-struct Syn {
-    uuid: &'static str,
-    ver: (u16, u16),
+impl Iface {
+    fn syn(&self) -> Syn {
+        Syn {
+            uuid: self.uuid,
+            ver: self.ver,
+        }
+    }
 }
-const NDR: Syn = Syn {
-    uuid: "8a885d04-1ceb-11c9-9fe8-08002b104860",
-    ver: (2, 0),
-};
-const NDR64: Syn = Syn {
-    uuid: "71710533-beba-4937-8319-b5dbef9ccc36",
-    ver: (1, 0),
-};
 
 /// (uuid, endpoint, operation) as the ground truth reports them.
 fn names(iface: Option<&Iface>, opnum: u16) -> (String, String, String) {
@@ -158,130 +128,9 @@ fn names(iface: Option<&Iface>, opnum: u16) -> (String, String, String) {
 }
 
 // ---------------------------------------------------------------------------
-// byte helpers
-
-fn parse_uuid(s: &str) -> [u8; 16] {
-    let hex: Vec<u8> = s.bytes().filter(|b| *b != b'-').collect();
-    assert_eq!(hex.len(), 32, "bad uuid {}", s);
-    let mut out = [0u8; 16];
-    for i in 0..16 {
-        let h = std::str::from_utf8(&hex[2 * i..2 * i + 2]).unwrap();
-        out[i] = u8::from_str_radix(h, 16).expect("hex");
-    }
-    out
-}
-
-/// UUID in little-endian NDR layout (used inside towers, always LE).
-fn uuid_le(s: &str) -> [u8; 16] {
-    let b = parse_uuid(s);
-    let mut o = b;
-    o[0] = b[3];
-    o[1] = b[2];
-    o[2] = b[1];
-    o[3] = b[0];
-    o[4] = b[5];
-    o[5] = b[4];
-    o[6] = b[7];
-    o[7] = b[6];
-    o
-}
-
-fn utf16le(s: &str) -> Vec<u8> {
-    s.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()
-}
-
-/// NDR writer in a given integer byte order; every primitive is aligned to
-/// its size relative to the start of the buffer.
-struct Buf {
-    le: bool,
-    b: Vec<u8>,
-}
-
-impl Buf {
-    fn new(le: bool) -> Buf {
-        Buf { le, b: Vec::new() }
-    }
-    fn align(&mut self, n: usize) {
-        while !self.b.len().is_multiple_of(n) {
-            self.b.push(0);
-        }
-    }
-    fn u8(&mut self, v: u8) {
-        self.b.push(v);
-    }
-    fn u16(&mut self, v: u16) {
-        self.align(2);
-        let x = if self.le {
-            v.to_le_bytes()
-        } else {
-            v.to_be_bytes()
-        };
-        self.b.extend_from_slice(&x);
-    }
-    fn u32(&mut self, v: u32) {
-        self.align(4);
-        let x = if self.le {
-            v.to_le_bytes()
-        } else {
-            v.to_be_bytes()
-        };
-        self.b.extend_from_slice(&x);
-    }
-    fn bytes(&mut self, v: &[u8]) {
-        self.b.extend_from_slice(v);
-    }
-    /// uuid_t: time_low u32, time_mid u16, time_hi_and_version u16 in the
-    /// data representation's byte order, then 8 bytes as is.
-    fn uuid(&mut self, s: &str) {
-        let u = parse_uuid(s);
-        self.u32(u32::from_be_bytes([u[0], u[1], u[2], u[3]]));
-        self.u16(u16::from_be_bytes([u[4], u[5]]));
-        self.u16(u16::from_be_bytes([u[6], u[7]]));
-        self.bytes(&u[8..]);
-    }
-    /// p_syntax_id_t: uuid + `u_int32 if_version` (C706 12.6.3.1) holding
-    /// the major version in its low 16 bits and the minor in its high 16
-    /// bits. Little-endian: major u16 then minor u16; big-endian: minor
-    /// first (this is also how Wireshark dissects it).
-    fn syntax(&mut self, uuid: &str, ver: (u16, u16)) {
-        self.uuid(uuid);
-        self.u32(u32::from(ver.0) | (u32::from(ver.1) << 16));
-    }
-    /// Conformant varying NUL-terminated UTF-16 string (wchar_t is an
-    /// unsigned short, so it follows the integer byte order).
-    fn wstr(&mut self, s: &str) {
-        let units: Vec<u16> = s.encode_utf16().chain(std::iter::once(0)).collect();
-        let n = units.len() as u32;
-        self.u32(n);
-        self.u32(0);
-        self.u32(n);
-        for u in units {
-            self.u16(u);
-        }
-    }
-}
-
-/// Deterministic xorshift64* generator for opaque bytes.
-struct Rng(u64);
+// opaque values
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| (self.next() >> 32) as u8).collect()
-    }
-    /// Context handle: attributes 0 + 16-byte uuid.
-    fn handle(&mut self) -> [u8; 20] {
-        let mut h = [0u8; 20];
-        h[4..].copy_from_slice(&self.bytes(16));
-        h
-    }
     fn uuid_string(&mut self) -> String {
         let b = self.bytes(16);
         let h: Vec<String> = b.iter().map(|x| format!("{:02x}", x)).collect();
@@ -305,204 +154,8 @@ impl Rng {
     }
 }
 
-fn checksum(chunks: &[&[u8]]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut odd: Option<u8> = None;
-    for c in chunks {
-        for &b in c.iter() {
-            match odd.take() {
-                None => odd = Some(b),
-                Some(hi) => sum += u32::from(u16::from_be_bytes([hi, b])),
-            }
-        }
-    }
-    if let Some(hi) = odd {
-        sum += u32::from(u16::from_be_bytes([hi, 0]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-fn mac_of(ip: [u8; 4]) -> [u8; 6] {
-    [0x00, 0x15, 0x5d, ip[1], ip[2], ip[3]]
-}
-
-#[allow(clippy::too_many_arguments)]
-fn build_frame(
-    src: Host,
-    dst: Host,
-    ip_id: u16,
-    seq: u32,
-    ack: u32,
-    flags: u8,
-    window: u16,
-    opts: &[u8],
-    payload: &[u8],
-) -> Vec<u8> {
-    assert!(opts.len().is_multiple_of(4));
-    let tcp_len = 20 + opts.len() + payload.len();
-    let mut tcp = Vec::with_capacity(tcp_len);
-    tcp.extend_from_slice(&src.port.to_be_bytes());
-    tcp.extend_from_slice(&dst.port.to_be_bytes());
-    tcp.extend_from_slice(&seq.to_be_bytes());
-    tcp.extend_from_slice(&ack.to_be_bytes());
-    tcp.push((((20 + opts.len()) / 4) as u8) << 4);
-    tcp.push(flags);
-    tcp.extend_from_slice(&window.to_be_bytes());
-    tcp.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
-    tcp.extend_from_slice(opts);
-    tcp.extend_from_slice(payload);
-    let mut pseudo = Vec::with_capacity(12);
-    pseudo.extend_from_slice(&src.ip);
-    pseudo.extend_from_slice(&dst.ip);
-    pseudo.extend_from_slice(&[0, 6]);
-    pseudo.extend_from_slice(&(tcp_len as u16).to_be_bytes());
-    let cs = checksum(&[&pseudo, &tcp]);
-    tcp[16..18].copy_from_slice(&cs.to_be_bytes());
-
-    let mut ip = Vec::with_capacity(20);
-    ip.push(0x45);
-    ip.push(0);
-    ip.extend_from_slice(&((20 + tcp_len) as u16).to_be_bytes());
-    ip.extend_from_slice(&ip_id.to_be_bytes());
-    ip.extend_from_slice(&0x4000u16.to_be_bytes()); // DF
-    ip.push(128);
-    ip.push(6);
-    ip.extend_from_slice(&[0, 0]);
-    ip.extend_from_slice(&src.ip);
-    ip.extend_from_slice(&dst.ip);
-    let cs = checksum(&[&ip]);
-    ip[10..12].copy_from_slice(&cs.to_be_bytes());
-
-    let mut f = Vec::with_capacity(14 + ip.len() + tcp.len());
-    f.extend_from_slice(&mac_of(dst.ip));
-    f.extend_from_slice(&mac_of(src.ip));
-    f.extend_from_slice(&0x0800u16.to_be_bytes());
-    f.extend_from_slice(&ip);
-    f.extend_from_slice(&tcp);
-    f
-}
-
-// ---------------------------------------------------------------------------
-// DCE-RPC PDUs
-
-#[derive(Clone)]
-struct Auth {
-    typ: u8,
-    level: u8,
-    ctx_id: u32,
-    token: Vec<u8>,
-}
-
-/// Common header (16 bytes) + body [+ auth pad + sec_trailer + token].
-fn pdu(le: bool, ptype: u8, flags: u8, call_id: u32, body: &[u8], auth: Option<&Auth>) -> Vec<u8> {
-    let mut w = Buf::new(le);
-    w.u8(5); // rpc_vers
-    w.u8(0); // rpc_vers_minor
-    w.u8(ptype);
-    w.u8(flags);
-    w.bytes(&[if le { 0x10 } else { 0x00 }, 0, 0, 0]); // packed_drep
-    w.u16(0); // frag_length, patched below
-    w.u16(0); // auth_length, patched below
-    w.u32(call_id);
-    w.bytes(body);
-    let mut auth_len = 0u16;
-    if let Some(a) = auth {
-        let pad = (4 - w.b.len() % 4) % 4;
-        for _ in 0..pad {
-            w.u8(0);
-        }
-        w.u8(a.typ);
-        w.u8(a.level);
-        w.u8(pad as u8);
-        w.u8(0);
-        w.u32(a.ctx_id);
-        w.bytes(&a.token);
-        auth_len = a.token.len() as u16;
-    }
-    let flen = w.b.len() as u16;
-    let (f, a) = if le {
-        (flen.to_le_bytes(), auth_len.to_le_bytes())
-    } else {
-        (flen.to_be_bytes(), auth_len.to_be_bytes())
-    };
-    w.b[8..10].copy_from_slice(&f);
-    w.b[10..12].copy_from_slice(&a);
-    w.b
-}
-
-/// bind / alter_context body.
-fn bind_body(
-    le: bool,
-    max_xmit: u16,
-    max_recv: u16,
-    assoc: u32,
-    ctxs: &[(u16, &Iface, &[Syn])],
-) -> Vec<u8> {
-    let mut w = Buf::new(le);
-    w.u16(max_xmit);
-    w.u16(max_recv);
-    w.u32(assoc);
-    w.u8(ctxs.len() as u8); // n_context_elem
-    w.u8(0);
-    w.u16(0);
-    for (id, iface, ts) in ctxs {
-        w.u16(*id);
-        w.u8(ts.len() as u8);
-        w.u8(0);
-        w.syntax(iface.uuid, iface.ver);
-        for t in ts.iter() {
-            w.syntax(t.uuid, t.ver);
-        }
-    }
-    w.b
-}
-
-/// bind_ack / alter_context_resp body. `results`: (result, reason, syntax).
-fn ack_body(
-    le: bool,
-    max_xmit: u16,
-    max_recv: u16,
-    assoc: u32,
-    sec_addr: &str,
-    results: &[(u16, u16, Option<Syn>)],
-) -> Vec<u8> {
-    let mut w = Buf::new(le);
-    w.u16(max_xmit);
-    w.u16(max_recv);
-    w.u32(assoc);
-    if sec_addr.is_empty() {
-        w.u16(0);
-    } else {
-        w.u16(sec_addr.len() as u16 + 1);
-        w.bytes(sec_addr.as_bytes());
-        w.u8(0);
-    }
-    w.align(4); // body starts at PDU offset 16, so this is PDU alignment
-    w.u8(results.len() as u8);
-    w.u8(0);
-    w.u16(0);
-    for (result, reason, syn) in results {
-        w.u16(*result);
-        w.u16(*reason);
-        match syn {
-            Some(s) => w.syntax(s.uuid, s.ver),
-            None => w.bytes(&[0u8; 20]),
-        }
-    }
-    w.b
-}
-
 // ---------------------------------------------------------------------------
 // the simulated world: connections, streams, calls, the pcap being written
-
-#[derive(Clone, Copy)]
-struct Host {
-    ip: [u8; 4],
-    port: u16,
-}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Tag {
@@ -598,6 +251,8 @@ struct Call {
     operation: String,
     named_pipe: String,
     auth_level: String,
+    /// Stub bytes per fragment, for the response too.
+    frag: usize,
 }
 
 struct World {
@@ -612,16 +267,8 @@ struct World {
 impl World {
     /// Scenario `n` starts at 2024-01-01 00:00:00 + n * 10 minutes + 0.1 s.
     fn new(n: u64) -> World {
-        let mut pcap = Vec::new();
-        pcap.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes()); // magic (µs)
-        pcap.extend_from_slice(&2u16.to_le_bytes());
-        pcap.extend_from_slice(&4u16.to_le_bytes());
-        pcap.extend_from_slice(&0i32.to_le_bytes()); // thiszone
-        pcap.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
-        pcap.extend_from_slice(&65535u32.to_le_bytes()); // snaplen
-        pcap.extend_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
         World {
-            pcap,
+            pcap: pcap_header(65535).to_vec(),
             t: (BASE_SECS + n * 600) * 1_000_000 + 100_000,
             conns: Vec::new(),
             calls: Vec::new(),
@@ -689,17 +336,22 @@ impl World {
         let src = self.conns[c].h[dir];
         let dst = self.conns[c].h[1 - dir];
         let id = self.next_ip_id(src.ip);
-        let win = if flags & TH_SYN != 0 { 64240 } else { 1026 };
-        let frame = build_frame(src, dst, id, seq, ack, flags, win, opts, payload);
+        let mut frame = Vec::new();
+        Segment {
+            src,
+            dst,
+            ip_id: id,
+            seq,
+            ack,
+            flags,
+            window: if flags & TH_SYN != 0 { 64240 } else { 1026 },
+            opts,
+            payload,
+        }
+        .write_frame(&mut frame);
         if captured {
-            let secs = (self.t / 1_000_000) as u32;
-            let usecs = (self.t % 1_000_000) as u32;
-            self.pcap.extend_from_slice(&secs.to_le_bytes());
-            self.pcap.extend_from_slice(&usecs.to_le_bytes());
             self.pcap
-                .extend_from_slice(&(frame.len() as u32).to_le_bytes());
-            self.pcap
-                .extend_from_slice(&(frame.len() as u32).to_le_bytes());
+                .extend_from_slice(&pcap_record(self.t, frame.len()));
             self.pcap.extend_from_slice(&frame);
         }
         self.t += STEP;
@@ -784,16 +436,19 @@ impl World {
         st.seq_at(st.snd_nxt).wrapping_add(st.fin as u32)
     }
 
-    fn ack(&mut self, c: usize, dir: usize) {
+    /// A segment with no payload and `flags`, at the next sequence number.
+    fn control(&mut self, c: usize, dir: usize, flags: u8) {
         let seq = self.next_seq(c, dir);
         let ack = self.ack_for(c, dir);
-        self.raw(c, dir, seq, ack, TH_ACK, &[], &[], true);
+        self.raw(c, dir, seq, ack, flags, &[], &[], true);
+    }
+
+    fn ack(&mut self, c: usize, dir: usize) {
+        self.control(c, dir, TH_ACK);
     }
 
     fn fin(&mut self, c: usize, dir: usize) {
-        let seq = self.next_seq(c, dir);
-        let ack = self.ack_for(c, dir);
-        self.raw(c, dir, seq, ack, TH_FIN | TH_ACK, &[], &[], true);
+        self.control(c, dir, TH_FIN | TH_ACK);
         self.conns[c].st[dir].fin = true;
     }
 
@@ -807,9 +462,7 @@ impl World {
     }
 
     fn rst(&mut self, c: usize, dir: usize) {
-        let seq = self.next_seq(c, dir);
-        let ack = self.ack_for(c, dir);
-        self.raw(c, dir, seq, ack, TH_RST | TH_ACK, &[], &[], true);
+        self.control(c, dir, TH_RST | TH_ACK);
     }
 
     /// Queue a DCE-RPC PDU: on the wire, or (SMB connection) in the outbox.
@@ -857,7 +510,9 @@ impl World {
         auth: Option<&Auth>,
     ) {
         let le = self.conns[c].le;
-        let body = bind_body(le, max_frag, max_frag, assoc, ctxs);
+        let ctxs: Vec<(u16, Syn, &[Syn])> =
+            ctxs.iter().map(|(id, i, ts)| (*id, i.syn(), *ts)).collect();
+        let body = bind_body(le, max_frag, max_frag, assoc, &ctxs);
         let p = pdu(le, ptype, PFC_FIRST | PFC_LAST, call_id, &body, auth);
         self.queue(c, C, p, Tag::Other);
     }
@@ -897,32 +552,21 @@ impl World {
         }
     }
 
-    /// Queue a request, fragmented into `frag`-byte stub pieces.
-    #[allow(clippy::too_many_arguments)]
-    fn request(
-        &mut self,
-        c: usize,
-        call_id: u32,
-        ctx: u16,
-        opnum: u16,
-        obj: Option<&str>,
-        stub: &[u8],
-        frag: usize,
-        auth: Option<&Auth>,
-    ) -> usize {
+    /// Queue a request on connection `c`; returns the call's index.
+    fn request(&mut self, c: usize, r: Req) -> usize {
         let le = self.conns[c].le;
         let iface = self.conns[c]
             .ctx
             .iter()
-            .find(|(i, _)| *i == ctx)
+            .find(|(i, _)| *i == r.ctx)
             .map(|(_, f)| *f);
-        let (uuid, endpoint, operation) = names(iface, opnum);
+        let (uuid, endpoint, operation) = names(iface, r.opnum);
         let idx = self.calls.len();
         self.calls.push(Call {
             conn: c,
-            call_id,
-            ctx,
-            opnum,
+            call_id: r.call_id,
+            ctx: r.ctx,
+            opnum: r.opnum,
             uuid,
             endpoint,
             operation,
@@ -930,48 +574,88 @@ impl World {
                 .named_pipe
                 .clone()
                 .unwrap_or_else(|| "-".into()),
-            auth_level: auth
+            auth_level: r
+                .auth
                 .map(|a| a.level.to_string())
                 .unwrap_or_else(|| "-".into()),
+            frag: r.frag,
         });
-        let chunks: Vec<&[u8]> = if stub.is_empty() {
-            vec![stub]
-        } else {
-            stub.chunks(frag).collect()
-        };
-        let mut off = 0;
-        for (i, ch) in chunks.iter().enumerate() {
-            let mut flags = 0;
-            if i == 0 {
-                flags |= PFC_FIRST;
-            }
-            if i + 1 == chunks.len() {
-                flags |= PFC_LAST;
-            }
-            if obj.is_some() {
-                flags |= PFC_OBJECT_UUID;
-            }
-            let mut b = Buf::new(le);
-            b.u32((stub.len() - off) as u32); // alloc_hint: stub bytes remaining
-            b.u16(ctx);
-            b.u16(opnum);
-            if let Some(o) = obj {
-                b.uuid(o);
-            }
-            b.bytes(ch);
-            let p = pdu(le, PT_REQUEST, flags, call_id, &b.b, auth);
+        for p in request_pdus(le, &r) {
             self.queue(c, C, p, Tag::Req(idx));
-            off += ch.len();
         }
         idx
     }
 
-    /// Queue the response to call `k`, fragmented into `frag`-byte pieces.
-    fn response(&mut self, k: usize, stub: &[u8], frag: usize, auth: Option<&Auth>) {
-        let (c, call_id, ctx) = (self.calls[k].conn, self.calls[k].call_id, self.calls[k].ctx);
+    /// Queue the response to call `k`, fragmented as its request.
+    fn response(&mut self, k: usize, stub: &[u8], auth: Option<&Auth>) {
+        let call = &self.calls[k];
+        let (c, call_id, ctx, frag) = (call.conn, call.call_id, call.ctx, call.frag);
         for p in response_pdus(self.conns[c].le, call_id, ctx, stub, frag, auth) {
             self.queue(c, S, p, Tag::Resp(k));
         }
+    }
+
+    /// A whole call over TCP, with no auth verifier: the request sent, `wait` µs, the
+    /// response sent. Returns the call's index.
+    fn call(&mut self, c: usize, r: Req, wait: u64, resp: &[u8]) -> usize {
+        assert!(r.auth.is_none(), "a sealed response needs its own verifier");
+        let k = self.request(c, r);
+        self.send(c, C);
+        self.wait(wait);
+        self.response(k, resp, None);
+        self.send(c, S);
+        k
+    }
+
+    /// A call sealed with NTLM packet privacy (auth context 1) on connection `c`, as `r`
+    /// says but for its stub and verifier: `sizes` bytes of ciphertext as the request and
+    /// response stubs, each with an NTLMSSP signature of sequence number `seq`; the request
+    /// sent, `wait` µs, the response sent.
+    fn sealed_call(&mut self, c: usize, r: Req, sizes: [usize; 2], seq: u32, wait: u64) {
+        let stub = self.rng.bytes(sizes[0]);
+        let auth = privacy(ntlm_signature(&mut self.rng, seq));
+        let k = self.request(c, Req { stub: &stub, ..r }.auth(&auth));
+        self.send(c, C);
+        self.wait(wait);
+        let stub = self.rng.bytes(sizes[1]);
+        let auth = privacy(ntlm_signature(&mut self.rng, seq));
+        self.response(k, &stub, Some(&auth));
+        self.send(c, S);
+    }
+
+    /// bind of `iface` alone as context 0 with NDR (call_id 1, no auth), queued.
+    fn bind_ctx0(&mut self, c: usize, iface: &'static Iface, max_frag: u16) {
+        self.bind(c, PT_BIND, 1, max_frag, 0, &[(0, iface, &[NDR])], None);
+    }
+
+    /// bind_ack accepting [`World::bind_ctx0`]'s context, queued.
+    fn accept_ctx0(
+        &mut self,
+        c: usize,
+        iface: &'static Iface,
+        max_frag: u16,
+        assoc: u32,
+        sec_addr: &str,
+    ) {
+        let results = [(0, iface, 0, 0)];
+        self.bind_ack(c, PT_BIND_ACK, 1, max_frag, assoc, sec_addr, &results, None);
+    }
+
+    /// [`World::bind_ctx0`] sent over TCP, `wait` µs, then its bind_ack sent.
+    fn bind_tcp(
+        &mut self,
+        c: usize,
+        iface: &'static Iface,
+        max_frag: u16,
+        wait: u64,
+        assoc: u32,
+        sec_addr: &str,
+    ) {
+        self.bind_ctx0(c, iface, max_frag);
+        self.send(c, C);
+        self.wait(wait);
+        self.accept_ctx0(c, iface, max_frag, assoc, sec_addr);
+        self.send(c, S);
     }
 
     fn fault(&mut self, k: usize, status: u32, extra_flags: u8) {
@@ -997,7 +681,7 @@ impl World {
 
     /// A response to a call whose request is not in the capture.
     fn orphan_response(&mut self, c: usize, call_id: u32, ctx: u16, stub: &[u8]) {
-        for p in response_pdus(self.conns[c].le, call_id, ctx, stub, ONE_FRAG, None) {
+        for p in response_pdus(self.conns[c].le, call_id, ctx, stub, usize::MAX, None) {
             self.queue(c, S, p, Tag::Other);
         }
     }
@@ -1107,41 +791,6 @@ impl World {
 /// server ip, server port, call creation order (= stream order).
 type RowKey = (u64, u32, u16, u32, u16, usize);
 
-fn response_pdus(
-    le: bool,
-    call_id: u32,
-    ctx: u16,
-    stub: &[u8],
-    frag: usize,
-    auth: Option<&Auth>,
-) -> Vec<Vec<u8>> {
-    let chunks: Vec<&[u8]> = if stub.is_empty() {
-        vec![stub]
-    } else {
-        stub.chunks(frag).collect()
-    };
-    let mut out = Vec::new();
-    let mut off = 0;
-    for (i, ch) in chunks.iter().enumerate() {
-        let mut flags = 0;
-        if i == 0 {
-            flags |= PFC_FIRST;
-        }
-        if i + 1 == chunks.len() {
-            flags |= PFC_LAST;
-        }
-        let mut b = Buf::new(le);
-        b.u32((stub.len() - off) as u32); // alloc_hint
-        b.u16(ctx);
-        b.u8(0); // cancel_count
-        b.u8(0); // reserved
-        b.bytes(ch);
-        out.push(pdu(le, PT_RESPONSE, flags, call_id, &b.b, auth));
-        off += ch.len();
-    }
-    out
-}
-
 // ---------------------------------------------------------------------------
 // stubs (NDR, in the connection's byte order)
 
@@ -1213,31 +862,6 @@ fn st_start_service(le: bool, h: &[u8; 20]) -> Vec<u8> {
 
 fn st_close_resp(le: bool) -> Vec<u8> {
     st_handle_status(le, &[0u8; 20], 0)
-}
-
-/// Protocol tower for ncacn_ip_tcp (C706 appendix L; always little-endian,
-/// port and address big-endian).
-fn tower(uuid: &str, ver: (u16, u16), port: u16, ip: [u8; 4]) -> Vec<u8> {
-    fn floor(t: &mut Vec<u8>, lhs: &[u8], rhs: &[u8]) {
-        t.extend_from_slice(&(lhs.len() as u16).to_le_bytes());
-        t.extend_from_slice(lhs);
-        t.extend_from_slice(&(rhs.len() as u16).to_le_bytes());
-        t.extend_from_slice(rhs);
-    }
-    let mut t = Vec::new();
-    t.extend_from_slice(&5u16.to_le_bytes());
-    let mut l = vec![0x0d];
-    l.extend_from_slice(&uuid_le(uuid));
-    l.extend_from_slice(&ver.0.to_le_bytes());
-    floor(&mut t, &l, &ver.1.to_le_bytes());
-    let mut l = vec![0x0d];
-    l.extend_from_slice(&uuid_le(NDR.uuid));
-    l.extend_from_slice(&NDR.ver.0.to_le_bytes());
-    floor(&mut t, &l, &NDR.ver.1.to_le_bytes());
-    floor(&mut t, &[0x0b], &[0, 0]); // RPC connection-oriented, minor 0
-    floor(&mut t, &[0x07], &port.to_be_bytes()); // TCP
-    floor(&mut t, &[0x09], &ip); // IP
-    t
 }
 
 fn put_tower(w: &mut Buf, t: &[u8]) {
@@ -1367,7 +991,7 @@ fn st_ept_lookup_resp(le: bool, n: usize, ip: [u8; 4], more: bool) -> Vec<u8> {
     }
     for (uuid, ver, port, _) in ents.iter() {
         w.align(4);
-        put_tower(&mut w, &tower(uuid, *ver, *port, ip));
+        put_tower(&mut w, &tower(Syn { uuid, ver: *ver }, *port, ip));
     }
     w.u32(if more { 0 } else { 0x16c9_a0d6 }); // status (EPT_S_NOT_REGISTERED at the end)
     w.b
@@ -1439,97 +1063,45 @@ fn st_sch_run_resp(le: bool, guid: &str) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // NTLMSSP tokens (always little-endian)
 
-fn ntlm_fields(v: &mut Vec<u8>, len: usize, off: usize) {
-    v.extend_from_slice(&(len as u16).to_le_bytes());
-    v.extend_from_slice(&(len as u16).to_le_bytes());
-    v.extend_from_slice(&(off as u32).to_le_bytes());
+/// FILETIME of 2024-01-01T00:09:00Z, the logon time.
+const LOGON_FILETIME: u64 = (BASE_SECS + 540 + FILETIME_UNIX_OFFSET) * 10_000_000;
+
+/// Target info of server SRV01 in domain CORP (corp.local).
+fn target_info() -> Vec<u8> {
+    let (domain, server) = (utf16le("CORP"), utf16le("SRV01"));
+    let (dns_domain, dns_server) = (utf16le("corp.local"), utf16le("srv01.corp.local"));
+    av_pairs(&[
+        (2, &domain),
+        (1, &server),
+        (4, &dns_domain),
+        (3, &dns_server),
+        (5, &dns_domain),
+        (7, &LOGON_FILETIME.to_le_bytes()),
+        (0, &[]),
+    ])
 }
 
-const NTLM_VERSION: [u8; 8] = [10, 0, 0x61, 0x4a, 0, 0, 0, 15]; // 10.0.19041, rev 15
-
-fn ntlm_negotiate() -> Vec<u8> {
-    let mut v = b"NTLMSSP\0".to_vec();
-    v.extend_from_slice(&1u32.to_le_bytes());
-    v.extend_from_slice(&0xe208_8297u32.to_le_bytes());
-    ntlm_fields(&mut v, 0, 0); // domain
-    ntlm_fields(&mut v, 0, 0); // workstation
-    v.extend_from_slice(&NTLM_VERSION);
-    v
+fn challenge(rng: &mut Rng) -> Vec<u8> {
+    ntlm_challenge(rng, &target_info())
 }
 
-fn av_pairs() -> Vec<u8> {
-    let mut v = Vec::new();
-    let mut av = |id: u16, val: &[u8]| {
-        v.extend_from_slice(&id.to_le_bytes());
-        v.extend_from_slice(&(val.len() as u16).to_le_bytes());
-        v.extend_from_slice(val);
-    };
-    av(2, &utf16le("CORP"));
-    av(1, &utf16le("SRV01"));
-    av(4, &utf16le("corp.local"));
-    av(3, &utf16le("srv01.corp.local"));
-    av(5, &utf16le("corp.local"));
-    // FILETIME of 2024-01-01T00:09:00Z
-    let ft: u64 = (BASE_SECS + 540 + 11_644_473_600) * 10_000_000;
-    av(7, &ft.to_le_bytes());
-    av(0, &[]);
-    v
-}
-
-fn ntlm_challenge(rng: &mut Rng) -> Vec<u8> {
-    let target = utf16le("CORP");
-    let info = av_pairs();
-    let mut v = b"NTLMSSP\0".to_vec();
-    v.extend_from_slice(&2u32.to_le_bytes());
-    ntlm_fields(&mut v, target.len(), 56);
-    v.extend_from_slice(&0xe28a_8215u32.to_le_bytes());
-    v.extend_from_slice(&rng.bytes(8)); // server challenge
-    v.extend_from_slice(&[0u8; 8]);
-    ntlm_fields(&mut v, info.len(), 56 + target.len());
-    v.extend_from_slice(&NTLM_VERSION);
-    assert_eq!(v.len(), 56);
-    v.extend_from_slice(&target);
-    v.extend_from_slice(&info);
-    v
-}
-
-fn ntlm_authenticate(rng: &mut Rng) -> Vec<u8> {
-    let domain = utf16le("CORP");
-    let user = utf16le("svc_backup");
-    let ws = utf16le("WS01");
-    let lm = vec![0u8; 24];
-    let mut nt = rng.bytes(16); // NTProofStr
-    nt.extend_from_slice(&[1, 1, 0, 0, 0, 0, 0, 0]);
-    let ft: u64 = (BASE_SECS + 540 + 11_644_473_600) * 10_000_000;
-    nt.extend_from_slice(&ft.to_le_bytes());
-    nt.extend_from_slice(&rng.bytes(8)); // client challenge
-    nt.extend_from_slice(&[0u8; 4]);
-    nt.extend_from_slice(&av_pairs());
-    nt.extend_from_slice(&[0u8; 4]);
+/// AUTHENTICATE_MESSAGE for `CORP\svc_backup` from WS01.
+fn authenticate(rng: &mut Rng) -> Vec<u8> {
+    let nt = ntlmv2_response(rng, LOGON_FILETIME, &target_info());
     let key = rng.bytes(16);
-    // payload laid out as domain, user, workstation, lm, nt, key
-    let o_domain = 88;
-    let o_user = o_domain + domain.len();
-    let o_ws = o_user + user.len();
-    let o_lm = o_ws + ws.len();
-    let o_nt = o_lm + lm.len();
-    let o_key = o_nt + nt.len();
-    let mut v = b"NTLMSSP\0".to_vec();
-    v.extend_from_slice(&3u32.to_le_bytes());
-    ntlm_fields(&mut v, lm.len(), o_lm);
-    ntlm_fields(&mut v, nt.len(), o_nt);
-    ntlm_fields(&mut v, domain.len(), o_domain);
-    ntlm_fields(&mut v, user.len(), o_user);
-    ntlm_fields(&mut v, ws.len(), o_ws);
-    ntlm_fields(&mut v, key.len(), o_key);
-    v.extend_from_slice(&0xe288_8215u32.to_le_bytes());
-    v.extend_from_slice(&NTLM_VERSION);
-    v.extend_from_slice(&rng.bytes(16)); // MIC
-    assert_eq!(v.len(), 88);
-    for p in [&domain, &user, &ws, &lm, &nt, &key] {
-        v.extend_from_slice(p);
+    let mut mic = [0u8; 16];
+    mic.copy_from_slice(&rng.bytes(16));
+    ntlm_authenticate("CORP", "svc_backup", "WS01", &nt, &key, &mic)
+}
+
+/// An NTLM auth verifier at packet privacy, auth context 1.
+fn privacy(token: Vec<u8>) -> Auth {
+    Auth {
+        typ: RPC_C_AUTHN_WINNT,
+        level: RPC_C_AUTHN_LEVEL_PKT_PRIVACY,
+        ctx_id: 1,
+        token,
     }
-    v
 }
 
 /// NTLMSSP_MESSAGE_SIGNATURE (16 bytes) for sealed requests/responses.
@@ -1543,112 +1115,10 @@ fn ntlm_signature(rng: &mut Rng, seq: u32) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // SMB2 / SMB3 (MS-SMB2 2.2; all little-endian)
 
-const SMB2_NEGOTIATE: u16 = 0;
-const SMB2_SESSION_SETUP: u16 = 1;
-const SMB2_TREE_CONNECT: u16 = 3;
-const SMB2_CREATE: u16 = 5;
-const SMB2_CLOSE: u16 = 6;
-const SMB2_READ: u16 = 8;
-const SMB2_WRITE: u16 = 9;
-const SMB2_IOCTL: u16 = 11;
-
-const SMB2_FLAGS_SERVER_TO_REDIR: u32 = 0x1;
-const SMB2_FLAGS_RELATED_OPERATIONS: u32 = 0x4;
-const SMB2_FLAGS_SIGNED: u32 = 0x8;
-const STATUS_MORE_PROCESSING_REQUIRED: u32 = 0xc000_0016;
-const FSCTL_PIPE_TRANSCEIVE: u32 = 0x0011_c017;
 /// SMB2_SESSION_FLAG_ENCRYPT_DATA in a SESSION_SETUP response.
 const SESSION_FLAG_ENCRYPT_DATA: u16 = 0x0004;
 /// FileId of a related compounded command: "the previous command's".
 const RELATED_FID: [u8; 16] = [0xff; 16];
-
-/// Little-endian byte writer for SMB bodies.
-#[derive(Default)]
-struct Le(Vec<u8>);
-
-impl Le {
-    fn u8(&mut self, v: u8) -> &mut Self {
-        self.0.push(v);
-        self
-    }
-    fn u16(&mut self, v: u16) -> &mut Self {
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-    fn u32(&mut self, v: u32) -> &mut Self {
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-    fn u64(&mut self, v: u64) -> &mut Self {
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-    fn bytes(&mut self, v: &[u8]) -> &mut Self {
-        self.0.extend_from_slice(v);
-        self
-    }
-    fn take(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.0)
-    }
-}
-
-/// 4-byte direct-TCP transport header (a zero byte, 24-bit length).
-fn nbss(msg: &[u8]) -> Vec<u8> {
-    let n = msg.len() as u32;
-    let mut v = vec![0, (n >> 16) as u8, (n >> 8) as u8, n as u8];
-    v.extend_from_slice(msg);
-    v
-}
-
-/// Chain commands into one compound message: 8-byte aligned, NextCommand set.
-fn compound(cmds: Vec<Vec<u8>>) -> Vec<u8> {
-    let n = cmds.len();
-    let mut out = Vec::new();
-    for (i, mut m) in cmds.into_iter().enumerate() {
-        if i + 1 < n {
-            while !m.len().is_multiple_of(8) {
-                m.push(0);
-            }
-            let next = m.len() as u32;
-            m[20..24].copy_from_slice(&next.to_le_bytes());
-        }
-        out.extend_from_slice(&m);
-    }
-    out
-}
-
-/// A simple GSS-API/SPNEGO envelope (DER, definite lengths) around `token`:
-/// negTokenInit with the NTLMSSP mechanism for the first leg, negTokenResp
-/// afterwards (RFC 4178 4.2).
-fn spnego(token: &[u8], init: bool) -> Vec<u8> {
-    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
-        let mut v = vec![tag];
-        let n = body.len();
-        if n < 0x80 {
-            v.push(n as u8);
-        } else if n < 0x100 {
-            v.extend_from_slice(&[0x81, n as u8]);
-        } else {
-            v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
-        }
-        v.extend_from_slice(body);
-        v
-    }
-    const NTLMSSP_OID: [u8; 10] = [0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a];
-    const SPNEGO_OID: [u8; 6] = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
-    let mech_token = tlv(0x04, token);
-    if init {
-        let mech_types = tlv(0xa0, &tlv(0x30, &tlv(0x06, &NTLMSSP_OID)));
-        let mut seq = mech_types;
-        seq.extend_from_slice(&tlv(0xa2, &mech_token));
-        let inner = tlv(0xa0, &tlv(0x30, &seq));
-        let mut app = tlv(0x06, &SPNEGO_OID);
-        app.extend_from_slice(&inner);
-        tlv(0x60, &app)
-    } else {
-        tlv(0xa1, &tlv(0x30, &tlv(0xa2, &mech_token)))
-    }
-}
 
 /// SMB 3.1.1 negotiate contexts: preauth integrity (SHA-512) and encryption
 /// capabilities (AES-128-GCM), each 8-byte aligned.
@@ -1715,23 +1185,22 @@ impl World {
         if signed {
             flags |= SMB2_FLAGS_SIGNED;
         }
-        let session = if cmd == SMB2_NEGOTIATE { 0 } else { session };
+        let mut signature = [0; 16];
+        if signed {
+            signature.copy_from_slice(&self.rng.bytes(16));
+        }
         let mut h = Le::default();
-        h.bytes(b"\xfeSMB").u16(64).u16(1).u32(status).u16(cmd);
-        h.u16(if resp { 32 } else { 1 }); // credits
-        h.u32(flags)
-            .u32(0)
-            .u64(mid)
-            .u32(0xfeff)
-            .u32(tree)
-            .u64(session);
-        let sig = if signed {
-            self.rng.bytes(16)
-        } else {
-            vec![0; 16]
-        };
-        h.bytes(&sig).bytes(body);
-        h.take()
+        Smb2Header {
+            cmd,
+            status,
+            flags,
+            mid,
+            tree,
+            session: if cmd == SMB2_NEGOTIATE { 0 } else { session },
+            signature,
+        }
+        .write(&mut h);
+        h.bytes(body).take()
     }
 
     /// Put SMB2 commands on the wire as one message (compounded when several).
@@ -1766,54 +1235,17 @@ impl World {
         let guid = self.rng.bytes(16);
         let salt = self.rng.bytes(32);
         let ctxs = negotiate_contexts(&salt);
-        let dialects = [0x0202u16, 0x0210, 0x0300, 0x0302, 0x0311];
-        let mut b = Le::default();
-        // 36-byte fixed part, dialects, padding to 8, contexts at 64 + offset.
-        let ctx_off = (64 + 36 + 2 * dialects.len()).next_multiple_of(8);
-        b.u16(36)
-            .u16(dialects.len() as u16)
-            .u16(1)
-            .u16(0)
-            .u32(0x7f)
-            .bytes(&guid);
-        b.u32(ctx_off as u32).u16(2).u16(0);
-        for d in dialects {
-            b.u16(d);
-        }
-        while 64 + b.0.len() < ctx_off {
-            b.u8(0);
-        }
-        b.bytes(&ctxs);
-        let req = self.smb2(c, SMB2_NEGOTIATE, false, 0, mid, &b.take());
+        let b = negotiate_req(&guid, Some((2, &ctxs)));
+        let req = self.smb2(c, SMB2_NEGOTIATE, false, 0, mid, &b);
         self.smb_put(c, C, vec![req], &[]);
         self.wait(310);
         let sguid = self.rng.bytes(16);
         let blob = spnego(&[], true);
         let salt = self.rng.bytes(32);
         let ctxs = negotiate_contexts(&salt);
-        let now = (BASE_SECS + 11_644_473_600) * 10_000_000;
-        let sec_off = 64 + 64;
-        let ctx_off = (sec_off + blob.len()).next_multiple_of(8);
-        let mut b = Le::default();
-        b.u16(65)
-            .u16(1)
-            .u16(dialect)
-            .u16(if dialect == 0x0311 { 2 } else { 0 });
-        b.bytes(&sguid)
-            .u32(0x2f)
-            .u32(0x80_0000)
-            .u32(0x80_0000)
-            .u32(0x80_0000);
-        b.u64(now).u64(0).u16(sec_off as u16).u16(blob.len() as u16);
-        b.u32(if dialect == 0x0311 { ctx_off as u32 } else { 0 });
-        b.bytes(&blob);
-        if dialect == 0x0311 {
-            while 64 + b.0.len() < ctx_off {
-                b.u8(0);
-            }
-            b.bytes(&ctxs);
-        }
-        let resp = self.smb2(c, SMB2_NEGOTIATE, true, 0, mid, &b.take());
+        let ctxs = (dialect == 0x0311).then_some((2, &ctxs[..]));
+        let b = negotiate_resp(dialect, &sguid, &blob, ctxs);
+        let resp = self.smb2(c, SMB2_NEGOTIATE, true, 0, mid, &b);
         self.smb_put(c, S, vec![resp], &[]);
         self.wait(520);
         // SESSION_SETUP 1: NEGOTIATE_MESSAGE, the server assigns the SessionId.
@@ -1824,7 +1256,7 @@ impl World {
         self.smb_put(c, C, vec![req], &[]);
         self.wait(640);
         self.smb_state(c).session = session;
-        let chal = ntlm_challenge(&mut self.rng);
+        let chal = challenge(&mut self.rng);
         let resp = self.session_setup_resp(
             c,
             mid,
@@ -1836,7 +1268,7 @@ impl World {
         self.wait(1_210);
         // SESSION_SETUP 2: AUTHENTICATE_MESSAGE (CORP\svc_backup from WS01).
         let mid = self.next_msg_id(c);
-        let auth = ntlm_authenticate(&mut self.rng);
+        let auth = authenticate(&mut self.rng);
         let req = self.session_setup_req(c, mid, &spnego(&auth, false));
         self.smb_put(c, C, vec![req], &[]);
         self.wait(2_950);
@@ -1845,23 +1277,14 @@ impl World {
         } else {
             0
         };
-        let accept = [0xa1, 0x07, 0x30, 0x05, 0xa0, 0x03, 0x0a, 0x01, 0x00];
-        let resp = self.session_setup_resp(c, mid, 0, flags, &accept);
+        let resp = self.session_setup_resp(c, mid, 0, flags, &SPNEGO_ACCEPT_COMPLETED);
         self.smb_put(c, S, vec![resp], &[]);
         self.wait(400);
     }
 
     fn session_setup_req(&mut self, c: usize, mid: u64, blob: &[u8]) -> Vec<u8> {
-        let mut b = Le::default();
-        b.u16(25)
-            .u8(0)
-            .u8(1)
-            .u32(1)
-            .u32(0)
-            .u16(64 + 24)
-            .u16(blob.len() as u16);
-        b.u64(0).bytes(blob);
-        self.smb2(c, SMB2_SESSION_SETUP, false, 0, mid, &b.take())
+        let b = session_setup_req(blob);
+        self.smb2(c, SMB2_SESSION_SETUP, false, 0, mid, &b)
     }
 
     fn session_setup_resp(
@@ -1872,49 +1295,36 @@ impl World {
         flags: u16,
         blob: &[u8],
     ) -> Vec<u8> {
-        let mut b = Le::default();
-        b.u16(9)
-            .u16(flags)
-            .u16(64 + 8)
-            .u16(blob.len() as u16)
-            .bytes(blob);
-        self.smb2(c, SMB2_SESSION_SETUP, true, status, mid, &b.take())
+        let b = session_setup_resp(flags, blob);
+        self.smb2(c, SMB2_SESSION_SETUP, true, status, mid, &b)
     }
 
     /// TREE_CONNECT to `path`, a pipe share with TreeId `tree`.
     fn smb_tree_connect(&mut self, c: usize, path: &str, tree: u32) {
         let mid = self.next_msg_id(c);
-        let p = utf16le(path);
-        let mut b = Le::default();
-        b.u16(9).u16(0).u16(64 + 8).u16(p.len() as u16).bytes(&p);
-        let req = self.smb2(c, SMB2_TREE_CONNECT, false, 0, mid, &b.take());
+        let req = self.smb2(c, SMB2_TREE_CONNECT, false, 0, mid, &tree_connect_req(path));
         self.smb_put(c, C, vec![req], &[]);
         self.wait(330);
         self.smb_state(c).tree = tree;
-        let mut b = Le::default();
-        b.u16(16).u8(2).u8(0).u32(0x30).u32(0).u32(0x001f_01ff);
-        let resp = self.smb2(c, SMB2_TREE_CONNECT, true, 0, mid, &b.take());
+        let resp = self.smb2(c, SMB2_TREE_CONNECT, true, 0, mid, &tree_connect_resp(2));
         self.smb_put(c, S, vec![resp], &[]);
         self.wait(450);
     }
 
     fn create_req(&mut self, c: usize, mid: u64, name: &str) -> Vec<u8> {
-        let n = utf16le(name);
-        let mut b = Le::default();
-        b.u16(57).u8(0).u8(0).u32(2).u64(0).u64(0);
-        b.u32(0x0012_019f).u32(0).u32(3).u32(1).u32(0x40);
-        b.u16(64 + 56).u16(n.len() as u16).u32(0).u32(0).bytes(&n);
-        self.smb2(c, SMB2_CREATE, false, 0, mid, &b.take())
+        self.smb2(c, SMB2_CREATE, false, 0, mid, &create_req(name))
     }
 
+    /// CREATE response for a pipe (allocation 4096, end of file 0, FILE_ATTRIBUTE_NORMAL).
     fn create_resp(&mut self, c: usize, mid: u64, fid: &[u8; 16]) -> Vec<u8> {
-        let mut b = Le::default();
-        b.u16(89).u8(0).u8(0).u32(1);
-        for _ in 0..4 {
-            b.u64(0);
-        }
-        b.u64(4096).u64(0).u32(0x80).u32(0).bytes(fid).u32(0).u32(0);
-        self.smb2(c, SMB2_CREATE, true, 0, mid, &b.take())
+        self.smb2(
+            c,
+            SMB2_CREATE,
+            true,
+            0,
+            mid,
+            &create_resp(fid, 4096, 0, 0x80),
+        )
     }
 
     fn new_fid(&mut self) -> [u8; 16] {
@@ -1938,33 +1348,12 @@ impl World {
 
     fn smb_close(&mut self, c: usize, fid: &[u8; 16]) {
         let mid = self.next_msg_id(c);
-        let mut b = Le::default();
-        b.u16(24).u16(0).u32(0).bytes(fid);
-        let req = self.smb2(c, SMB2_CLOSE, false, 0, mid, &b.take());
+        let req = self.smb2(c, SMB2_CLOSE, false, 0, mid, &close_req(fid));
         self.smb_put(c, C, vec![req], &[]);
         self.wait(210);
-        let mut b = Le::default();
-        b.u16(60).u16(0).u32(0).bytes(&[0; 56]);
-        let resp = self.smb2(c, SMB2_CLOSE, true, 0, mid, &b.take());
+        let resp = self.smb2(c, SMB2_CLOSE, true, 0, mid, &close_resp());
         self.smb_put(c, S, vec![resp], &[]);
         self.wait(300);
-    }
-
-    fn write_req(&mut self, c: usize, mid: u64, fid: &[u8; 16], data: &[u8]) -> Vec<u8> {
-        let mut b = Le::default();
-        b.u16(49)
-            .u16(64 + 48)
-            .u32(data.len() as u32)
-            .u64(0)
-            .bytes(fid);
-        b.u32(0).u32(0).u16(0).u16(0).u32(0).bytes(data);
-        self.smb2(c, SMB2_WRITE, false, 0, mid, &b.take())
-    }
-
-    fn write_resp(&mut self, c: usize, mid: u64, n: usize) -> Vec<u8> {
-        let mut b = Le::default();
-        b.u16(17).u16(0).u32(n as u32).u32(0).u16(0).u16(0);
-        self.smb2(c, SMB2_WRITE, true, 0, mid, &b.take())
     }
 
     /// The client's waiting PDUs written to the pipe in `pieces` WRITEs of
@@ -1974,10 +1363,12 @@ impl World {
         let size = data.len().div_ceil(pieces);
         for chunk in data.chunks(size) {
             let mid = self.next_msg_id(c);
-            let req = self.write_req(c, mid, fid, chunk);
+            let b = write_req(fid, chunk.len() as u32, chunk);
+            let req = self.smb2(c, SMB2_WRITE, false, 0, mid, &b);
             self.smb_put(c, C, vec![req], &tags);
             self.wait(260);
-            let resp = self.write_resp(c, mid, chunk.len());
+            let b = write_resp(chunk.len() as u32);
+            let resp = self.smb2(c, SMB2_WRITE, true, 0, mid, &b);
             self.smb_put(c, S, vec![resp], &[]);
             self.wait(180);
         }
@@ -1986,25 +1377,15 @@ impl World {
     /// A READ request; `smb_read_resp` answers it with the server's waiting PDUs.
     fn smb_read_req(&mut self, c: usize, fid: &[u8; 16]) -> u64 {
         let mid = self.next_msg_id(c);
-        let mut b = Le::default();
-        b.u16(49).u8(0x50).u8(0).u32(4280).u64(0).bytes(fid);
-        b.u32(0).u32(0).u32(0).u16(0).u16(0).u8(0);
-        let req = self.smb2(c, SMB2_READ, false, 0, mid, &b.take());
+        let req = self.smb2(c, SMB2_READ, false, 0, mid, &read_req(fid, 4280));
         self.smb_put(c, C, vec![req], &[]);
         mid
     }
 
     fn smb_read_resp(&mut self, c: usize, mid: u64) {
         let (data, tags) = self.take_dce(c, S);
-        let mut b = Le::default();
-        b.u16(17)
-            .u8(80)
-            .u8(0)
-            .u32(data.len() as u32)
-            .u32(0)
-            .u32(0)
-            .bytes(&data);
-        let resp = self.smb2(c, SMB2_READ, true, 0, mid, &b.take());
+        let b = read_resp(data.len() as u32, &data);
+        let resp = self.smb2(c, SMB2_READ, true, 0, mid, &b);
         self.smb_put(c, S, vec![resp], &tags);
     }
 
@@ -2016,16 +1397,7 @@ impl World {
         input: &[u8],
         related: bool,
     ) -> Vec<u8> {
-        let mut b = Le::default();
-        b.u16(57).u16(0).u32(FSCTL_PIPE_TRANSCEIVE).bytes(fid);
-        b.u32(64 + 56)
-            .u32(input.len() as u32)
-            .u32(0)
-            .u32(0)
-            .u32(0)
-            .u32(4280);
-        b.u32(1).u32(0).bytes(input);
-        let mut m = self.smb2(c, SMB2_IOCTL, false, 0, mid, &b.take());
+        let mut m = self.smb2(c, SMB2_IOCTL, false, 0, mid, &ioctl_req(fid, input));
         if related {
             m[16] |= SMB2_FLAGS_RELATED_OPERATIONS as u8;
             m[36..40].copy_from_slice(&[0xff; 4]); // TreeId
@@ -2035,16 +1407,7 @@ impl World {
     }
 
     fn ioctl_resp(&mut self, c: usize, mid: u64, fid: &[u8; 16], output: &[u8]) -> Vec<u8> {
-        let mut b = Le::default();
-        b.u16(49).u16(0).u32(FSCTL_PIPE_TRANSCEIVE).bytes(fid);
-        b.u32(64 + 48)
-            .u32(0)
-            .u32(64 + 48)
-            .u32(output.len() as u32)
-            .u32(0)
-            .u32(0);
-        b.bytes(output);
-        self.smb2(c, SMB2_IOCTL, true, 0, mid, &b.take())
+        self.smb2(c, SMB2_IOCTL, true, 0, mid, &ioctl_resp(fid, output))
     }
 
     /// FSCTL_PIPE_TRANSCEIVE carrying the client's waiting PDUs; returns its
@@ -2061,6 +1424,43 @@ impl World {
         let (data, tags) = self.take_dce(c, S);
         let resp = self.ioctl_resp(c, mid, fid, &data);
         self.smb_put(c, S, vec![resp], &tags);
+    }
+
+    /// A whole call by FSCTL_PIPE_TRANSCEIVE on pipe `fid`: the request, `wait` µs, the
+    /// response. Returns the call's index.
+    fn call_transceive(
+        &mut self,
+        c: usize,
+        fid: &[u8; 16],
+        r: Req,
+        wait: u64,
+        resp: &[u8],
+    ) -> usize {
+        let k = self.request(c, r);
+        let mid = self.smb_transceive(c, fid);
+        self.wait(wait);
+        self.response(k, resp, None);
+        self.smb_transceive_resp(c, mid, fid);
+        k
+    }
+
+    /// [`World::bind_ctx0`] (max fragment 4280) written to pipe `fid`, a READ, `wait` µs,
+    /// and the bind_ack in the READ response.
+    fn smb_bind(
+        &mut self,
+        c: usize,
+        fid: &[u8; 16],
+        iface: &'static Iface,
+        wait: u64,
+        assoc: u32,
+        sec_addr: &str,
+    ) {
+        self.bind_ctx0(c, iface, 4280);
+        self.smb_write(c, fid, 1);
+        let mid = self.smb_read_req(c, fid);
+        self.wait(wait);
+        self.accept_ctx0(c, iface, 4280, assoc, sec_addr);
+        self.smb_read_resp(c, mid);
     }
 
     /// CREATE of `name` compounded with a related IOCTL carrying the client's
@@ -2166,44 +1566,28 @@ const SMBEXEC_PATH: &str = r"%COMSPEC% /Q /c echo whoami ^> \\127.0.0.1\C$\__out
 fn s01_tcp135_epmapper() -> World {
     let mut w = World::new(1);
     let srv = ip(10, 1, 0, 5);
-    let c = w.conn(
-        (ip(10, 1, 0, 10), 49721),
-        (srv, 135),
-        0x1a2b_3c01,
-        0x5e6f_7a01,
-        true,
-    );
+    let cli = ip(10, 1, 0, 10);
+    let c = w.conn((cli, 49721), (srv, 135), 0x1a2b_3c01, 0x5e6f_7a01, true);
     let le = true;
     w.handshake(c);
     w.wait(1_200);
-    w.bind(c, PT_BIND, 1, 5840, 0, &[(0, &EPM, &[NDR])], None);
-    w.send(c, C);
-    w.wait(310);
-    w.bind_ack(
-        c,
-        PT_BIND_ACK,
-        1,
-        5840,
-        0x0000_a1b2,
-        "135",
-        &[(0, &EPM, 0, 0)],
-        None,
-    );
-    w.send(c, S);
+    w.bind_tcp(c, &EPM, 5840, 310, 0x0000_a1b2, "135");
     w.wait(950);
-    let k = w.request(c, 2, 0, 2, None, &st_ept_lookup(le), ONE_FRAG, None);
-    w.send(c, C);
-    w.wait(1_437);
-    w.response(k, &st_ept_lookup_resp(le, 3, srv, true), ONE_FRAG, None);
-    w.send(c, S);
+    w.call(
+        c,
+        Req::new(2, 2, &st_ept_lookup(le)),
+        1_437,
+        &st_ept_lookup_resp(le, 3, srv, true),
+    );
     w.wait(2_100);
-    let t = tower(SVCCTL.uuid, SVCCTL.ver, 135, srv);
-    let k = w.request(c, 3, 0, 3, None, &st_ept_map(le, &t), ONE_FRAG, None);
-    w.send(c, C);
-    w.wait(893);
-    let t = tower(SVCCTL.uuid, SVCCTL.ver, 49667, srv);
-    w.response(k, &st_ept_map_resp(le, &t), ONE_FRAG, None);
-    w.send(c, S);
+    let query = tower(SVCCTL.syn(), 135, srv);
+    let mapped = tower(SVCCTL.syn(), 49667, srv);
+    w.call(
+        c,
+        Req::new(3, 3, &st_ept_map(le, &query)),
+        893,
+        &st_ept_map_resp(le, &mapped),
+    );
     w.wait(5_000);
     w.close(c);
     w
@@ -2213,74 +1597,42 @@ fn s01_tcp135_epmapper() -> World {
 fn s02_dynamic_port_svcctl() -> World {
     let mut w = World::new(2);
     let le = true;
-    let c = w.conn(
-        (ip(10, 2, 0, 10), 49722),
-        (ip(10, 2, 0, 5), 49667),
-        0x0c0f_fee0,
-        0x7000_0001,
-        true,
-    );
+    let cli = ip(10, 2, 0, 10);
+    let srv = ip(10, 2, 0, 5);
+    let c = w.conn((cli, 49722), (srv, 49667), 0x0c0f_fee0, 0x7000_0001, true);
     w.handshake(c);
     w.wait(900);
-    w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &SVCCTL, &[NDR])], None);
-    w.send(c, C);
-    w.wait(420);
-    w.bind_ack(
-        c,
-        PT_BIND_ACK,
-        1,
-        4280,
-        0x0001_2e6f,
-        "49667",
-        &[(0, &SVCCTL, 0, 0)],
-        None,
-    );
-    w.send(c, S);
+    w.bind_tcp(c, &SVCCTL, 4280, 420, 0x0001_2e6f, "49667");
     w.wait(700);
     let scm = w.rng.handle();
     let svc = w.rng.handle();
     // call_id 2: OpenSCManagerW
-    let k = w.request(
+    w.call(
         c,
-        2,
-        0,
-        15,
-        None,
-        &st_open_scm(le, r"\\SRV02"),
-        ONE_FRAG,
-        None,
+        Req::new(2, 15, &st_open_scm(le, r"\\SRV02")),
+        1_611,
+        &st_handle_status(le, &scm, 0),
     );
-    w.send(c, C);
-    w.wait(1_611);
-    w.response(k, &st_handle_status(le, &scm, 0), ONE_FRAG, None);
-    w.send(c, S);
     w.wait(1_250);
     // call_id 3: CreateServiceW
     let stub = st_create_service(le, &scm, "BTOBTO", "BTOBTO", SMBEXEC_PATH);
-    let k = w.request(c, 3, 0, 12, None, &stub, ONE_FRAG, None);
-    w.send(c, C);
-    w.wait(14_723);
-    w.response(k, &st_create_service_resp(le, &svc), ONE_FRAG, None);
-    w.send(c, S);
+    w.call(
+        c,
+        Req::new(3, 12, &stub),
+        14_723,
+        &st_create_service_resp(le, &svc),
+    );
     w.wait(830);
     // call_id 4: StartServiceW
-    let k = w.request(
+    w.call(
         c,
-        4,
-        0,
-        19,
-        None,
-        &st_start_service(le, &svc),
-        ONE_FRAG,
-        None,
-    );
-    w.send(c, C);
-    w.wait(31_004);
-    w.response(k, &st_status(le, 1053), ONE_FRAG, None); // ERROR_SERVICE_REQUEST_TIMEOUT
-    w.send(c, S);
+        Req::new(4, 19, &st_start_service(le, &svc)),
+        31_004,
+        &st_status(le, 1053),
+    ); // ERROR_SERVICE_REQUEST_TIMEOUT
     w.wait(2_000);
     // call_id 5: CloseServiceHandle answered with a fault (access denied)
-    let k = w.request(c, 5, 0, 0, None, &st_handle(&svc), ONE_FRAG, None);
+    let k = w.request(c, Req::new(5, 0, &st_handle(&svc)));
     w.send(c, C);
     w.wait(402);
     w.fault(k, STATUS_ACCESS_DENIED, 0);
@@ -2288,14 +1640,14 @@ fn s02_dynamic_port_svcctl() -> World {
     w.wait(1_500);
     // call_id 6: opnum 61, unknown to Zeek (and to the server: op range error)
     let stub = w.rng.bytes(36);
-    let k = w.request(c, 6, 0, 61, None, &stub, ONE_FRAG, None);
+    let k = w.request(c, Req::new(6, 61, &stub));
     w.send(c, C);
     w.wait(288);
     w.fault(k, NCA_S_OP_RNG_ERROR, PFC_DID_NOT_EXECUTE);
     w.send(c, S);
     w.wait(1_900);
     // call_id 7: CloseServiceHandle(scm), never answered
-    w.request(c, 7, 0, 0, None, &st_handle(&scm), ONE_FRAG, None);
+    w.request(c, Req::new(7, 0, &st_handle(&scm)));
     w.send(c, C);
     w.wait(40_000);
     w.ack(c, S);
@@ -2315,27 +1667,14 @@ fn s03_multifrag() -> World {
     let a = w.conn((cli, 49723), (srv, 135), 0x3000_0aa0, 0x3100_0bb0, true);
     w.handshake(a);
     w.wait(600);
-    w.bind(a, PT_BIND, 1, 1432, 0, &[(0, &EPM, &[NDR])], None);
-    w.send(a, C);
-    w.wait(280);
-    w.bind_ack(
-        a,
-        PT_BIND_ACK,
-        1,
-        1432,
-        0x0000_3a01,
-        "135",
-        &[(0, &EPM, 0, 0)],
-        None,
-    );
-    w.send(a, S);
+    w.bind_tcp(a, &EPM, 1432, 280, 0x0000_3a01, "135");
     w.wait(520);
-    let k = w.request(a, 2, 0, 2, None, &st_ept_lookup(le), FRAG_STUB, None);
+    let k = w.request(a, Req::new(2, 2, &st_ept_lookup(le)).frag(FRAG_STUB));
     w.send(a, C);
     w.wait(2_345);
     let stub = st_ept_lookup_resp(le, EPT_ENTRIES.len(), srv, false);
     assert!(stub.len() > FRAG_STUB && stub.len() <= 2 * FRAG_STUB);
-    w.response(k, &stub, FRAG_STUB, None);
+    w.response(k, &stub, None);
     w.send(a, S); // each fragment (<= 1432 bytes) in its own segment
     w.wait(3_000);
     w.close(a);
@@ -2345,33 +1684,14 @@ fn s03_multifrag() -> World {
     let b = w.conn((cli, 49724), (srv, 49667), 0x3200_0cc0, 0x3300_0dd0, true);
     w.handshake(b);
     w.wait(640);
-    w.bind(b, PT_BIND, 1, 1432, 0, &[(0, &SVCCTL, &[NDR])], None);
-    w.send(b, C);
-    w.wait(300);
-    w.bind_ack(
-        b,
-        PT_BIND_ACK,
-        1,
-        1432,
-        0x0000_3a02,
-        "49667",
-        &[(0, &SVCCTL, 0, 0)],
-        None,
-    );
-    w.send(b, S);
+    w.bind_tcp(b, &SVCCTL, 1432, 300, 0x0000_3a02, "49667");
     w.wait(480);
     let scm = w.rng.handle();
     let svc = w.rng.handle();
     // call_id 2: OpenSCManagerW, its single PDU spread over 3 TCP segments
     let k = w.request(
         b,
-        2,
-        0,
-        15,
-        None,
-        &st_open_scm(le, r"\\SRV03"),
-        FRAG_STUB,
-        None,
+        Req::new(2, 15, &st_open_scm(le, r"\\SRV03")).frag(FRAG_STUB),
     );
     let len = w.conns[b].st[C].data.len() - w.conns[b].st[C].snd_nxt;
     w.send_n(b, C, 10); // cuts the common header
@@ -2380,7 +1700,7 @@ fn s03_multifrag() -> World {
     w.wait(150);
     w.send_n(b, C, len - 64);
     w.wait(1_777);
-    w.response(k, &st_handle_status(le, &scm, 0), FRAG_STUB, None);
+    w.response(k, &st_handle_status(le, &scm, 0), None);
     w.send(b, S);
     w.wait(900);
     // call_id 3: CreateServiceW with a long command line: 3 request fragments
@@ -2390,38 +1710,33 @@ fn s03_multifrag() -> World {
     );
     let stub = st_create_service(le, &scm, "WinUpdSvc", "Windows Update Helper", &path);
     assert!(stub.len() > 2 * FRAG_STUB && stub.len() <= 3 * FRAG_STUB);
-    let k = w.request(b, 3, 0, 12, None, &stub, FRAG_STUB, None);
+    let k = w.request(b, Req::new(3, 12, &stub).frag(FRAG_STUB));
     w.send(b, C); // one fragment per segment
     w.wait(9_876);
-    w.response(k, &st_create_service_resp(le, &svc), FRAG_STUB, None);
+    w.response(k, &st_create_service_resp(le, &svc), None);
     w.send(b, S);
     w.wait(700);
     // call_id 4 + 5: StartServiceW and CloseServiceHandle(svc) in ONE segment
     let k4 = w.request(
         b,
-        4,
-        0,
-        19,
-        None,
-        &st_start_service(le, &svc),
-        FRAG_STUB,
-        None,
+        Req::new(4, 19, &st_start_service(le, &svc)).frag(FRAG_STUB),
     );
-    let k5 = w.request(b, 5, 0, 0, None, &st_handle(&svc), FRAG_STUB, None);
+    let k5 = w.request(b, Req::new(5, 0, &st_handle(&svc)).frag(FRAG_STUB));
     w.send(b, C);
     w.wait(20_321);
-    w.response(k4, &st_status(le, 0), FRAG_STUB, None);
+    w.response(k4, &st_status(le, 0), None);
     w.send(b, S);
     w.wait(333);
-    w.response(k5, &st_close_resp(le), FRAG_STUB, None);
+    w.response(k5, &st_close_resp(le), None);
     w.send(b, S);
     w.wait(600);
     // call_id 6: CloseServiceHandle(scm)
-    let k = w.request(b, 6, 0, 0, None, &st_handle(&scm), FRAG_STUB, None);
-    w.send(b, C);
-    w.wait(250);
-    w.response(k, &st_close_resp(le), FRAG_STUB, None);
-    w.send(b, S);
+    w.call(
+        b,
+        Req::new(6, 0, &st_handle(&scm)).frag(FRAG_STUB),
+        250,
+        &st_close_resp(le),
+    );
     w.wait(2_000);
     w.close(b);
     w
@@ -2432,43 +1747,27 @@ fn s04_bigendian_client() -> World {
     let mut w = World::new(4);
     let le = false;
     let srv = ip(10, 4, 0, 5);
-    let c = w.conn(
-        (ip(10, 4, 0, 10), 49725),
-        (srv, 135),
-        0x4000_0001,
-        0x4100_0001,
-        le,
-    );
+    let cli = ip(10, 4, 0, 10);
+    let c = w.conn((cli, 49725), (srv, 135), 0x4000_0001, 0x4100_0001, le);
     w.handshake(c);
     w.wait(1_000);
-    w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &EPM, &[NDR])], None);
-    w.send(c, C);
-    w.wait(350);
-    w.bind_ack(
-        c,
-        PT_BIND_ACK,
-        1,
-        4280,
-        0x0000_4b01,
-        "135",
-        &[(0, &EPM, 0, 0)],
-        None,
-    );
-    w.send(c, S);
+    w.bind_tcp(c, &EPM, 4280, 350, 0x0000_4b01, "135");
     w.wait(800);
-    let t = tower(ATSVC.uuid, ATSVC.ver, 135, srv);
-    let k = w.request(c, 2, 0, 3, None, &st_ept_map(le, &t), ONE_FRAG, None);
-    w.send(c, C);
-    w.wait(1_024);
-    let t = tower(ATSVC.uuid, ATSVC.ver, 49670, srv);
-    w.response(k, &st_ept_map_resp(le, &t), ONE_FRAG, None);
-    w.send(c, S);
+    let query = tower(ATSVC.syn(), 135, srv);
+    let mapped = tower(ATSVC.syn(), 49670, srv);
+    w.call(
+        c,
+        Req::new(2, 3, &st_ept_map(le, &query)),
+        1_024,
+        &st_ept_map_resp(le, &mapped),
+    );
     w.wait(1_500);
-    let k = w.request(c, 3, 0, 2, None, &st_ept_lookup(le), ONE_FRAG, None);
-    w.send(c, C);
-    w.wait(2_048);
-    w.response(k, &st_ept_lookup_resp(le, 2, srv, true), ONE_FRAG, None);
-    w.send(c, S);
+    w.call(
+        c,
+        Req::new(3, 2, &st_ept_lookup(le)),
+        2_048,
+        &st_ept_lookup_resp(le, 2, srv, true),
+    );
     w.wait(3_000);
     w.close(c);
     w
@@ -2483,20 +1782,7 @@ fn s05_alter_context() -> World {
     let a = w.conn((cli, 49726), (srv, 135), 0x5000_0001, 0x5100_0001, true);
     w.handshake(a);
     w.wait(700);
-    w.bind(a, PT_BIND, 1, 4280, 0, &[(0, &EPM, &[NDR])], None);
-    w.send(a, C);
-    w.wait(300);
-    w.bind_ack(
-        a,
-        PT_BIND_ACK,
-        1,
-        4280,
-        0x0000_5c01,
-        "135",
-        &[(0, &EPM, 0, 0)],
-        None,
-    );
-    w.send(a, S);
+    w.bind_tcp(a, &EPM, 4280, 300, 0x0000_5c01, "135");
     w.wait(600);
     w.bind(
         a,
@@ -2522,28 +1808,21 @@ fn s05_alter_context() -> World {
     w.send(a, S);
     w.wait(500);
     let scm = w.rng.handle();
-    let k = w.request(
+    w.call(
         a,
-        3,
-        1,
-        15,
-        None,
-        &st_open_scm(le, r"\\SRV05"),
-        ONE_FRAG,
-        None,
+        Req::new(3, 15, &st_open_scm(le, r"\\SRV05")).ctx(1),
+        1_313,
+        &st_handle_status(le, &scm, 0),
     );
-    w.send(a, C);
-    w.wait(1_313);
-    w.response(k, &st_handle_status(le, &scm, 0), ONE_FRAG, None);
-    w.send(a, S);
     w.wait(800);
-    let t = tower(TSCH.uuid, TSCH.ver, 135, srv);
-    let k = w.request(a, 4, 0, 3, None, &st_ept_map(le, &t), ONE_FRAG, None);
-    w.send(a, C);
-    w.wait(777);
-    let t = tower(TSCH.uuid, TSCH.ver, 49671, srv);
-    w.response(k, &st_ept_map_resp(le, &t), ONE_FRAG, None);
-    w.send(a, S);
+    let query = tower(TSCH.syn(), 135, srv);
+    let mapped = tower(TSCH.syn(), 49671, srv);
+    w.call(
+        a,
+        Req::new(4, 3, &st_ept_map(le, &query)),
+        777,
+        &st_ept_map_resp(le, &mapped),
+    );
     w.wait(1_000);
     w.close(a);
     w.wait(2_000);
@@ -2579,12 +1858,8 @@ fn s05_alter_context() -> World {
     w.wait(450);
     let obj = w.rng.uuid_string();
     let stub = w.rng.bytes(44);
-    let k = w.request(b, 2, 1, 4, Some(&obj), &stub, ONE_FRAG, None);
-    w.send(b, C);
-    w.wait(2_222);
-    let stub = w.rng.bytes(12);
-    w.response(k, &stub, ONE_FRAG, None);
-    w.send(b, S);
+    let reply = w.rng.bytes(12);
+    w.call(b, Req::new(2, 4, &stub).ctx(1).obj(&obj), 2_222, &reply);
     w.wait(1_000);
     w.close(b);
     w
@@ -2594,27 +1869,16 @@ fn s05_alter_context() -> World {
 fn s06_midstream() -> World {
     let mut w = World::new(6);
     let srv = ip(10, 6, 0, 5);
-    let a = w.conn(
-        (ip(10, 6, 0, 10), 50110),
-        (srv, 49668),
-        0x7a3c_1f00,
-        0x2b9d_4e00,
-        true,
-    );
-    let b = w.conn(
-        (ip(10, 6, 0, 11), 50111),
-        (srv, 49669),
-        0x6611_0000,
-        0x6622_0000,
-        true,
-    );
+    let (cli_a, cli_b) = (ip(10, 6, 0, 10), ip(10, 6, 0, 11));
+    let a = w.conn((cli_a, 50110), (srv, 49668), 0x7a3c_1f00, 0x2b9d_4e00, true);
+    let b = w.conn((cli_b, 50111), (srv, 49669), 0x6611_0000, 0x6622_0000, true);
     // A: the response to a call made before the capture started
     let stub = w.rng.bytes(20);
     w.orphan_response(a, 41, 0, &stub);
     w.send(a, S);
     w.wait(5_000);
     let stub = w.rng.bytes(56);
-    let ka = w.request(a, 42, 0, 5, None, &stub, ONE_FRAG, None);
+    let ka = w.request(a, Req::new(42, 5, &stub));
     w.send(a, C);
     w.wait(300);
     // B: also first seen from the server side
@@ -2623,24 +1887,16 @@ fn s06_midstream() -> World {
     w.send(b, S);
     w.wait(900);
     let stub = w.rng.bytes(16);
-    w.response(ka, &stub, ONE_FRAG, None);
+    w.response(ka, &stub, None);
     w.send(a, S);
     w.wait(1_100);
     let stub = w.rng.bytes(24);
-    let kb = w.request(b, 18, 0, 2, None, &stub, ONE_FRAG, None);
-    w.send(b, C);
-    w.wait(1_450);
-    let stub = w.rng.bytes(40);
-    w.response(kb, &stub, ONE_FRAG, None);
-    w.send(b, S);
+    let reply = w.rng.bytes(40);
+    w.call(b, Req::new(18, 2, &stub), 1_450, &reply);
     w.wait(2_000);
     let stub = w.rng.bytes(100);
-    let ka = w.request(a, 43, 0, 6, None, &stub, ONE_FRAG, None);
-    w.send(a, C);
-    w.wait(3_210);
-    let stub = w.rng.bytes(4);
-    w.response(ka, &stub, ONE_FRAG, None);
-    w.send(a, S);
+    let reply = w.rng.bytes(4);
+    w.call(a, Req::new(43, 6, &stub), 3_210, &reply);
     w.wait(1_000);
     // B: a (rare) bind on the established connection, then a call on it
     w.bind(b, PT_BIND, 19, 4280, 0, &[(1, &SVCCTL, &[NDR])], None);
@@ -2659,20 +1915,12 @@ fn s06_midstream() -> World {
     w.send(b, S);
     w.wait(700);
     let scm = w.rng.handle();
-    let kb = w.request(
+    w.call(
         b,
-        20,
-        1,
-        15,
-        None,
-        &st_open_scm(true, r"\\SRV06"),
-        ONE_FRAG,
-        None,
+        Req::new(20, 15, &st_open_scm(true, r"\\SRV06")).ctx(1),
+        1_818,
+        &st_handle_status(true, &scm, 0),
     );
-    w.send(b, C);
-    w.wait(1_818);
-    w.response(kb, &st_handle_status(true, &scm, 0), ONE_FRAG, None);
-    w.send(b, S);
     w.wait(40_000);
     w.ack(a, C);
     w.ack(b, C);
@@ -2684,33 +1932,15 @@ fn s07_ooo_retrans() -> World {
     let mut w = World::new(7);
     let le = true;
     let srv = ip(10, 7, 0, 5);
-    let c = w.conn(
-        (ip(10, 7, 0, 10), 49728),
-        (srv, 135),
-        0x7000_0007,
-        0x7100_0007,
-        true,
-    );
+    let cli = ip(10, 7, 0, 10);
+    let c = w.conn((cli, 49728), (srv, 135), 0x7000_0007, 0x7100_0007, true);
     w.handshake(c);
     w.wait(800);
-    w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &EPM, &[NDR])], None);
-    w.send(c, C);
-    w.wait(300);
-    w.bind_ack(
-        c,
-        PT_BIND_ACK,
-        1,
-        4280,
-        0x0000_7e01,
-        "135",
-        &[(0, &EPM, 0, 0)],
-        None,
-    );
-    w.send(c, S);
+    w.bind_tcp(c, &EPM, 4280, 300, 0x0000_7e01, "135");
     w.wait(600);
 
     // call_id 2: request in two segments, the second captured first
-    let k = w.request(c, 2, 0, 2, None, &st_ept_lookup(le), ONE_FRAG, None);
+    let k = w.request(c, Req::new(2, 2, &st_ept_lookup(le)));
     let s0 = w.conns[c].st[C].snd_nxt;
     let end = w.conns[c].st[C].data.len();
     let mid = s0 + 48;
@@ -2720,21 +1950,21 @@ fn s07_ooo_retrans() -> World {
     w.wait(210);
     w.emit(c, C, s0, mid, TH_ACK, true); // fills the hole: request complete here
     w.wait(1_222);
-    w.response(k, &st_ept_lookup_resp(le, 3, srv, true), ONE_FRAG, None);
+    w.response(k, &st_ept_lookup_resp(le, 3, srv, true), None);
     w.send(c, S);
     w.wait(1_000);
 
     // call_id 3: request retransmitted exactly (spurious RTO), response too
-    let t = tower(SVCCTL.uuid, SVCCTL.ver, 135, srv);
-    let k = w.request(c, 3, 0, 3, None, &st_ept_map(le, &t), ONE_FRAG, None);
+    let t = tower(SVCCTL.syn(), 135, srv);
+    let k = w.request(c, Req::new(3, 3, &st_ept_map(le, &t)));
     let s0 = w.conns[c].st[C].snd_nxt;
     let end = w.conns[c].st[C].data.len();
     w.emit(c, C, s0, end, TH_PSH | TH_ACK, true);
     w.wait(300_000);
     w.emit(c, C, s0, end, TH_PSH | TH_ACK, true); // exact retransmission
     w.wait(1_015);
-    let t = tower(SVCCTL.uuid, SVCCTL.ver, 49667, srv);
-    w.response(k, &st_ept_map_resp(le, &t), ONE_FRAG, None);
+    let t = tower(SVCCTL.syn(), 49667, srv);
+    w.response(k, &st_ept_map_resp(le, &t), None);
     let r0 = w.conns[c].st[S].snd_nxt;
     let rend = w.conns[c].st[S].data.len();
     w.emit(c, S, r0, rend, TH_PSH | TH_ACK, true);
@@ -2745,14 +1975,14 @@ fn s07_ooo_retrans() -> World {
     w.wait(900);
 
     // call_id 4: retransmission overlapping the previous segment partially
-    let k = w.request(c, 4, 0, 2, None, &st_ept_lookup(le), ONE_FRAG, None);
+    let k = w.request(c, Req::new(4, 2, &st_ept_lookup(le)));
     let s0 = w.conns[c].st[C].snd_nxt;
     let end = w.conns[c].st[C].data.len();
     w.emit(c, C, s0, s0 + 64, TH_ACK, true);
     w.wait(250_000);
     w.emit(c, C, s0 + 32, end, TH_PSH | TH_ACK, true); // bytes s0+32..s0+64 again
     w.wait(1_111);
-    w.response(k, &st_ept_lookup_resp(le, 1, srv, false), ONE_FRAG, None);
+    w.response(k, &st_ept_lookup_resp(le, 1, srv, false), None);
     w.send(c, S);
     w.wait(2_000);
     w.close(c);
@@ -2763,29 +1993,12 @@ fn s07_ooo_retrans() -> World {
 fn s08_lost_segment() -> World {
     let mut w = World::new(8);
     let le = true;
-    let c = w.conn(
-        (ip(10, 8, 0, 10), 49729),
-        (ip(10, 8, 0, 5), 49667),
-        0x8000_0008,
-        0x8100_0008,
-        true,
-    );
+    let cli = ip(10, 8, 0, 10);
+    let srv = ip(10, 8, 0, 5);
+    let c = w.conn((cli, 49729), (srv, 49667), 0x8000_0008, 0x8100_0008, true);
     w.handshake(c);
     w.wait(900);
-    w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &SVCCTL, &[NDR])], None);
-    w.send(c, C);
-    w.wait(320);
-    w.bind_ack(
-        c,
-        PT_BIND_ACK,
-        1,
-        4280,
-        0x0000_8f01,
-        "49667",
-        &[(0, &SVCCTL, 0, 0)],
-        None,
-    );
-    w.send(c, S);
+    w.bind_tcp(c, &SVCCTL, 4280, 320, 0x0000_8f01, "49667");
     w.wait(600);
     let scm = w.rng.handle();
     for i in 0..5u32 {
@@ -2796,7 +2009,7 @@ fn s08_lost_segment() -> World {
             w.rng.b64ish(960)
         );
         let stub = st_create_service(le, &scm, &name, &name, &path);
-        let k = w.request(c, call_id, 0, 12, None, &stub, ONE_FRAG, None);
+        let k = w.request(c, Req::new(call_id, 12, &stub));
         let s0 = w.conns[c].st[C].snd_nxt;
         let end = w.conns[c].st[C].data.len();
         assert!(end - s0 > MSS && end - s0 <= 2 * MSS);
@@ -2806,7 +2019,7 @@ fn s08_lost_segment() -> World {
         w.emit(c, C, s0 + MSS, end, TH_PSH | TH_ACK, call_id != 4);
         w.wait(3_000 + 117 * u64::from(i));
         let svc = w.rng.handle();
-        w.response(k, &st_create_service_resp(le, &svc), ONE_FRAG, None);
+        w.response(k, &st_create_service_resp(le, &svc), None);
         w.send(c, S);
         w.wait(1_500);
     }
@@ -2817,19 +2030,9 @@ fn s08_lost_segment() -> World {
 /// Scenario 9: NTLM, packet privacy: bind/bind_ack/AUTH3, then sealed calls.
 fn s09_privacy_auth() -> World {
     let mut w = World::new(9);
-    let c = w.conn(
-        (ip(10, 9, 0, 10), 49730),
-        (ip(10, 9, 0, 5), 49667),
-        0x9000_0009,
-        0x9100_0009,
-        true,
-    );
-    let mk = |token: Vec<u8>| Auth {
-        typ: RPC_C_AUTHN_WINNT,
-        level: RPC_C_AUTHN_LEVEL_PKT_PRIVACY,
-        ctx_id: 1,
-        token,
-    };
+    let cli = ip(10, 9, 0, 10);
+    let srv = ip(10, 9, 0, 5);
+    let c = w.conn((cli, 49730), (srv, 49667), 0x9000_0009, 0x9100_0009, true);
     w.handshake(c);
     w.wait(1_100);
     w.bind(
@@ -2839,11 +2042,11 @@ fn s09_privacy_auth() -> World {
         4280,
         0,
         &[(0, &SVCCTL, &[NDR])],
-        Some(&mk(ntlm_negotiate())),
+        Some(&privacy(ntlm_negotiate())),
     );
     w.send(c, C);
     w.wait(640);
-    let ch = ntlm_challenge(&mut w.rng);
+    let ch = challenge(&mut w.rng);
     w.bind_ack(
         c,
         PT_BIND_ACK,
@@ -2852,35 +2055,19 @@ fn s09_privacy_auth() -> World {
         0x0000_9a01,
         "49667",
         &[(0, &SVCCTL, 0, 0)],
-        Some(&mk(ch)),
+        Some(&privacy(ch)),
     );
     w.send(c, S);
     w.wait(2_300);
-    let au = ntlm_authenticate(&mut w.rng);
-    w.auth3(c, 1, &mk(au));
+    let au = authenticate(&mut w.rng);
+    w.auth3(c, 1, &privacy(au));
     w.send(c, C);
     w.wait(400);
     // call_id 2: CreateServiceW, sealed stub (290 bytes -> auth_pad_length 2)
-    let stub = w.rng.bytes(290);
-    let sig = ntlm_signature(&mut w.rng, 0);
-    let k = w.request(c, 2, 0, 12, None, &stub, ONE_FRAG, Some(&mk(sig)));
-    w.send(c, C);
-    w.wait(13_337);
-    let stub = w.rng.bytes(28);
-    let sig = ntlm_signature(&mut w.rng, 0);
-    w.response(k, &stub, ONE_FRAG, Some(&mk(sig)));
-    w.send(c, S);
+    w.sealed_call(c, Req::new(2, 12, &[]), [290, 28], 0, 13_337);
     w.wait(900);
     // call_id 3: StartServiceW
-    let stub = w.rng.bytes(28);
-    let sig = ntlm_signature(&mut w.rng, 1);
-    let k = w.request(c, 3, 0, 19, None, &stub, ONE_FRAG, Some(&mk(sig)));
-    w.send(c, C);
-    w.wait(25_250);
-    let stub = w.rng.bytes(4);
-    let sig = ntlm_signature(&mut w.rng, 1);
-    w.response(k, &stub, ONE_FRAG, Some(&mk(sig)));
-    w.send(c, S);
+    w.sealed_call(c, Req::new(3, 19, &[]), [28, 4], 1, 25_250);
     w.wait(1_000);
     w.close(c);
     w
@@ -2940,20 +2127,7 @@ fn s10_atsvc_schtask() -> World {
     let b = w.conn((cli, 49732), (srv, 49671), 0xb000_000b, 0xb100_000b, true);
     w.handshake(a);
     w.wait(800);
-    w.bind(a, PT_BIND, 1, 4280, 0, &[(0, &ATSVC, &[NDR])], None);
-    w.send(a, C);
-    w.wait(300);
-    w.bind_ack(
-        a,
-        PT_BIND_ACK,
-        1,
-        4280,
-        0x0000_a001,
-        "49670",
-        &[(0, &ATSVC, 0, 0)],
-        None,
-    );
-    w.send(a, S);
+    w.bind_tcp(a, &ATSVC, 4280, 300, 0x0000_a001, "49670");
     w.wait(500);
     w.handshake(b);
     w.wait(300);
@@ -2962,51 +2136,34 @@ fn s10_atsvc_schtask() -> World {
         r"\\10.10.0.5",
         r"cmd.exe /c whoami > C:\Windows\Temp\at_out.txt 2>&1",
     );
-    let ka = w.request(a, 2, 0, 0, None, &stub, ONE_FRAG, None);
+    let ka = w.request(a, Req::new(2, 0, &stub));
     w.send(a, C);
     w.wait(200);
-    w.bind(b, PT_BIND, 1, 4280, 0, &[(0, &TSCH, &[NDR])], None);
+    w.bind_ctx0(b, &TSCH, 4280);
     w.send(b, C);
     w.wait(2_000);
-    w.response(ka, &st_netr_job_add_resp(le, 7), ONE_FRAG, None);
+    w.response(ka, &st_netr_job_add_resp(le, 7), None);
     w.send(a, S);
     w.wait(150);
-    w.bind_ack(
-        b,
-        PT_BIND_ACK,
-        1,
-        4280,
-        0x0000_a002,
-        "49671",
-        &[(0, &TSCH, 0, 0)],
-        None,
-    );
+    w.accept_ctx0(b, &TSCH, 4280, 0x0000_a002, "49671");
     w.send(b, S);
     w.wait(700);
     let path = r"\hXqfWbuz";
-    let kb = w.request(
-        b,
-        2,
-        0,
-        1,
-        None,
-        &st_sch_register(le, path, TASK_XML),
-        ONE_FRAG,
-        None,
-    );
+    let kb = w.request(b, Req::new(2, 1, &st_sch_register(le, path, TASK_XML)));
     w.send(b, C); // 2,968-byte PDU: three TCP segments
     w.wait(500);
     w.close(a);
     w.wait(6_543);
-    w.response(kb, &st_sch_register_resp(le, path), ONE_FRAG, None);
+    w.response(kb, &st_sch_register_resp(le, path), None);
     w.send(b, S);
     w.wait(800);
-    let kb = w.request(b, 3, 0, 12, None, &st_sch_run(le, path), ONE_FRAG, None);
-    w.send(b, C);
-    w.wait(4_321);
     let guid = w.rng.uuid_string();
-    w.response(kb, &st_sch_run_resp(le, &guid), ONE_FRAG, None);
-    w.send(b, S);
+    w.call(
+        b,
+        Req::new(3, 12, &st_sch_run(le, path)),
+        4_321,
+        &st_sch_run_resp(le, &guid),
+    );
     w.wait(1_000);
     w.close(b);
     w
@@ -3042,33 +2199,16 @@ fn s11_smb3_encrypted() -> World {
     w.smb_logon(b, 0x0311, false);
     w.smb_tree_connect(b, r"\\10.11.0.5\IPC$", 1);
     let fid = w.smb_open(b, "srvsvc");
-    w.bind(b, PT_BIND, 1, 4280, 0, &[(0, &SRVSVC, &[NDR])], None);
-    w.smb_write(b, &fid, 1);
-    let mid = w.smb_read_req(b, &fid);
-    w.wait(310);
-    w.bind_ack(
-        b,
-        PT_BIND_ACK,
-        1,
-        4280,
-        0x0000_5b11,
-        r"\PIPE\srvsvc",
-        &[(0, &SRVSVC, 0, 0)],
-        None,
-    );
-    w.smb_read_resp(b, mid);
+    w.smb_bind(b, &fid, &SRVSVC, 310, 0x0000_5b11, r"\PIPE\srvsvc");
     w.wait(700);
     let stub = st_share_enum(le, r"\\10.11.0.5");
-    let k = w.request(b, 2, 0, 15, None, &stub, ONE_FRAG, None);
-    let mid = w.smb_transceive(b, &fid);
-    w.wait(1_830);
     let shares = [
         ("ADMIN$", 0x8000_0000, "Remote Admin"),
         ("C$", 0x8000_0000, "Default share"),
         ("IPC$", 0x8000_0003, "Remote IPC"),
     ];
-    w.response(k, &st_share_enum_resp(le, &shares), ONE_FRAG, None);
-    w.smb_transceive_resp(b, mid, &fid);
+    let reply = st_share_enum_resp(le, &shares);
+    w.call_transceive(b, &fid, Req::new(2, 15, &stub), 1_830, &reply);
     w.wait(400);
     w.smb_close(b, &fid);
     w.close(b);
@@ -3091,89 +2231,54 @@ fn s12_smb2_compound_split() -> World {
     w.wait(600);
     w.smb_logon(c, 0x0210, false);
     w.smb_tree_connect(c, r"\\10.12.0.5\IPC$", 5);
-    w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &SVCCTL, &[NDR])], None);
+    w.bind_ctx0(c, &SVCCTL, 4280);
     let mids = w.smb_create_transceive(c, "svcctl");
     w.wait(950);
-    w.bind_ack(
-        c,
-        PT_BIND_ACK,
-        1,
-        4280,
-        0x0000_6c12,
-        r"\PIPE\svcctl",
-        &[(0, &SVCCTL, 0, 0)],
-        None,
-    );
+    w.accept_ctx0(c, &SVCCTL, 4280, 0x0000_6c12, r"\PIPE\svcctl");
     let fid = w.smb_create_transceive_resp(c, mids);
     w.wait(600);
     let scm = w.rng.handle();
     let svc = w.rng.handle();
-    let k = w.request(
+    w.call_transceive(
         c,
-        2,
-        0,
-        15,
-        None,
-        &st_open_scm(le, r"\\10.12.0.5"),
-        ONE_FRAG,
-        None,
+        &fid,
+        Req::new(2, 15, &st_open_scm(le, r"\\10.12.0.5")),
+        1_420,
+        &st_handle_status(le, &scm, 0),
     );
-    let mid = w.smb_transceive(c, &fid);
-    w.wait(1_420);
-    w.response(k, &st_handle_status(le, &scm, 0), ONE_FRAG, None);
-    w.smb_transceive_resp(c, mid, &fid);
     w.wait(800);
     let stub = st_create_service(le, &scm, "WgKpQzRt", "WgKpQzRt", SMBEXEC_PATH);
-    let k = w.request(c, 3, 0, 12, None, &stub, ONE_FRAG, None);
-    let mid = w.smb_transceive(c, &fid);
-    w.wait(12_500);
-    w.response(k, &st_create_service_resp(le, &svc), ONE_FRAG, None);
-    w.smb_transceive_resp(c, mid, &fid);
-    w.wait(700);
-    let k = w.request(
+    w.call_transceive(
         c,
-        4,
-        0,
-        19,
-        None,
-        &st_start_service(le, &svc),
-        ONE_FRAG,
-        None,
+        &fid,
+        Req::new(3, 12, &stub),
+        12_500,
+        &st_create_service_resp(le, &svc),
     );
-    let mid = w.smb_transceive(c, &fid);
-    w.wait(30_200);
-    w.response(k, &st_status(le, 1053), ONE_FRAG, None);
-    w.smb_transceive_resp(c, mid, &fid);
+    w.wait(700);
+    w.call_transceive(
+        c,
+        &fid,
+        Req::new(4, 19, &st_start_service(le, &svc)),
+        30_200,
+        &st_status(le, 1053),
+    );
     w.wait(900);
     w.smb_close(c, &fid);
     w.wait(3_000);
     let fid = w.smb_open(c, "atsvc");
-    w.bind(c, PT_BIND, 1, 4280, 0, &[(0, &ATSVC, &[NDR])], None);
-    w.smb_write(c, &fid, 1);
-    let mid = w.smb_read_req(c, &fid);
-    w.wait(290);
-    w.bind_ack(
-        c,
-        PT_BIND_ACK,
-        1,
-        4280,
-        0x0000_6c13,
-        r"\PIPE\atsvc",
-        &[(0, &ATSVC, 0, 0)],
-        None,
-    );
-    w.smb_read_resp(c, mid);
+    w.smb_bind(c, &fid, &ATSVC, 290, 0x0000_6c13, r"\PIPE\atsvc");
     w.wait(650);
     let cmd = format!(
         r"powershell.exe -NoP -NonI -W Hidden -Enc {}",
         w.rng.b64ish(600)
     );
     let stub = st_netr_job_add(le, r"\\10.12.0.5", &cmd);
-    let k = w.request(c, 2, 0, 0, None, &stub, ONE_FRAG, None);
+    let k = w.request(c, Req::new(2, 0, &stub));
     w.smb_write(c, &fid, 3);
     let mid = w.smb_read_req(c, &fid);
     w.wait(2_100);
-    w.response(k, &st_netr_job_add_resp(le, 3), ONE_FRAG, None);
+    w.response(k, &st_netr_job_add_resp(le, 3), None);
     w.smb_read_resp(c, mid);
     w.wait(500);
     w.smb_close(c, &fid);

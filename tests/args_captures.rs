@@ -5,6 +5,7 @@
 //! `RPCSIFT_SHARED` is set.
 
 mod common;
+use common::lab::{lab_captures, lab_truth};
 use common::*;
 use rpcsift::engine::Options;
 use rpcsift::output::Format;
@@ -192,72 +193,6 @@ fn args_only_in_rpcsift_json() {
     }
 }
 
-/// One row of an attack-lab truth file.
-struct Truth {
-    uuid: String,
-    operation: String,
-    service_name: Option<String>,
-    binary_path: Option<String>,
-    task_command: Option<String>,
-    wmi_command_line: Option<String>,
-}
-
-fn truth(name: &str) -> Vec<Truth> {
-    let path = project(&format!("captures/impacket/{name}.truth.tsv"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
-    let col = |n: &str| {
-        header
-            .iter()
-            .position(|h| *h == n)
-            .unwrap_or_else(|| panic!("column {n}"))
-    };
-    let (u, o, s, b, t, w) = (
-        col("uuid"),
-        col("operation"),
-        col("service_name"),
-        col("binary_path"),
-        col("task_command"),
-        col("wmi_command_line"),
-    );
-    let opt = |v: &str| (v != "-").then(|| v.to_string());
-    lines
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            Truth {
-                uuid: f[u].to_string(),
-                operation: f[o].to_string(),
-                service_name: opt(f[s]),
-                binary_path: opt(f[b]),
-                task_command: opt(f[t]),
-                wmi_command_line: opt(f[w]),
-            }
-        })
-        .collect()
-}
-
-const LAB: [&str; 17] = [
-    "psexec_smb2",
-    "psexec_smb1",
-    "smbexec_smb2",
-    "atexec_smb2",
-    "atexec_smb1",
-    "at_smb2",
-    "at_smb1",
-    "changeservice_smb2",
-    "benign_mixed",
-    "psexec_tcp",
-    "schtask_tcp",
-    "wmi_exec_tcp",
-    "stress_rpcfrag_tcp",
-    "stress_bigstub_smb2",
-    "stress_bigstub_smb1",
-    "stress_integrity_tcp",
-    "stress_privacy_tcp",
-];
-
 /// The task command as the truth files write it: Command, a space, Arguments.
 fn task_command(a: &Value) -> Option<String> {
     let x = &a["actions"][0];
@@ -271,14 +206,14 @@ fn task_command(a: &Value) -> Option<String> {
 #[test]
 fn lab_captures_exact_values() {
     let (mut checked, mut encrypted) = (0, 0);
-    for name in LAB {
-        let rows = truth(name);
+    for name in lab_captures() {
+        let rows = lab_truth(&name);
         let recs = records(&format!("captures/impacket/{name}.pcap"));
         check_shape(&recs);
         assert_eq!(recs.len(), rows.len(), "{name}: one record per truth row");
         for (i, (t, r)) in rows.iter().zip(&recs).enumerate() {
             let at = format!("{name} call {}", i + 1);
-            assert_eq!(r["uuid"], t.uuid.as_str(), "{at}");
+            assert_eq!(r["uuid"], t.request.uuid.as_str(), "{at}");
             assert_eq!(r["operation"], t.operation.as_str(), "{at}");
             let a = &r["args"];
             if r["encrypted"] == true {

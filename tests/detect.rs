@@ -2,6 +2,7 @@
 //! project's own captures (always) and on the shared real captures (with RPCSIFT_SHARED).
 
 mod common;
+use common::{rpcsift, temp_dir};
 
 use rpcsift::detect::indicators::IndicatorSet;
 use rpcsift::detect::{Detector, Hit, sigma};
@@ -66,60 +67,33 @@ fn improved_on_own_captures_exact_hits() {
     let cap = common::project;
     let d = set(IndicatorSet::Improved);
     let imp = "improved";
+    let task = |t: &str, op: &str| row("10.10.0.10", "10.10.0.5", t, op, "ok", imp);
     assert_eq!(
         rows(&hits_on(&cap("captures/atsvc_schtask.pcap"), &d)),
         [
-            row(
-                "10.10.0.10",
-                "10.10.0.5",
-                "T1053.002",
-                "NetrJobAdd",
-                "ok",
-                imp
-            ),
-            row(
-                "10.10.0.10",
-                "10.10.0.5",
-                "T1053.005",
-                "SchRpcRegisterTask",
-                "ok",
-                imp
-            ),
-            row(
-                "10.10.0.10",
-                "10.10.0.5",
-                "T1053.005",
-                "SchRpcRun",
-                "ok",
-                imp
-            ),
+            task("T1053.002", "NetrJobAdd"),
+            task("T1053.005", "SchRpcRegisterTask"),
+            task("T1053.005", "SchRpcRun"),
         ]
     );
     // Service creation and start; the faulted / unanswered CloseServiceHandle and the
     // unknown opnum 61 are not indicators.
     let svc = |o: &str, r: &str, op: &str| row(o, r, "T1569.002", op, "ok", imp);
-    assert_eq!(
-        rows(&hits_on(&cap("captures/dynamic_port_svcctl.pcap"), &d)),
-        [
-            svc("10.2.0.10", "10.2.0.5", "CreateServiceW"),
-            svc("10.2.0.10", "10.2.0.5", "StartServiceW"),
-        ]
-    );
-    assert_eq!(
-        rows(&hits_on(&cap("captures/multifrag.pcap"), &d)),
-        [
-            svc("10.3.0.10", "10.3.0.5", "CreateServiceW"),
-            svc("10.3.0.10", "10.3.0.5", "StartServiceW"),
-        ]
-    );
-    // Packet privacy: the stub is encrypted but the opnum is not.
-    assert_eq!(
-        rows(&hits_on(&cap("captures/privacy_auth.pcap"), &d)),
-        [
-            svc("10.9.0.10", "10.9.0.5", "CreateServiceW"),
-            svc("10.9.0.10", "10.9.0.5", "StartServiceW"),
-        ]
-    );
+    // privacy_auth: the stub is encrypted but the opnum is not.
+    for (name, client, server) in [
+        ("dynamic_port_svcctl", "10.2.0.10", "10.2.0.5"),
+        ("multifrag", "10.3.0.10", "10.3.0.5"),
+        ("privacy_auth", "10.9.0.10", "10.9.0.5"),
+    ] {
+        assert_eq!(
+            rows(&hits_on(&cap(&format!("captures/{name}.pcap")), &d)),
+            [
+                svc(client, server, "CreateServiceW"),
+                svc(client, server, "StartServiceW"),
+            ],
+            "{name}"
+        );
+    }
     assert_eq!(
         rows(&hits_on(&cap("captures/lost_segment.pcap"), &d)),
         vec![svc("10.8.0.10", "10.8.0.5", "CreateServiceW"); 4]
@@ -163,13 +137,6 @@ fn bzar_sets_mark_the_at_job_they_could_never_match() {
 /// A rule shaped like the published one: `op1` transposed, so the `at` job never matches.
 const TRANSPOSED: &str = "title: transposed at\nid: test-transposed\nlevel: medium\ntags: [attack.execution, attack.t1053.002, attack.t1053.005]\nlogsource:\n  product: zeek\n  service: dce_rpc\ndetection:\n  op1:\n    endpoint: 'JobAdd'\n    operation: 'atsvc'\n  op2:\n    endpoint: 'ITaskSchedulerService'\n    operation: 'SchRpcRegisterTask'\n  op3:\n    endpoint: 'ITaskSchedulerService'\n    operation: 'SchRpcRun'\n  condition: 1 of op*\n";
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rpcsift-detect-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
 #[test]
 fn sigma_transposed_rule_misses_at_job_that_improved_finds() {
     let dir = temp_dir("transposed");
@@ -191,16 +158,16 @@ fn sigma_transposed_rule_misses_at_job_that_improved_finds() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The published Sigma execution rule, in the shared reference folder.
+const PUBLISHED_RULE: &str = "reference/sigma/zeek_dce_rpc_mitre_bzar_execution.yml";
+
 /// The published execution rule (shared reference) loads, runs, and misses the `at` job.
 #[test]
 fn published_sigma_rule_on_at_job() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let rule = common::need(
-        &shared,
-        "reference/sigma/zeek_dce_rpc_mitre_bzar_execution.yml",
-    );
+    let rule = common::need(&shared, PUBLISHED_RULE);
     let loaded = sigma::load_paths(std::slice::from_ref(&rule));
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
     assert_eq!(loaded.rules.len(), 1);
@@ -250,10 +217,7 @@ fn real_captures_improved_vs_bzar_vs_sigma() {
     let Some(shared) = common::shared() else {
         return;
     };
-    let rule = common::need(
-        &shared,
-        "reference/sigma/zeek_dce_rpc_mitre_bzar_execution.yml",
-    );
+    let rule = common::need(&shared, PUBLISHED_RULE);
     let sig = rules(&[rule]);
     let imp = set(IndicatorSet::Improved);
     let bzar = set(IndicatorSet::Bzar2020);
@@ -367,10 +331,6 @@ fn real_capture_transports_and_spec_names() {
 }
 
 // ---- command line ----
-
-fn rpcsift() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rpcsift"))
-}
 
 fn out(c: &mut Command) -> (i32, String, String) {
     let o = c.output().expect("run rpcsift");

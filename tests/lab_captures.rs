@@ -5,59 +5,27 @@
 //! nothing else. Needs neither tshark nor `RPCSIFT_SHARED`.
 
 mod common;
+use common::lab::{Request, TruthRow, lab_captures, lab_truth};
 use common::*;
 use rpcsift::engine::Options;
 use rpcsift::output::Format;
 use serde_json::Value;
 
-const TRUTH_COLUMNS: [&str; 12] = [
-    "call_index",
-    "transport",
-    "named_pipe_or_port",
-    "uuid",
-    "endpoint",
-    "opnum",
-    "operation",
-    "execution_indicator",
-    "service_name",
-    "binary_path",
-    "task_command",
-    "wmi_command_line",
-];
-
 /// The part of a truth row that a call record must reproduce.
 #[derive(Debug, PartialEq, Eq)]
 struct Call {
-    transport: String,
-    pipe_or_port: String,
-    uuid: String,
+    request: Request,
     endpoint: String,
-    opnum: String,
     operation: String,
 }
 
 fn truth(name: &str) -> Vec<Call> {
-    let path = project(&format!("captures/impacket/{name}.truth.tsv"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header line").split('\t').collect();
-    assert_eq!(header, TRUTH_COLUMNS, "{name}: truth columns");
-    lines
-        .enumerate()
-        .map(|(i, line)| {
-            let f: Vec<&str> = line.split('\t').collect();
-            assert_eq!(f.len(), TRUTH_COLUMNS.len(), "{name}: row {}", i + 1);
-            assert_eq!(f[0], (i + 1).to_string(), "{name}: call_index");
-            Call {
-                transport: f[1].to_string(),
-                pipe_or_port: f[2].to_string(),
-                uuid: f[3].to_string(),
-                endpoint: f[4].to_string(),
-                opnum: f[5].to_string(),
-                operation: f[6].to_string(),
-            }
-        })
-        .collect()
+    let call = |t: TruthRow| Call {
+        request: t.request,
+        endpoint: t.endpoint,
+        operation: t.operation,
+    };
+    lab_truth(name).into_iter().map(call).collect()
 }
 
 fn field(v: &Value, k: &str) -> String {
@@ -87,11 +55,13 @@ fn decoded(name: &str) -> Vec<Call> {
                 bare_pipe(&field(&v, "smb_pipe"))
             };
             Call {
-                transport,
-                pipe_or_port,
-                uuid: field(&v, "uuid"),
+                request: Request {
+                    transport,
+                    pipe_or_port,
+                    uuid: field(&v, "uuid"),
+                    opnum: field(&v, "opnum"),
+                },
                 endpoint: field(&v, "endpoint"),
-                opnum: field(&v, "opnum"),
                 operation: field(&v, "operation"),
             }
         })
@@ -112,112 +82,50 @@ fn check(name: &str, expected_calls: usize) {
     }
 }
 
-#[test]
-fn psexec_smb2() {
-    check("psexec_smb2", 7);
+/// One test per lab capture, with the number of calls its truth file lists; `CHECKED`
+/// names them all.
+macro_rules! lab_tests {
+    ($($name:ident: $calls:expr,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                check(stringify!($name), $calls);
+            }
+        )*
+        const CHECKED: &[&str] = &[$(stringify!($name)),*];
+    };
 }
-#[test]
-fn psexec_smb1() {
-    check("psexec_smb1", 7);
-}
-#[test]
-fn smbexec_smb2() {
-    check("smbexec_smb2", 6);
-}
-#[test]
-fn atexec_smb2() {
-    check("atexec_smb2", 3);
-}
-#[test]
-fn atexec_smb1() {
-    check("atexec_smb1", 3);
-}
-#[test]
-fn at_smb2() {
-    check("at_smb2", 1);
-}
-#[test]
-fn at_smb1() {
-    check("at_smb1", 1);
-}
-#[test]
-fn changeservice_smb2() {
-    check("changeservice_smb2", 7);
-}
-#[test]
-fn benign_mixed() {
-    check("benign_mixed", 12);
-}
-#[test]
-fn psexec_tcp() {
-    check("psexec_tcp", 8);
-}
-#[test]
-fn schtask_tcp() {
-    check("schtask_tcp", 4);
-}
-#[test]
-fn wmi_exec_tcp() {
-    check("wmi_exec_tcp", 1);
-}
-#[test]
-fn stress_rpcfrag_tcp() {
-    check("stress_rpcfrag_tcp", 8);
-}
-#[test]
-fn stress_bigstub_smb2() {
-    check("stress_bigstub_smb2", 8);
-}
-#[test]
-fn stress_bigstub_smb1() {
-    check("stress_bigstub_smb1", 8);
-}
-#[test]
-fn stress_integrity_tcp() {
-    check("stress_integrity_tcp", 7);
-}
-#[test]
-fn stress_privacy_tcp() {
-    check("stress_privacy_tcp", 7);
+
+lab_tests! {
+    psexec_smb2: 7,
+    psexec_smb1: 7,
+    smbexec_smb2: 6,
+    atexec_smb2: 3,
+    atexec_smb1: 3,
+    at_smb2: 1,
+    at_smb1: 1,
+    changeservice_smb2: 7,
+    benign_mixed: 12,
+    psexec_tcp: 8,
+    schtask_tcp: 4,
+    wmi_exec_tcp: 1,
+    stress_rpcfrag_tcp: 8,
+    stress_bigstub_smb2: 8,
+    stress_bigstub_smb1: 8,
+    stress_integrity_tcp: 7,
+    stress_privacy_tcp: 7,
 }
 
 /// Every capture in the folder has a test above (a new scenario cannot go
-/// unchecked).
+/// unchecked), and every test its truth file and capture.
 #[test]
 fn every_lab_capture_is_checked() {
-    let dir = project("captures/impacket");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("captures/impacket")
-        .filter_map(|e| {
-            let n = e.ok()?.file_name().to_string_lossy().into_owned();
-            n.strip_suffix(".truth.tsv").map(str::to_string)
-        })
-        .collect();
-    names.sort();
-    let covered = [
-        "at_smb1",
-        "at_smb2",
-        "atexec_smb1",
-        "atexec_smb2",
-        "benign_mixed",
-        "changeservice_smb2",
-        "psexec_smb1",
-        "psexec_smb2",
-        "psexec_tcp",
-        "schtask_tcp",
-        "smbexec_smb2",
-        "stress_bigstub_smb1",
-        "stress_bigstub_smb2",
-        "stress_integrity_tcp",
-        "stress_privacy_tcp",
-        "stress_rpcfrag_tcp",
-        "wmi_exec_tcp",
-    ];
-    assert_eq!(names, covered);
+    let mut checked: Vec<String> = CHECKED.iter().map(|n| n.to_string()).collect();
+    checked.sort();
+    let names = lab_captures();
+    assert_eq!(names, checked);
     for n in &names {
-        assert!(
-            dir.join(format!("{n}.pcap")).is_file(),
-            "{n}.pcap missing beside its truth file"
-        );
+        let pcap = project(&format!("captures/impacket/{n}.pcap"));
+        assert!(pcap.is_file(), "{n}.pcap missing beside its truth file");
     }
 }

@@ -11,72 +11,15 @@
 //! also checked against the shared reference tables.
 
 mod common;
+use common::lab::{Request, lab_captures, lab_truth};
 use common::*;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::process::Command;
 
-const CAPTURES: [&str; 17] = [
-    "psexec_smb2",
-    "psexec_smb1",
-    "smbexec_smb2",
-    "atexec_smb2",
-    "atexec_smb1",
-    "at_smb2",
-    "at_smb1",
-    "changeservice_smb2",
-    "benign_mixed",
-    "psexec_tcp",
-    "schtask_tcp",
-    "wmi_exec_tcp",
-    "stress_rpcfrag_tcp",
-    "stress_bigstub_smb2",
-    "stress_bigstub_smb1",
-    "stress_integrity_tcp",
-    "stress_privacy_tcp",
-];
-
 /// The lab's DCE-RPC server ports besides 135: decoded as DCE-RPC explicitly so
 /// the check does not hang on tshark's heuristics.
 const RPC_PORTS: [u16; 3] = [49670, 49671, 49672];
-
-#[derive(Debug, PartialEq, Eq, Clone)]
-struct Request {
-    transport: String,
-    pipe_or_port: String,
-    uuid: String,
-    opnum: String,
-}
-
-struct TruthRow {
-    request: Request,
-    endpoint: String,
-    operation: String,
-    execution: String,
-}
-
-fn truth(name: &str) -> Vec<TruthRow> {
-    let path = project(&format!("captures/impacket/{name}.truth.tsv"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .skip(1)
-        .map(|line| {
-            let f: Vec<&str> = line.split('\t').collect();
-            assert_eq!(f.len(), 12, "{name}: truth row {line:?}");
-            TruthRow {
-                request: Request {
-                    transport: f[1].to_string(),
-                    pipe_or_port: f[2].to_string(),
-                    uuid: f[3].to_string(),
-                    opnum: f[5].to_string(),
-                },
-                endpoint: f[4].to_string(),
-                operation: f[6].to_string(),
-                execution: f[7].to_string(),
-            }
-        })
-        .collect()
-}
 
 fn tshark_available() -> bool {
     Command::new("tshark")
@@ -249,9 +192,9 @@ fn truth_matches_tshark() {
         return;
     }
     let mut total = 0;
-    for name in CAPTURES {
+    for name in lab_captures() {
         let pcap = project(&format!("captures/impacket/{name}.pcap"));
-        let want: Vec<Request> = truth(name).into_iter().map(|r| r.request).collect();
+        let want: Vec<Request> = lab_truth(&name).into_iter().map(|t| t.request).collect();
         assert!(!want.is_empty(), "{name}: empty truth");
         let got = tshark_requests(&pcap);
         assert_eq!(
@@ -268,48 +211,44 @@ fn truth_matches_tshark() {
 #[test]
 fn truth_names_match_reference_tables() {
     let Some(shared) = shared() else { return };
-    let read = |rel: &str| std::fs::read_to_string(need(&shared, rel)).expect("read table");
+    let read = |rel: &str| Tsv::read(&need(&shared, rel));
     let endpoints: HashMap<String, String> = read("reference/zeek-endpoints.tsv")
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(u, e)| (u.to_lowercase(), e.to_string()))
+        .columns(["uuid", "endpoint"])
+        .into_iter()
+        .map(|[u, e]| (u.to_lowercase(), e.to_string()))
         .collect();
     let operations: HashMap<(String, String), String> = read("reference/zeek-operations.tsv")
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            (f.len() == 3).then(|| ((f[0].to_lowercase(), f[1].to_string()), f[2].to_string()))
-        })
+        .columns(["uuid", "opnum", "operation"])
+        .into_iter()
+        .map(|[u, n, o]| ((u.to_lowercase(), n.to_string()), o.to_string()))
         .collect();
     let mut improved: BTreeSet<(String, String)> = BTreeSet::new();
-    for line in read("reference/indicators-execution.tsv").lines().skip(1) {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() == 6 && f[0] == "improved" {
-            for op in f[5].split(',') {
-                improved.insert((f[4].to_lowercase(), op.to_string()));
+    let execution = read("reference/indicators-execution.tsv");
+    for [set, uuid, opnums] in execution.columns(["set", "uuid", "opnums"]) {
+        if set == "improved" {
+            for op in opnums.split(',') {
+                improved.insert((uuid.to_lowercase(), op.to_string()));
             }
         }
     }
     assert!(!improved.is_empty(), "improved set rows");
-    for name in CAPTURES {
-        for row in truth(name) {
-            let r = &row.request;
+    for name in lab_captures() {
+        for row in lab_truth(&name) {
             assert_eq!(
-                endpoints.get(&r.uuid),
+                endpoints.get(&row.request.uuid),
                 Some(&row.endpoint),
                 "{name}: endpoint of {}",
-                r.uuid
+                row.request.uuid
             );
             assert_eq!(
-                operations.get(&(r.uuid.clone(), r.opnum.clone())),
+                operations.get(&(row.request.uuid.clone(), row.request.opnum.clone())),
                 Some(&row.operation),
                 "{name}: operation {} {}",
-                r.uuid,
-                r.opnum
+                row.request.uuid,
+                row.request.opnum
             );
-            let exec = if improved.contains(&(r.uuid.clone(), r.opnum.clone())) {
+            let exec = if improved.contains(&(row.request.uuid.clone(), row.request.opnum.clone()))
+            {
                 "yes"
             } else {
                 "no"

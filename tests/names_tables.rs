@@ -8,41 +8,25 @@
 //! `cargo test` works anywhere; with it, a missing file is an error, because
 //! then the check was asked for and could not be done.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rpcsift::names::{self, Uuid};
 
 fn reference_dir() -> Option<PathBuf> {
-    match std::env::var_os("RPCSIFT_SHARED") {
-        Some(dir) => Some(PathBuf::from(dir).join("reference")),
-        None => {
-            eprintln!("names_tables: RPCSIFT_SHARED is not set; skipping the TSV comparison");
-            None
-        }
-    }
+    common::shared().map(|d| d.join("reference"))
 }
 
-/// Rows of `name` after checking its header.
-fn read_tsv(dir: &std::path::Path, name: &str, header: &[&str]) -> Vec<Vec<String>> {
-    let path = dir.join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "RPCSIFT_SHARED is set but {} cannot be read: {e}",
-            path.display()
-        )
-    });
-    let mut lines = text.lines();
-    let got: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
-    assert_eq!(got, header, "{name}: unexpected header");
-    lines
-        .enumerate()
-        .map(|(i, line)| {
-            let fields: Vec<String> = line.split('\t').map(str::to_owned).collect();
-            assert_eq!(fields.len(), header.len(), "{name}:{}: field count", i + 2);
-            fields
-        })
-        .collect()
+/// Rows of `name` after checking its header and each row's field count.
+fn read_tsv(dir: &Path, name: &str, header: &[&str]) -> Vec<Vec<String>> {
+    let t = common::Tsv::read(&common::need(dir, name));
+    assert_eq!(t.header, header, "{name}: unexpected header");
+    for (i, fields) in t.rows.iter().enumerate() {
+        assert_eq!(fields.len(), header.len(), "{name}:{}: field count", i + 2);
+    }
+    t.rows
 }
 
 fn parse_uuid(s: &str) -> Uuid {
@@ -283,7 +267,7 @@ fn pipe_tables_match_tsv() {
 
 /// A value → name table and its renderer, checked over every byte value.
 fn check_small_table(
-    dir: &std::path::Path,
+    dir: &Path,
     file: &str,
     header: &[&str],
     all: impl Iterator<Item = (u8, &'static str)>,

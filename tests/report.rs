@@ -4,21 +4,12 @@
 //! The page as drawn in a browser is checked by tests/report_browser.rs.
 
 mod common;
+use common::{report_inputs, rpcsift, temp_dir};
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::path::Path;
 use std::process::Command;
-
-fn rpcsift() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rpcsift"))
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rpcsift-report-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
 
 fn run_ok(c: &mut Command) -> String {
     let o = c.output().expect("run rpcsift");
@@ -37,20 +28,6 @@ fn embedded_data(html: &str) -> Value {
     serde_json::from_str(raw).expect("data block is JSON")
 }
 
-/// The lab captures the browser test uses too.
-pub fn lab_inputs() -> Vec<PathBuf> {
-    [
-        "captures/impacket/psexec_smb2.pcap",
-        "captures/impacket/at_smb1.pcap",
-        "captures/impacket/wmi_exec_tcp.pcap",
-        "captures/atsvc_schtask.pcap",
-        "captures/dynamic_port_svcctl.pcap",
-    ]
-    .iter()
-    .map(|p| common::project(p))
-    .collect()
-}
-
 #[test]
 fn report_page_is_self_contained_and_carries_hits() {
     let dir = temp_dir("page");
@@ -62,7 +39,7 @@ fn report_page_is_self_contained_and_carries_hits() {
             .arg(&out)
             .arg("--navigator")
             .arg(&nav)
-            .args(lab_inputs()),
+            .args(report_inputs()),
     );
     assert!(
         stderr.contains("9 hit(s) from 5 capture file(s)"),
@@ -148,7 +125,7 @@ fn hits_are_in_time_order_with_expected_operations() {
         rpcsift()
             .args(["report", "-q", "-o"])
             .arg(&out)
-            .args(lab_inputs()),
+            .args(report_inputs()),
     );
     let d = embedded_data(&std::fs::read_to_string(&out).expect("report"));
     let hits = d["hits"].as_array().expect("hits");
@@ -390,22 +367,34 @@ fn validate_layer(l: &Value) {
     }
 }
 
+/// `rpcsift detect -q --format json --navigator NAV ARGS...` exits 0: its standard output,
+/// and the layer it wrote, checked against the layer format.
+fn detect_layer<A: AsRef<OsStr>>(nav: &Path, args: impl IntoIterator<Item = A>) -> (String, Value) {
+    let o = rpcsift()
+        .args(["detect", "-q", "--format", "json", "--navigator"])
+        .arg(nav)
+        .args(args)
+        .output()
+        .expect("detect");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let l: Value =
+        serde_json::from_str(&std::fs::read_to_string(nav).expect("layer")).expect("layer json");
+    validate_layer(&l);
+    (String::from_utf8_lossy(&o.stdout).into_owned(), l)
+}
+
 #[test]
 fn detect_navigator_layer_scores_techniques_by_hits() {
     let dir = temp_dir("nav");
     let nav = dir.join("layer.json");
-    let o = rpcsift()
-        .args(["detect", "-q", "--format", "json", "--navigator"])
-        .arg(&nav)
-        .args(lab_inputs())
-        .output()
-        .expect("detect");
-    assert_eq!(o.status.code(), Some(0));
+    let (stdout, l) = detect_layer(&nav, report_inputs());
     // Standard output still carries the hits.
-    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 9);
-    let l: Value =
-        serde_json::from_str(&std::fs::read_to_string(&nav).expect("layer")).expect("layer json");
-    validate_layer(&l);
+    assert_eq!(stdout.lines().count(), 9);
     let rows: Vec<(String, String, u64, String)> = l["techniques"]
         .as_array()
         .expect("techniques")
@@ -449,16 +438,7 @@ fn detect_navigator_layer_scores_techniques_by_hits() {
     assert_eq!(l["gradient"]["maxValue"], 4);
     assert_eq!(l["gradient"]["minValue"], 0);
     // No hits: still a valid layer, no techniques.
-    let o = rpcsift()
-        .args(["detect", "-q", "--format", "json", "--navigator"])
-        .arg(&nav)
-        .arg(common::project("captures/tcp135_epmapper.pcap"))
-        .output()
-        .expect("detect");
-    assert_eq!(o.status.code(), Some(0));
-    let l: Value =
-        serde_json::from_str(&std::fs::read_to_string(&nav).expect("layer")).expect("json");
-    validate_layer(&l);
+    let (_, l) = detect_layer(&nav, [common::project("captures/tcp135_epmapper.pcap")]);
     assert_eq!(l["techniques"], serde_json::json!([]));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -473,22 +453,16 @@ fn sigma_tactic_tags_become_navigator_tactics() {
     )
     .expect("rule");
     let nav = dir.join("layer.json");
-    let o = rpcsift()
-        .args(["detect", "-q", "--format", "json", "--sigma"])
-        .arg(dir.join("r.yml"))
-        .arg("--navigator")
-        .arg(&nav)
-        .arg(common::project("captures/dynamic_port_svcctl.pcap"))
-        .output()
-        .expect("detect");
-    assert_eq!(o.status.code(), Some(0));
-    let l: Value =
-        serde_json::from_str(&std::fs::read_to_string(&nav).expect("layer")).expect("json");
-    validate_layer(&l);
+    let args = [
+        "--sigma".into(),
+        dir.join("r.yml"),
+        common::project("captures/dynamic_port_svcctl.pcap"),
+    ];
+    let (stdout, l) = detect_layer(&nav, args);
     let t = &l["techniques"][0];
     assert_eq!(t["techniqueID"], "T1021.002");
     assert_eq!(t["tactic"], "lateral-movement");
-    let n = String::from_utf8_lossy(&o.stdout).lines().count() as u64;
+    let n = stdout.lines().count() as u64;
     assert!(n > 0);
     assert_eq!(t["score"].as_u64(), Some(n));
     let _ = std::fs::remove_dir_all(&dir);

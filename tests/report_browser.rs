@@ -8,6 +8,7 @@
 //! where a missing browser is a failure.
 
 mod common;
+use common::{report_inputs, temp_dir};
 
 use regex::Regex;
 use serde_json::{Value, json};
@@ -36,13 +37,6 @@ fn chromium() -> Option<PathBuf> {
 fn artifacts() -> PathBuf {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/report-artifacts");
     std::fs::create_dir_all(&d).expect("artifact dir");
-    d
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rpcsift-browser-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
     d
 }
 
@@ -121,7 +115,7 @@ fn body_attr(dom: &str, name: &str) -> Option<String> {
 }
 
 fn report(paths: &[PathBuf], extra: &[&str], out: &Path) {
-    let o = Command::new(env!("CARGO_BIN_EXE_rpcsift"))
+    let o = common::rpcsift()
         .args(["report", "-q", "-o"])
         .arg(out)
         .args(extra)
@@ -129,19 +123,6 @@ fn report(paths: &[PathBuf], extra: &[&str], out: &Path) {
         .output()
         .expect("rpcsift report");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
-fn lab_inputs() -> Vec<PathBuf> {
-    [
-        "captures/impacket/psexec_smb2.pcap",
-        "captures/impacket/at_smb1.pcap",
-        "captures/impacket/wmi_exec_tcp.pcap",
-        "captures/atsvc_schtask.pcap",
-        "captures/dynamic_port_svcctl.pcap",
-    ]
-    .iter()
-    .map(|p| common::project(p))
-    .collect()
 }
 
 fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
@@ -155,7 +136,7 @@ fn lab_captures_render_in_chromium() {
     };
     let dir = artifacts();
     let page = dir.join("report.html");
-    report(&lab_inputs(), &[], &page);
+    report(&report_inputs(), &[], &page);
     let (dom, main) = dump_dom(&bin, &page, "lab", Duration::from_secs(120));
     assert_eq!(body_attr(&dom, "data-rendered").as_deref(), Some("true"));
     // Timeline: one mark per call, in the lane of its target host.

@@ -79,27 +79,17 @@ fn frame_endpoints(path: &Path) -> HashMap<u64, (IpAddr, u16, IpAddr, u16)> {
 
 /// tshark's requests as a multiset.
 fn tshark_requests(tsv: &Path, capture: &Path) -> BTreeMap<Key, usize> {
-    let text = std::fs::read_to_string(tsv).expect("read tsv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("tsv header").split('\t').collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .unwrap_or_else(|| panic!("{}: no column {name}", tsv.display()))
-    };
-    let (c_frame, c_uuid, c_opnum) = (col("frame"), col("uuid"), col("opnum"));
+    let table = common::Tsv::read(tsv);
     let frames = frame_endpoints(capture);
     let mut out = BTreeMap::new();
-    for l in lines.filter(|l| !l.is_empty()) {
-        let f: Vec<&str> = l.split('\t').collect();
-        let frame: u64 = f[c_frame].parse().expect("frame number");
-        let opnum: u16 = f[c_opnum].parse().expect("opnum");
+    for [frame, uuid, opnum] in table.columns(["frame", "uuid", "opnum"]) {
+        let frame: u64 = frame.parse().expect("frame number");
+        let opnum: u16 = opnum.parse().expect("opnum");
         let (src, sport, dst, dport) = *frames
             .get(&frame)
             .unwrap_or_else(|| panic!("{}: frame {frame} has no TCP segment", tsv.display()));
         // No bind seen: tshark leaves the UUID empty (and names the interface "?").
-        let uuid = match f[c_uuid] {
+        let uuid = match uuid {
             "" => "?".to_string(),
             u => u.to_lowercase(),
         };

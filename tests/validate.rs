@@ -9,17 +9,9 @@
 mod common;
 use common::*;
 use rpcsift::output::Format;
+use rpcsift::validate::matcher::Mismatch;
 use rpcsift::validate::{self, Report, ValidateOptions};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// A fresh scratch folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rpcsift-validate-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("create scratch dir");
-    d
-}
 
 /// What the Zeek emulation writes for `caps`, as a Zeek TSV log.
 fn emulated_log(caps: &[PathBuf]) -> String {
@@ -73,10 +65,37 @@ fn svcctl() -> Vec<PathBuf> {
     vec![project("captures/dynamic_port_svcctl.pcap")]
 }
 
+/// The emulated log of [`svcctl`] with data line `n` changed by `f`, validated; and the
+/// log's path.
+fn validate_edited(tag: &str, n: usize, f: impl Fn(&mut Vec<String>)) -> (Report, PathBuf) {
+    let dir = temp_dir(tag);
+    let log = emulated_log(&svcctl());
+    let doctored = edit_line(&log, data_lines(&log)[n], f);
+    let r = validate_with(&dir, "dce_rpc.log", &doctored, &svcctl());
+    (r, dir.join("dce_rpc.log"))
+}
+
+/// The mismatches no known Zeek behaviour explains.
+fn unexplained(r: &Report) -> Vec<&Mismatch> {
+    r.comparison
+        .mismatches
+        .iter()
+        .filter(|m| !m.explained)
+        .collect()
+}
+
+/// (field, Zeek's value, ours) of each differing field.
+fn fields(m: &Mismatch) -> Vec<(&str, Option<&str>, Option<&str>)> {
+    m.fields
+        .iter()
+        .map(|f| (f.field, f.zeek.as_deref(), f.ours.as_deref()))
+        .collect()
+}
+
 /// The emulation's own log agrees; what differs from the packets is explained.
 #[test]
 fn emulated_log_agrees_and_differences_are_explained() {
-    let dir = scratch("agrees");
+    let dir = temp_dir("agrees");
     let log = emulated_log(&svcctl());
     let r = validate_with(&dir, "dce_rpc.log", &log, &svcctl());
     assert!(r.agrees, "{}", validate::report::text(&r));
@@ -94,13 +113,8 @@ fn emulated_log_agrees_and_differences_are_explained() {
     assert_eq!(m.reason, "removal_hook");
     assert_eq!(m.call.call_id, 7);
     assert_eq!(m.call.status, "no_response");
-    let fields: Vec<(&str, Option<&str>, Option<&str>)> = m
-        .fields
-        .iter()
-        .map(|f| (f.field, f.zeek.as_deref(), f.ours.as_deref()))
-        .collect();
     assert_eq!(
-        fields,
+        fields(m),
         vec![
             (
                 "operation",
@@ -143,7 +157,7 @@ fn emulated_log_agrees_and_differences_are_explained() {
 
 #[test]
 fn removed_record_is_reported_as_missing() {
-    let dir = scratch("removed");
+    let dir = temp_dir("removed");
     let log = emulated_log(&svcctl());
     let lines = data_lines(&log);
     // Drop the CreateServiceW line (second data line).
@@ -187,19 +201,10 @@ fn removed_record_is_reported_as_missing() {
 
 #[test]
 fn renamed_record_is_one_field_mismatch() {
-    let dir = scratch("renamed");
-    let log = emulated_log(&svcctl());
-    let lines = data_lines(&log);
-    let doctored = edit_line(&log, lines[2], |c| c[9] = "ControlService".into());
-    let r = validate_with(&dir, "dce_rpc.log", &doctored, &svcctl());
+    let (r, _) = validate_edited("renamed", 2, |c| c[9] = "ControlService".into());
     assert!(!r.agrees);
     assert_eq!(counts(&r), (2, 2, 0, 0, 0, 2, 1));
-    let bad: Vec<_> = r
-        .comparison
-        .mismatches
-        .iter()
-        .filter(|m| !m.explained)
-        .collect();
+    let bad = unexplained(&r);
     assert_eq!(bad.len(), 1);
     assert_eq!(bad[0].reason, "unexplained");
     assert_eq!(bad[0].matched_by, "response_time");
@@ -226,7 +231,7 @@ fn renamed_record_is_one_field_mismatch() {
 
 #[test]
 fn added_record_is_reported_as_not_decoded() {
-    let dir = scratch("added");
+    let dir = temp_dir("added");
     let log = emulated_log(&svcctl());
     let lines = data_lines(&log);
     // Repeat the first line on a connection that is not in the capture.
@@ -257,33 +262,18 @@ fn added_record_is_reported_as_not_decoded() {
 
 #[test]
 fn shifted_timestamp_is_one_ts_mismatch() {
-    let dir = scratch("shifted");
-    let log = emulated_log(&svcctl());
-    let lines = data_lines(&log);
-    let doctored = edit_line(&log, lines[1], |c| c[0] = "1704068400.355688".into());
-    let r = validate_with(&dir, "dce_rpc.log", &doctored, &svcctl());
+    let (r, p) = validate_edited("shifted", 1, |c| c[0] = "1704068400.355688".into());
     assert!(!r.agrees);
     assert_eq!(counts(&r), (2, 2, 0, 0, 0, 2, 1));
-    let bad: Vec<_> = r
-        .comparison
-        .mismatches
-        .iter()
-        .filter(|m| !m.explained)
-        .collect();
+    let bad = unexplained(&r);
     assert_eq!(bad.len(), 1);
     assert_eq!(bad[0].matched_by, "names_nearest_time");
     assert_eq!(bad[0].call.call_id, 3);
-    let f: Vec<(&str, Option<&str>, Option<&str>)> = bad[0]
-        .fields
-        .iter()
-        .map(|f| (f.field, f.zeek.as_deref(), f.ours.as_deref()))
-        .collect();
     assert_eq!(
-        f,
+        fields(bad[0]),
         vec![("ts", Some("1704068400.355688"), Some("1704068400.105688"))]
     );
     // A wider tolerance accepts the shift.
-    let p = dir.join("dce_rpc.log");
     let mut opts = ValidateOptions::default();
     opts.matching.time_tolerance = 0.3;
     let r = validate::validate(&svcctl(), &[p], &opts).expect("validate");
@@ -295,7 +285,7 @@ fn shifted_timestamp_is_one_ts_mismatch() {
 /// the latest request on the context), so the service start is invisible in its log.
 #[test]
 fn stale_opnum_pairing_hides_an_indicator() {
-    let dir = scratch("concurrent");
+    let dir = temp_dir("concurrent");
     let caps = vec![project("captures/multifrag.pcap")];
     let r = validate_with(&dir, "dce_rpc.log", &emulated_log(&caps), &caps);
     assert!(r.agrees, "{}", validate::report::text(&r));
@@ -320,7 +310,7 @@ fn stale_opnum_pairing_hides_an_indicator() {
 fn json_and_gzip_logs() {
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write;
-    let dir = scratch("formats");
+    let dir = temp_dir("formats");
     let caps = vec![project("captures/atsvc_schtask.pcap")];
     let json = render(&run(&caps, &zeek_compat()), Format::ZeekJson);
     let r = validate_with(&dir, "dce_rpc.json", &json, &caps);
@@ -340,7 +330,7 @@ fn json_and_gzip_logs() {
 /// is given opnum 99, which Zeek's table does not name (`unknown-99`).
 #[test]
 fn ignored_and_unknown_operations_are_explained() {
-    let dir = scratch("ignored");
+    let dir = temp_dir("ignored");
     let mut bytes = std::fs::read(project("captures/tcp135_epmapper.pcap")).expect("read");
     // epmapper's UUID as it is on the wire (little-endian drep) -> winreg's.
     let ep = [
@@ -396,23 +386,25 @@ fn ignored_and_unknown_operations_are_explained() {
     );
 }
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rpcsift"))
-}
-
 #[test]
 fn cli_exit_status_and_formats() {
-    let dir = scratch("cli");
+    let dir = temp_dir("cli");
     let cap = project("captures/dynamic_port_svcctl.pcap");
     let log = emulated_log(std::slice::from_ref(&cap));
     let good = dir.join("good.log");
     std::fs::write(&good, &log).expect("write");
-    let out = bin()
-        .args(["validate", "--zeek-log"])
-        .arg(&good)
-        .arg(&cap)
-        .output()
-        .expect("run");
+    // `rpcsift validate OPTIONS --zeek-log LOG CAPTURE`
+    let validate_cli = |options: &[&str], log: &Path| {
+        rpcsift()
+            .arg("validate")
+            .args(options)
+            .arg("--zeek-log")
+            .arg(log)
+            .arg(&cap)
+            .output()
+            .expect("run")
+    };
+    let out = validate_cli(&[], &good);
     // Exit 1: the connection-removal line shows StartServiceW at a time none happened.
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -425,12 +417,7 @@ fn cli_exit_status_and_formats() {
         "{text}"
     );
     // --strict: explained differences count too.
-    let out = bin()
-        .args(["validate", "--strict", "--zeek-log"])
-        .arg(&good)
-        .arg(&cap)
-        .output()
-        .expect("run");
+    let out = validate_cli(&["--strict"], &good);
     assert_eq!(out.status.code(), Some(1));
     // A doctored log: exit 1, JSON names the problem.
     let lines = data_lines(&log);
@@ -440,12 +427,7 @@ fn cli_exit_status_and_formats() {
         edit_line(&log, lines[2], |c| c[9] = "ControlService".into()),
     )
     .expect("write");
-    let out = bin()
-        .args(["validate", "--format", "json", "--zeek-log"])
-        .arg(&bad)
-        .arg(&cap)
-        .output()
-        .expect("run");
+    let out = validate_cli(&["--format", "json"], &bad);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["agrees"], serde_json::Value::Bool(false));
@@ -460,30 +442,20 @@ fn cli_exit_status_and_formats() {
         "#separator \\x09\n1.0\tC\tnot-an-ip\t1\t10.0.0.2\t2\t-\t-\ta\tb\n",
     )
     .expect("write");
-    let out = bin()
-        .args(["validate", "--zeek-log"])
-        .arg(&broken)
-        .arg(&cap)
-        .output()
-        .expect("run");
+    let out = validate_cli(&[], &broken);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("broken.log:2: bad id.orig_h \"not-an-ip\""),
         "{err}"
     );
-    let out = bin()
+    let out = rpcsift()
         .args(["validate", "--zeek-log"])
         .arg(&good)
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
-    let out = bin()
-        .args(["validate", "--zeek-log"])
-        .arg(dir.join("nonexistent.log"))
-        .arg(&cap)
-        .output()
-        .expect("run");
+    let out = validate_cli(&[], &dir.join("nonexistent.log"));
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -648,7 +620,7 @@ fn real_zeek_misses_the_at_job() {
     );
     // The CLI says so and exits 1: a missed execution call is a discrepancy an analyst
     // must act on, even though Zeek's behaviour explains it.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rpcsift"))
+    let out = rpcsift()
         .arg("validate")
         .arg("--zeek-log")
         .arg(need(

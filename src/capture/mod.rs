@@ -47,6 +47,3 @@ pub mod linktype {
     pub const IPV6: u32 = 229;
     pub const LINUX_SLL2: u32 = 276;
 }
-
-#[cfg(test)]
-mod shared_captures;

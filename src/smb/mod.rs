@@ -47,8 +47,6 @@ mod table;
 mod zeek_fid;
 
 #[cfg(test)]
-mod real_captures;
-#[cfg(test)]
 pub(crate) mod testutil;
 
 pub use conn::SmbConn;

@@ -1,9 +1,12 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod lab;
+
 use rpcsift::engine::{self, Options, RunOutput};
 use rpcsift::output::{Format, Writer};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The shared reference folder, when `RPCSIFT_SHARED` is set. Tests that need it return
 /// early (with a message) when it is unset, and fail loudly when it is set but incomplete.
@@ -40,6 +43,38 @@ pub fn project(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
+/// The rpcsift binary built for these tests.
+pub fn rpcsift() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rpcsift"))
+}
+
+/// A fresh, empty folder `rpcsift-<test file>-<tag>-<pid>` in the system's temp folder.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "rpcsift-{}-{tag}-{}",
+        env!("CARGO_CRATE_NAME"),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// The captures the report tests draw (tests/report.rs, tests/report_browser.rs): three
+/// lab captures and two of the project's own.
+pub fn report_inputs() -> Vec<PathBuf> {
+    [
+        "captures/impacket/psexec_smb2.pcap",
+        "captures/impacket/at_smb1.pcap",
+        "captures/impacket/wmi_exec_tcp.pcap",
+        "captures/atsvc_schtask.pcap",
+        "captures/dynamic_port_svcctl.pcap",
+    ]
+    .iter()
+    .map(|p| project(p))
+    .collect()
+}
+
 pub fn run(paths: &[PathBuf], opts: &Options) -> RunOutput {
     engine::run(paths, opts)
 }
@@ -72,4 +107,66 @@ pub fn rows_masked_uid(tsv: &str) -> Vec<String> {
             f.join("\t")
         })
         .collect()
+}
+
+/// A tab-separated file with a header line (the shared manifest and reference tables,
+/// tshark exports, the lab's truth files); fields are found by column name.
+pub struct Tsv {
+    pub path: PathBuf,
+    pub header: Vec<String>,
+    /// The lines after the header, blank ones left out, split at tabs.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Tsv {
+    /// Reads `path`; a file that cannot be read or has no header line fails, naming it.
+    pub fn read(path: &Path) -> Tsv {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("{} cannot be read: {e}", path.display()));
+        let mut lines = text.lines();
+        let header = lines
+            .next()
+            .unwrap_or_else(|| panic!("{}: no header line", path.display()))
+            .split('\t')
+            .map(str::to_string)
+            .collect();
+        let rows = lines
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect();
+        Tsv {
+            path: path.to_path_buf(),
+            header,
+            rows,
+        }
+    }
+
+    /// Index of column `name`; a missing column fails, naming the file.
+    pub fn col(&self, name: &str) -> usize {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("{}: no `{name}` column", self.path.display()))
+    }
+
+    /// The fields `names` of every row, in order; a row without one fails, naming it.
+    pub fn columns<const N: usize>(&self, names: [&str; N]) -> Vec<[&str; N]> {
+        let cols = names.map(|n| self.col(n));
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                cols.map(|c| {
+                    row.get(c).map(String::as_str).unwrap_or_else(|| {
+                        panic!(
+                            "{}: data row {} has no `{}` field",
+                            self.path.display(),
+                            i + 1,
+                            self.header[c]
+                        )
+                    })
+                })
+            })
+            .collect()
+    }
 }

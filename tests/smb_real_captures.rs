@@ -4,33 +4,27 @@
 //! (`*.tshark.tsv`). Skipped with a message when the variable is unset; when it is set, a
 //! missing file is a failure.
 //!
-//! The captures go through the crate's own reader, decoder and TCP reassembly, as in the
-//! engine; each TCP connection whose first chunk looks like SMB (or that is on 139/445) gets
-//! an [`SmbConn`]; each pipe's byte streams are then framed and parsed as DCE-RPC.
+//! The captures go through the crate's own reader, decoder and TCP reassembly (its public
+//! API), as in the engine; each TCP connection whose first chunk looks like SMB (or that is
+//! on 139/445) gets an [`SmbConn`]; each pipe's byte streams are then framed and parsed as
+//! DCE-RPC.
 
-use super::{PipeEvent, PipeKey, SmbConn, SmbCounters};
-use crate::capture::{PacketDecoder, collect_capture_paths, open_capture, read_frames};
-use crate::dcerpc::{Framer, Recovery, parse_pdu, pdu};
-use crate::flow::table::{ConnMeta, FlowApp};
-use crate::flow::{FlowEvent, FlowLimits, FlowTable};
-use crate::stats::Counters;
+mod common;
+
+use common::{Tsv, need, shared};
+use rpcsift::capture::{PacketDecoder, collect_capture_paths, open_capture, read_frames};
+use rpcsift::dcerpc::{Framer, Recovery, parse_pdu, pdu};
+use rpcsift::flow::table::{ConnMeta, FlowApp};
+use rpcsift::flow::{FlowEvent, FlowLimits, FlowTable};
+use rpcsift::smb::{PipeEvent, PipeKey, SmbConn, SmbCounters};
+use rpcsift::stats::Counters;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 
 /// Bytes kept per pipe and direction for the DCE-RPC check.
 const KEEP: usize = 4 << 20;
-
-fn shared_dir() -> Option<PathBuf> {
-    match std::env::var_os("RPCSIFT_SHARED") {
-        Some(d) => Some(PathBuf::from(d)),
-        None => {
-            eprintln!("smb real_captures: RPCSIFT_SHARED is not set; skipping the real captures");
-            None
-        }
-    }
-}
 
 #[derive(Debug, Default)]
 struct Pipe {
@@ -188,25 +182,11 @@ fn dce_pdus(stream: &[u8]) -> Vec<(u8, bool, Option<u16>)> {
 
 /// tshark's rows for DCE-RPC requests over SMB pipes: (pipe name, opnum).
 fn tshark_smb_rows(tsv: &Path) -> Vec<(String, u16)> {
-    let text = std::fs::read_to_string(tsv)
-        .unwrap_or_else(|e| panic!("RPCSIFT_SHARED is set but {}: {e}", tsv.display()));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
-    let col = |n: &str| {
-        header
-            .iter()
-            .position(|h| *h == n)
-            .unwrap_or_else(|| panic!("{}: no {n} column", tsv.display()))
-    };
-    let (t, p, o) = (col("transport"), col("pipe_or_port"), col("opnum"));
-    lines
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            let transport = f.get(t)?;
-            transport
-                .starts_with("smb")
-                .then(|| (f[p].to_string(), f[o].parse().unwrap_or(u16::MAX)))
-        })
+    Tsv::read(tsv)
+        .columns(["transport", "pipe_or_port", "opnum"])
+        .into_iter()
+        .filter(|[transport, ..]| transport.starts_with("smb"))
+        .map(|[_, pipe, opnum]| (pipe.to_string(), opnum.parse().unwrap_or(u16::MAX)))
         .collect()
 }
 
@@ -258,16 +238,6 @@ fn summarize(path: &Path) -> Summary {
         requests,
         col,
     }
-}
-
-fn file(shared: &Path, rel: &str) -> PathBuf {
-    let p = shared.join(rel);
-    assert!(
-        p.is_file(),
-        "RPCSIFT_SHARED is set but {} is missing",
-        p.display()
-    );
-    p
 }
 
 /// Pipes named `name` start, in the client's direction, with a DCE-RPC bind.
@@ -327,8 +297,8 @@ fn assert_matches_tshark(s: &Summary, tsv: &Path, what: &str) {
 
 #[test]
 fn named_real_captures() {
-    let Some(shared) = shared_dir() else { return };
-    let real = |n: &str| file(&shared, &format!("captures/real/{n}"));
+    let Some(shared) = shared() else { return };
+    let real = |n: &str| need(&shared, &format!("captures/real/{n}"));
 
     let what = "psexec_smb2_svcctl_wow64";
     let s = summarize(&real("psexec_smb2_svcctl_wow64.pcap"));
@@ -398,7 +368,7 @@ fn named_real_captures() {
 /// the same requests come out of our pipes.
 #[test]
 fn all_shared_captures_agree_with_tshark() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = shared() else { return };
     let dirs = [
         shared.join("captures/real"),
         shared.join("conformance/zeek-traces"),
@@ -434,10 +404,10 @@ fn all_shared_captures_agree_with_tshark() {
 /// the gaps, not from SMB.
 #[test]
 fn zeek_fids_follow_real_zeek_across_gaps() {
-    let Some(shared) = shared_dir() else { return };
+    let Some(shared) = shared() else { return };
     let name = "conformance/zeek-traces/dce-rpc_20-fids-no-close";
-    let pcap = file(&shared, &format!("{name}.pcap"));
-    let log = file(&shared, &format!("{name}.zeek-dce_rpc.log"));
+    let pcap = need(&shared, &format!("{name}.pcap"));
+    let log = need(&shared, &format!("{name}.zeek-dce_rpc.log"));
     let rows = std::fs::read_to_string(&log)
         .unwrap_or_else(|e| panic!("{}: {e}", log.display()))
         .lines()

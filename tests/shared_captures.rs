@@ -1,10 +1,12 @@
 //! Smoke test on the real captures in `$RPCSIFT_SHARED` (the project's shared/ folder):
-//! every file must read to its end and decode to TCP. Skipped with a message when the
-//! variable is unset; when it is set, a missing file is a failure, since the check was
-//! asked for and could not be done.
+//! every file must read to its end and decode to TCP, through the public capture API
+//! (`rpcsift::capture`). Skipped with a message when the variable is unset; when it is
+//! set, a missing file is a failure, since the check was asked for and could not be done.
 
-use super::{PacketDecoder, collect_capture_paths, open_capture, read_frames};
-use crate::stats::Counters;
+mod common;
+
+use rpcsift::capture::{PacketDecoder, collect_capture_paths, open_capture, read_frames};
+use rpcsift::stats::{Counters, Notice};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -33,42 +35,20 @@ const ZEEK_TRACE_PACKETS: &[(&str, u64)] = &[
     ("smb_smb_v2_only_non_zero_reserved1.pcap", 220),
 ];
 
-fn shared_dir() -> Option<PathBuf> {
-    match std::env::var_os("RPCSIFT_SHARED") {
-        Some(d) => Some(PathBuf::from(d)),
-        None => {
-            eprintln!("shared_captures: RPCSIFT_SHARED is not set; skipping the real captures");
-            None
-        }
-    }
-}
-
 /// file name → packets, from MANIFEST.tsv's `file` and `packets` columns.
 fn manifest(dir: &Path) -> BTreeMap<String, u64> {
-    let path = dir.join("MANIFEST.tsv");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "RPCSIFT_SHARED is set but {} cannot be read: {e}",
-            path.display()
-        )
-    });
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .unwrap_or_else(|| panic!("{}: no `{name}` column", path.display()))
-    };
-    let (file_col, packets_col) = (col("file"), col("packets"));
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            let packets = f[packets_col]
-                .parse()
-                .unwrap_or_else(|e| panic!("{}: bad packets in {l:?}: {e}", path.display()));
-            (f[file_col].to_string(), packets)
+    let table = common::Tsv::read(&dir.join("MANIFEST.tsv"));
+    table
+        .columns(["file", "packets"])
+        .into_iter()
+        .map(|[file, packets]| {
+            let packets = packets.parse().unwrap_or_else(|e| {
+                panic!(
+                    "{}: bad packets {packets:?} for {file}: {e}",
+                    table.path.display()
+                )
+            });
+            (file.to_string(), packets)
         })
         .collect()
 }
@@ -76,7 +56,7 @@ fn manifest(dir: &Path) -> BTreeMap<String, u64> {
 struct Outcome {
     counters: Counters,
     frames: u64,
-    notices: Vec<crate::stats::Notice>,
+    notices: Vec<Notice>,
 }
 
 fn read_and_decode(path: &Path) -> Outcome {
@@ -109,7 +89,7 @@ fn read_and_decode(path: &Path) -> Outcome {
 
 #[test]
 fn real_captures_read_and_decode() {
-    let Some(shared) = shared_dir() else {
+    let Some(shared) = common::shared() else {
         return;
     };
     let real = shared.join("captures/real");
