@@ -238,7 +238,7 @@ fn truth(name: &str) -> Vec<Truth> {
         .collect()
 }
 
-const LAB: [&str; 17] = [
+const LAB: [&str; 19] = [
     "psexec_smb2",
     "psexec_smb1",
     "smbexec_smb2",
@@ -256,6 +256,8 @@ const LAB: [&str; 17] = [
     "stress_bigstub_smb1",
     "stress_integrity_tcp",
     "stress_privacy_tcp",
+    "psexec_privacy_smb2",
+    "atexec_privacy_smb2",
 ];
 
 /// The task command as the truth files write it: Command, a space, Arguments.
@@ -318,10 +320,12 @@ fn lab_captures_exact_values() {
             }
         }
     }
-    // The privacy capture's OpenSCManager, CreateService, StartService and DeleteService
-    // (and its 2 truth values) cannot be read; the other 27 values are all checked.
+    // The packet-privacy captures' sealed calls with a decoder cannot be read: OpenSCManager,
+    // CreateService, StartService and DeleteService in stress_privacy_tcp and in
+    // psexec_privacy_smb2, SchRpcRegisterTask, SchRpcRun and SchRpcDelete in
+    // atexec_privacy_smb2 (with their 5 truth values); the other 27 values are all checked.
     assert_eq!(checked, 27);
-    assert_eq!(encrypted, 4);
+    assert_eq!(encrypted, 11);
 }
 
 #[test]

@@ -180,6 +180,14 @@ fn stress_integrity_tcp() {
 fn stress_privacy_tcp() {
     check("stress_privacy_tcp", 7);
 }
+#[test]
+fn psexec_privacy_smb2() {
+    check("psexec_privacy_smb2", 7);
+}
+#[test]
+fn atexec_privacy_smb2() {
+    check("atexec_privacy_smb2", 3);
+}
 
 /// Every capture in the folder has a test above (a new scenario cannot go
 /// unchecked).
@@ -197,10 +205,12 @@ fn every_lab_capture_is_checked() {
     let covered = [
         "at_smb1",
         "at_smb2",
+        "atexec_privacy_smb2",
         "atexec_smb1",
         "atexec_smb2",
         "benign_mixed",
         "changeservice_smb2",
+        "psexec_privacy_smb2",
         "psexec_smb1",
         "psexec_smb2",
         "psexec_tcp",

@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::process::Command;
 
-const CAPTURES: [&str; 17] = [
+const CAPTURES: [&str; 19] = [
     "psexec_smb2",
     "psexec_smb1",
     "smbexec_smb2",
@@ -34,6 +34,8 @@ const CAPTURES: [&str; 17] = [
     "stress_bigstub_smb1",
     "stress_integrity_tcp",
     "stress_privacy_tcp",
+    "psexec_privacy_smb2",
+    "atexec_privacy_smb2",
 ];
 
 /// The lab's DCE-RPC server ports besides 135: decoded as DCE-RPC explicitly so
@@ -260,7 +262,7 @@ fn truth_matches_tshark() {
         );
         total += want.len();
     }
-    assert_eq!(total, 98, "requests over all lab captures");
+    assert_eq!(total, 108, "requests over all lab captures");
 }
 
 /// Zeek names and execution flags in the truth files agree with the shared
