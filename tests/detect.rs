@@ -528,6 +528,8 @@ fn impacket_lab_captures_exact_hits() {
         ("stress_bigstub_smb2", "smb2", &svc),
         ("stress_integrity_tcp", "tcp", &svc),
         ("stress_privacy_tcp", "tcp", &svc),
+        ("psexec_privacy_smb2", "smb2", &svc),
+        ("atexec_privacy_smb2", "smb2", &task),
         ("stress_rpcfrag_tcp", "tcp", &svc),
         ("wmi_exec_tcp", "tcp", &[("ExecMethod", "T1047")]),
     ];

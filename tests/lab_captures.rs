@@ -114,6 +114,8 @@ lab_tests! {
     stress_bigstub_smb1: 8,
     stress_integrity_tcp: 7,
     stress_privacy_tcp: 7,
+    psexec_privacy_smb2: 7,
+    atexec_privacy_smb2: 3,
 }
 
 /// Every capture in the folder has a test above (a new scenario cannot go

@@ -203,7 +203,7 @@ fn truth_matches_tshark() {
         );
         total += want.len();
     }
-    assert_eq!(total, 98, "requests over all lab captures");
+    assert_eq!(total, 108, "requests over all lab captures");
 }
 
 /// Zeek names and execution flags in the truth files agree with the shared

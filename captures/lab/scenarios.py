@@ -171,8 +171,9 @@ class Recorder:
 # -- bindings ---------------------------------------------------------------
 
 
-def smb_binding(rec, pipe, iface_uuid, dialect, smb_split=None, read_size=None):
-    """DCE-RPC over an SMB named pipe. dialect: 'smb1' or 'smb2'."""
+def smb_binding(rec, pipe, iface_uuid, dialect, smb_split=None, read_size=None, auth_level=None):
+    """DCE-RPC over an SMB named pipe. dialect: 'smb1' or 'smb2'. auth_level:
+    DCE-RPC NTLMSSP authentication inside the pipe (on top of the SMB session)."""
     t = transport.DCERPCTransportFactory(r"ncacn_np:%s[\pipe\%s]" % (HOST, pipe))
     t.set_dport(srv.SMB_PORT)
     t.set_credentials(LAB_USER, LAB_PASSWORD, LAB_DOMAIN)
@@ -184,6 +185,8 @@ def smb_binding(rec, pipe, iface_uuid, dialect, smb_split=None, read_size=None):
         t.set_max_fragment_size(smb_split)
         t._max_recv_frag = read_size
     dce = t.get_dce_rpc()
+    if auth_level is not None:
+        dce.set_auth_level(auth_level)
     dce.connect()
     dce.bind(uuidtup_to_bin((iface_uuid, _version(iface_uuid))))
     return rec.wrap(dce, iface_uuid, dialect, pipe)
@@ -593,6 +596,22 @@ def sc_bigstub(rec, dialect):
     done(dce)
 
 
+def sc_psexec_privacy(rec):
+    """psexec over \\pipe\\svcctl with NTLMSSP packet privacy inside the pipe:
+    the stubs are sealed, the SMB2 session itself is clear."""
+    dce = smb_binding(rec, "svcctl", SVCCTL, "smb2", auth_level=RPC_C_AUTHN_LEVEL_PKT_PRIVACY)
+    psexec_calls(dce, "SealSvc", "%SystemRoot%\\SealSvc.exe")
+    done(dce)
+
+
+def sc_atexec_privacy(rec):
+    """atexec over \\pipe\\atsvc with NTLMSSP packet privacy: SchRpcRegisterTask
+    and its task XML sealed."""
+    dce = smb_binding(rec, "atsvc", TSCH, "smb2", auth_level=RPC_C_AUTHN_LEVEL_PKT_PRIVACY)
+    atexec_calls(dce, "SealTask", "cmd.exe", "/C whoami &gt; %windir%\\Temp\\SealTask.tmp 2&gt;&amp;1")
+    done(dce)
+
+
 def sc_auth(rec, level):
     dce = tcp_binding(rec, srv.TCP_PORT, SVCCTL, auth_level=level)
     psexec_calls(dce, "AuthSvc", "%SystemRoot%\\AuthSvc.exe")
@@ -618,6 +637,8 @@ SCENARIOS = [
     ("stress_bigstub_smb1", SMB_PORTS, lambda r: sc_bigstub(r, "smb1")),
     ("stress_integrity_tcp", [srv.TCP_PORT], lambda r: sc_auth(r, RPC_C_AUTHN_LEVEL_PKT_INTEGRITY)),
     ("stress_privacy_tcp", [srv.TCP_PORT], lambda r: sc_auth(r, RPC_C_AUTHN_LEVEL_PKT_PRIVACY)),
+    ("psexec_privacy_smb2", SMB_PORTS, sc_psexec_privacy),
+    ("atexec_privacy_smb2", SMB_PORTS, sc_atexec_privacy),
 ]
 
 
