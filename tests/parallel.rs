@@ -312,3 +312,59 @@ fn packets_from_memory_and_by_partition_decode_the_same() {
         }
     }
 }
+
+/// Calls leave as they finish: a call becomes a record as soon as it is answered (and no
+/// earlier request of its association still waits), not when its connection closes. Fed
+/// packet by packet through the packet-stream seam, psexec_tcp's seven svcctl calls on
+/// port 49670 have all been handed to the record sink before that connection's FIN.
+#[test]
+fn calls_leave_before_their_connection_closes() {
+    use rpcsift::engine::{PacketSource, RecordFilter, analyze_source};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Replays packets and notes how many records were made before each packet.
+    struct Spy {
+        packets: Vec<rpcsift::engine::Packet>,
+        seen: Arc<AtomicUsize>,
+        before: Vec<usize>,
+    }
+    impl PacketSource for Spy {
+        fn frames(
+            &mut self,
+            counters: &mut rpcsift::stats::Counters,
+            notices: &mut Vec<rpcsift::stats::Notice>,
+            sink: &mut dyn FnMut(&rpcsift::capture::Frame<'_>),
+        ) {
+            for p in std::mem::take(&mut self.packets) {
+                self.before.push(self.seen.load(Ordering::SeqCst));
+                let mut one = rpcsift::engine::MemoryPackets { packets: vec![p] };
+                one.frames(counters, notices, sink);
+            }
+        }
+    }
+    let path = project("captures/impacket/psexec_tcp.pcap");
+    let seen = Arc::new(AtomicUsize::new(0));
+    let spy_count = Arc::clone(&seen);
+    let opts = Options {
+        keep: Some(RecordFilter(Arc::new(move |_| {
+            spy_count.fetch_add(1, Ordering::SeqCst);
+            true
+        }))),
+        ..Options::default()
+    };
+    let mut spy = Spy {
+        packets: packets_of(&path),
+        seen: Arc::clone(&seen),
+        before: Vec::new(),
+    };
+    let out = analyze_source(&mut spy, "spy", 0, &opts, 1);
+    assert_eq!(out.records.len(), 8);
+    // Frame 34 is the client's FIN on the 49670 connection: by then the ept_map call (its
+    // own connection, closed earlier) and all seven svcctl calls are records.
+    assert_eq!(
+        spy.before[33], 8,
+        "records made before the FIN: {:?}",
+        spy.before
+    );
+}
