@@ -72,6 +72,7 @@ static SVCCTL: Iface = Iface {
         (0, "CloseServiceHandle"),
         (12, "CreateServiceW"),
         (15, "OpenSCManagerW"),
+        (16, "OpenServiceW"),
         (19, "StartServiceW"),
     ],
 };
@@ -85,13 +86,33 @@ static TSCH: Iface = Iface {
     uuid: "86d35949-83c9-4044-b424-db363231fd0c",
     name: Some("ITaskSchedulerService"),
     ver: (1, 0),
-    ops: &[(1, "SchRpcRegisterTask"), (12, "SchRpcRun")],
+    ops: &[
+        (1, "SchRpcRegisterTask"),
+        (2, "SchRpcRetrieveTask"),
+        (12, "SchRpcRun"),
+        (13, "SchRpcDelete"),
+        (16, "SchRpcGetLastRunInfo"),
+        (19, "SchRpcEnableTask"),
+    ],
 };
 static SRVSVC: Iface = Iface {
     uuid: "4b324fc8-1670-01d3-1278-5a47bf6ee188",
     name: Some("srvsvc"),
     ver: (3, 0),
     ops: &[(15, "NetrShareEnum")],
+};
+/// DCOM interfaces are version 0.0.
+static WBEM: Iface = Iface {
+    uuid: "9556dc99-828c-11cf-a37e-00aa003240c7",
+    name: Some("IWbemServices"),
+    ver: (0, 0),
+    ops: &[(6, "GetObject"), (24, "ExecMethod")],
+};
+static REM_UNKNOWN2: Iface = Iface {
+    uuid: "00000143-0000-0000-c000-000000000046",
+    name: Some("IRemUnknown2"),
+    ver: (0, 0),
+    ops: &[(5, "RemRelease")],
 };
 static UNKNOWN: Iface = Iface {
     uuid: "01234567-89ab-cdef-0123-456789abcdef",
@@ -1060,6 +1081,267 @@ fn st_sch_run_resp(le: bool, guid: &str) -> Vec<u8> {
     w.b
 }
 
+/// SchRpcEnableTask (MS-TSCH 3.2.5.4.19).
+fn st_sch_enable(le: bool, path: &str, enabled: bool) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.wstr(path);
+    w.u32(enabled as u32);
+    w.b
+}
+
+/// SchRpcRetrieveTask (MS-TSCH 3.2.5.4.3): path, languages, *pulNumLanguages.
+fn st_sch_retrieve(le: bool, path: &str, languages: &str) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.wstr(path);
+    w.wstr(languages);
+    w.u32(1);
+    w.b
+}
+
+fn st_sch_retrieve_resp(le: bool, xml: &str) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.u32(0x0002_0000); // pXml
+    w.wstr(xml);
+    w.u32(0); // S_OK
+    w.b
+}
+
+/// SchRpcGetLastRunInfo (MS-TSCH 3.2.5.4.16) or SchRpcDelete (3.2.5.4.14, with `flags`).
+fn st_sch_path(le: bool, path: &str, flags: Option<u32>) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.wstr(path);
+    if let Some(f) = flags {
+        w.u32(f);
+    }
+    w.b
+}
+
+/// SchRpcGetLastRunInfo response: SYSTEMTIME, last return code, HRESULT.
+fn st_sch_last_run_resp(le: bool, time: [u16; 8], code: u32) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    for v in time {
+        w.u16(v);
+    }
+    w.u32(code);
+    w.u32(0);
+    w.b
+}
+
+/// ROpenServiceW (MS-SCMR 3.1.4.16).
+fn st_open_service(le: bool, scm: &[u8; 20], name: &str) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    w.bytes(scm);
+    w.wstr(name);
+    w.u32(0x000f_01ff); // SERVICE_ALL_ACCESS
+    w.b
+}
+
+// ---------------------------------------------------------------------------
+// DCOM (MS-DCOM 2.2) and WMI (MS-WMI 3.1.4.3, MS-WMIO 2.2)
+
+/// IID_IWbemClassObject: the interface of every object a WMI call passes.
+const IID_WBEM_CLASS_OBJECT: &str = "dc12a681-737f-11cf-884d-00aa004b2e24";
+/// CLSID_WbemClassObject: the custom marshaler of WMI objects (OBJREF_CUSTOM).
+const CLSID_WBEM_CLASS_OBJECT: &str = "4590f812-1d3a-11d0-891f-00aa004b2e24";
+const CIM_STRING: u32 = 8;
+const CIM_OBJECT: u32 = 13;
+const CIM_UINT32: u32 = 19;
+
+/// ORPCTHIS: COMVERSION 5.7, no flags, causality id `cid`, no extensions.
+fn orpcthis(w: &mut Buf, cid: &str) {
+    w.u16(5);
+    w.u16(7);
+    w.u32(0); // flags ORPCF_NULL
+    w.u32(0); // reserved1
+    w.uuid(cid);
+    w.u32(0); // extensions (null)
+}
+
+/// ORPCTHAT: no flags, no extensions.
+fn orpcthat(w: &mut Buf) {
+    w.u32(0);
+    w.u32(0);
+}
+
+/// A BSTR parameter: [unique] FLAGGED_WORD_BLOB* (MaximumCount, cBytes, clSize, UTF-16).
+fn put_bstr(w: &mut Buf, referent: u32, s: &str) {
+    let units: Vec<u16> = s.encode_utf16().collect();
+    let n = units.len() as u32;
+    w.u32(referent);
+    w.u32(n);
+    w.u32(2 * n);
+    w.u32(n);
+    for u in units {
+        w.u16(u);
+    }
+}
+
+/// A non-null interface pointer: [unique] MInterfacePointer* (MaximumCount, ulCntData,
+/// the OBJREF).
+fn put_iface_ptr(w: &mut Buf, referent: u32, objref: &[u8]) {
+    w.u32(referent);
+    w.u32(objref.len() as u32);
+    w.u32(objref.len() as u32);
+    w.bytes(objref);
+}
+
+/// OBJREF_CUSTOM (MS-DCOM 2.2.18.6, little-endian) of an IWbemClassObject whose
+/// pObjectData is `data`.
+fn objref_wbem(data: &[u8]) -> Vec<u8> {
+    let mut v = Le::default();
+    v.u32(0x574f_454d).u32(4); // "MEOW", OBJREF_CUSTOM
+    v.bytes(&uuid_le(&parse_uuid(IID_WBEM_CLASS_OBJECT)));
+    v.bytes(&uuid_le(&parse_uuid(CLSID_WBEM_CLASS_OBJECT)));
+    v.u32(0).u32(data.len() as u32); // cbExtension, size
+    v.bytes(data).take()
+}
+
+/// A property value of a WMI instance.
+enum Val<'a> {
+    Null,
+    Str(&'a str),
+    U32(u32),
+}
+
+/// EncodedString (MS-WMIO 2.2.78), 8-bit form.
+fn wmio_str(s: &str) -> Vec<u8> {
+    let mut v = vec![0];
+    v.extend_from_slice(s.as_bytes());
+    v.push(0);
+    v
+}
+
+/// MS-WMIO EncodingUnit of an instance of the class `class` with the properties
+/// (name, CIM type, value), each 4 bytes in the value table: the class part (header,
+/// empty derivation list and qualifier set, property lookup table, default values all
+/// NULL, class heap with names and PropertyInfo records), then the instance part (NdTable,
+/// values, empty qualifier sets, instance heap with the strings).
+fn wmio_instance(class: &str, props: &[(&str, u32, Val)]) -> Vec<u8> {
+    let n = props.len();
+    let nd_len = (2 * n).div_ceil(8);
+    let mut class_heap = wmio_str(class);
+    let mut lookup = Le::default();
+    for (i, (name, cim_type, _)) in props.iter().enumerate() {
+        let name_ref = class_heap.len() as u32;
+        class_heap.extend(wmio_str(name));
+        let info_ref = class_heap.len() as u32;
+        let mut info = Le::default();
+        info.u32(*cim_type).u16(i as u16).u32(4 * i as u32);
+        info.u32(0).u32(4); // ClassOfOrigin (the class name), empty qualifier set
+        class_heap.extend(info.take());
+        lookup.u32(name_ref).u32(info_ref);
+    }
+    let mut defaults = vec![0u8; nd_len + 4 * n];
+    for i in 0..n {
+        defaults[i / 4] |= 1 << ((i % 4) * 2); // no default value: NULL
+    }
+    let mut part = Le::default();
+    part.u32(0).u8(0).u32(0); // EncodingLength (patched), reserved, ClassNameRef
+    part.u32(defaults.len() as u32).u32(4).u32(4); // NdTable+ValueTable, lists
+    part.u32(n as u32).bytes(&lookup.take()).bytes(&defaults);
+    part.u32(0x8000_0000 | class_heap.len() as u32)
+        .bytes(&class_heap);
+    let mut class_part = part.take();
+    let l = class_part.len() as u32;
+    class_part[..4].copy_from_slice(&l.to_le_bytes());
+
+    let mut heap = wmio_str(class);
+    let mut nd = vec![0u8; nd_len];
+    let mut values = Le::default();
+    for (i, (_, _, v)) in props.iter().enumerate() {
+        match v {
+            Val::Null => {
+                nd[i / 4] |= 1 << ((i % 4) * 2);
+                values.u32(0);
+            }
+            Val::Str(s) => {
+                values.u32(heap.len() as u32);
+                heap.extend(wmio_str(s));
+            }
+            Val::U32(x) => {
+                values.u32(*x);
+            }
+        }
+    }
+    let mut part = Le::default();
+    part.u32(0).u8(0).u32(0); // EncodingLength (patched), InstanceFlags, class name ref
+    part.bytes(&nd).bytes(&values.take());
+    part.u32(4).u8(1); // empty InstanceQualifierSet, no property qualifiers
+    part.u32(0x8000_0000 | heap.len() as u32).bytes(&heap);
+    let mut inst_part = part.take();
+    let l = inst_part.len() as u32;
+    inst_part[..4].copy_from_slice(&l.to_le_bytes());
+
+    let mut block = vec![0x02]; // ObjectFlags: an instance
+    block.extend(class_part);
+    block.extend(inst_part);
+    let mut v = Le::default();
+    v.u32(0x1234_5678).u32(block.len() as u32).bytes(&block);
+    v.take()
+}
+
+/// IWbemServices::GetObject (opnum 6): strObjectPath, lFlags, pCtx null, ppObject
+/// pointing to a null object, ppCallResult null.
+fn st_wbem_get_object(le: bool, cid: &str, path: &str) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    orpcthis(&mut w, cid);
+    put_bstr(&mut w, 0x0002_0000, path);
+    w.u32(0); // lFlags
+    w.u32(0); // pCtx
+    w.u32(0x0002_0004); // ppObject
+    w.u32(0); // *ppObject: null
+    w.u32(0); // ppCallResult
+    w.b
+}
+
+/// GetObject or ExecMethod response: the object returned (an OBJREF), no call result,
+/// S_OK.
+fn st_wbem_object_resp(le: bool, objref: &[u8]) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    orpcthat(&mut w);
+    w.u32(0x0002_0000); // ppObject / ppOutParams
+    put_iface_ptr(&mut w, 0x0002_0004, objref);
+    w.u32(0); // ppCallResult
+    w.u32(0); // S_OK
+    w.b
+}
+
+/// IWbemServices::ExecMethod (opnum 24) with the in-parameters object `objref`.
+fn st_wbem_exec_method(le: bool, cid: &str, path: &str, method: &str, objref: &[u8]) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    orpcthis(&mut w, cid);
+    put_bstr(&mut w, 0x0002_0000, path);
+    put_bstr(&mut w, 0x0002_0004, method);
+    w.u32(0); // lFlags
+    w.u32(0); // pCtx
+    put_iface_ptr(&mut w, 0x0002_0008, objref); // pInParams
+    w.u32(0x0002_000c); // ppOutParams
+    w.u32(0); // *ppOutParams: null
+    w.u32(0); // ppCallResult
+    w.b
+}
+
+/// IRemUnknown2::RemRelease (opnum 5): one REMINTERFACEREF (IPID, public and private
+/// reference counts).
+fn st_rem_release(le: bool, cid: &str, ipid: &str, refs: u32) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    orpcthis(&mut w, cid);
+    w.u16(1); // cInterfaceRefs
+    w.u32(1); // conformance
+    w.uuid(ipid);
+    w.u32(refs);
+    w.u32(0);
+    w.b
+}
+
+/// An ORPCTHAT and an HRESULT.
+fn st_orpc_hresult(le: bool, hr: u32) -> Vec<u8> {
+    let mut w = Buf::new(le);
+    orpcthat(&mut w);
+    w.u32(hr);
+    w.b
+}
+
 // ---------------------------------------------------------------------------
 // NTLMSSP tokens (always little-endian)
 
@@ -1362,16 +1644,57 @@ impl World {
         let (data, tags) = self.take_dce(c, C);
         let size = data.len().div_ceil(pieces);
         for chunk in data.chunks(size) {
-            let mid = self.next_msg_id(c);
-            let b = write_req(fid, chunk.len() as u32, chunk);
-            let req = self.smb2(c, SMB2_WRITE, false, 0, mid, &b);
-            self.smb_put(c, C, vec![req], &tags);
-            self.wait(260);
-            let b = write_resp(chunk.len() as u32);
-            let resp = self.smb2(c, SMB2_WRITE, true, 0, mid, &b);
-            self.smb_put(c, S, vec![resp], &[]);
-            self.wait(180);
+            self.smb_write_one(c, fid, chunk, &tags);
         }
+    }
+
+    /// The client's waiting PDUs written to the pipe one PDU per WRITE (as Impacket writes
+    /// the fragments of a call), each answered.
+    fn smb_write_each(&mut self, c: usize, fid: &[u8; 16]) {
+        let out = std::mem::take(&mut self.smb_state(c).outbox[C]);
+        for (pdu, tag) in out {
+            let tags: Vec<Tag> = Some(tag).filter(|t| *t != Tag::Other).into_iter().collect();
+            self.smb_write_one(c, fid, &pdu, &tags);
+        }
+    }
+
+    /// One WRITE of `data` (completing `tags`) and its response.
+    fn smb_write_one(&mut self, c: usize, fid: &[u8; 16], data: &[u8], tags: &[Tag]) {
+        let mid = self.next_msg_id(c);
+        let b = write_req(fid, data.len() as u32, data);
+        let req = self.smb2(c, SMB2_WRITE, false, 0, mid, &b);
+        self.smb_put(c, C, vec![req], tags);
+        self.wait(260);
+        let b = write_resp(data.len() as u32);
+        let resp = self.smb2(c, SMB2_WRITE, true, 0, mid, &b);
+        self.smb_put(c, S, vec![resp], &[]);
+        self.wait(180);
+    }
+
+    /// The server's waiting PDUs read back one PDU per READ (a READ of 4280 bytes holds one
+    /// fragment): a READ request, `wait` µs for the first and 120 µs for the next, the READ
+    /// response.
+    fn smb_read_each(&mut self, c: usize, fid: &[u8; 16], wait: u64) {
+        let out = std::mem::take(&mut self.smb_state(c).outbox[S]);
+        for (i, (pdu, tag)) in out.into_iter().enumerate() {
+            let mid = self.smb_read_req(c, fid);
+            self.wait(if i == 0 { wait } else { 120 });
+            let tags: Vec<Tag> = Some(tag).filter(|t| *t != Tag::Other).into_iter().collect();
+            let b = read_resp(pdu.len() as u32, &pdu);
+            let resp = self.smb2(c, SMB2_READ, true, 0, mid, &b);
+            self.smb_put(c, S, vec![resp], &tags);
+            self.wait(90);
+        }
+    }
+
+    /// A whole call by WRITE and READ on pipe `fid`, one fragment per message: the request
+    /// written, the response read back after `wait` µs. Returns the call's index.
+    fn call_rw(&mut self, c: usize, fid: &[u8; 16], r: Req, wait: u64, resp: &[u8]) -> usize {
+        let k = self.request(c, r);
+        self.smb_write_each(c, fid);
+        self.response(k, resp, None);
+        self.smb_read_each(c, fid, wait);
+        k
     }
 
     /// A READ request; `smb_read_resp` answers it with the server's waiting PDUs.
@@ -2286,21 +2609,288 @@ fn s12_smb2_compound_split() -> World {
     w
 }
 
-type Scenario = (&'static str, fn() -> World);
+/// Max fragment size DCOM negotiates over ncacn_ip_tcp (Windows' default).
+const DCOM_FRAG: u16 = 5840;
+/// Stub bytes per 5,840-byte request or response fragment (5840 - 24).
+const DCOM_FRAG_STUB: usize = 5816;
+/// Stub bytes per 4,280-byte fragment (4280 - 24), the max fragment size on SMB pipes.
+const SMB_FRAG_STUB: usize = 4256;
+
+/// Scenario 13: DCOM (WMI) on a dynamic port. GetObject's response is 16 fragments of
+/// 5,840 bytes (93,056 stub bytes, over Zeek's `DCE_RPC::max_frag_data` in all but not
+/// per fragment); then ExecMethod (Win32_Process.Create) and, after an alter_context
+/// adding IRemUnknown2 as context 1, RemRelease.
+fn s13_dcom_wmi_bigresp() -> World {
+    let mut w = World::new(13);
+    let le = true;
+    let cli = ip(10, 13, 0, 10);
+    let srv = ip(10, 13, 0, 5);
+    let c = w.conn((cli, 49833), (srv, 49702), 0x1d00_000d, 0x1e00_000d, le);
+    w.handshake(c);
+    w.wait(650);
+    w.bind_tcp(c, &WBEM, DCOM_FRAG, 410, 0x0000_d013, "49702");
+    w.wait(1_300);
+    let ipid = w.rng.uuid_string();
+    let cid = w.rng.uuid_string();
+    // call_id 2: GetObject("Win32_Process"), answered with the class in 16 fragments
+    let stub = st_wbem_get_object(le, &cid, "Win32_Process");
+    let k = w.request(c, Req::new(2, 6, &stub).obj(&ipid).frag(DCOM_FRAG_STUB));
+    w.send(c, C);
+    w.wait(46_250);
+    let total = 16 * DCOM_FRAG_STUB;
+    let n = total - st_wbem_object_resp(le, &objref_wbem(&[])).len();
+    let mut class = Le::default();
+    class.u32(0x1234_5678).u32(n as u32 - 8); // EncodingUnit header
+    let opaque = w.rng.bytes(n - 8); // the class definition with amended qualifiers
+    let stub = st_wbem_object_resp(le, &objref_wbem(&class.bytes(&opaque).take()));
+    assert_eq!(stub.len(), total);
+    w.response(k, &stub, None);
+    w.send(c, S); // 16 PDUs of 5,840 bytes: 4 full segments each
+    w.wait(2_400);
+    w.ack(c, C);
+    w.wait(1_100);
+    // call_id 3: ExecMethod Win32_Process.Create, as wmiexec calls it
+    let inparams = wmio_instance(
+        "__PARAMETERS",
+        &[
+            ("CommandLine", CIM_STRING, Val::Str(WMI_COMMAND)),
+            ("CurrentDirectory", CIM_STRING, Val::Str(r"C:\")),
+            ("ProcessStartupInformation", CIM_OBJECT, Val::Null),
+        ],
+    );
+    let stub = st_wbem_exec_method(le, &cid, "Win32_Process", "Create", &objref_wbem(&inparams));
+    let outparams = wmio_instance(
+        "__PARAMETERS",
+        &[
+            ("ProcessId", CIM_UINT32, Val::U32(4_812)),
+            ("ReturnValue", CIM_UINT32, Val::U32(0)),
+        ],
+    );
+    let reply = st_wbem_object_resp(le, &objref_wbem(&outparams));
+    let r = Req::new(3, 24, &stub).obj(&ipid).frag(DCOM_FRAG_STUB);
+    w.call(c, r, 61_800, &reply);
+    w.wait(1_700);
+    // call_id 4: alter_context adding IRemUnknown2 as context 1
+    let ctxs: &[(u16, &Iface, &[Syn])] = &[(1, &REM_UNKNOWN2, &[NDR])];
+    w.bind(c, PT_ALTER, 4, DCOM_FRAG, 0x0000_d013, ctxs, None);
+    w.send(c, C);
+    w.wait(290);
+    let results = [(1, &REM_UNKNOWN2, 0, 0)];
+    w.bind_ack(
+        c,
+        PT_ALTER_RESP,
+        4,
+        DCOM_FRAG,
+        0x0000_d013,
+        "",
+        &results,
+        None,
+    );
+    w.send(c, S);
+    w.wait(520);
+    // call_id 5: RemRelease of the IWbemServices reference, on the IRemUnknown IPID
+    let rem_ipid = w.rng.uuid_string();
+    let stub = st_rem_release(le, &cid, &ipid, 5);
+    let r = Req::new(5, 5, &stub)
+        .ctx(1)
+        .obj(&rem_ipid)
+        .frag(DCOM_FRAG_STUB);
+    w.call(c, r, 830, &st_orpc_hresult(le, 0));
+    w.wait(3_000);
+    w.close(c);
+    w
+}
+
+/// The command line scenario 13's ExecMethod starts (wmiexec's shape).
+const WMI_COMMAND: &str = r"cmd.exe /Q /c whoami 1> \\127.0.0.1\ADMIN$\__1704075000.13 2>&1";
+
+/// TASK_XML with another Exec action.
+fn task_xml(command: &str, arguments: &str) -> String {
+    let start = TASK_XML.find("<Command>").expect("a Command");
+    let end = TASK_XML.find("</Exec>").expect("an Exec");
+    format!(
+        "{}<Command>{command}</Command>\n      <Arguments>{arguments}</Arguments>\n    {}",
+        &TASK_XML[..start],
+        &TASK_XML[end..]
+    )
+}
+
+/// Scenario 14: ITaskSchedulerService over the SMB2 pipe `\atsvc`, by WRITE and READ
+/// with one fragment per message (as Impacket's atexec): SchRpcRegisterTask whose request
+/// is 9 fragments (34,740 stub bytes, over Zeek's `DCE_RPC::max_frag_data` in all but
+/// not per fragment), then SchRpcEnableTask, SchRpcRetrieveTask (the XML back in 9
+/// fragments), SchRpcRun, SchRpcGetLastRunInfo, SchRpcDelete.
+fn s14_smb2_atsvc_bigtask() -> World {
+    let mut w = World::new(14);
+    let le = true;
+    let cli = ip(10, 14, 0, 10);
+    let srv = ip(10, 14, 0, 5);
+    let c = w.conn((cli, 49914), (srv, 445), 0x1900_000e, 0x1a00_000e, le);
+    w.smb_conn(c, 0x0000_1000_0000_0041);
+    w.smb_state(c).signed = true;
+    w.handshake(c);
+    w.wait(550);
+    w.smb_logon(c, 0x0302, false);
+    w.smb_tree_connect(c, r"\\10.14.0.5\IPC$", 1);
+    let fid = w.smb_open(c, "atsvc");
+    w.smb_bind(c, &fid, &TSCH, 330, 0x0000_e014, r"\PIPE\atsvc");
+    w.wait(600);
+    // A launcher with a long encoded script, sized so that the stub is 34,740 bytes.
+    let path = r"\lFqwOZwT";
+    let pool = w.rng.b64ish(20_000);
+    let stub_of = |n: usize| {
+        let args = format!("-NoP -NonI -W Hidden -Enc {}", &pool[..n]);
+        let xml = task_xml("powershell.exe", &args);
+        (st_sch_register(le, path, &xml), xml)
+    };
+    let n = (12_000..20_000)
+        .find(|&n| stub_of(n).0.len() >= 34_740)
+        .expect("a size");
+    let (stub, xml) = stub_of(n);
+    assert_eq!(stub.len(), 34_740);
+    let f = SMB_FRAG_STUB;
+    let reply = st_sch_register_resp(le, path);
+    w.call_rw(c, &fid, Req::new(2, 1, &stub).frag(f), 8_430, &reply);
+    w.wait(700);
+    let stub = st_sch_enable(le, path, true);
+    w.call_rw(
+        c,
+        &fid,
+        Req::new(3, 19, &stub).frag(f),
+        2_100,
+        &st_status(le, 0),
+    );
+    w.wait(600);
+    let stub = st_sch_retrieve(le, path, "en-US");
+    let reply = st_sch_retrieve_resp(le, &xml);
+    w.call_rw(c, &fid, Req::new(4, 2, &stub).frag(f), 1_900, &reply);
+    w.wait(650);
+    let guid = w.rng.uuid_string();
+    let reply = st_sch_run_resp(le, &guid);
+    w.call_rw(
+        c,
+        &fid,
+        Req::new(5, 12, &st_sch_run(le, path)).frag(f),
+        5_300,
+        &reply,
+    );
+    w.wait(1_500_000); // the task runs
+    let stub = st_sch_path(le, path, None);
+    let reply = st_sch_last_run_resp(le, [2024, 1, 1, 1, 2, 20, 1, 512], 0);
+    w.call_rw(c, &fid, Req::new(6, 16, &stub).frag(f), 1_200, &reply);
+    w.wait(800);
+    let stub = st_sch_path(le, path, Some(0));
+    w.call_rw(
+        c,
+        &fid,
+        Req::new(7, 13, &stub).frag(f),
+        3_800,
+        &st_status(le, 0),
+    );
+    w.wait(500);
+    w.smb_close(c, &fid);
+    w.close(c);
+    w
+}
+
+/// Scenario 15: a service created on one connection and started from another. **A**
+/// (SMB2 pipe `\svcctl`, FSCTL_PIPE_TRANSCEIVE): OpenSCManagerW, CreateServiceW,
+/// CloseServiceHandle twice; the connection closes. Two seconds later **B** (TCP, port
+/// 49667, same client and server): OpenSCManagerW, OpenServiceW by name, StartServiceW,
+/// CloseServiceHandle twice.
+fn s15_svcctl_reconnect() -> World {
+    let mut w = World::new(15);
+    let le = true;
+    let cli = ip(10, 15, 0, 10);
+    let srv = ip(10, 15, 0, 5);
+    let (name, path) = ("UpdHelper", r"C:\Windows\Temp\updhelper.exe -service");
+    let a = w.conn((cli, 49915), (srv, 445), 0x1b00_000f, 0x1c00_000f, le);
+    w.smb_conn(a, 0x0000_0800_0000_0011);
+    w.handshake(a);
+    w.wait(500);
+    w.smb_logon(a, 0x0210, false);
+    w.smb_tree_connect(a, r"\\10.15.0.5\IPC$", 1);
+    let fid = w.smb_open(a, "svcctl");
+    w.smb_bind(a, &fid, &SVCCTL, 300, 0x0000_f015, r"\PIPE\svcctl");
+    w.wait(500);
+    let scm = w.rng.handle();
+    let svc = w.rng.handle();
+    let reply = st_handle_status(le, &scm, 0);
+    let stub = st_open_scm(le, r"\\10.15.0.5");
+    w.call_transceive(a, &fid, Req::new(2, 15, &stub), 1_250, &reply);
+    w.wait(700);
+    let stub = st_create_service(le, &scm, name, name, path);
+    let reply = st_create_service_resp(le, &svc);
+    w.call_transceive(a, &fid, Req::new(3, 12, &stub), 11_900, &reply);
+    w.wait(600);
+    let reply = st_close_resp(le);
+    w.call_transceive(a, &fid, Req::new(4, 0, &st_handle(&svc)), 310, &reply);
+    w.wait(400);
+    w.call_transceive(a, &fid, Req::new(5, 0, &st_handle(&scm)), 290, &reply);
+    w.wait(400);
+    w.smb_close(a, &fid);
+    w.close(a);
+    w.wait(2_000_000);
+
+    let b = w.conn((cli, 49916), (srv, 49667), 0x1d00_000f, 0x1e00_000f, le);
+    w.handshake(b);
+    w.wait(700);
+    w.bind_tcp(b, &SVCCTL, 4280, 330, 0x0000_f016, "49667");
+    w.wait(500);
+    let scm = w.rng.handle();
+    let svc = w.rng.handle();
+    let reply = st_handle_status(le, &scm, 0);
+    w.call(
+        b,
+        Req::new(2, 15, &st_open_scm(le, r"\\10.15.0.5")),
+        1_180,
+        &reply,
+    );
+    w.wait(600);
+    let reply = st_handle_status(le, &svc, 0);
+    w.call(
+        b,
+        Req::new(3, 16, &st_open_service(le, &scm, name)),
+        950,
+        &reply,
+    );
+    w.wait(500);
+    let stub = st_start_service(le, &svc);
+    w.call(b, Req::new(4, 19, &stub), 24_600, &st_status(le, 0));
+    w.wait(800);
+    let reply = st_close_resp(le);
+    w.call(b, Req::new(5, 0, &st_handle(&svc)), 280, &reply);
+    w.wait(300);
+    w.call(b, Req::new(6, 0, &st_handle(&scm)), 260, &reply);
+    w.wait(1_000);
+    w.close(b);
+    w
+}
+
+/// Size limit of a generated capture, in KiB.
+const SMALL_KIB: usize = 20;
+/// The limit of the two captures whose calls carry more than Zeek's
+/// `DCE_RPC::max_frag_data` (30,000) bytes: they cannot be small.
+const BIG_KIB: usize = 128;
+
+type Scenario = (&'static str, fn() -> World, usize);
 
 const SCENARIOS: &[Scenario] = &[
-    ("tcp135_epmapper", s01_tcp135_epmapper),
-    ("dynamic_port_svcctl", s02_dynamic_port_svcctl),
-    ("multifrag", s03_multifrag),
-    ("bigendian_client", s04_bigendian_client),
-    ("alter_context", s05_alter_context),
-    ("midstream", s06_midstream),
-    ("ooo_retrans", s07_ooo_retrans),
-    ("lost_segment", s08_lost_segment),
-    ("privacy_auth", s09_privacy_auth),
-    ("atsvc_schtask", s10_atsvc_schtask),
-    ("smb3_encrypted", s11_smb3_encrypted),
-    ("smb2_compound_split", s12_smb2_compound_split),
+    ("tcp135_epmapper", s01_tcp135_epmapper, SMALL_KIB),
+    ("dynamic_port_svcctl", s02_dynamic_port_svcctl, SMALL_KIB),
+    ("multifrag", s03_multifrag, SMALL_KIB),
+    ("bigendian_client", s04_bigendian_client, SMALL_KIB),
+    ("alter_context", s05_alter_context, SMALL_KIB),
+    ("midstream", s06_midstream, SMALL_KIB),
+    ("ooo_retrans", s07_ooo_retrans, SMALL_KIB),
+    ("lost_segment", s08_lost_segment, SMALL_KIB),
+    ("privacy_auth", s09_privacy_auth, SMALL_KIB),
+    ("atsvc_schtask", s10_atsvc_schtask, SMALL_KIB),
+    ("smb3_encrypted", s11_smb3_encrypted, SMALL_KIB),
+    ("smb2_compound_split", s12_smb2_compound_split, SMALL_KIB),
+    ("dcom_wmi_bigresp", s13_dcom_wmi_bigresp, BIG_KIB),
+    ("smb2_atsvc_bigtask", s14_smb2_atsvc_bigtask, BIG_KIB),
+    ("svcctl_reconnect", s15_svcctl_reconnect, SMALL_KIB),
 ];
 
 fn main() {
@@ -2313,9 +2903,9 @@ fn main() {
     };
     let out = Path::new(&out);
     fs::create_dir_all(out).expect("create output directory");
-    for (name, make) in SCENARIOS {
+    for (name, make, kib) in SCENARIOS {
         let (pcap, tsv) = make().finish();
-        assert!(pcap.len() < 20 * 1024, "{} is {} bytes", name, pcap.len());
+        assert!(pcap.len() < kib * 1024, "{} is {} bytes", name, pcap.len());
         let rows = tsv.lines().count() - 1;
         fs::write(out.join(format!("{}.pcap", name)), &pcap).expect("write pcap");
         fs::write(out.join(format!("{}.expected.tsv", name)), &tsv).expect("write tsv");

@@ -81,9 +81,82 @@ fn own_dynamic_port_svcctl_create_then_start() {
     assert_eq!(s["args"]["service_handle"], a["service_handle"]);
     assert_eq!(s["args"]["linked_create"]["call_id"], c["call_id"]);
     assert_eq!(s["args"]["linked_binary_path"], SMBEXEC_PATH);
+    // Created and started on one connection: linked through the service handle.
+    assert_eq!(s["args"]["link"], "handle");
     let o = one(&recs, "OpenSCManagerW");
     assert_eq!(o["args"]["kind"], "scm");
     assert_eq!(o["args"]["scm_handle"], a["scm_handle"]);
+}
+
+/// Issue 21, item 6: the service is created over an SMB2 pipe on one connection, which
+/// closes; a second connection between the same hosts (TCP, port 49667) opens it by name
+/// and starts it. The start is linked to the creation by (client, server, service name).
+#[test]
+fn own_svcctl_reconnect_links_by_service_name() {
+    let recs = records("captures/svcctl_reconnect.pcap");
+    check_shape(&recs);
+    let path = r"C:\Windows\Temp\updhelper.exe -service";
+    let c = one(&recs, "CreateServiceW");
+    assert_eq!(c["id.resp_p"], 445);
+    assert_eq!(c["args"]["service_name"], "UpdHelper");
+    assert_eq!(c["args"]["binary_path"], path);
+    let o = one(&recs, "OpenServiceW");
+    assert_eq!(o["id.resp_p"], 49667);
+    assert_ne!(o["uid"], c["uid"], "two connections");
+    assert_eq!(o["args"]["action"], "open");
+    assert_eq!(o["args"]["service_name"], "UpdHelper");
+    let s = one(&recs, "StartServiceW");
+    assert_eq!(s["uid"], o["uid"]);
+    let a = &s["args"];
+    assert_eq!(a["service_name"], "UpdHelper");
+    assert_eq!(a["service_name_from"], "open");
+    assert_eq!(a["service_handle"], o["args"]["service_handle"]);
+    assert_eq!(a["linked_binary_path"], path);
+    assert_eq!(a["link"], "service_name");
+    assert_eq!(a["linked_create"]["call_id"], c["call_id"]);
+    assert_eq!(a["linked_create"]["ts"], c["ts"]);
+    assert_eq!(a["linked_create"]["operation"], "CreateServiceW");
+    assert_eq!(
+        s["what_ran"],
+        format!("service UpdHelper started: {path}").as_str()
+    );
+}
+
+/// The calls of the two captures whose calls carry more than 30,000 bytes in many
+/// fragments decode whole: the 9-fragment task registration, and ExecMethod after a
+/// 93,056-byte response.
+#[test]
+fn own_big_calls_decode_whole() {
+    let recs = records("captures/smb2_atsvc_bigtask.pcap");
+    check_shape(&recs);
+    let t = one(&recs, "SchRpcRegisterTask");
+    assert_eq!(t["request_fragments"], 9);
+    assert_eq!(t["request_stub_len"], 34_740);
+    assert_eq!(t["args"]["path"], r"\lFqwOZwT");
+    assert_eq!(t["args"]["actions"][0]["command"], "powershell.exe");
+    let args = t["args"]["actions"][0]["arguments"]
+        .as_str()
+        .expect("arguments");
+    assert!(args.starts_with("-NoP -NonI -W Hidden -Enc "), "{args}");
+    assert_eq!(
+        one(&recs, "SchRpcRetrieveTask")["response_stub_len"],
+        34_692
+    );
+    assert_eq!(one(&recs, "SchRpcEnableTask")["args"]["enabled"], true);
+    assert_eq!(one(&recs, "SchRpcRun")["what_ran"], r"task \lFqwOZwT run");
+    assert_eq!(one(&recs, "SchRpcDelete")["args"]["action"], "delete");
+
+    let recs = records("captures/dcom_wmi_bigresp.pcap");
+    check_shape(&recs);
+    assert_eq!(one(&recs, "GetObject")["response_stub_len"], 93_056);
+    let e = one(&recs, "ExecMethod");
+    assert_eq!(e["args"]["object_path"], "Win32_Process");
+    assert_eq!(e["args"]["method_name"], "Create");
+    assert_eq!(
+        e["args"]["command_line"],
+        r"cmd.exe /Q /c whoami 1> \\127.0.0.1\ADMIN$\__1704075000.13 2>&1"
+    );
+    assert_eq!(e["args"]["current_directory"], r"C:\");
 }
 
 #[test]

@@ -23,7 +23,7 @@ fn generated_captures_dir() -> std::path::PathBuf {
         .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
         .collect();
     names.sort();
-    assert_eq!(names.len(), 12, "generated captures");
+    assert_eq!(names.len(), 15, "generated captures");
     for (i, p) in names.iter().enumerate() {
         let to = if i % 2 == 0 { &dir } else { &sub };
         std::fs::copy(p, to.join(p.file_name().expect("name"))).expect("copy");
@@ -39,8 +39,8 @@ fn directory_of_captures_zeek_tsv() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8(out.stdout).expect("utf8");
     let rows: Vec<&str> = stdout.lines().filter(|l| !l.starts_with('#')).collect();
-    // 40 calls across the 12 generated captures (see captures/README.md).
-    assert_eq!(rows.len(), 40);
+    // 58 calls across the 15 generated captures (see captures/README.md).
+    assert_eq!(rows.len(), 58);
     assert!(stdout.starts_with("#separator \\x09\n"));
     assert!(
         stdout
@@ -51,7 +51,7 @@ fn directory_of_captures_zeek_tsv() {
     );
     let stderr = String::from_utf8(out.stderr).expect("utf8");
     assert!(stderr.contains("== rpcsift summary =="));
-    assert!(stderr.contains("40  DCE-RPC calls"), "{stderr}");
+    assert!(stderr.contains("58  DCE-RPC calls"), "{stderr}");
     // smb3_encrypted: one SMB3 session whose messages are all encrypted.
     assert!(
         stderr.contains("\n1 SMB3 sessions encrypted: their calls are invisible\n"),

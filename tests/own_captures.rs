@@ -147,3 +147,15 @@ fn smb3_encrypted() {
 fn smb2_compound_split() {
     check("smb2_compound_split");
 }
+#[test]
+fn dcom_wmi_bigresp() {
+    check("dcom_wmi_bigresp");
+}
+#[test]
+fn smb2_atsvc_bigtask() {
+    check("smb2_atsvc_bigtask");
+}
+#[test]
+fn svcctl_reconnect() {
+    check("svcctl_reconnect");
+}

@@ -296,3 +296,92 @@ fn handle_table_is_bounded() {
     }
     assert_eq!(t.handles.len(), MAX_HANDLES);
 }
+
+/// ROpenServiceW request for `name` on the SCM handle, and its response giving `h`.
+fn open_service(le: bool, call_id: u32, name: &str, h: &[u8; 20]) -> Call {
+    let mut s = Stub::new(le);
+    s.handle(&SCM).wstr(name).u32(0x000f_01ff);
+    let mut r = Stub::new(le);
+    r.handle(h).u32(0);
+    call(svcctl::UUID, 16, call_id, le, s.done(), r.done())
+}
+
+/// A service created on one association is found from another one between the same two
+/// hosts by its name (case-insensitive, as the SCM compares names), and only there.
+#[test]
+fn service_links_join_associations_by_hosts_and_name_both_orders() {
+    use std::net::IpAddr;
+    let client = IpAddr::from([10, 15, 0, 10]);
+    let server = IpAddr::from([10, 15, 0, 5]);
+    let other = IpAddr::from([10, 15, 0, 11]);
+    let path = r"C:\Windows\Temp\updhelper.exe -service";
+    for le in [true, false] {
+        let mut links = ServiceLinks::default();
+        // First association: the service is created (and the association ends).
+        let mut first = Tracker::new();
+        let create = call(
+            svcctl::UUID,
+            12,
+            3,
+            le,
+            create_stub(le, true, "UpdHelper", path, None),
+            create_response(le, &SVC),
+        );
+        let d = first.decode_linked(&create, &mut links, (client, server));
+        assert_eq!(service(&d).link, None, "a create links to nothing");
+        assert_eq!(links.map.len(), 1);
+
+        // Second association: opened by name in another case, then started.
+        let mut second = Tracker::new();
+        let open = open_service(le, 2, "UPDHELPER", &SVC);
+        let d = second.decode_linked(&open, &mut links, (client, server));
+        assert_eq!(what_ran(d.args.as_ref().expect("args")), None);
+        let start = call(
+            svcctl::UUID,
+            19,
+            3,
+            le,
+            start_stub(le, true, &[]),
+            vec![0; 4],
+        );
+        let d = second.decode_linked(&start, &mut links, (client, server));
+        let s = service(&d);
+        assert_eq!(s.link, Some("service_name"));
+        assert_eq!(s.service_name.as_deref(), Some("UPDHELPER"));
+        assert_eq!(s.service_name_from, Some("open"));
+        assert_eq!(s.linked_binary_path.as_deref(), Some(path));
+        let linked = s.linked_create.as_ref().expect("linked create");
+        assert_eq!(
+            (linked.call_id, linked.operation.as_str()),
+            (3, "CreateServiceW")
+        );
+        assert_eq!(
+            what_ran(d.args.as_ref().expect("args")),
+            Some(format!("service UPDHELPER started: {path}"))
+        );
+
+        // Another client, or the two hosts the other way round: no link.
+        for hosts in [(other, server), (server, client)] {
+            let mut t = Tracker::new();
+            t.decode_linked(&open_service(le, 2, "UpdHelper", &SVC), &mut links, hosts);
+            let d = t.decode_linked(&start, &mut links, hosts);
+            let s = service(&d);
+            assert_eq!(s.service_name.as_deref(), Some("UpdHelper"));
+            assert_eq!((s.link, s.linked_binary_path.as_deref()), (None, None));
+            assert_eq!(s.linked_create, None);
+        }
+    }
+}
+
+#[test]
+fn service_links_are_bounded_oldest_first() {
+    let host = std::net::IpAddr::from([10, 0, 0, 1]);
+    let mut links = ServiceLinks::default();
+    for i in 0..(MAX_LINKED_SERVICES + 10) {
+        links.insert((host, host, format!("svc{i}")), None, None);
+    }
+    assert_eq!(links.map.len(), MAX_LINKED_SERVICES);
+    assert_eq!(links.order.len(), MAX_LINKED_SERVICES);
+    assert!(links.get(&(host, host, "svc9".into())).is_none());
+    assert!(links.get(&(host, host, "svc10".into())).is_some());
+}
