@@ -14,8 +14,9 @@ mod common;
 use common::{Tsv, need, shared};
 use rpcsift::capture::{PacketDecoder, collect_capture_paths, open_capture, read_frames};
 use rpcsift::dcerpc::{Framer, Recovery, parse_pdu, pdu};
+use rpcsift::engine::source::{CaptureFile, reassemble};
 use rpcsift::flow::table::{ConnMeta, FlowApp};
-use rpcsift::flow::{FlowEvent, FlowLimits, FlowTable};
+use rpcsift::flow::{FlowEvent, FlowLimits};
 use rpcsift::smb::{PipeEvent, PipeKey, SmbConn, SmbCounters};
 use rpcsift::stats::Counters;
 use std::cell::RefCell;
@@ -129,35 +130,24 @@ impl FlowApp for App {
 
 fn run(path: &Path) -> Collected {
     let label = path.display().to_string();
-    let input = open_capture(path).unwrap_or_else(|e| panic!("{label}: {e}"));
     let out = Rc::new(RefCell::new(Collected::default()));
-    let mut table = {
-        let out = out.clone();
-        FlowTable::new(
-            FlowLimits::default(),
-            |p| matches!(p, 135 | 139 | 445),
-            move |m: &ConnMeta| App {
-                seq: m.seq,
-                decided: false,
-                conn: None,
-                out: out.clone(),
-            },
-        )
+    let mut source = CaptureFile {
+        path: path.to_path_buf(),
+        progress: None,
     };
-    let (mut c, mut dc, mut tc) = (
-        Counters::default(),
-        Counters::default(),
-        Counters::default(),
+    let apps = out.clone();
+    let (c, notices) = reassemble(
+        &mut source,
+        FlowLimits::default(),
+        |p| matches!(p, 135 | 139 | 445),
+        move |m: &ConnMeta| App {
+            seq: m.seq,
+            decided: false,
+            conn: None,
+            out: apps.clone(),
+        },
     );
-    let mut notices = Vec::new();
-    let mut decoder = PacketDecoder::new(false);
-    read_frames(&label, input, &mut c, &mut notices, |f| {
-        decoder.decode(f, &mut dc, &mut |seg| table.process(seg, &mut tc));
-    })
-    .unwrap_or_else(|e| panic!("{label}: {e}"));
-    decoder.finish(&mut dc);
-    table.finish_all(&mut tc);
-    drop(table);
+    assert_eq!(c.files_failed, 0, "{label}: {notices:?}");
     Rc::try_unwrap(out)
         .map(RefCell::into_inner)
         .unwrap_or_else(|_| panic!("{label}: flow table kept its apps"))

@@ -7,10 +7,9 @@
 #[path = "../../examples/gen_corpus.rs"]
 mod gen_corpus;
 
-use rpcsift::capture::{Frame, PacketDecoder, Timestamp};
+use rpcsift::capture::{Frame, Timestamp};
 use rpcsift::flow::table::ConnMeta;
-use rpcsift::flow::{FlowEvent, FlowLimits, FlowTable};
-use rpcsift::stats::Counters;
+use rpcsift::flow::{FlowEvent, FlowLimits};
 use std::cell::RefCell;
 use std::ops::Range;
 use std::rc::Rc;
@@ -107,11 +106,17 @@ impl rpcsift::flow::table::FlowApp for Recorder {
     }
 }
 
-/// Every connection of `pcap` whose server port is in `ports`, reassembled.
+/// Every connection of `pcap` whose server port is in `ports`, reassembled (through the
+/// engine's packet-stream seam).
 pub fn streams(pcap: &[u8], ports: &[u16]) -> Vec<Stream> {
     let done = Rc::new(RefCell::new(Vec::new()));
     let d2 = done.clone();
-    let mut table = FlowTable::new(
+    let mut source = rpcsift::engine::source::CaptureReader {
+        label: "bench".into(),
+        input: Some(pcap),
+    };
+    rpcsift::engine::source::reassemble(
+        &mut source,
         FlowLimits::default(),
         |p| matches!(p, 135 | 445),
         move |m: &ConnMeta| Recorder {
@@ -120,16 +125,6 @@ pub fn streams(pcap: &[u8], ports: &[u16]) -> Vec<Stream> {
             done: d2.clone(),
         },
     );
-    let mut dec = PacketDecoder::new(false);
-    let mut c = Counters::default();
-    let mut c2 = Counters::default();
-    for (i, f) in frames(pcap).iter().enumerate() {
-        dec.decode(&frame(pcap, i, f), &mut c, &mut |seg| {
-            table.process(seg, &mut c2)
-        });
-    }
-    table.finish_all(&mut c2);
-    drop(table);
     let all = Rc::try_unwrap(done)
         .map(RefCell::into_inner)
         .unwrap_or_default();

@@ -3,7 +3,9 @@
 //! files and standard input here, packets replayed from memory (tests), Arrow batches (the
 //! Python package, distributed engines).
 
-use crate::capture::{self, ByteCounter, Frame, Timestamp};
+use crate::capture::{self, ByteCounter, Frame, PacketDecoder, Timestamp};
+use crate::flow::table::{ConnMeta, FlowApp};
+use crate::flow::{FlowLimits, FlowTable};
 use crate::stats::{Counters, Notice};
 use std::path::PathBuf;
 
@@ -198,4 +200,36 @@ impl PacketSource for MemoryPackets {
             });
         }
     }
+}
+
+/// Any per-connection consumer over a packet source, on one thread: frames decoded to TCP
+/// segments, reassembled per connection, each connection's events handed to the app that
+/// `make` creates for it (what the engine does with its protocol sessions, for tools,
+/// tests and benchmarks that want the streams themselves). Returns what the source, the
+/// decoder and the flow table counted, and the source's notices.
+pub fn reassemble<A: FlowApp>(
+    source: &mut dyn PacketSource,
+    limits: FlowLimits,
+    likely_server_port: fn(u16) -> bool,
+    make: impl FnMut(&ConnMeta) -> A,
+) -> (Counters, Vec<Notice>) {
+    let mut table = FlowTable::new(limits, likely_server_port, make);
+    let mut decoder = PacketDecoder::new(false);
+    let (mut counters, mut dec_c, mut tab_c) = (
+        Counters::default(),
+        Counters::default(),
+        Counters::default(),
+    );
+    let mut notices = Vec::new();
+    source.frames(&mut counters, &mut notices, &mut |f| {
+        let ordinal = f.index;
+        decoder.decode(f, &mut dec_c, &mut |seg| {
+            table.process_at(seg, ordinal, &mut tab_c)
+        });
+    });
+    decoder.finish(&mut dec_c);
+    table.finish_all(&mut tab_c);
+    counters.merge(&dec_c);
+    counters.merge(&tab_c);
+    (counters, notices)
 }
