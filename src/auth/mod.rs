@@ -1,0 +1,6 @@
+//! Authentication tokens and the analyst's keys (a leaf: imports nothing from other layers).
+//!
+//! NTLMSSP serves DCE-RPC auth trailers and SMB session setup alike, so it lives here rather
+//! than under `smb`.
+
+pub mod ntlmssp;
