@@ -3,4 +3,6 @@
 //! NTLMSSP serves DCE-RPC auth trailers and SMB session setup alike, so it lives here rather
 //! than under `smb`.
 
+pub mod keys;
+pub mod keytab;
 pub mod ntlmssp;
