@@ -260,7 +260,7 @@ fn hex_exact(s: &str, n: usize) -> Option<Zeroizing<Vec<u8>>> {
 }
 
 fn hex_any(s: &str) -> Option<Zeroizing<Vec<u8>>> {
-    if s.len() % 2 != 0 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
     let v = (0..s.len())

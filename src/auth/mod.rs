@@ -5,4 +5,5 @@
 
 pub mod keys;
 pub mod keytab;
+pub mod ntlm;
 pub mod ntlmssp;
