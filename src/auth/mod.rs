@@ -7,3 +7,4 @@ pub mod keys;
 pub mod keytab;
 pub mod ntlm;
 pub mod ntlmssp;
+pub mod smb3;
