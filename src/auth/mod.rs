@@ -3,6 +3,7 @@
 //! NTLMSSP serves DCE-RPC auth trailers and SMB session setup alike, so it lives here rather
 //! than under `smb`.
 
+pub mod kerberos;
 pub mod keys;
 pub mod keytab;
 pub mod ntlm;
