@@ -328,6 +328,51 @@ fn seal<A: AeadInOut>(a: &A, nonce: &[u8; 16], aad: &[u8], data: &mut [u8]) -> [
     out
 }
 
+/// What an SMB2 NEGOTIATE response settles for encryption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NegotiateResponse {
+    pub dialect: u16,
+    /// The cipher of the SMB2_ENCRYPTION_CAPABILITIES context (3.1.1); 3.0/3.0.2 always use
+    /// AES-128-CCM and send no context.
+    pub cipher: Option<Cipher>,
+}
+
+/// Negotiate contexts read at most (a server sends a handful).
+const MAX_CONTEXTS: usize = 32;
+
+/// Read the dialect and cipher of an SMB2 NEGOTIATE response (`msg` from the `0xFE 'SMB'`
+/// header). None when it is not a NEGOTIATE response or is cut short.
+pub fn negotiate_response(msg: &[u8]) -> Option<NegotiateResponse> {
+    let u16_at = |o: usize| msg.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |o: usize| {
+        msg.get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    if msg.get(..4)? != [0xfe, b'S', b'M', b'B'] || u16_at(12)? != 0 || u32_at(16)? & 1 == 0 {
+        return None;
+    }
+    let dialect = u16_at(68)?;
+    let cipher = match dialect {
+        DIALECT_300 | DIALECT_302 => Some(Cipher::Aes128Ccm),
+        DIALECT_311 => {
+            let count = (u16_at(70)? as usize).min(MAX_CONTEXTS);
+            let mut at = u32_at(124)? as usize;
+            let mut found = None;
+            for _ in 0..count {
+                let (ty, len) = (u16_at(at)?, u16_at(at + 2)? as usize);
+                let data = msg.get(at + 8..at + 8 + len)?;
+                if ty == 2 && data.len() >= 4 {
+                    found = Cipher::from_id(u16::from_le_bytes([data[2], data[3]]));
+                }
+                at = (at + 8 + len).next_multiple_of(8);
+            }
+            found
+        }
+        _ => None,
+    };
+    Some(NegotiateResponse { dialect, cipher })
+}
+
 /// An SMB2 header's session id (bytes 40..48), for the preauth bookkeeping of the caller.
 pub fn smb2_session_id(msg: &[u8]) -> Option<u64> {
     (msg.get(..4)? == [0xfe, b'S', b'M', b'B']).then_some(())?;
