@@ -251,6 +251,17 @@ pub fn nt_hash_of(password: &[u8]) -> [u8; 16] {
     h.finalize().into()
 }
 
+/// Read at most `max + 1` bytes of a file (a device or a growing file cannot make the read
+/// unbounded; one byte more than allowed tells the caller it is too large).
+fn read_bounded(path: &Path, max: usize) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    use std::io::Read;
+    let mut out = Zeroizing::new(Vec::new());
+    std::fs::File::open(path)?
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)?;
+    Ok(out)
+}
+
 /// Hex of exactly `n` bytes, or None.
 fn hex_exact(s: &str, n: usize) -> Option<Zeroizing<Vec<u8>>> {
     if s.len() != 2 * n {
@@ -306,13 +317,7 @@ impl KeyRing {
             path: path.to_path_buf(),
             source,
         };
-        let meta = std::fs::metadata(path).map_err(io)?;
-        if meta.len() > MAX_KEY_FILE_BYTES as u64 {
-            return Err(KeyError::FileTooLarge {
-                path: path.to_path_buf(),
-            });
-        }
-        let bytes = Zeroizing::new(std::fs::read(path).map_err(io)?);
+        let bytes = read_bounded(path, MAX_KEY_FILE_BYTES).map_err(io)?;
         if bytes.len() > MAX_KEY_FILE_BYTES {
             return Err(KeyError::FileTooLarge {
                 path: path.to_path_buf(),
@@ -502,11 +507,7 @@ impl KeyRing {
     }
 
     fn add_keytab_at(&mut self, path: &Path, origin: Origin) -> Result<(), String> {
-        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-        if meta.len() > keytab::MAX_KEYTAB_BYTES as u64 {
-            return Err(keytab::KeytabError::TooLarge.to_string());
-        }
-        let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| e.to_string())?);
+        let bytes = read_bounded(path, keytab::MAX_KEYTAB_BYTES).map_err(|e| e.to_string())?;
         let entries = keytab::parse(&bytes).map_err(|e| e.to_string())?;
         self.room(entries.len()).map_err(|e| e.to_string())?;
         self.keytab

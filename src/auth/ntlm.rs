@@ -25,7 +25,7 @@
 //! NTLMv1 needs DES (the `des` crate) for DESL and the LM one-way function; nothing else
 //! here is hand-written beyond the glue MS-NLMP describes.
 
-use super::keys::{NtlmKey, Secret};
+use super::keys::{KeyRing, KeySource, NtlmKey, Origin, Secret};
 use super::ntlmssp::{Authenticate, Challenge, flags};
 use des::Des;
 use des::cipher::{BlockCipherEncrypt, KeyInit, StreamCipher};
@@ -331,7 +331,6 @@ pub enum SignError {
 }
 
 /// Per-direction NTLM message security: the RC4 handle kept across the association.
-
 pub struct Sealer {
     rc4: Rc4,
     sign_key: Option<[u8; 16]>,
@@ -476,10 +475,43 @@ pub fn verify_mic(
     Some(mine == mic)
 }
 
+/// The outcome of trying every matching credential of a key ring on one AUTHENTICATE
+/// message.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The account as sent (for the per-account summary).
+    pub account: super::ntlmssp::NtlmUser,
+    /// The first credential that verified, with the keys it gives.
+    pub verified: Option<(SessionKeys, KeySource, Origin)>,
+    /// Credentials that matched the account (or `*`) and did not verify: never used.
+    pub failed: Vec<Origin>,
+}
+
+/// Try the ring's NTLM credentials that match the account, in ring order.
+pub fn try_keys(chal: &Challenge<'_>, auth: &Authenticate<'_>, ring: &KeyRing) -> Outcome {
+    let account = auth.names();
+    let mut failed = Vec::new();
+    let mut verified = None;
+    for k in ring.ntlm_for(&account.user, &account.domain) {
+        match verify(chal, auth, k) {
+            Some(keys) => {
+                verified = Some((keys, k.source, k.origin.clone()));
+                break;
+            }
+            None => failed.push(k.origin.clone()),
+        }
+    }
+    Outcome {
+        account,
+        verified,
+        failed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::keys::{KeySource, Origin, UserMatch, nt_hash_of};
+    use crate::auth::keys::{UserMatch, nt_hash_of};
     use crate::auth::ntlmssp::tests::{SPEC_V1_AUTHENTICATE, SPEC_V2_CHALLENGE, unhex};
     use crate::auth::ntlmssp::{self, Message};
 
@@ -817,6 +849,45 @@ mod tests {
             rx.unseal(&header, &mut wire, &trailer, &sig).unwrap();
             assert_eq!(wire, b"legacy sealing");
         }
+    }
+
+    #[test]
+    fn try_keys_reports_failures_per_account() {
+        let nt = spec_v2_response();
+        let lm = unhex("86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa");
+        let m = authenticate(
+            0xe28a_8233,
+            &lm,
+            &nt,
+            &unhex("c5dad2544fc9799094ce1ce90bc9d03e"),
+        );
+        let c = unhex(SPEC_V2_CHALLENGE);
+        let Some(Message::Challenge(ch)) = ntlmssp::parse(&c) else {
+            panic!()
+        };
+        let mut ring = KeyRing::new();
+        ring.load_bytes(
+            b"password Domain\\User wrong\npassword OTHER\\User Password\npassword * Password\n",
+            std::path::Path::new("k"),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let o = try_keys(&ch, &auth_of(&m), &ring);
+        assert_eq!(
+            (o.account.user.as_str(), o.account.domain.as_str()),
+            ("User", "Domain")
+        );
+        let (keys, source, origin) = o.verified.unwrap();
+        assert_eq!(
+            (source, origin.to_string()),
+            (KeySource::Password, "k:3".to_string())
+        );
+        assert_eq!(keys.exported_session_key(), [0x55; 16]);
+        // Line 2 is for another domain: not tried; line 1 tried and failed.
+        assert_eq!(
+            o.failed.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+            ["k:1"]
+        );
     }
 
     #[test]

@@ -267,6 +267,25 @@ fn open_ticket(
     Err(KerberosError::NoKey)
 }
 
+/// The key a Kerberos GSS context exports (RFC 4121 2; MS-SMB2 Session.SessionKey comes
+/// from it): the acceptor subkey when the AP-REP carried one, else the authenticator's
+/// subkey, else the ticket's session key. SMB 3.x takes its first 16 bytes as the session
+/// key and the whole key for the AES-256 ciphers (FullSessionKey).
+pub fn context_key<'a>(req: &'a ApReqInfo, rep: Option<&'a ApRepInfo>) -> &'a Key {
+    rep.and_then(|r| r.subkey.as_ref())
+        .or(req.subkey.as_ref())
+        .unwrap_or(&req.session_key)
+}
+
+/// A GSS context for the per-message tokens of this exchange.
+pub fn gss_context(req: &ApReqInfo, rep: Option<&ApRepInfo>) -> gss::GssContext {
+    gss::GssContext::new(
+        req.session_key.clone(),
+        req.subkey.clone(),
+        rep.and_then(|r| r.subkey.clone()),
+    )
+}
+
 /// What decrypting an AP-REP revealed.
 #[derive(Debug, Clone)]
 pub struct ApRepInfo {
@@ -491,6 +510,22 @@ pub(crate) mod tests {
             .unwrap();
             assert_eq!(rep.subkey.as_ref(), Some(&b.acceptor_subkey));
             assert_eq!(rep.seq_number, Some(77));
+            assert_eq!(
+                context_key(&ApReqInfo::decrypt(&b.ap_req, &ring).unwrap(), Some(&rep)),
+                &b.acceptor_subkey
+            );
+            let info = ApReqInfo::decrypt(&b.ap_req, &ring).unwrap();
+            assert_eq!(context_key(&info, None), &b.subkey);
+            // Both ends of the context: the client seals with what the server unwraps.
+            let mut client = gss_context(&info, Some(&rep));
+            let mut server = gss_context(&info, Some(&rep));
+            let mut stub = b"NetrServerReqChallenge".to_vec();
+            let av = client.wrap_dce(gss::Sender::Initiator, 0, &[], &mut stub, &[]);
+            assert_eq!(
+                server.unwrap_dce(&av, &[], &mut stub, &[]),
+                Ok(gss::Sender::Initiator)
+            );
+            assert_eq!(stub, b"NetrServerReqChallenge");
             // Wrong session key for the AP-REP, wrong service key for the ticket.
             assert!(ApRepInfo::decrypt(&b.ap_rep, &b.subkey).is_err());
             let wrong = ring_with_keytab(etype as u16, &vec![0x45; n]);
