@@ -3,7 +3,7 @@
 //!
 //! Hand-written on purpose: the walk needs three tag checks and two optional fields, while
 //! a schema-driven decoder (rasn) rejects the NegTokenInit2 variant servers send
-//! (`negHints` at [3]) and would allocate every OID it meets. Every length is checked
+//! (`negHints` at tag 3) and would allocate every OID it meets. Every length is checked
 //! against its parent; nesting is fixed (no recursion on input).
 
 /// One DER element: tag byte, value, and what follows it.
