@@ -157,6 +157,7 @@ impl GssContext {
         data: &mut [u8],
         after: &[u8],
     ) -> Result<Sender, GssError> {
+        let auth_value = strip_framing(auth_value);
         let r = match auth_value.get(..2) {
             Some(id) if id == TOK_WRAP_CFX => self.unwrap_cfx_dce(auth_value, before, data, after),
             Some(id) if id == TOK_WRAP_RC4 => self.unwrap_rc4_dce(auth_value, before, data, after),
@@ -174,6 +175,7 @@ impl GssContext {
         data: &[u8],
         after: &[u8],
     ) -> Result<Sender, GssError> {
+        let auth_value = strip_framing(auth_value);
         let r = match auth_value.get(..2) {
             Some(id) if id == TOK_MIC_CFX || id == TOK_WRAP_CFX => {
                 self.verify_cfx(auth_value, before, data, after)
@@ -477,6 +479,20 @@ impl GssContext {
     }
 }
 
+/// RFC 1964-style tokens (RC4-HMAC) may come inside the GSS-API framing
+/// (`60 len 06 09 <krb5 oid>` before TOK_ID); RFC 4121 tokens never do. Return the token
+/// from its TOK_ID.
+fn strip_framing(av: &[u8]) -> &[u8] {
+    if av.first() == Some(&0x60)
+        && let Some((Some(_), _)) = super::spnego::krb5_token(av)
+        && let Some(t) = super::spnego::tlv(av)
+        && let Some(oid) = super::spnego::tlv(t.value)
+    {
+        return oid.rest;
+    }
+    av
+}
+
 fn hmac_sha1_96(key: &[u8], parts: &[&[u8]]) -> [u8; 12] {
     use hmac::{Hmac, Mac};
     let mut m = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key).expect("any length");
@@ -543,6 +559,20 @@ mod tests {
                     Ok(Sender::Initiator)
                 );
                 assert_eq!(wire, vec![7u8; 16]);
+                // RC4 tokens may come GSS-framed.
+                if etype == ETYPE_RC4_HMAC {
+                    let mut wire = vec![6u8; 24];
+                    let av = tx.wrap_dce(Sender::Acceptor, 11, &before, &mut wire, &after);
+                    let mut body =
+                        super::super::spnego::tests::der(0x06, super::super::spnego::OID_KRB5);
+                    body.extend_from_slice(&av);
+                    let framed = super::super::spnego::tests::der(0x60, &body);
+                    assert_eq!(
+                        rx.unwrap_dce(&framed, &before, &mut wire, &after),
+                        Ok(Sender::Acceptor)
+                    );
+                    assert_eq!(wire, vec![6u8; 24]);
+                }
                 // Truncated tokens are errors.
                 for cut in [0, 1, 15, av.len() - 1] {
                     let mut w = wire.clone();
