@@ -26,5 +26,9 @@ fuzz_target!(|data: &[u8]| {
         let mut buf = stub.to_vec();
         let _ = ctx.unwrap_dce(av, &stub[..stub.len().min(24)], &mut buf, &[]);
         let _ = ctx.verify_dce(av, &[], stub, &[]);
+        let mut tok = data.to_vec();
+        if let Ok((_, r)) = ctx.unwrap_token(&mut tok) {
+            assert!(r.end <= tok.len() && r.start <= r.end);
+        }
     }
 });

@@ -388,6 +388,97 @@ impl GssContext {
         }
     }
 
+    /// A whole wrap token in one buffer (GSS-API use outside DCE-RPC): RFC 4121 (header,
+    /// then the body rotated right by RRC; sealed or integrity-only) or RFC 4757 (GSS-framed
+    /// RC4 token followed by the encrypted data and its 1-byte pad). Unwraps in place and
+    /// returns the sender and where the plaintext lies in `token`.
+    pub fn unwrap_token(
+        &mut self,
+        token: &mut [u8],
+    ) -> Result<(Sender, std::ops::Range<usize>), GssError> {
+        let r = self.unwrap_token_inner(token);
+        self.count(r)
+    }
+
+    fn unwrap_token_inner(
+        &mut self,
+        token: &mut [u8],
+    ) -> Result<(Sender, std::ops::Range<usize>), GssError> {
+        if token.len() > MAX_TOKEN {
+            return Err(GssError::Malformed);
+        }
+        let start = token.len() - strip_framing(token).len();
+        let (_, tok) = token.split_at_mut(start);
+        if tok.get(..2) == Some(&TOK_WRAP_RC4[..]) {
+            if tok.len() < RC4_TOKEN + 1 {
+                return Err(GssError::Malformed);
+            }
+            let (hdr, data) = tok.split_at_mut(RC4_TOKEN);
+            let sender = self.unwrap_rc4_dce(hdr, &[], data, &[])?;
+            // RFC 1964 pads to the 1-byte RC4 "block": one pad byte of value 1.
+            let pad = usize::from(*data.last().unwrap_or(&0));
+            if pad == 0 || pad > data.len() {
+                return Err(GssError::Malformed);
+            }
+            return Ok((
+                sender,
+                start + RC4_TOKEN..start + RC4_TOKEN + data.len() - pad,
+            ));
+        }
+        if tok.get(..2) != Some(&TOK_WRAP_CFX[..]) || tok.len() < CFX_HEADER + AES_MAC {
+            return Err(GssError::Malformed);
+        }
+        let (h, body) = tok.split_at_mut(CFX_HEADER);
+        let hdr: [u8; 16] = (&*h).try_into().map_err(|_| GssError::Malformed)?;
+        if hdr[3] != 0xff {
+            return Err(GssError::Malformed);
+        }
+        let flags = hdr[2];
+        let ec = u16::from_be_bytes([hdr[4], hdr[5]]) as usize;
+        let rrc = u16::from_be_bytes([hdr[6], hdr[7]]) as usize;
+        let n = body.len();
+        body.rotate_left(rrc % n);
+        let sender = if flags & FLAG_SENT_BY_ACCEPTOR != 0 {
+            Sender::Acceptor
+        } else {
+            Sender::Initiator
+        };
+        let acc = flags & FLAG_ACCEPTOR_SUBKEY != 0;
+        let base = start + CFX_HEADER;
+        if flags & FLAG_SEALED != 0 {
+            let usage = if sender == Sender::Acceptor {
+                USAGE_ACCEPTOR_SEAL
+            } else {
+                USAGE_INITIATOR_SEAL
+            };
+            if n < AES_CONF + ec + CFX_HEADER + AES_MAC {
+                return Err(GssError::Malformed);
+            }
+            let range = self.usage_keys(acc, usage)?.decrypt_in_place(body)?;
+            // Plaintext = data | filler(ec) | header copy.
+            let end = range
+                .end
+                .checked_sub(ec + CFX_HEADER)
+                .ok_or(GssError::Malformed)?;
+            Ok((sender, base + range.start..base + end))
+        } else {
+            let usage = if sender == Sender::Acceptor {
+                USAGE_ACCEPTOR_SIGN
+            } else {
+                USAGE_INITIATOR_SIGN
+            };
+            let data_len = n.checked_sub(ec).ok_or(GssError::Malformed)?;
+            let mut zeroed = hdr;
+            zeroed[4..8].fill(0);
+            let (data, cksum) = body.split_at(data_len);
+            let uk = self.usage_keys(acc, usage)?;
+            if uk.checksum(&[data, &zeroed]) != cksum {
+                return Err(GssError::Checksum);
+            }
+            Ok((sender, base..base + data_len))
+        }
+    }
+
     /// Seal `data` in place the way the sender would and return the auth_value (tests and
     /// fuzz seeds build DCE traffic with it). AES: EC 16, RRC 28, as Windows does.
     pub fn wrap_dce(
@@ -634,5 +725,67 @@ mod tests {
             r.verify_dce(&tok[..10], &[], data, &[]),
             Err(GssError::Malformed)
         );
+    }
+    #[test]
+    fn contiguous_tokens_rfc4121_and_rfc4757() {
+        // RFC 4121 sealed token, rotated by RRC only (not RRC + EC as in DCE).
+        let key = Key::new(ETYPE_AES256, &[8; 32]).unwrap();
+        let mut c = GssContext::new(key.clone(), None, None);
+        let plain = b"a sealed LDAP SASL buffer";
+        let ec = 5usize;
+        let mut hdr = [0u8; 16];
+        hdr[..2].copy_from_slice(&TOK_WRAP_CFX);
+        hdr[2] = FLAG_SEALED;
+        hdr[3] = 0xff;
+        hdr[4..6].copy_from_slice(&(ec as u16).to_be_bytes());
+        hdr[15] = 1;
+        let mut inner = plain.to_vec();
+        inner.extend_from_slice(&[0xff; 5]);
+        inner.extend_from_slice(&hdr);
+        let mut body = UsageKeys::new(&key, USAGE_INITIATOR_SEAL)
+            .unwrap()
+            .encrypt(&[1; 16], &inner);
+        body.rotate_right(28);
+        hdr[6..8].copy_from_slice(&28u16.to_be_bytes());
+        let mut tok = hdr.to_vec();
+        tok.extend_from_slice(&body);
+        let (who, r) = c.unwrap_token(&mut tok).unwrap();
+        assert_eq!((who, &tok[r]), (Sender::Initiator, &plain[..]));
+        // Integrity-only wrap token: data || checksum(EC = 12), rotated by RRC.
+        let mut hdr = [0u8; 16];
+        hdr[..2].copy_from_slice(&TOK_WRAP_CFX);
+        hdr[2] = FLAG_SENT_BY_ACCEPTOR;
+        hdr[3] = 0xff;
+        let ck = UsageKeys::new(&key, USAGE_ACCEPTOR_SIGN)
+            .unwrap()
+            .checksum(&[plain, &hdr]);
+        hdr[4..6].copy_from_slice(&12u16.to_be_bytes());
+        hdr[6..8].copy_from_slice(&12u16.to_be_bytes());
+        let mut body = plain.to_vec();
+        body.extend_from_slice(&ck);
+        body.rotate_right(12);
+        let mut tok = hdr.to_vec();
+        tok.extend_from_slice(&body);
+        let mut bad = tok.clone();
+        let (who, r) = c.unwrap_token(&mut tok).unwrap();
+        assert_eq!((who, &tok[r]), (Sender::Acceptor, &plain[..]));
+        bad[20] ^= 1;
+        assert_eq!(c.unwrap_token(&mut bad), Err(GssError::Checksum));
+        // RFC 4757: GSS-framed RC4 token, data padded with one 0x01.
+        let rc4 = Key::new(ETYPE_RC4_HMAC, &[9; 16]).unwrap();
+        let mut tx = GssContext::new(rc4.clone(), None, None);
+        let mut rx = GssContext::new(rc4, None, None);
+        let mut data = plain.to_vec();
+        data.push(1);
+        let av = tx.wrap_dce(Sender::Initiator, 3, &[], &mut data, &[]);
+        let mut body = super::super::spnego::tests::der(0x06, super::super::spnego::OID_KRB5);
+        body.extend_from_slice(&av);
+        body.extend_from_slice(&data);
+        let mut tok = super::super::spnego::tests::der(0x60, &body);
+        let (who, r) = rx.unwrap_token(&mut tok).unwrap();
+        assert_eq!((who, &tok[r]), (Sender::Initiator, &plain[..]));
+        for cut in [0, 5, 20, 40] {
+            assert!(rx.unwrap_token(&mut tok.clone()[..cut].to_vec()).is_err());
+        }
     }
 }
