@@ -670,11 +670,12 @@ mod tests {
         let m = authenticate(f, &lm, &nt, &unhex("7452ca55c225a1ca04b48fae32cf56fc"));
         let k = verify(&challenge(f), &auth_of(&m), &key("Password")).unwrap();
         assert_eq!(k.exported_session_key(), [0x55; 16]);
-        // LM_KEY: KXKEY b09e379f7fbecb1eaf0afdcb0383c8a0 (4.2.2.1.3). Check the derivation by
-        // encrypting 5555... with it and decrypting back through verify.
+        // LM_KEY: KXKEY b09e379f7fbecb1eaf0afdcb0383c8a0 (4.2.2.1.3); 5555... under it is the
+        // EncryptedRandomSessionKey 4cd7bb57... (4.2.2.2.3), which verify opens again.
         let f = 0xe280_8235 | flags::LM_KEY;
         let mut enc = [0x55u8; 16];
         rc4_once(&unhex("b09e379f7fbecb1eaf0afdcb0383c8a0"), &mut enc);
+        assert_eq!(enc.to_vec(), unhex("4cd7bb57d697ef9b549f02b8f9b37864"));
         let m = authenticate(f, &lm, &nt, &enc);
         let k = verify(&challenge(f), &auth_of(&m), &key("Password")).unwrap();
         assert_eq!(k.exported_session_key(), [0x55; 16]);
