@@ -238,7 +238,18 @@ pub struct KeyRing {
     pub keytab: Vec<KeytabKey>,
     pub smb3: Vec<Smb3SessionKey>,
     flag_count: usize,
+    /// Kerberos keys derived from passwords (PBKDF2 costs milliseconds, and every AP-REQ
+    /// for the same service needs the same ones), shared by the clones of the ring.
+    pub(crate) derived: DerivedKeys,
 }
+
+/// Cache of string-to-key results: (index in `ntlm`, etype, salt) → key bytes (None when
+/// the derivation does not apply). Bounded by [`MAX_DERIVED`].
+pub(crate) type DerivedKeys =
+    std::sync::Arc<std::sync::Mutex<crate::FastMap<(usize, i32, Vec<u8>), Option<Secret>>>>;
+
+/// Derived keys cached per ring.
+pub const MAX_DERIVED: usize = 4096;
 
 /// NTOWFv1: MD4 of the UTF-16LE password.
 pub fn nt_hash_of(password: &[u8]) -> [u8; 16] {

@@ -228,7 +228,7 @@ fn open_ticket(
     // Passwords: RC4's key is the NT hash; AES needs the salt, guessed from the service
     // principal (a computer account's salt, then the principal's default salt).
     let mut tries = 0;
-    for k in &ring.ntlm {
+    for (idx, k) in ring.ntlm.iter().enumerate() {
         let key = if etype == crypto::ETYPE_RC4_HMAC {
             Key::new(etype, k.nt_hash.expose())
         } else {
@@ -257,7 +257,7 @@ fn open_ticket(
             if tries > MAX_PASSWORD_TRIES {
                 return Err(KerberosError::NoKey);
             }
-            if let Some(key) = crypto::string_to_key(etype, pw.expose(), &salt, None)
+            if let Some(key) = derive_cached(ring, idx, etype, pw.expose(), &salt)
                 && let Some(t) = try_key(&key)
             {
                 return Ok((t, k.source, k.origin.clone()));
@@ -284,6 +284,33 @@ pub fn gss_context(req: &ApReqInfo, rep: Option<&ApRepInfo>) -> gss::GssContext 
         req.subkey.clone(),
         rep.and_then(|r| r.subkey.clone()),
     )
+}
+
+/// String-to-key through the ring's cache (a poisoned lock just skips the cache).
+fn derive_cached(
+    ring: &KeyRing,
+    idx: usize,
+    etype: i32,
+    password: &[u8],
+    salt: &[u8],
+) -> Option<Key> {
+    let id = (idx, etype, salt.to_vec());
+    if let Ok(cache) = ring.derived.lock()
+        && let Some(hit) = cache.get(&id)
+    {
+        return hit.as_ref().and_then(|s| Key::new(etype, s.expose()));
+    }
+    let key = crypto::string_to_key(etype, password, salt, None);
+    if let Ok(mut cache) = ring.derived.lock()
+        && cache.len() < crate::auth::keys::MAX_DERIVED
+    {
+        cache.insert(
+            id,
+            key.as_ref()
+                .map(|k| crate::auth::keys::Secret::new(k.expose().to_vec())),
+        );
+    }
+    key
 }
 
 /// What decrypting an AP-REP revealed.
@@ -557,6 +584,12 @@ pub(crate) mod tests {
         let info = ApReqInfo::decrypt(&b.ap_req, &ring).unwrap();
         assert_eq!(info.source, KeySource::Password);
         assert_eq!(info.origin.to_string(), "k:2");
+        // The derived keys are cached: the next AP-REQ for the service costs no PBKDF2.
+        let cached = ring.derived.lock().unwrap().len();
+        assert!(cached >= 2, "{cached}");
+        let again = ApReqInfo::decrypt(&b.ap_req, &ring.clone()).unwrap();
+        assert_eq!(again.session_key, info.session_key);
+        assert_eq!(ring.derived.lock().unwrap().len(), cached);
         // RC4: the NT hash (here of the empty password: a Zerologon'd DC).
         let service = crypto::string_to_key(ETYPE_RC4_HMAC, b"", b"", None).unwrap();
         let b = build(&service, ETYPE_RC4_HMAC);
