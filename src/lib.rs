@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod args;
+pub mod auth;
 pub mod capture;
 pub mod dcerpc;
 pub mod detect;

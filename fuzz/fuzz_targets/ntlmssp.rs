@@ -4,7 +4,7 @@
 //! names stay within their bound, and that a message found by the scan parses the same when
 //! handed over directly from its signature.
 use libfuzzer_sys::fuzz_target;
-use rpcsift::smb::ntlmssp::{MAX_FIELD_CHARS, SIGNATURE, find_authenticate, parse_authenticate};
+use rpcsift::auth::ntlmssp::{MAX_FIELD_CHARS, SIGNATURE, find_authenticate, parse_authenticate};
 
 fuzz_target!(|data: &[u8]| {
     let direct = parse_authenticate(data);

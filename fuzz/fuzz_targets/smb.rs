@@ -4,7 +4,7 @@
 //! directions alternate, and a one-byte chunk 0xff is a gap instead of data. Checks that
 //! every pipe byte handed out is counted and that buffering stays within its bounds.
 use libfuzzer_sys::fuzz_target;
-use rpcsift::smb::ntlmssp::MAX_FIELD_CHARS;
+use rpcsift::auth::ntlmssp::MAX_FIELD_CHARS;
 use rpcsift::smb::{
     MAX_DEFERRED_BYTES, MAX_MESSAGE_LEN, MAX_NAME_LEN, PEEK_LEN, PipeEvent, SmbConn, SmbCounters,
 };

@@ -2,7 +2,7 @@
 //! association (bind, alter_context and auth3 carry the tokens), else the SMB session's.
 //!
 //! * NTLM: the AUTHENTICATE_MESSAGE travels in clear and names the user, domain and
-//!   workstation (parsed by [`crate::smb::ntlmssp`]).
+//!   workstation (parsed by [`crate::auth::ntlmssp`]).
 //! * Kerberos: the AP-REQ names the server (the ticket's service principal) in clear, but
 //!   the client principal is inside the ticket's encrypted part and the encrypted
 //!   authenticator. Without the service key it cannot be read, so a Kerberos call has
@@ -10,9 +10,9 @@
 //!   (`pvno` 5, `msg-type` 14, RFC 4120 5.5.1), bare (as Windows puts it in SPNEGO's
 //!   mechToken) or inside a GSS-API InitialContextToken.
 
+use crate::auth::ntlmssp::{self, NtlmUser};
 use crate::capture::Timestamp;
 use crate::dcerpc::pdu::{self, Pdu};
-use crate::smb::ntlmssp::{self, NtlmUser};
 use smol_str::SmolStr;
 
 /// Entries kept per association (re-authentications are rare).

@@ -14,7 +14,6 @@
 //! pending) or by command, MID, PID, UID and TID (SMB1).
 
 use super::framing::{FrameSink, Framer, Tag};
-use super::ntlmssp::{self, NtlmUser, SessionAuth};
 use super::records::{
     self as rec, FSCTL_PIPE_TRANSCEIVE, FileId, Protocol, RecordError, SMB_COM_CLOSE,
     SMB_COM_NT_CREATE_ANDX, SMB_COM_OPEN_ANDX, SMB_COM_READ_ANDX, SMB_COM_SESSION_SETUP_ANDX,
@@ -29,6 +28,7 @@ use super::{
     MAX_ANDX_CHAIN, MAX_COMPOUND_CHAIN, MAX_DEFERRED_BYTES, MAX_OPEN_FILES, MAX_PENDING,
     MAX_SESSIONS, MAX_TREES, PipeContext, PipeEvent, PipeKey, SmbCounters,
 };
+use crate::auth::ntlmssp::{self, NtlmUser, SessionAuth};
 use crate::capture::Timestamp;
 use smol_str::SmolStr;
 use std::collections::VecDeque;

@@ -41,7 +41,6 @@
 
 pub mod conn;
 mod framing;
-pub mod ntlmssp;
 pub mod records;
 mod table;
 mod zeek_fid;
@@ -169,8 +168,8 @@ pub struct PipeContext {
     pub tree: Option<SmolStr>,
     /// Who the session authenticated as, when its session setup carried an NTLMSSP
     /// AUTHENTICATE_MESSAGE in clear (SMB1 without extended security: account and domain).
-    pub user: Option<ntlmssp::NtlmUser>,
-    /// The session logged on with Kerberos (no account visible: see [`ntlmssp::SessionAuth`]).
+    pub user: Option<crate::auth::ntlmssp::NtlmUser>,
+    /// The session logged on with Kerberos (no account visible: see [`crate::auth::ntlmssp::SessionAuth`]).
     pub kerberos: bool,
 }
 

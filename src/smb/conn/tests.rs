@@ -961,7 +961,7 @@ fn contexts(conv: &[(usize, Vec<u8>)]) -> (SmbConn, SmbCounters, Vec<(PipeKey, P
 
 #[test]
 fn smb2_pipe_carries_tree_user_and_dialect() {
-    use crate::smb::ntlmssp::tests::{authenticate, spnego_resp};
+    use crate::auth::ntlmssp::tests::{authenticate, spnego_resp};
     let auth = spnego_resp(&authenticate("alice", "CORP", "WS01", true));
     let conv = vec![
         (0, smb2_negotiate(false)),
@@ -1023,7 +1023,7 @@ fn smb2_dialect_2_is_not_smb3_and_user_unknown_without_auth() {
 
 #[test]
 fn smb1_session_user_extended_and_plain() {
-    use crate::smb::ntlmssp::tests::{authenticate, spnego_resp};
+    use crate::auth::ntlmssp::tests::{authenticate, spnego_resp};
     for unicode in [false, true] {
         // Extended security: the AUTHENTICATE leg carries the UID the server gave.
         let blob = spnego_resp(&authenticate("bob", "LAB", "PC7", unicode));
