@@ -166,6 +166,9 @@ fn main() {
 }
 
 fn calls(a: CallsArgs) -> Result<i32> {
+    if a.format == Format::Parquet && a.output.is_none() {
+        anyhow::bail!("--format parquet needs -o FILE (a Parquet file is not a stream)");
+    }
     if let Some(n) = a.threads {
         // Ignore the error if a pool already exists.
         let _ = rayon::ThreadPoolBuilder::new()
@@ -206,6 +209,11 @@ fn calls(a: CallsArgs) -> Result<i32> {
     let stamp = output::zeek_stamp_now();
     let runs = std::mem::take(&mut run.runs);
     let written = match &a.output {
+        Some(p) if a.format == Format::Parquet => {
+            output::parquet::write_calls(p, runs, &run.records, a.zeek_compat)
+                .map(|_| ())
+                .map_err(std::io::Error::other)
+        }
         Some(p) => {
             let f =
                 std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
@@ -412,6 +420,8 @@ enum DetectFormat {
     Text,
     /// One JSON object per hit, one per line.
     Json,
+    /// The JSON fields as a typed Parquet table (needs -o FILE; schema in the README).
+    Parquet,
 }
 
 #[derive(clap::Args)]
@@ -504,6 +514,9 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
             .num_threads(n.max(1))
             .build_global();
     }
+    if a.format == Some(DetectFormat::Parquet) && a.output.is_none() {
+        anyhow::bail!("--format parquet needs -o FILE (a Parquet file is not a stream)");
+    }
     let (det, rejected) = make_detector(a.indicators, &a.sigma)?;
     let set = det.set;
     let files = rpcsift::capture::collect_capture_paths(&a.paths).context("listing captures")?;
@@ -534,10 +547,17 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
         match format {
             DetectFormat::Text => detect::write_text(w, &hits)?,
             DetectFormat::Json => detect::write_json(w, &hits)?,
+            // Written to its file below, never to a stream.
+            DetectFormat::Parquet => {
+                return Err(std::io::Error::other("--format parquet needs -o FILE"));
+            }
         }
         w.flush()
     };
     match &a.output {
+        Some(p) if format == DetectFormat::Parquet => {
+            output::parquet::write_hits(p, &hits)?;
+        }
         Some(p) => {
             let f =
                 std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
