@@ -625,7 +625,7 @@ fn encode_str(out: &mut Vec<u8>, s: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn take<'a, const N: usize>(row: &mut &'a [u8]) -> Result<[u8; N], String> {
+fn take<const N: usize>(row: &mut &[u8]) -> Result<[u8; N], String> {
     let (head, rest) = row
         .split_first_chunk::<N>()
         .ok_or_else(|| "encoded row ends early".to_string())?;

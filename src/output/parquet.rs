@@ -28,10 +28,10 @@ pub struct ParquetWriter<W: Write + Send, T: 'static> {
     written: u64,
 }
 
-fn properties(table: tables::Table) -> WriterProperties {
+fn properties(table: tables::Table, row_group_rows: usize) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_row_count(Some(row_group_rows.max(1)))
         .set_created_by(format!("rpcsift {}", env!("CARGO_PKG_VERSION")))
         .set_key_value_metadata(Some(vec![
             KeyValue::new(
@@ -44,8 +44,14 @@ fn properties(table: tables::Table) -> WriterProperties {
 }
 
 impl<W: Write + Send, T> ParquetWriter<W, T> {
-    fn new(out: W, rows: TableBuilder<T>, table: tables::Table) -> Result<Self, ParquetError> {
-        let writer = ArrowWriter::try_new(out, rows.schema(), Some(properties(table)))?;
+    fn new(
+        out: W,
+        rows: TableBuilder<T>,
+        table: tables::Table,
+        row_group_rows: usize,
+    ) -> Result<Self, ParquetError> {
+        let props = properties(table, row_group_rows);
+        let writer = ArrowWriter::try_new(out, rows.schema(), Some(props))?;
         Ok(ParquetWriter {
             writer,
             rows,
@@ -97,6 +103,7 @@ impl<W: Write + Send> ParquetWriter<W, Record> {
             out,
             tables::calls_builder(zeek_compat),
             tables::Table::Calls,
+            ROW_GROUP_ROWS,
         )
     }
 }
@@ -104,7 +111,12 @@ impl<W: Write + Send> ParquetWriter<W, Record> {
 impl<W: Write + Send> ParquetWriter<W, Hit> {
     /// A `hits` table.
     pub fn hits(out: W) -> Result<Self, ParquetError> {
-        Self::new(out, tables::hits_builder(), tables::Table::Hits)
+        Self::new(
+            out,
+            tables::hits_builder(),
+            tables::Table::Hits,
+            ROW_GROUP_ROWS,
+        )
     }
 }
 
@@ -137,4 +149,50 @@ pub fn write_hits(path: &Path, hits: &[Hit]) -> Result<u64, ParquetError> {
         w.push(h)?;
     }
     Ok(w.finish()?.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    /// Rows cross batches and row groups in order, and read back as written.
+    #[test]
+    fn rows_in_several_batches_and_row_groups() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/impacket");
+        let files = crate::capture::collect_capture_paths(&[p]).expect("captures");
+        let run = crate::engine::run(&files, &crate::engine::Options::default());
+        assert!(run.records.len() > 50, "{}", run.records.len());
+        // More rows than one batch, in row groups of 1000.
+        let n = BATCH_ROWS + 1500;
+        let mut w = ParquetWriter::new(
+            Vec::new(),
+            tables::calls_builder(false),
+            tables::Table::Calls,
+            1000,
+        )
+        .expect("writer");
+        for r in run.records.iter().cycle().take(n) {
+            w.push(r).expect("push");
+        }
+        let (bytes, written) = w.finish().expect("finish");
+        assert_eq!(written, n as u64);
+        let path = std::env::temp_dir().join(format!("rpcsift-rg-{}.parquet", std::process::id()));
+        std::fs::write(&path, bytes).expect("write");
+        let file = File::open(&path).expect("open");
+        let _ = std::fs::remove_file(&path);
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).expect("read");
+        assert_eq!(reader.metadata().num_row_groups(), n.div_ceil(1000));
+        let want: Vec<_> = run.records.iter().cycle().take(n).cloned().collect();
+        let want = tables::calls_batch(&want, false).expect("batch");
+        let mut at = 0;
+        for got in reader.build().expect("reader") {
+            let got = got.expect("batch");
+            let w = want.slice(at, got.num_rows());
+            assert_eq!(got.schema().fields(), w.schema().fields());
+            assert_eq!(got.columns(), w.columns(), "rows from {at}");
+            at += got.num_rows();
+        }
+        assert_eq!(at, n);
+    }
 }
