@@ -465,36 +465,23 @@ fn make_detector(
     indicators: Option<rpcsift::detect::indicators::IndicatorSet>,
     sigma_paths: &[PathBuf],
 ) -> Result<(rpcsift::detect::Detector, usize)> {
-    use rpcsift::detect::{Detector, indicators::IndicatorSet, sigma};
-    for p in sigma_paths {
-        if !p.exists() {
-            anyhow::bail!("Sigma rule path {} does not exist", p.display());
+    use rpcsift::detect::{LoadError, load_detector};
+    match load_detector(indicators, sigma_paths) {
+        Ok(l) => {
+            for e in &l.rejected {
+                eprintln!("rpcsift: sigma: {e}");
+            }
+            Ok((l.detector, l.rejected.len()))
+        }
+        Err(e) => {
+            if let LoadError::NoUsableRule { errors, .. } = &e {
+                for m in errors {
+                    eprintln!("rpcsift: sigma: {m}");
+                }
+            }
+            Err(e.into())
         }
     }
-    let loaded = sigma::load_paths(sigma_paths);
-    for e in &loaded.errors {
-        eprintln!("rpcsift: sigma: {e}");
-    }
-    if !sigma_paths.is_empty() && loaded.rules.is_empty() && indicators.is_none() {
-        anyhow::bail!(
-            "no usable Sigma rule in {} file(s) ({} rejected)",
-            loaded.files,
-            loaded.errors.len()
-        );
-    }
-    let set = match (indicators, sigma_paths.is_empty()) {
-        (Some(s), _) => Some(s),
-        (None, true) => Some(IndicatorSet::Improved),
-        (None, false) => None,
-    };
-    let rejected = loaded.errors.len();
-    Ok((
-        Detector {
-            set,
-            rules: loaded.rules,
-        },
-        rejected,
-    ))
 }
 
 /// Write the Navigator layer for `hits` to `path`.
