@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import pyarrow as pa
 
 from . import _native
-from ._native import SCHEMA_VERSION, RpcsiftError, RpcsiftWarning
+from ._native import SCHEMA_VERSION, RpcsiftError, RpcsiftWarning, is_capture_name
 
 __version__: str = _native.VERSION
 
@@ -33,6 +33,7 @@ __all__ = [
     "calls_schema",
     "hits_schema",
     "summary",
+    "is_capture_name",
     "RpcsiftError",
     "RpcsiftWarning",
     "SCHEMA_VERSION",

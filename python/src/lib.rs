@@ -210,12 +210,19 @@ fn hits_schema(py: Python<'_>) -> PyResult<Bound<'_, PyBytes>> {
     Ok(PyBytes::new(py, &b))
 }
 
+/// Whether a file name looks like a capture (what a directory search picks up).
+#[pyfunction]
+fn is_capture_name(name: &str) -> bool {
+    rpcsift::capture::files::is_capture_name(name)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(calls, m)?)?;
     m.add_function(wrap_pyfunction!(detect, m)?)?;
     m.add_function(wrap_pyfunction!(calls_schema, m)?)?;
     m.add_function(wrap_pyfunction!(hits_schema, m)?)?;
+    m.add_function(wrap_pyfunction!(is_capture_name, m)?)?;
     m.add("RpcsiftError", m.py().get_type::<RpcsiftError>())?;
     m.add("RpcsiftWarning", m.py().get_type::<RpcsiftWarning>())?;
     m.add("SCHEMA_VERSION", tables::SCHEMA_VERSION)?;
