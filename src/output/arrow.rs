@@ -369,6 +369,24 @@ pub fn micros(secs: f64) -> Option<i64> {
     (us.is_finite() && us >= i64::MIN as f64 && us < i64::MAX as f64).then_some(us as i64)
 }
 
+/// Whether `v` can go into a column of `kind` (null always can: non-nullable columns are
+/// checked when the batch is made).
+fn fits(kind: Kind, v: &Value<'_>) -> bool {
+    matches!(
+        (kind, v),
+        (_, Value::Null)
+            | (Kind::Utf8, Value::Str(_) | Value::String(_))
+            | (Kind::UInt16, Value::U16(_))
+            | (Kind::UInt32, Value::U32(_))
+            | (Kind::UInt64, Value::U64(_))
+            | (Kind::Float64, Value::F64(_))
+            | (Kind::Bool, Value::Bool(_))
+            | (Kind::TimeUs, Value::Time(_))
+            | (Kind::StrList, Value::StrList(_))
+            | (Kind::Techniques, Value::Techniques(_))
+    )
+}
+
 impl Builder {
     fn new(kind: Kind) -> Builder {
         match kind {
@@ -500,21 +518,31 @@ impl<T> TableBuilder<T> {
 
     /// Append one row given as its column values, in column order (extra values past the
     /// table's columns are ignored).
+    /// All or nothing: a row with a value of the wrong type, or too few values, appends
+    /// nothing (the columns stay the same length).
     fn push_values<'a>(
         &mut self,
         values: impl IntoIterator<Item = Value<'a>>,
     ) -> Result<(), ArrowError> {
-        let mut n = 0;
-        for ((b, c), v) in self.builders.iter_mut().zip(self.columns).zip(values) {
-            b.push(&v)
-                .map_err(|e| ArrowError::InvalidArgumentError(format!("column {}: {e}", c.name)))?;
-            n += 1;
-        }
-        if n != self.columns.len() {
+        let values: Vec<Value<'a>> = values.into_iter().take(self.columns.len()).collect();
+        if values.len() != self.columns.len() {
             return Err(ArrowError::InvalidArgumentError(format!(
-                "row has {n} values for {} columns",
+                "row has {} values for {} columns",
+                values.len(),
                 self.columns.len()
             )));
+        }
+        for (c, v) in self.columns.iter().zip(&values) {
+            if !fits(c.kind, v) {
+                return Err(ArrowError::InvalidArgumentError(format!(
+                    "column {}: value {v:?} does not fit its type",
+                    c.name
+                )));
+            }
+        }
+        for ((b, c), v) in self.builders.iter_mut().zip(self.columns).zip(&values) {
+            b.push(v)
+                .map_err(|e| ArrowError::InvalidArgumentError(format!("column {}: {e}", c.name)))?;
         }
         self.rows += 1;
         Ok(())
@@ -867,7 +895,23 @@ mod tests {
         }
         let mut b = calls_builder(false);
         assert!(b.push_encoded(&[99]).is_err());
-        // A valid value of the wrong type for its column.
+        // A valid value of the wrong type for its column, after good ones: nothing of the
+        // row is kept, and the builder goes on.
+        let rec = record(Some(all_some_extra()));
+        let at = CALL_COLUMNS
+            .iter()
+            .position(|c| c.name == "encrypted")
+            .expect("column");
+        let mut bad = Vec::new();
+        encode_row(&CALL_COLUMNS[..at], &rec, &mut bad).expect("encode");
+        bad.extend_from_slice(&[T_U16, 1, 0]);
+        encode_row(&CALL_COLUMNS[at + 1..], &rec, &mut bad).expect("encode");
+        let mut b = calls_builder(false);
+        let err = b.push_encoded(&bad).expect_err("u16 in a bool column");
+        assert!(err.to_string().contains("column encrypted"), "{err}");
+        assert!(b.is_empty());
+        b.push_encoded(&row).expect("good row");
+        assert_eq!(b.finish().expect("batch").num_rows(), 1);
         let mut b = calls_builder(true);
         assert!(b.push_encoded(&[T_TRUE; 10]).is_err());
     }
