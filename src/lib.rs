@@ -7,6 +7,7 @@
 //! (`--zeek-compat`), kept apart from the accurate path. `engine` glues them per file.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod args;
 pub mod auth;
 pub mod capture;

@@ -166,6 +166,9 @@ fn main() {
 }
 
 fn calls(a: CallsArgs) -> Result<i32> {
+    if a.format == Format::Parquet && a.output.is_none() {
+        anyhow::bail!("--format parquet needs -o FILE (a Parquet file is not a stream)");
+    }
     if let Some(n) = a.threads {
         // Ignore the error if a pool already exists.
         let _ = rayon::ThreadPoolBuilder::new()
@@ -203,11 +206,18 @@ fn calls(a: CallsArgs) -> Result<i32> {
     let total = run.record_count();
     let stamp = output::zeek_stamp_now();
     let runs = std::mem::take(&mut run.runs);
-    let written = open_output(a.output.as_deref()).and_then(|out| {
-        let mut w = Writer::new(out, a.format, stamp);
-        output::spill::merge(runs, &run.records, &mut w)?;
-        w.finish().map(|_| ()).map_err(Into::into)
-    });
+    let written = match &a.output {
+        Some(p) if a.format == Format::Parquet => {
+            output::parquet::write_calls(p, runs, &run.records, a.zeek_compat)
+                .map(|_| ())
+                .map_err(|e| anyhow::anyhow!(e))
+        }
+        _ => open_output(a.output.as_deref()).and_then(|out| {
+            let mut w = Writer::new(out, a.format, stamp);
+            output::spill::merge(runs, &run.records, &mut w)?;
+            w.finish().map(|_| ()).map_err(Into::into)
+        }),
+    };
     if let Some(d) = spill_dir {
         let _ = std::fs::remove_dir(d);
     }
@@ -436,6 +446,8 @@ enum DetectFormat {
     Text,
     /// One JSON object per hit, one per line.
     Json,
+    /// The JSON fields as a typed Parquet table (needs -o FILE; schema in the README).
+    Parquet,
 }
 
 #[derive(clap::Args)]
@@ -479,36 +491,23 @@ fn make_detector(
     indicators: Option<rpcsift::detect::indicators::IndicatorSet>,
     sigma_paths: &[PathBuf],
 ) -> Result<(rpcsift::detect::Detector, usize)> {
-    use rpcsift::detect::{Detector, indicators::IndicatorSet, sigma};
-    for p in sigma_paths {
-        if !p.exists() {
-            anyhow::bail!("Sigma rule path {} does not exist", p.display());
+    use rpcsift::detect::{LoadError, load_detector};
+    match load_detector(indicators, sigma_paths) {
+        Ok(l) => {
+            for e in &l.rejected {
+                eprintln!("rpcsift: sigma: {e}");
+            }
+            Ok((l.detector, l.rejected.len()))
+        }
+        Err(e) => {
+            if let LoadError::NoUsableRule { errors, .. } = &e {
+                for m in errors {
+                    eprintln!("rpcsift: sigma: {m}");
+                }
+            }
+            Err(e.into())
         }
     }
-    let loaded = sigma::load_paths(sigma_paths);
-    for e in &loaded.errors {
-        eprintln!("rpcsift: sigma: {e}");
-    }
-    if !sigma_paths.is_empty() && loaded.rules.is_empty() && indicators.is_none() {
-        anyhow::bail!(
-            "no usable Sigma rule in {} file(s) ({} rejected)",
-            loaded.files,
-            loaded.errors.len()
-        );
-    }
-    let set = match (indicators, sigma_paths.is_empty()) {
-        (Some(s), _) => Some(s),
-        (None, true) => Some(IndicatorSet::Improved),
-        (None, false) => None,
-    };
-    let rejected = loaded.errors.len();
-    Ok((
-        Detector {
-            set,
-            rules: loaded.rules,
-        },
-        rejected,
-    ))
 }
 
 /// Write the Navigator layer for `hits` to `path`.
@@ -542,6 +541,9 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
             .num_threads(n.max(1))
             .build_global();
     }
+    if a.format == Some(DetectFormat::Parquet) && a.output.is_none() {
+        anyhow::bail!("--format parquet needs -o FILE (a Parquet file is not a stream)");
+    }
     let (det, rejected) = make_detector(a.indicators, &a.sigma)?;
     let set = det.set;
     let files = rpcsift::capture::collect_capture_paths(&a.paths).context("listing captures")?;
@@ -572,14 +574,25 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
         match format {
             DetectFormat::Text => detect::write_text(w, &hits)?,
             DetectFormat::Json => detect::write_json(w, &hits)?,
+            // Written to its file below, never to a stream.
+            DetectFormat::Parquet => {
+                return Err(std::io::Error::other("--format parquet needs -o FILE"));
+            }
         }
         w.flush()
     };
-    if let Err(e) =
-        open_output(a.output.as_deref()).and_then(|mut out| write(&mut *out).map_err(Into::into))
-        && !is_broken_pipe(&e)
-    {
-        return Err(e);
+    match &a.output {
+        Some(p) if format == DetectFormat::Parquet => {
+            output::parquet::write_hits(p, &hits)?;
+        }
+        _ => {
+            if let Err(e) = open_output(a.output.as_deref())
+                .and_then(|mut out| write(&mut *out).map_err(Into::into))
+                && !is_broken_pipe(&e)
+            {
+                return Err(e);
+            }
+        }
     }
     print_errors(&run.notices);
     if !a.quiet {

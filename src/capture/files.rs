@@ -87,6 +87,19 @@ pub fn open_stdin(counter: Option<ByteCounter>) -> Box<dyn Read + Send> {
     }
 }
 
+/// A capture held in memory (e.g. bytes handed over by Python), gzip recognised by its
+/// magic bytes as for files.
+pub fn open_bytes(data: &[u8]) -> Box<dyn Read + Send + '_> {
+    if data.starts_with(&[0x1f, 0x8b]) {
+        Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            MultiGzDecoder::new(data),
+        ))
+    } else {
+        Box::new(data)
+    }
+}
+
 fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), CaptureError> {
     if depth > MAX_DIR_DEPTH {
         return Err(path_error(
@@ -243,6 +256,23 @@ mod tests {
         let mut got = Vec::new();
         let r = read_frames("f", input, &mut c, &mut n, |f| got.push(f.data.to_vec()));
         (r, got, c)
+    }
+
+    #[test]
+    fn bytes_plain_or_gzip() {
+        let pcap = simple_pcap(&[b"abc", b"defg"]);
+        for data in [pcap.clone(), gzip(&pcap)] {
+            let mut c = Counters::default();
+            let mut got = Vec::new();
+            read_frames("b", open_bytes(&data), &mut c, &mut Vec::new(), |f| {
+                got.push(f.data.to_vec())
+            })
+            .unwrap();
+            assert_eq!(got, [b"abc".to_vec(), b"defg".to_vec()]);
+        }
+        let mut out = Vec::new();
+        open_bytes(b"\x1f").read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"\x1f");
     }
 
     #[test]

@@ -31,7 +31,8 @@ pub mod shared;
 
 pub use decode::{PacketDecoder, TcpFlags, TcpSegment};
 pub use files::{
-    ByteCounter, collect_capture_paths, is_stdin, open_capture, open_capture_counted, open_stdin,
+    ByteCounter, collect_capture_paths, is_stdin, open_bytes, open_capture, open_capture_counted,
+    open_stdin,
 };
 pub use reader::{CaptureError, Frame, read_frames};
 pub use shared::Chunk;

@@ -186,6 +186,56 @@ impl Detector {
     }
 }
 
+/// Why a detector could not be set up (the messages `rpcsift detect` prints).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("Sigma rule path {0} does not exist")]
+    MissingPath(String),
+    /// Rules were asked for, none loaded, and no indicator set was chosen.
+    #[error("no usable Sigma rule in {files} file(s) ({} rejected)", errors.len())]
+    NoUsableRule { files: usize, errors: Vec<String> },
+}
+
+/// A detector and the Sigma rules it rejected (one message each).
+#[derive(Debug)]
+pub struct Loaded {
+    pub detector: Detector,
+    pub rejected: Vec<String>,
+}
+
+/// The detector `detect`, `report` and the Python package share: `indicators` (default
+/// `improved` unless Sigma rules are given) and the Sigma rules in `sigma_paths`.
+pub fn load_detector(
+    indicators: Option<IndicatorSet>,
+    sigma_paths: &[std::path::PathBuf],
+) -> Result<Loaded, LoadError> {
+    for p in sigma_paths {
+        if !p.exists() {
+            return Err(LoadError::MissingPath(p.display().to_string()));
+        }
+    }
+    let loaded = sigma::load_paths(sigma_paths);
+    let rejected: Vec<String> = loaded.errors.iter().map(|e| e.to_string()).collect();
+    if !sigma_paths.is_empty() && loaded.rules.is_empty() && indicators.is_none() {
+        return Err(LoadError::NoUsableRule {
+            files: loaded.files,
+            errors: rejected,
+        });
+    }
+    let set = match (indicators, sigma_paths.is_empty()) {
+        (Some(s), _) => Some(s),
+        (None, true) => Some(IndicatorSet::Improved),
+        (None, false) => None,
+    };
+    Ok(Loaded {
+        detector: Detector {
+            set,
+            rules: loaded.rules,
+        },
+        rejected,
+    })
+}
+
 fn base_hit(r: &Record) -> Hit {
     let x = r.extra.as_ref();
     Hit {

@@ -1,8 +1,11 @@
-//! Output: one record per call in Zeek TSV (`zeek`), Zeek JSON lines (`zeek-json`) or
-//! rpcsift JSON (`json`: Zeek's fields plus ours).
+//! Output: one record per call in Zeek TSV (`zeek`), Zeek JSON lines (`zeek-json`),
+//! rpcsift JSON (`json`: Zeek's fields plus ours) or Parquet (`parquet`: the same fields,
+//! typed, through [`arrow`] and [`parquet`]).
 
+pub mod arrow;
 pub mod escape;
 pub mod json;
+pub mod parquet;
 pub mod spill;
 
 use serde::Serialize;
@@ -109,6 +112,8 @@ pub enum Format {
     ZeekJson,
     /// Zeek's fields plus rpcsift's (uuid, opnum, status, auth, ...), one object per line.
     Json,
+    /// The `json` fields as a typed Parquet table (needs -o FILE; schema in the README).
+    Parquet,
 }
 
 /// Zeek's `dce_rpc.log` columns, in its order.
@@ -263,6 +268,11 @@ impl<W: Write> Writer<W> {
                 }
                 l.extend_from_slice(b"}\n");
                 Ok(())
+            }
+            // Not text: the record's column values, for `output::spill` on the way to
+            // `output::parquet` (which writes the file).
+            Format::Parquet => {
+                arrow::encode_row(arrow::CALL_COLUMNS, r, l).map_err(io::Error::other)
             }
         }
     }

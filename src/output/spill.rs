@@ -289,16 +289,28 @@ impl Ord for Head {
 /// Write every record, from the runs and from `memory` (sorted), in record order. Returns
 /// the number of records written.
 pub fn merge<W: Write>(
-    mut runs: Vec<Run>,
+    runs: Vec<Run>,
     memory: &[Record],
     writer: &mut Writer<W>,
+) -> io::Result<u64> {
+    let format = writer.format;
+    merge_lines(runs, memory, format, &mut |line| writer.write_line(line))
+}
+
+/// Every record's line, from the runs and from `memory` (sorted; rendered in `format`, the
+/// runs' own), handed to `sink` in record order. Returns the number of records.
+pub fn merge_lines(
+    mut runs: Vec<Run>,
+    memory: &[Record],
+    format: Format,
+    sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<u64> {
     let mut readers = Vec::with_capacity(runs.len());
     for r in &mut runs {
         readers.push(r.open()?);
     }
     let mem_source = readers.len();
-    let mut render = Writer::new(Vec::new(), writer.format, String::new());
+    let mut render = Writer::new(Vec::new(), format, String::new());
     let mut mem = memory.iter().peekable();
     let mut heap = BinaryHeap::with_capacity(readers.len() + 1);
     for (i, rd) in readers.iter_mut().enumerate() {
@@ -317,12 +329,12 @@ pub fn merge<W: Write>(
         written += 1;
         let next = if h.source == mem_source {
             if let Some(r) = mem.next() {
-                writer.write_line(render.render(r)?)?;
+                sink(render.render(r)?)?;
             }
             mem.peek().map(|r| Key::of(r))
         } else {
             let rd = &mut readers[h.source];
-            writer.write_line(rd.line())?;
+            sink(rd.line())?;
             rd.next()?
         };
         if let Some(key) = next {

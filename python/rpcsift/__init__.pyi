@@ -1,0 +1,41 @@
+"""Type stubs of the rpcsift package."""
+
+import os
+from typing import Any, Dict, Optional, Sequence, Union
+
+import pyarrow as pa
+
+__version__: str
+SCHEMA_VERSION: str
+
+PathLike = Union[str, os.PathLike[str]]
+Source = Union[PathLike, Sequence[PathLike], bytes, bytearray, memoryview]
+
+class RpcsiftError(Exception): ...
+class RpcsiftWarning(UserWarning): ...
+
+def calls(
+    source: Source,
+    *,
+    zeek_compat: bool = False,
+    zeek_ignore: bool = False,
+    verify_checksums: bool = False,
+    merge: bool = False,
+    keys: Optional[Sequence[PathLike]] = None,
+    name: str = "<bytes>",
+    strict: bool = True,
+) -> pa.Table: ...
+def detect(
+    source: Source,
+    *,
+    indicators: Optional[str] = None,
+    sigma: Optional[Union[PathLike, Sequence[PathLike]]] = None,
+    merge: bool = False,
+    keys: Optional[Sequence[PathLike]] = None,
+    name: str = "<bytes>",
+    strict: bool = True,
+) -> pa.Table: ...
+def calls_schema(zeek_compat: bool = False) -> pa.Schema: ...
+def hits_schema() -> pa.Schema: ...
+def summary(table: pa.Table) -> Dict[str, Any]: ...
+def is_capture_name(name: str) -> bool: ...

@@ -1,0 +1,103 @@
+"""Shared helpers: the project's captures and the `rpcsift` command line to compare with.
+
+The command line is taken from RPCSIFT_BIN, else from the repository's target/release or
+target/debug build; a missing binary fails the tests that need it (build it with
+`cargo build`).
+"""
+
+import json
+import math
+import os
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# captures/ holds the generated captures and, below it, captures/impacket/.
+CAPTURES = [ROOT / "captures"]
+
+
+def cli_path() -> Path:
+    env = os.environ.get("RPCSIFT_BIN")
+    if env:
+        return Path(env)
+    for profile in ("release", "debug"):
+        p = ROOT / "target" / profile / "rpcsift"
+        if p.is_file():
+            return p
+    raise FileNotFoundError(
+        "no rpcsift binary: set RPCSIFT_BIN or run `cargo build` at the repository root"
+    )
+
+
+def run_cli(*args, check=True):
+    """Run the command line; (exit code, stdout bytes, stderr text)."""
+    p = subprocess.run([str(cli_path()), *map(str, args)], capture_output=True)
+    if check and p.returncode != 0:
+        raise AssertionError(f"rpcsift {args}: exit {p.returncode}: {p.stderr.decode()}")
+    return p.returncode, p.stdout, p.stderr.decode()
+
+
+def cli_json(*args):
+    """JSON lines the command line writes for `args` (quiet), as dicts."""
+    _, out, _ = run_cli(*args, "-q")
+    return [json.loads(line) for line in out.decode().splitlines()]
+
+
+@pytest.fixture(scope="session")
+def captures():
+    for c in CAPTURES:
+        assert c.is_dir(), f"missing {c}"
+    return [str(c) for c in CAPTURES]
+
+
+def _micros(seconds: float) -> int:
+    # The writer rounds to the nearest microsecond, halves away from zero.
+    return int(math.floor(seconds * 1e6 + 0.5))
+
+
+def table_rows(table):
+    """An rpcsift Arrow table as dicts in the JSON writer's terms: times as whole
+    microseconds, `args` parsed from its JSON text, nulls as None."""
+    cols = {}
+    for field in table.schema:
+        col = table.column(field.name)
+        if pa.types.is_timestamp(field.type):
+            cols[field.name] = col.cast(pa.int64()).to_pylist()
+        elif field.name == "args":
+            cols[field.name] = [None if v is None else json.loads(v) for v in col.to_pylist()]
+        else:
+            cols[field.name] = col.to_pylist()
+    return [dict(zip(cols, vals)) for vals in zip(*cols.values())]
+
+
+def json_rows(records, schema):
+    """JSON records in the same terms, with a key for every column of `schema` (absent
+    keys as None); a JSON key that has no column fails."""
+    names = set(schema.names)
+    out = []
+    for r in records:
+        extra = set(r) - names
+        assert not extra, f"JSON keys without a column: {extra}"
+        row = {}
+        for field in schema:
+            v = r.get(field.name)
+            if v is not None and pa.types.is_timestamp(field.type):
+                v = _micros(v)
+            row[field.name] = v
+        out.append(row)
+    return out
+
+
+def assert_same_rows(table, records):
+    """`table` holds exactly `records` (CLI JSON), in order, field by field."""
+    got = table_rows(table)
+    want = json_rows(records, table.schema)
+    assert len(got) == len(want), (len(got), len(want))
+    assert want, "the captures give records"
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g == w, f"row {i}: " + ", ".join(
+            f"{k}: {g[k]!r} != {w[k]!r}" for k in g if g[k] != w[k]
+        )
