@@ -52,9 +52,14 @@ pub struct Table {
 
 /// `file at offset N: message` or `file: message`, as `rpcsift` prints after `note: `.
 pub fn note_line(n: &Notice) -> String {
+    let prefix = if n.error {
+        "rpcsift: error: "
+    } else {
+        "note: "
+    };
     match n.offset {
-        Some(o) => format!("{} at offset {o}: {}", n.file, n.message),
-        None => format!("{}: {}", n.file, n.message),
+        Some(o) => format!("{prefix}{} at offset {o}: {}", n.file, n.message),
+        None => format!("{prefix}{}: {}", n.file, n.message),
     }
 }
 
@@ -241,7 +246,9 @@ mod tests {
         assert_eq!(t.counters.files_failed, 1);
         assert_eq!(
             t.notices,
-            ["x.json: not a PCAP or PCAPNG capture (offset 0): unknown magic 7b227473"]
+            [
+                "rpcsift: error: x.json at offset 0: not a PCAP or PCAPNG capture: unknown magic 7b227473"
+            ]
         );
     }
 }

@@ -399,14 +399,7 @@ fn print_summary(c: &Counters, notices: &[Notice], records: usize) {
     const MAX_NOTICES: usize = 20;
     let notices: Vec<&Notice> = notices.iter().filter(|n| !n.error).collect();
     for n in notices.iter().take(MAX_NOTICES) {
-        match n.offset {
-            Some(o) => {
-                let _ = writeln!(e, "note: {} at offset {}: {}", n.file, o, n.message);
-            }
-            None => {
-                let _ = writeln!(e, "note: {}: {}", n.file, n.message);
-            }
-        }
+        let _ = writeln!(e, "{}", rpcsift::api::note_line(n));
     }
     if notices.len() > MAX_NOTICES {
         let _ = writeln!(
@@ -617,10 +610,7 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
             );
         }
         for n in run.notices.iter().filter(|n| !n.error).take(20) {
-            match n.offset {
-                Some(o) => eprintln!("note: {} at offset {}: {}", n.file, o, n.message),
-                None => eprintln!("note: {}: {}", n.file, n.message),
-            }
+            eprintln!("{}", rpcsift::api::note_line(n));
         }
     }
     Ok(if a.fail_on_hit && !hits.is_empty() {

@@ -74,12 +74,12 @@ def _table(
     table = pa.ipc.open_stream(ipc).read_all()
     if failed and strict:
         lines = [f"{failed} capture file(s) could not be read"]
-        lines += [f"note: {n}" for n in notes[:_MAX_NOTICES]]
+        lines += notes[:_MAX_NOTICES]
         if len(notes) > _MAX_NOTICES:
             lines.append(f"note: {len(notes) - _MAX_NOTICES} more notices not shown")
         raise RpcsiftError("\n".join(lines))
     for n in notes:
-        warnings.warn(f"note: {n}", RpcsiftWarning, stacklevel=3)
+        warnings.warn(n, RpcsiftWarning, stacklevel=3)
     meta = dict(table.schema.metadata or {})
     meta[b"rpcsift_summary"] = json.dumps(counts).encode()
     return table.replace_schema_metadata(meta)

@@ -136,7 +136,7 @@ def test_unreadable_capture_raises_or_warns(tmp_path):
     junk.write_bytes(b"this is not a capture")
     code, _, err = run_cli("calls", junk, ATSVC, check=False)
     assert code == 1
-    note = f"note: {junk}: not a PCAP or PCAPNG capture (offset 0): unknown magic 74686973"
+    note = f"rpcsift: error: {junk} at offset 0: not a PCAP or PCAPNG capture: unknown magic 74686973"
     assert note in err.splitlines()
     with pytest.raises(rpcsift.RpcsiftError) as e:
         rpcsift.calls([junk, ATSVC])
