@@ -737,3 +737,11 @@ pub fn what_ran(args: &Args) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// One line saying what a decoded call did, for any call with arguments (execution or
+/// not): `what_ran` for the execution calls, else a summary of the argument that matters
+/// (the listener host of a coercion, the hive saved, the account created, ...). None for
+/// calls that only give context.
+pub fn what(args: &Args) -> Option<String> {
+    what_ran(args)
+}
