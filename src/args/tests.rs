@@ -296,3 +296,270 @@ fn handle_table_is_bounded() {
     }
     assert_eq!(t.handles.len(), MAX_HANDLES);
 }
+
+fn handle_response(le: bool, h: &[u8; 20], status: u32) -> Vec<u8> {
+    let mut s = Stub::new(le);
+    s.handle(h).u32(status);
+    s.done()
+}
+
+#[test]
+fn registry_paths_follow_key_handles_both_orders() {
+    use rrp::tests::{HKLM, KEY, open_hklm_stub, open_key_stub, save_key_stub, set_value_stub};
+    for le in [true, false] {
+        let mut t = Tracker::new();
+        let d = t.decode(&call(
+            rrp::UUID,
+            2,
+            1,
+            le,
+            open_hklm_stub(le),
+            handle_response(le, &HKLM, 0),
+        ));
+        let Some(Args::Registry(a)) = &d.args else {
+            panic!("{d:?}")
+        };
+        assert_eq!(a.key_path.as_deref(), Some("HKLM"));
+        let d = t.decode(&call(
+            rrp::UUID,
+            15,
+            2,
+            le,
+            open_key_stub(le, &HKLM, "SAM"),
+            handle_response(le, &KEY, 0),
+        ));
+        let Some(Args::Registry(a)) = &d.args else {
+            panic!()
+        };
+        assert_eq!(a.key_path.as_deref(), Some("HKLM\\SAM"));
+        let d = t.decode(&call(
+            rrp::UUID,
+            20,
+            3,
+            le,
+            save_key_stub(le, &KEY, "..\\Temp\\x.tmp"),
+            vec![0; 4],
+        ));
+        let args = d.args.expect("args");
+        let Args::Registry(a) = &args else { panic!() };
+        assert_eq!(a.key_path.as_deref(), Some("HKLM\\SAM"));
+        assert_eq!(a.result, Some(0));
+        assert_eq!(
+            what(&args).as_deref(),
+            Some("registry key HKLM\\SAM saved to ..\\Temp\\x.tmp")
+        );
+        assert_eq!(what_ran(&args), None);
+        // A value set on a key whose open was not captured: the root is unknown, not guessed.
+        let d = t.decode(&call(
+            rrp::UUID,
+            22,
+            4,
+            le,
+            set_value_stub(le, &[9; 20], "x", 4, &1u32.to_le_bytes()),
+            vec![],
+        ));
+        let Some(Args::Registry(a)) = &d.args else {
+            panic!()
+        };
+        assert_eq!(a.key_path, None);
+        // A failed open gives no handle.
+        let mut t = Tracker::new();
+        t.decode(&call(
+            rrp::UUID,
+            2,
+            1,
+            le,
+            open_hklm_stub(le),
+            handle_response(le, &HKLM, 5),
+        ));
+        let d = t.decode(&call(
+            rrp::UUID,
+            15,
+            2,
+            le,
+            open_key_stub(le, &HKLM, "SAM"),
+            vec![],
+        ));
+        let Some(Args::Registry(a)) = &d.args else {
+            panic!()
+        };
+        assert_eq!(a.key_path.as_deref(), Some("?\\SAM"));
+    }
+}
+
+#[test]
+fn event_log_clear_names_the_log_through_its_handle() {
+    let le = true;
+    const LOG: [u8; 20] = [0, 0, 0, 0, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7];
+    let mut t = Tracker::new();
+    let mut s = Stub::new(le);
+    s.null().ustring("Security").ustring("").u32(1).u32(1);
+    t.decode(&call(
+        even::UUID,
+        7,
+        1,
+        le,
+        s.done(),
+        handle_response(le, &LOG, 0),
+    ));
+    let mut s = Stub::new(le);
+    s.handle(&LOG).null();
+    let d = t.decode(&call(even::UUID, 0, 2, le, s.done(), vec![0; 4]));
+    let args = d.args.expect("args");
+    let Args::EventLog(e) = &args else { panic!() };
+    assert_eq!(e.log_name.as_deref(), Some("Security"));
+    assert_eq!(e.log_name_from, Some("handle"));
+    assert_eq!(what(&args).as_deref(), Some("event log Security cleared"));
+}
+
+#[test]
+fn sam_groups_and_printers_and_secrets_link() {
+    let le = false;
+    use samr::tests::{ALIAS, DOM};
+    let mut t = Tracker::new();
+    let mut s = Stub::new(le);
+    s.handle(&DOM).u32(0x2000_0000).u32(544);
+    t.decode(&call(
+        samr::UUID,
+        27,
+        1,
+        le,
+        s.done(),
+        handle_response(le, &ALIAS, 0),
+    ));
+    let mut s = Stub::new(le);
+    s.handle(&ALIAS).sid("S-1-5-21-1-2-3-1105");
+    let d = t.decode(&call(samr::UUID, 31, 2, le, s.done(), vec![0; 4]));
+    let args = d.args.expect("args");
+    let Args::Sam(a) = &args else { panic!() };
+    assert_eq!((a.rid, a.rid_name), (Some(544), Some("Administrators")));
+    assert_eq!(
+        what(&args).as_deref(),
+        Some("member S-1-5-21-1-2-3-1105 added to alias Administrators (544)")
+    );
+    // SamrCreateUser2InDomain: the response gives the new account's RID.
+    let mut resp = Stub::new(le);
+    resp.handle(&[8; 20]).u32(0xf07ff).u32(1107).u32(0);
+    let d = t.decode(&call(
+        samr::UUID,
+        50,
+        3,
+        le,
+        samr::tests::create_user2_stub(le, "EVIL$", 0x80),
+        resp.done(),
+    ));
+    let Some(Args::Sam(a)) = &d.args else {
+        panic!()
+    };
+    assert_eq!((a.rid, a.result), (Some(1107), Some(0)));
+    // RpcOpenPrinter then a notification on its handle.
+    let mut s = Stub::new(le);
+    s.ustr(true, Some("\\\\DC1")).null().u32(0).null().u32(8);
+    t.decode(&call(
+        rprn::UUID,
+        1,
+        4,
+        le,
+        s.done(),
+        handle_response(le, &rprn::tests::PRN, 0),
+    ));
+    let d = t.decode(&call(
+        rprn::UUID,
+        65,
+        5,
+        le,
+        rprn::tests::notify_stub(Stub::new(le), "\\\\10.0.0.99"),
+        vec![0, 0, 0, 5],
+    ));
+    let args = d.args.expect("args");
+    let Args::Coercion(c) = &args else { panic!() };
+    assert_eq!(c.printer.as_deref(), Some("\\\\DC1"));
+    assert_eq!(
+        (c.result, c.result_name),
+        (Some(5), Some("ERROR_ACCESS_DENIED"))
+    );
+    assert_eq!(
+        what(&args).as_deref(),
+        Some(
+            "coercion (MS-RPRN): told to authenticate to 10.0.0.99 (pszLocalMachine \\\\10.0.0.99) -> ERROR_ACCESS_DENIED"
+        )
+    );
+    // LsarOpenSecret then LsarQuerySecret on its handle.
+    let mut s = Stub::new(le);
+    s.handle(&[1; 20]).ustring("$MACHINE.ACC").u32(0x20000);
+    t.decode(&call(
+        lsad::UUID,
+        28,
+        6,
+        le,
+        s.done(),
+        handle_response(le, &[2; 20], 0),
+    ));
+    let mut s = Stub::new(le);
+    s.handle(&[2; 20]).null().null().null().null();
+    let d = t.decode(&call(lsad::UUID, 30, 7, le, s.done(), vec![]));
+    let Some(Args::Lsa(l)) = &d.args else {
+        panic!()
+    };
+    assert_eq!(l.secret_name.as_deref(), Some("$MACHINE.ACC"));
+}
+
+#[test]
+fn zerologon_attempts_are_counted_per_connection() {
+    let le = true;
+    let ok = |status: u32| {
+        let mut s = Stub::new(le);
+        s.raw(&[0; 8]).u32(0x212f_ffff).u32(1000).u32(status);
+        s.done()
+    };
+    let mut calls = Vec::new();
+    for (i, status) in [0xc000_0022u32, 0xc000_0022, 0].iter().enumerate() {
+        let id = 2 * i as u32 + 1;
+        let mut c = call(
+            nrpc::UUID,
+            4,
+            id,
+            le,
+            nrpc::tests::req_challenge_stub(Stub::new(le), [0; 8]),
+            vec![0; 12],
+        );
+        c.if_version = Some((1, 0));
+        calls.push(c);
+        calls.push(call(
+            nrpc::UUID,
+            26,
+            id + 1,
+            le,
+            nrpc::tests::authenticate3_stub(Stub::new(le), [0; 8]),
+            ok(*status),
+        ));
+    }
+    let out = annotate(calls, &who::WhoLog::default());
+    for (c, a) in &out {
+        let Some(Args::Netlogon(n)) = a.args.as_deref() else {
+            panic!("{c:?}")
+        };
+        assert_eq!(n.attempts_in_connection, Some(6));
+        assert_eq!(n.succeeded_in_connection, Some(true));
+    }
+    let Some(Args::Netlogon(last)) = out[5].1.args.as_deref() else {
+        panic!()
+    };
+    assert_eq!((last.result, last.result_name), (Some(0), Some("success")));
+    // Without zero credentials, nothing is counted.
+    let out = annotate(
+        vec![call(
+            nrpc::UUID,
+            26,
+            1,
+            le,
+            nrpc::tests::authenticate3_stub(Stub::new(le), [7; 8]),
+            ok(0),
+        )],
+        &who::WhoLog::default(),
+    );
+    let Some(Args::Netlogon(n)) = out[0].1.args.as_deref() else {
+        panic!()
+    };
+    assert_eq!(n.attempts_in_connection, None);
+}

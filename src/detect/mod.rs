@@ -8,6 +8,8 @@
 //! host and technique.
 
 pub mod assess;
+#[cfg(test)]
+mod attack_tests;
 pub mod indicators;
 pub mod rows;
 pub mod sigma;
