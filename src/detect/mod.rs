@@ -13,6 +13,7 @@ mod attack_tests;
 pub mod indicators;
 pub mod rows;
 pub mod sigma;
+pub mod sigma_rules;
 
 use crate::output::{Record, SmolStr};
 use indicators::{IndicatorSet, Level};
