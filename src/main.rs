@@ -39,7 +39,7 @@ Exit status:
   2  usage error, or no capture file found";
 
 #[derive(Parser)]
-#[command(name = "rpcsift", version = VERSION, about = "Find Windows remote execution in packet captures by decoding DCE-RPC directly", after_help = AFTER_HELP)]
+#[command(name = "rpcsift", version = VERSION, about = "Find Windows remote execution and Active Directory attacks in packet captures by decoding DCE-RPC directly", after_help = AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -58,7 +58,7 @@ Exit status:
   1  a capture file could not be read at all (the others were still processed)
   2  usage error, or no capture file found")]
     Calls(CallsArgs),
-    /// Flag remote-execution calls: built-in indicator sets and Sigma rules (zeek / dce_rpc).
+    /// Flag AD attacks and remote execution: built-in indicator sets and Sigma rules (zeek / dce_rpc).
     #[command(after_help = DETECT_AFTER_HELP)]
     Detect(DetectArgs),
     /// Check Zeek's dce_rpc.log against the captures it was made from.
@@ -588,8 +588,8 @@ fn make_detector(
 fn write_navigator(path: &std::path::Path, hits: &[rpcsift::detect::Hit]) -> Result<()> {
     let text = rpcsift::report::navigator::layer_string(
         hits,
-        "rpcsift: remote execution",
-        "Techniques of the remote-execution calls rpcsift found; score = number of hits",
+        "rpcsift: DCE-RPC attacks",
+        "Techniques of the DCE-RPC calls rpcsift flagged (remote execution and Active Directory attacks, every tactic); score = number of hits",
     );
     write_all_to(Some(path), text.as_bytes())
 }
