@@ -147,3 +147,25 @@ fn smb3_encrypted() {
 fn smb2_compound_split() {
     check("smb2_compound_split");
 }
+
+/// The AD attack scenarios (`captures/attack/`, issue 18): every call as generated.
+#[test]
+fn attack_scenarios() {
+    for name in [
+        "dcsync_workstation",
+        "dc_replication",
+        "dcshadow",
+        "sid_history",
+        "coercions_windows",
+        "printnightmare",
+        "print_client",
+        "registry_persistence_dump",
+        "registry_read",
+        "accounts_secrets",
+        "event_logs",
+        "dcom_mmc20",
+        "zerologon_windows",
+    ] {
+        check(&format!("attack/{name}"));
+    }
+}

@@ -578,6 +578,8 @@ pub struct Tracker {
     order: std::collections::VecDeque<ContextHandle>,
     others: FastMap<ContextHandle, Linked>,
     other_order: std::collections::VecDeque<ContextHandle>,
+    /// NetrServerAuthenticate calls with an all-zero credential seen so far.
+    zero_auths: u32,
 }
 
 /// The response stub when the whole of it was kept and the call was answered.
@@ -722,7 +724,13 @@ impl Tracker {
                 }
             }
             Args::PrinterDriver(a) => set(&mut a.result, &mut a.result_name),
-            Args::Netlogon(a) => set(&mut a.result, &mut a.result_name),
+            Args::Netlogon(a) => {
+                set(&mut a.result, &mut a.result_name);
+                if a.zero_credential == Some(true) && matches!(c.opnum, 5 | 15 | 26) {
+                    self.zero_auths += 1;
+                    a.attempt = Some(self.zero_auths);
+                }
+            }
             Args::Lsa(a) => {
                 set(&mut a.result, &mut a.result_name);
                 match a.action {
@@ -1012,22 +1020,27 @@ pub fn annotate(calls: Vec<Call>, log: &who::WhoLog) -> Vec<(Call, Annotation)> 
         .collect()
 }
 
-/// Zerologon attempts of one association: how many netlogon calls carried zero
-/// credentials or an empty password, and whether an authentication with zero credentials
-/// got STATUS_SUCCESS; written into every netlogon call of the association.
+/// Zerologon attempts of one association: how many NetrServerAuthenticate calls carried an
+/// all-zero client credential (NetrServerReqChallenge calls with a zero challenge when
+/// no authentication was captured), and whether one of those authentications got
+/// STATUS_SUCCESS; written into every netlogon call of the association.
 fn count_zerologon(calls: &[Call], notes: &mut [Option<Annotation>]) {
-    let mut attempts = 0u32;
-    let mut success = false;
+    let (mut auths, mut challenges, mut success) = (0u32, 0u32, false);
     for (c, n) in calls.iter().zip(notes.iter()) {
         if let Some(Args::Netlogon(a)) = n.as_ref().and_then(|n| n.args.as_deref())
-            && a.is_zerologon()
+            && a.zero_credential == Some(true)
         {
-            attempts += 1;
-            if matches!(c.opnum, 5 | 15 | 26) && a.result == Some(0) {
-                success = true;
+            match c.opnum {
+                5 | 15 | 26 => {
+                    auths += 1;
+                    success |= a.result == Some(0);
+                }
+                4 => challenges += 1,
+                _ => {}
             }
         }
     }
+    let attempts = if auths > 0 { auths } else { challenges };
     if attempts == 0 {
         return;
     }

@@ -66,8 +66,14 @@ pub struct NetlogonArgs {
     pub result: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result_name: Option<&'static str>,
-    /// Zero-credential calls in this connection (or pipe), and whether one of them was
-    /// answered with STATUS_SUCCESS: filled in once the connection has been read.
+    /// This call is the n-th NetrServerAuthenticate with an all-zero credential on its
+    /// connection (or pipe), counted as the calls are decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// Zero-credential authentication attempts on the whole connection (or pipe), and
+    /// whether one of them was answered with STATUS_SUCCESS: filled in once the
+    /// connection has been read (`rpcsift detect` does; when no authentication was
+    /// captured, the zero client challenges are counted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts_in_connection: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -539,7 +539,9 @@ fn zerologon_attempts_are_counted_per_connection() {
         let Some(Args::Netlogon(n)) = a.args.as_deref() else {
             panic!("{c:?}")
         };
-        assert_eq!(n.attempts_in_connection, Some(6));
+        // Three authentications with zero credentials (their challenges are not counted
+        // again), the last answered STATUS_SUCCESS.
+        assert_eq!(n.attempts_in_connection, Some(3));
         assert_eq!(n.succeeded_in_connection, Some(true));
     }
     let Some(Args::Netlogon(last)) = out[5].1.args.as_deref() else {

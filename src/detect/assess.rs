@@ -376,6 +376,33 @@ fn judge(row: &Row, r: &Record, h: &Hit, args: Option<&Args>, opnum: u16) -> Opt
             }
             _ => None,
         },
+        ("T1134.005", _) => match args? {
+            Args::Replication(d) => {
+                let h = d.sid_history.clone().unwrap_or_default();
+                Some(j(
+                    High,
+                    format!(
+                        "SID history of {}\\{} added to {}\\{}",
+                        h.src_domain.as_deref().unwrap_or("?"),
+                        h.src_principal.as_deref().unwrap_or("?"),
+                        h.dst_domain.as_deref().unwrap_or("?"),
+                        h.dst_principal.as_deref().unwrap_or("?")
+                    ),
+                ))
+            }
+            _ => None,
+        },
+        ("T1207", _) | ("T1003.006", _) if r.orig_h == r.resp_h => Some(j(
+            if opnum == 3 || row.technique == "T1207" {
+                High
+            } else {
+                Low
+            },
+            format!(
+                "client and server are the same host: a DC does not replicate from itself (a tool run on the DC, or a loopback capture){}",
+                drs_note(args)
+            ),
+        )),
         ("T1207", _) => {
             let server_not_dc = h.server_is_dc == Some(false) && h.dc_source == Some("given");
             Some(match (client_dc, server_not_dc) {
@@ -456,24 +483,14 @@ fn judge(row: &Row, r: &Record, h: &Hit, args: Option<&Args>, opnum: u16) -> Opt
             None => j(row.level, "no DC known to compare with"),
         }),
         ("T1210", "netlogon") => match args? {
-            Args::Netlogon(n) if n.is_zerologon() => {
-                let mut why = if n.empty_password == Some(true) {
-                    "empty password set with a zero authenticator (Zerologon)".to_string()
+            Args::Netlogon(n) if n.is_zerologon() => Some(j(
+                Critical,
+                if n.empty_password == Some(true) {
+                    "empty password set with a zero authenticator (Zerologon)"
                 } else {
-                    "all-zero client credential (Zerologon)".to_string()
-                };
-                if let Some(a) = n.attempts_in_connection {
-                    why.push_str(&format!(
-                        "; {a} attempt(s) on this connection, {}",
-                        if n.succeeded_in_connection == Some(true) {
-                            "one succeeded"
-                        } else {
-                            "none succeeded"
-                        }
-                    ));
-                }
-                Some(j(Critical, why))
-            }
+                    "all-zero client credential (Zerologon)"
+                },
+            )),
             Args::Netlogon(n) if n.netsync_challenge == Some(true) => {
                 Some(j(Low, "NetSync client challenge (see T1003.006)"))
             }
@@ -891,19 +908,37 @@ fn is_backup_service(n: &str) -> bool {
 /// * Discovery: a client that runs discovery calls against many hosts (BloodHound-style
 ///   sweeps) has those hits raised from low to medium.
 pub fn across_calls(hits: &mut [Hit]) {
-    let mut zl: BTreeMap<(IpAddr, IpAddr), (u32, bool)> = BTreeMap::new();
+    // (client, server) -> (zero-credential authentications, zero challenges, success).
+    let mut zl: BTreeMap<(IpAddr, IpAddr), (u32, u32, bool)> = BTreeMap::new();
     let mut seen = BTreeSet::new();
     for h in hits.iter() {
         if let Some(Args::Netlogon(n)) = &h.args
-            && n.is_zerologon()
+            && n.zero_credential == Some(true)
             && seen.insert(h.call)
         {
             let e = zl.entry((h.orig_h, h.resp_h)).or_default();
-            e.0 += 1;
-            if matches!(n.action, "authenticate" | "authenticate2" | "authenticate3")
-                && n.result == Some(0)
-            {
-                e.1 = true;
+            if matches!(n.action, "authenticate" | "authenticate2" | "authenticate3") {
+                e.0 += 1;
+                e.2 |= n.result == Some(0);
+            } else if n.action == "req_challenge" {
+                e.1 += 1;
+            }
+        }
+    }
+    // Per connection (uid, pipe): (zero-credential authentications, zero challenges, success).
+    let mut per_conn: BTreeMap<(String, String), (u32, u32, bool)> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for h in hits.iter() {
+        if let Some(Args::Netlogon(n)) = &h.args
+            && n.zero_credential == Some(true)
+            && seen.insert(h.call)
+        {
+            let e = per_conn.entry(conn_key(h)).or_default();
+            if matches!(n.action, "authenticate" | "authenticate2" | "authenticate3") {
+                e.0 += 1;
+                e.2 |= n.result == Some(0);
+            } else if n.action == "req_challenge" {
+                e.1 += 1;
             }
         }
     }
@@ -914,13 +949,31 @@ pub fn across_calls(hits: &mut [Hit]) {
         }
     }
     for h in hits.iter_mut() {
+        if let Some(Args::Netlogon(n)) = &mut h.args
+            && let Some((auths, challenges, ok)) = per_conn.get(&conn_key_of(&h.uid, &h.smb_pipe))
+        {
+            n.attempts_in_connection = Some(if *auths > 0 { *auths } else { *challenges });
+            n.succeeded_in_connection = Some(*ok);
+        }
         if h.set == Some("attack")
             && let Some(Args::Netlogon(n)) = &h.args
             && n.is_zerologon()
-            && let Some((count, ok)) = zl.get(&(h.orig_h, h.resp_h))
+            && let Some((auths, challenges, ok)) = zl.get(&(h.orig_h, h.resp_h))
         {
+            if let Some(c) = n.attempts_in_connection {
+                let extra = format!(
+                    "; {c} attempt(s) on this connection, {}",
+                    if n.succeeded_in_connection == Some(true) {
+                        "one succeeded"
+                    } else {
+                        "none succeeded"
+                    }
+                );
+                h.reason = Some(h.reason.take().unwrap_or_default() + &extra);
+            }
+            let count = if *auths > 0 { *auths } else { *challenges };
             let extra = format!(
-                "; {count} zero-credential call(s) from {} to {} in this run, {}",
+                "; {count} zero-credential attempt(s) from {} to {} in this run, {}",
                 h.orig_h,
                 h.resp_h,
                 if *ok {
@@ -948,6 +1001,17 @@ pub fn across_calls(hits: &mut [Hit]) {
 
 /// Distinct targets of one client's discovery calls that make a sweep.
 pub const DISCOVERY_SWEEP: usize = 10;
+
+fn conn_key(h: &Hit) -> (String, String) {
+    conn_key_of(&h.uid, &h.smb_pipe)
+}
+
+fn conn_key_of(uid: &str, pipe: &Option<crate::output::SmolStr>) -> (String, String) {
+    (
+        uid.to_string(),
+        pipe.as_deref().unwrap_or_default().to_string(),
+    )
+}
 
 fn is_discovery(h: &Hit) -> bool {
     h.set == Some("attack")

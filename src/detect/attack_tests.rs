@@ -400,6 +400,11 @@ fn dcsync_dcshadow_netsync_by_dc_context() {
     assert_eq!(level(&r, "T1207", Some(&[SERVER, DC2])).0, Low);
     let r = record(DRS, 3, get_nc_changes(0), SERVER, CLIENT);
     assert_eq!(level(&r, "T1003.006", Some(&[SERVER])).0, Critical);
+    // The DC asking itself: not replication between DCs (a tool on the DC, or loopback).
+    let r = record(DRS, 3, get_nc_changes(0), SERVER, SERVER);
+    let (l, why) = level(&r, "T1003.006", None);
+    assert_eq!(l, High);
+    assert!(why.contains("same host"), "{why}");
     // NetSync: trust passwords asked by a workstation.
     let ns = Some(Args::Netlogon(nrpc::NetlogonArgs {
         action: "trust_passwords_get",
@@ -498,7 +503,7 @@ fn credential_dumping_and_zerologon() {
     );
     assert_eq!(l, Critical);
     assert!(
-        why.contains("1 zero-credential call(s)") && why.contains("STATUS_SUCCESS"),
+        why.contains("1 zero-credential attempt(s)") && why.contains("STATUS_SUCCESS"),
         "{why}"
     );
     let normal = nrpc::NetlogonArgs {
