@@ -648,3 +648,32 @@ fn cli_levels_dcs_and_tactics() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn navigator_layer_covers_every_tactic_found() {
+    let mut all = Vec::new();
+    for name in ["coercions_windows", "dcsync_workstation", "event_logs", "accounts_secrets", "dcom_mmc20", "zerologon_windows"] {
+        all.extend(hits(&generated(name), None, MEDIUM));
+    }
+    let layer = rpcsift::report::navigator::layer(&all, "t", "d");
+    let mut tactics: Vec<String> = layer["techniques"]
+        .as_array()
+        .expect("techniques")
+        .iter()
+        .filter_map(|t| t["tactic"].as_str().map(str::to_string))
+        .collect();
+    tactics.sort();
+    tactics.dedup();
+    assert_eq!(
+        tactics,
+        ["credential-access", "defense-evasion", "lateral-movement", "persistence"]
+    );
+    let t1187 = layer["techniques"]
+        .as_array()
+        .and_then(|v| v.iter().find(|t| t["techniqueID"] == "T1187"))
+        .expect("T1187");
+    let meta = t1187["metadata"].as_array().expect("metadata");
+    let get = |k: &str| meta.iter().find(|m| m["name"] == k).map(|m| m["value"].clone());
+    assert_eq!(get("highest level"), Some(Value::from("high")));
+    assert!(get("what").and_then(|v| v.as_str().map(|s| s.contains("10.20.0.99"))).unwrap_or(false));
+}
