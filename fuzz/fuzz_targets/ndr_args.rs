@@ -11,7 +11,7 @@ use rpcsift::capture::Timestamp;
 use rpcsift::dcerpc::{Call, CallStatus};
 use rpcsift::names::Uuid;
 
-const OPS: [(&str, u16); 115] = [
+const OPS: [(&str, u16); 118] = [
     (args::svcctl::UUID, 1),
     (args::svcctl::UUID, 2),
     (args::svcctl::UUID, 11),
@@ -127,6 +127,9 @@ const OPS: [(&str, u16); 115] = [
     (args::dcom::ACTIVATOR_UUID, 4),
     (args::dcom::ACTIVATION_UUID, 0),
     (args::dcom::DISPATCH_UUID, 5),
+    (args::dcom::DISPATCH_UUID, 6),
+    (args::dcom::CLASS_FACTORY_UUID, 3),
+    (args::dcom::REM_UNKNOWN2_UUID, 3),
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -142,12 +145,22 @@ fuzz_target!(|data: &[u8]| {
         let _ = args::what(&a);
     }
     let _ = args::dcom::instantiation_info(stub);
+    let _ = args::dcom::objrefs(stub);
+    let half = stub.len() / 2;
+    let _ = args::dcom::rem_query_interface(&stub[..half], &stub[half..], le);
     let _ = args::coerce::unc(&String::from_utf8_lossy(stub));
     let _ = wmi::parse_encoding_unit(stub);
     let _ = wmi::parse_objref(stub);
     let _ = xml::scan_task(&String::from_utf8_lossy(stub));
-    // The same bytes as a request then a response of every operation, through one tracker.
+    // The same bytes as a request then a response of every operation, through one tracker,
+    // every other call on the object whose IPID is the stub's first 16 bytes (objects the
+    // responses hand out are linked across calls).
     let mut t = Tracker::new();
+    let mut links = args::ServiceLinks::default();
+    let none = std::net::IpAddr::from([0u8; 4]);
+    let ipid = stub
+        .get(..16)
+        .map(|b| Uuid::from_wire(b.try_into().expect("16 bytes"), true));
     for (i, (u, op)) in OPS.iter().enumerate() {
         let call = Call {
             ts: Timestamp::new(i as i64, 0),
@@ -158,7 +171,7 @@ fuzz_target!(|data: &[u8]| {
             opnum: *op,
             uuid: Uuid::parse(u),
             if_version: None,
-            object: None,
+            object: ipid.filter(|_| i % 2 == 1),
             status: CallStatus::Ok,
             sec_addr: None,
             auth_type: None,
@@ -169,11 +182,11 @@ fuzz_target!(|data: &[u8]| {
             req_stub_len: stub.len() as u64,
             resp_stub_len: stub.len() as u64,
             stub: stub.to_vec(),
-            resp_stub: stub.iter().take(64).copied().collect(),
+            resp_stub: stub.to_vec(),
             ndr64,
             partial: false,
         };
-        let d = t.decode(&call);
+        let d = t.decode_linked(&call, &mut links, (none, none));
         assert_eq!(d.args.is_some(), d.status == args::ArgsStatus::Decoded);
     }
 });

@@ -20,6 +20,14 @@
 //!   `ShellExecute`, `Navigate`, `DDEInitiate`, ...).
 //!
 //! The class table ([`clsid_name`]) names the classes used for lateral movement.
+//!
+//! Responses hand out object references: the activation response's ActivationPropertiesOut
+//! (PropsOutInfo `ppIntfData`, 2.2.22.2.9), RemoteActivation's `ppInterfaceData` and the
+//! VT_DISPATCH/VT_UNKNOWN values an IDispatch::Invoke returns are OBJREFs (2.2.18) whose
+//! standard part names the interface (`iid`) and the interface pointer id (`ipid`, in the
+//! STDOBJREF). Every later ORPC request on that interface pointer carries the IPID as its
+//! object UUID: [`objrefs`] finds them, and `crate::args` names calls by it, across
+//! connections and when their bind was not captured.
 
 use super::ndr::{MAX_ARRAY, NdrError, Reader, Result, guid_to_string};
 use super::wmi::{interface_pointer, skip_orpcthis};
@@ -54,19 +62,56 @@ pub struct ActivationArgs {
     pub object_name: Option<String>,
     /// `decoded`, `absent` or `unparsed` (the activation BLOB is not one we read).
     pub properties: &'static str,
+    /// Interface pointers the response handed out (see [`objrefs`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<ObjectRef>,
 }
 
 /// IDispatch::GetIDsOfNames.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DispatchArgs {
     pub names: Vec<String>,
     /// Names among them that run commands or load code (see [`is_suspicious_name`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suspicious: Vec<String>,
+    /// The object called, when its IPID was handed out earlier in the capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<DcomObject>,
+}
+
+/// An interface pointer handed out in a response ([`objrefs`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectRef {
+    pub iid: String,
+    pub ipid: String,
+}
+
+/// The DCOM object an ORPC call is made on, known from the response that handed out its
+/// IPID (the call's object UUID).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DcomObject {
+    pub ipid: String,
+    /// Interface the IPID was handed out for.
+    pub iid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// Class activated (for an object returned by a method, the class of the object the
+    /// method was called on, and so on back to the activation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clsid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clsid_name: Option<&'static str>,
+    pub lateral_movement_class: bool,
+    /// The call whose response handed the IPID out (RemoteCreateInstance,
+    /// RemoteGetClassObject, RemoteActivation or Invoke).
+    pub obtained_by: super::LinkedCall,
+    /// `bind` (the call's interface is from its bind) or `ipid` (no bind was captured:
+    /// the interface is the one the IPID was handed out for).
+    pub interface_from: &'static str,
 }
 
 /// What one request decodes to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     Activation(ActivationArgs),
     Dispatch(DispatchArgs),
@@ -175,7 +220,110 @@ fn get_ids_of_names(r: &mut Reader<'_>) -> Result<DispatchArgs> {
         .filter(|n| is_suspicious_name(n))
         .cloned()
         .collect();
-    Ok(DispatchArgs { names, suspicious })
+    Ok(DispatchArgs {
+        names,
+        suspicious,
+        object: None,
+    })
+}
+
+/// OBJREF flags whose standard part (STDOBJREF, with the IPID) follows the IID:
+/// OBJREF_STANDARD, OBJREF_HANDLER, OBJREF_EXTENDED.
+const OBJREF_WITH_STD: [u32; 3] = [1, 2, 8];
+/// Object references read from one response.
+const MAX_OBJREFS: usize = 64;
+
+/// Interface pointers in a response stub: every OBJREF with a standard part (signature
+/// `MEOW`, flags standard, handler or extended: iid at +8, IPID at +48), wherever the
+/// response's NDR puts it (activation properties, interface pointer arrays, VARIANTs).
+/// OBJREFs are little-endian whatever the PDU's byte order.
+pub fn objrefs(b: &[u8]) -> Vec<ObjectRef> {
+    let mut out: Vec<ObjectRef> = Vec::new();
+    let mut at = 0;
+    while let Some(i) = b
+        .get(at..)
+        .and_then(|rest| rest.windows(4).position(|w| w == b"MEOW"))
+    {
+        let o = at + i;
+        at = o + 4;
+        let Some(flags) = le_u32(b, o + 4) else {
+            break;
+        };
+        let (Some(iid), Some(ipid)) = (b.get(o + 8..o + 24), b.get(o + 48..o + 64)) else {
+            continue;
+        };
+        if !OBJREF_WITH_STD.contains(&flags) {
+            continue;
+        }
+        let text = |g: &[u8]| {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(g);
+            guid_to_string(&a, true)
+        };
+        let r = ObjectRef {
+            iid: text(iid),
+            ipid: text(ipid),
+        };
+        if !out.contains(&r) {
+            out.push(r);
+        }
+        if out.len() >= MAX_OBJREFS {
+            break;
+        }
+        at = o + 64;
+    }
+    out
+}
+
+/// IClassFactory (CreateInstance, opnum 3, returns an interface pointer).
+pub const CLASS_FACTORY_UUID: &str = "00000001-0000-0000-c000-000000000046";
+/// IRemUnknown and IRemUnknown2 (RemQueryInterface, opnum 3; RemQueryInterface2, opnum 6).
+pub const REM_UNKNOWN_UUID: &str = "00000131-0000-0000-c000-000000000046";
+pub const REM_UNKNOWN2_UUID: &str = "00000143-0000-0000-c000-000000000046";
+
+/// IRemUnknown::RemQueryInterface (MS-DCOM 3.1.1.5.6.1.1): `ORPCTHIS, REFIPID ripid,
+/// cRefs, unsigned short cIids, [size_is(cIids)] IID* iids` in, `ORPCTHAT,
+/// [size_is(,cIids)] REMQIRESULT** ppQIResults` out, where REMQIRESULT is `HRESULT,
+/// STDOBJREF` (8-aligned: the STDOBJREF holds the OXID and OID). The interface pointers
+/// got, as (object asked, [(iid, new IPID)]) for the interfaces the server granted. Its
+/// results are STDOBJREFs without the OBJREF around them: [`objrefs`] cannot see them.
+pub fn rem_query_interface(req: &[u8], resp: &[u8], le: bool) -> Option<(String, Vec<ObjectRef>)> {
+    let mut r = Reader::new(req, le);
+    skip_orpcthis(&mut r).ok()?;
+    let ripid = r.guid_text().ok()?;
+    r.u32().ok()?; // cRefs
+    let n = r.u16().ok()? as usize;
+    if r.count().ok()? as usize != n || n > MAX_OBJREFS {
+        return None;
+    }
+    let iids: Vec<String> = (0..n).map(|_| r.guid_text().ok()).collect::<Option<_>>()?;
+    let mut r = Reader::new(resp, le);
+    r.u32().ok()?; // ORPCTHAT flags
+    if r.pointer().ok()? != 0 {
+        return None; // extensions: not read
+    }
+    if r.pointer().ok()? == 0 {
+        return Some((ripid, Vec::new()));
+    }
+    if r.count().ok()? as usize != n {
+        return None;
+    }
+    let mut out = Vec::new();
+    for iid in iids {
+        r.align(8).ok()?;
+        let hr = r.u32().ok()?;
+        r.align(8).ok()?;
+        r.u32().ok()?; // flags
+        r.u32().ok()?; // cPublicRefs
+        r.u64().ok()?; // OXID
+        r.u64().ok()?; // OID
+        let ipid = r.guid_text().ok()?;
+        if hr == 0 {
+            out.push(ObjectRef { iid, ipid });
+        }
+    }
+    r.u32().ok()?; // HRESULT
+    Some((ripid, out))
 }
 
 /// Little-endian view of the OBJREF (always little-endian, MS-DCOM 2.2.18).
@@ -432,6 +580,126 @@ pub(crate) mod tests {
         o.extend_from_slice(&(blob.len() as u32).to_le_bytes());
         o.extend_from_slice(&blob);
         o
+    }
+
+    /// An OBJREF_STANDARD for `iid` with IPID `ipid` (no string bindings to speak of).
+    pub fn std_objref(iid: &str, ipid: &str) -> Vec<u8> {
+        let mut o = Stub::new(true);
+        o.raw(b"MEOW").u32(1).guid(iid);
+        o.u32(0).u32(5).raw(&[0x0a; 8]).raw(&[0x0b; 8]).guid(ipid);
+        o.u16(2).u16(2).u32(0);
+        o.done()
+    }
+
+    /// RemoteCreateInstance's response: ORPCTHAT, the ActivationPropertiesOut OBJREF_CUSTOM
+    /// whose PropsOutInfo hands out one interface pointer, HRESULT. The NDR of the PDU is
+    /// in `le` order; the OBJREFs are little-endian.
+    pub fn create_instance_response(le: bool, iid: &str, ipid: &str) -> Vec<u8> {
+        let intf = std_objref(iid, ipid);
+        let mut props = Stub::new(true);
+        props.u32(1).ptr().ptr().ptr();
+        props.u32(1).guid(iid);
+        props.u32(1).u32(0);
+        props.u32(1).ptr();
+        props
+            .u32(intf.len() as u32)
+            .u32(intf.len() as u32)
+            .raw(&intf);
+        let props = serialized_prop(&props.done());
+        let mut blob = Vec::new();
+        blob.extend_from_slice(&(props.len() as u32).to_le_bytes());
+        blob.extend_from_slice(&[0; 4]);
+        blob.extend_from_slice(&props);
+        let mut o = Vec::new();
+        o.extend_from_slice(&OBJREF_SIGNATURE.to_le_bytes());
+        o.extend_from_slice(&OBJREF_CUSTOM.to_le_bytes());
+        o.extend_from_slice(&[0; 16]);
+        o.extend_from_slice(&[0x39, 3, 0, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0x46]);
+        o.extend_from_slice(&0u32.to_le_bytes());
+        o.extend_from_slice(&(blob.len() as u32).to_le_bytes());
+        o.extend_from_slice(&blob);
+        let mut s = Stub::new(le);
+        s.u32(0).null();
+        s.ptr().u32(o.len() as u32).u32(o.len() as u32).raw(&o);
+        s.u32(0);
+        s.done()
+    }
+
+    /// RemQueryInterface asking object `ripid` for `iids`; the response grants each with
+    /// the IPIDs given (S_OK) or refuses it (None: E_NOINTERFACE).
+    pub fn rem_qi(le: bool, ripid: &str, iids: &[(&str, Option<&str>)]) -> (Vec<u8>, Vec<u8>) {
+        let mut q = Stub::new(le);
+        orpcthis(&mut q);
+        q.guid(ripid).u32(5).u16(iids.len() as u16);
+        q.u32(iids.len() as u32);
+        for (iid, _) in iids {
+            q.guid(iid);
+        }
+        let mut a = Stub::new(le);
+        a.u32(0).null().ptr().u32(iids.len() as u32);
+        for (_, ipid) in iids {
+            a.align(8);
+            a.u32(if ipid.is_some() { 0 } else { 0x8000_4002 });
+            a.align(8);
+            a.u32(0).u32(5).u64(1).u64(2);
+            a.guid(ipid.unwrap_or("00000000-0000-0000-0000-000000000000"));
+        }
+        a.u32(0);
+        (q.done(), a.done())
+    }
+
+    #[test]
+    fn rem_query_interface_grants_ipids_both_orders() {
+        let unk = "0000b001-2008-0f1c-5d6e-7f8091a2b3c4";
+        let disp = "0000b002-2008-0f1c-5d6e-7f8091a2b3c4";
+        for le in [true, false] {
+            let (q, a) = rem_qi(
+                le,
+                unk,
+                &[(DISPATCH_UUID, Some(disp)), (CLASS_FACTORY_UUID, None)],
+            );
+            let (ripid, got) = rem_query_interface(&q, &a, le).expect("parsed");
+            assert_eq!(ripid, unk);
+            assert_eq!(
+                got,
+                vec![ObjectRef {
+                    iid: DISPATCH_UUID.into(),
+                    ipid: disp.into()
+                }]
+            );
+            for n in 0..a.len() {
+                assert!(rem_query_interface(&q, &a[..n], le).is_none(), "cut at {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn objrefs_found_in_activation_responses_and_anywhere() {
+        let ipid = "0000a001-2008-0f1c-5d6e-7f8091a2b3c4";
+        for le in [true, false] {
+            let r = create_instance_response(le, DISPATCH_UUID, ipid);
+            assert_eq!(
+                objrefs(&r),
+                vec![ObjectRef {
+                    iid: DISPATCH_UUID.into(),
+                    ipid: ipid.into()
+                }],
+                "le {le}"
+            );
+        }
+        // An interface pointer inside any bytes (a VARIANT of an Invoke result), twice: once.
+        let mut b = vec![0x4d, 0x45, 0x4f, 0x57, 9, 0, 0, 0];
+        let o = std_objref(DISPATCH_UUID, ipid);
+        b.extend_from_slice(&o);
+        b.extend_from_slice(&o);
+        assert_eq!(objrefs(&b).len(), 1);
+        // Custom OBJREFs alone, cut OBJREFs and nothing: none.
+        assert!(objrefs(&activation_objref(DISPATCH_UUID, DISPATCH_UUID)).is_empty());
+        for n in 0..o.len() {
+            let found = objrefs(&o[..n]);
+            assert_eq!(found.is_empty(), n < 64, "cut at {n}");
+        }
+        assert!(objrefs(&[]).is_empty());
     }
 
     pub fn create_instance_stub(le: bool, clsid: &str) -> Vec<u8> {

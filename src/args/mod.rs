@@ -127,6 +127,9 @@ pub enum Args {
     Activation(dcom::ActivationArgs),
     /// IDispatch::GetIDsOfNames.
     Dispatch(dcom::DispatchArgs),
+    /// Another ORPC call on a DCOM object whose IPID was handed out earlier in the capture
+    /// (IDispatch::Invoke, IRemUnknown, ...): which object, and whose class.
+    DcomCall(dcom::DcomObject),
     /// Event log open, clear, disable.
     EventLog(even::EventLogArgs),
 }
@@ -414,6 +417,32 @@ pub fn has_decoder(uuid: &Uuid, opnum: u16) -> bool {
     }
 }
 
+/// True when the whole response of (interface, opnum) is worth keeping: DCOM
+/// activations, IClassFactory::CreateInstance, IRemUnknown::RemQueryInterface and
+/// IDispatch GetTypeInfo/Invoke hand out the object references (IPIDs) later calls are
+/// named by (see [`dcom::objrefs`], [`dcom::rem_query_interface`]).
+pub fn keeps_response(uuid: &Uuid, opnum: u16) -> bool {
+    match iface(uuid) {
+        Some(Iface::Activator) => matches!(opnum, 3 | 4),
+        Some(Iface::Activation) => opnum == 0,
+        // GetTypeInfo hands out an ITypeInfo, Invoke objects in its result.
+        Some(Iface::Dispatch) => matches!(opnum, 4 | 6),
+        _ => opnum == 3 && (*uuid == CLASS_FACTORY || is_rem_unknown(uuid)),
+    }
+}
+
+/// True when the request stub of (interface, opnum) is worth keeping: an argument decoder
+/// reads it, or it says which interfaces a RemQueryInterface asks for.
+pub fn keeps_stub(uuid: &Uuid, opnum: u16) -> bool {
+    has_decoder(uuid, opnum) || opnum == 3 && is_rem_unknown(uuid)
+}
+
+const CLASS_FACTORY: Uuid = uuid(dcom::CLASS_FACTORY_UUID);
+
+fn is_rem_unknown(u: &Uuid) -> bool {
+    *u == uuid(dcom::REM_UNKNOWN_UUID) || *u == uuid(dcom::REM_UNKNOWN2_UUID)
+}
+
 /// A reader for a stub in the call's byte order and transfer syntax.
 pub fn reader(stub: &[u8], little_endian: bool, ndr64: bool) -> Reader<'_> {
     if ndr64 {
@@ -494,6 +523,9 @@ fn dcom_args(q: dcom::Request) -> Args {
 pub struct Decoded {
     pub args: Option<Args>,
     pub status: ArgsStatus,
+    /// The call's bind was not captured and its object UUID is an IPID handed out earlier:
+    /// the interface that IPID stands for.
+    pub uuid_from_ipid: Option<Uuid>,
 }
 
 /// What a remembered handle stands for.
@@ -514,7 +546,16 @@ struct HandleInfo {
 pub struct ServiceLinks {
     map: FastMap<LinkKey, LinkedService>,
     order: std::collections::VecDeque<LinkKey>,
+    /// DCOM objects handed out in responses, by (client, server, IPID): ORPC calls on
+    /// them go to another connection (the object exporter's port) and may lack their bind.
+    objects: FastMap<ObjectKey, dcom::DcomObject>,
+    object_order: std::collections::VecDeque<ObjectKey>,
 }
+
+type ObjectKey = (std::net::IpAddr, std::net::IpAddr, Uuid);
+
+/// DCOM objects remembered per capture and decoder (oldest forgotten first beyond this).
+pub const MAX_LINKED_OBJECTS: usize = 4096;
 
 type LinkKey = (std::net::IpAddr, std::net::IpAddr, String);
 
@@ -553,6 +594,26 @@ impl ServiceLinks {
 
     fn get(&self, key: &LinkKey) -> Option<&LinkedService> {
         self.map.get(key)
+    }
+
+    fn add_object(&mut self, key: ObjectKey, o: dcom::DcomObject) {
+        if self.objects.insert(key, o).is_none() {
+            self.object_order.push_back(key);
+            if self.object_order.len() > MAX_LINKED_OBJECTS
+                && let Some(old) = self.object_order.pop_front()
+            {
+                self.objects.remove(&old);
+            }
+        }
+    }
+
+    /// The object whose IPID is `ipid`, handed out between these hosts.
+    pub fn object(
+        &self,
+        hosts: (std::net::IpAddr, std::net::IpAddr),
+        ipid: &Uuid,
+    ) -> Option<&dcom::DcomObject> {
+        self.objects.get(&(hosts.0, hosts.1, *ipid))
     }
 }
 
@@ -807,15 +868,40 @@ impl Tracker {
         links: &mut ServiceLinks,
         hosts: (std::net::IpAddr, std::net::IpAddr),
     ) -> Decoded {
+        let object = c
+            .object
+            .and_then(|ipid| links.object(hosts, &ipid))
+            .cloned()
+            .and_then(|mut o| {
+                let iid = Uuid::parse(&o.iid)?;
+                o.interface_from = if c.uuid.is_some() { "bind" } else { "ipid" };
+                Some((o, iid))
+            });
+        let uuid_from_ipid = match (&c.uuid, &object) {
+            (None, Some((_, iid))) => Some(*iid),
+            _ => None,
+        };
         let status = |s| Decoded {
             args: None,
             status: s,
+            uuid_from_ipid,
         };
-        let Some(uuid) = c.uuid else {
+        let Some(uuid) = c.uuid.or(uuid_from_ipid) else {
             return status(ArgsStatus::NoBind);
         };
+        let object = object.map(|(o, _)| o);
+        if !c.encrypted {
+            self.learn_objects(c, &uuid, object.as_ref(), links, hosts);
+        }
         if !has_decoder(&uuid, c.opnum) {
-            return status(ArgsStatus::NoDecoder);
+            return match object {
+                Some(o) if !c.encrypted => Decoded {
+                    args: Some(Args::DcomCall(o)),
+                    status: ArgsStatus::Decoded,
+                    uuid_from_ipid,
+                },
+                _ => status(ArgsStatus::NoDecoder),
+            };
         }
         if c.encrypted {
             return status(ArgsStatus::Encrypted);
@@ -834,6 +920,14 @@ impl Tracker {
         if let Args::Service(s) = &mut args {
             self.link_service(c, s, links, hosts);
         }
+        if let Args::Dispatch(d) = &mut args {
+            d.object = object;
+        }
+        if let Args::Activation(a) = &mut args
+            && c.status == CallStatus::Ok
+        {
+            a.objects = dcom::objrefs(&c.resp_stub);
+        }
         if let Args::Scm(m) = &mut args
             && let Some(h) = self.response_handle(c)
         {
@@ -843,6 +937,75 @@ impl Tracker {
         Decoded {
             args: Some(args),
             status: ArgsStatus::Decoded,
+            uuid_from_ipid,
+        }
+    }
+
+    /// Remember the interface pointers the response of `c` hands out: from an activation
+    /// (the class comes from its request), or from a method of a known object (the
+    /// object's class carries over).
+    fn learn_objects(
+        &self,
+        c: &Call,
+        uuid: &Uuid,
+        parent: Option<&dcom::DcomObject>,
+        links: &mut ServiceLinks,
+        hosts: (std::net::IpAddr, std::net::IpAddr),
+    ) {
+        if c.status != CallStatus::Ok || !keeps_response(uuid, c.opnum) && parent.is_none() {
+            return;
+        }
+        let mut parent = parent.cloned();
+        let refs = if c.opnum == 3 && is_rem_unknown(uuid) {
+            // The interfaces asked of another object (by its IPID): that object's class.
+            let Some((ripid, refs)) =
+                dcom::rem_query_interface(&c.stub, &c.resp_stub, !c.big_endian)
+            else {
+                return;
+            };
+            parent = Uuid::parse(&ripid)
+                .and_then(|u| links.object(hosts, &u))
+                .cloned();
+            refs
+        } else {
+            dcom::objrefs(&c.resp_stub)
+        };
+        if refs.is_empty() {
+            return;
+        }
+        let class = match iface(uuid) {
+            Some(Iface::Activator | Iface::Activation) => {
+                match decode_request(uuid, c.opnum, &c.stub, !c.big_endian, c.ndr64) {
+                    Some(Ok(Args::Activation(a))) => {
+                        (a.clsid, a.clsid_name, a.lateral_movement_class)
+                    }
+                    _ => (None, None, false),
+                }
+            }
+            _ => parent
+                .map(|p| (p.clsid, p.clsid_name, p.lateral_movement_class))
+                .unwrap_or_default(),
+        };
+        let obtained_by = LinkedCall {
+            call_id: c.call_id,
+            ts: c.ts.zeek_time(),
+            operation: crate::names::operation_or_unknown(uuid, c.opnum).into_owned(),
+        };
+        for r in refs {
+            let (Some(ipid), Some(iid)) = (Uuid::parse(&r.ipid), Uuid::parse(&r.iid)) else {
+                continue;
+            };
+            let o = dcom::DcomObject {
+                ipid: r.ipid,
+                interface: crate::names::endpoint(&iid).map(str::to_string),
+                iid: r.iid,
+                clsid: class.0.clone(),
+                clsid_name: class.1,
+                lateral_movement_class: class.2,
+                obtained_by: obtained_by.clone(),
+                interface_from: "bind",
+            };
+            links.add_object((hosts.0, hosts.1, ipid), o);
         }
     }
 
@@ -960,6 +1123,9 @@ pub struct Annotation {
     /// The association's DCE-RPC identity in effect for this call (None when the request
     /// carries no auth trailer or no token was readable).
     pub dce_auth: Option<who::AuthSeen>,
+    /// The interface of a call without its bind, from the IPID in its object UUID
+    /// (see [`Decoded::uuid_from_ipid`]): the call's `uuid` once recorded.
+    pub uuid_from_ipid: Option<Uuid>,
 }
 
 /// Decodes the calls of one association (a TCP connection or a named pipe) one at a time,
@@ -984,37 +1150,46 @@ impl Annotator {
             args: d.args.map(Box::new),
             status: d.status,
             dce_auth: c.auth_type.and_then(|_| log.at(c.ts).cloned()),
+            uuid_from_ipid: d.uuid_from_ipid,
         }
     }
 }
 
 /// Decode the calls of one association (in request order) and attach the association's
-/// identity, all at once (the engine uses an [`Annotator`] as calls finish).
+/// identity, all at once (the engine uses an [`Annotator`] as calls finish). A call named
+/// by its IPID gets that interface as its `uuid`.
 pub fn annotate(calls: Vec<Call>, log: &who::WhoLog) -> Vec<(Call, Annotation)> {
     let mut t = Tracker::new();
+    let mut links = ServiceLinks::default();
+    let none = std::net::IpAddr::from([0u8; 4]);
     let mut order: Vec<usize> = (0..calls.len()).collect();
     order.sort_by_key(|&i| (calls[i].ts, calls[i].call_id));
     let mut notes: Vec<Option<Annotation>> = vec![None; calls.len()];
     for i in order {
         let c = &calls[i];
-        let d = t.decode(c);
+        let d = t.decode_linked(c, &mut links, (none, none));
         let dce_auth = c.auth_type.and_then(|_| log.at(c.ts).cloned());
         notes[i] = Some(Annotation {
             args: d.args.map(Box::new),
             status: d.status,
             dce_auth,
+            uuid_from_ipid: d.uuid_from_ipid,
         });
     }
     count_zerologon(&calls, &mut notes);
     calls
         .into_iter()
         .zip(notes)
-        .map(|(c, n)| {
+        .map(|(mut c, n)| {
             let n = n.unwrap_or(Annotation {
                 args: None,
                 status: ArgsStatus::NoDecoder,
                 dce_auth: None,
+                uuid_from_ipid: None,
             });
+            if n.uuid_from_ipid.is_some() {
+                c.uuid = n.uuid_from_ipid;
+            }
             (c, n)
         })
         .collect()
@@ -1141,6 +1316,19 @@ pub fn what_ran(args: &Args) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// ` on <class> object <ipid> (from <operation>)` for a call on a known DCOM object.
+fn object_of(o: &dcom::DcomObject) -> String {
+    let class = match (o.clsid_name, &o.clsid) {
+        (Some(n), _) => n.to_string(),
+        (None, Some(c)) => format!("{{{c}}}"),
+        (None, None) => "a".to_string(),
+    };
+    format!(
+        " on {class} object {} (from {})",
+        o.ipid, o.obtained_by.operation
+    )
+}
 
 /// One line saying what a decoded call did, for any call with arguments (execution or
 /// not): `what_ran` for the execution calls, else a summary of the argument that matters
@@ -1347,7 +1535,12 @@ pub fn what(args: &Args) -> Option<String> {
                 _ => format!("? (properties {})", a.properties),
             }
         ),
-        Args::Dispatch(d) => format!("IDispatch names: {}", d.names.join(", ")),
+        Args::Dispatch(d) => format!(
+            "IDispatch names: {}{}",
+            d.names.join(", "),
+            d.object.as_ref().map(object_of).unwrap_or_default()
+        ),
+        Args::DcomCall(o) => format!("call{}", object_of(o)),
         Args::EventLog(e) => match e.action {
             "open" => return None,
             "put_channel_config" => format!(

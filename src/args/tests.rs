@@ -565,3 +565,182 @@ fn zerologon_attempts_are_counted_per_connection() {
     };
     assert_eq!(n.attempts_in_connection, None);
 }
+
+#[test]
+fn dcom_calls_named_by_the_ipid_an_activation_handed_out() {
+    use super::dcom::tests::{create_instance_response, create_instance_stub, std_objref};
+    let mmc = "49b2791a-b1ae-4c90-9b8e-e860ba07f889";
+    let ipid = "0000a001-2008-0f1c-5d6e-7f8091a2b3c4";
+    let doc_ipid = "0000a002-2008-0f1c-5d6e-7f8091a2b3c4";
+    let hosts = (
+        std::net::IpAddr::from([10, 0, 0, 5]),
+        std::net::IpAddr::from([10, 0, 0, 9]),
+    );
+    for le in [true, false] {
+        let mut links = ServiceLinks::default();
+        // Port 135: RemoteCreateInstance of MMC20.Application, IDispatch handed out.
+        let act = call(
+            dcom::ACTIVATOR_UUID,
+            4,
+            2,
+            le,
+            create_instance_stub(le, mmc),
+            create_instance_response(le, dcom::DISPATCH_UUID, ipid),
+        );
+        let d = Tracker::new().decode_linked(&act, &mut links, hosts);
+        let Some(Args::Activation(a)) = &d.args else {
+            panic!("{d:?}")
+        };
+        assert_eq!(a.objects.len(), 1);
+        assert_eq!(a.objects[0].ipid, ipid);
+        // The object exporter's port, bound: Invoke returns the Document object.
+        let mut t = Tracker::new();
+        let mut invoke = call(dcom::DISPATCH_UUID, 6, 3, le, vec![0; 40], {
+            let mut r = vec![0u8; 24];
+            r.extend_from_slice(&std_objref(dcom::DISPATCH_UUID, doc_ipid));
+            r
+        });
+        invoke.object = Uuid::parse(ipid);
+        let d = t.decode_linked(&invoke, &mut links, hosts);
+        let Some(Args::DcomCall(o)) = &d.args else {
+            panic!("{d:?}")
+        };
+        assert_eq!(
+            (
+                o.clsid_name,
+                o.interface_from,
+                o.obtained_by.operation.as_str()
+            ),
+            (Some("MMC20.Application"), "bind", "RemoteCreateInstance")
+        );
+        assert_eq!(d.uuid_from_ipid, None);
+        // Another connection, picked up after its bind: GetIDsOfNames on the Document
+        // object is named by its IPID, and the class carries over from the activation.
+        let mut t = Tracker::new();
+        let mut s = Stub::new(le);
+        dcom::tests::orpcthis(&mut s);
+        s.guid("00000000-0000-0000-0000-000000000000")
+            .u32(1)
+            .ptr()
+            .wstr("ExecuteShellCommand")
+            .u32(1)
+            .u32(0x409);
+        let mut names = call(dcom::DISPATCH_UUID, 5, 7, le, s.done(), vec![0; 16]);
+        names.uuid = None;
+        names.object = Uuid::parse(doc_ipid);
+        let d = t.decode_linked(&names, &mut links, hosts);
+        assert_eq!(d.uuid_from_ipid, Uuid::parse(dcom::DISPATCH_UUID));
+        let Some(Args::Dispatch(n)) = &d.args else {
+            panic!("{d:?}")
+        };
+        let o = n.object.as_ref().expect("object");
+        assert_eq!(n.suspicious, vec!["ExecuteShellCommand"]);
+        assert_eq!(
+            (
+                o.clsid_name,
+                o.interface_from,
+                o.obtained_by.operation.as_str()
+            ),
+            (Some("MMC20.Application"), "ipid", "Invoke")
+        );
+        let w = what(d.args.as_ref().expect("args")).expect("what");
+        assert!(w.contains("on MMC20.Application object"), "{w}");
+        // Between other hosts, or with an IPID nobody handed out: no bind, as before.
+        let other = (hosts.1, hosts.0);
+        assert_eq!(
+            t.decode_linked(&names, &mut links, other).status,
+            ArgsStatus::NoBind
+        );
+        names.object = Uuid::parse("0000a0ff-2008-0f1c-5d6e-7f8091a2b3c4");
+        assert_eq!(
+            t.decode_linked(&names, &mut links, hosts).status,
+            ArgsStatus::NoBind
+        );
+    }
+    // annotate() (one association at a time) names them too, and gives the call its uuid.
+    let mut unbound = call(dcom::DISPATCH_UUID, 6, 9, true, vec![0; 8], vec![]);
+    unbound.uuid = None;
+    unbound.object = Uuid::parse(ipid);
+    let act = call(
+        dcom::ACTIVATOR_UUID,
+        4,
+        2,
+        true,
+        create_instance_stub(true, mmc),
+        create_instance_response(true, dcom::DISPATCH_UUID, ipid),
+    );
+    let out = annotate(vec![act, unbound], &who::WhoLog::default());
+    assert_eq!(out[1].0.uuid, Uuid::parse(dcom::DISPATCH_UUID));
+    assert!(matches!(
+        out[1].1.args.as_deref(),
+        Some(Args::DcomCall(o)) if o.interface_from == "ipid"
+    ));
+}
+
+#[test]
+fn rem_query_interface_and_class_factory_carry_the_class() {
+    use super::dcom::tests::{create_instance_response, create_instance_stub, rem_qi, std_objref};
+    let sw = "9ba05972-f6a8-11cf-a442-00a0c90a8f39";
+    let factory = "0000c001-2008-0f1c-5d6e-7f8091a2b3c4";
+    let unk = "0000c002-2008-0f1c-5d6e-7f8091a2b3c4";
+    let disp = "0000c003-2008-0f1c-5d6e-7f8091a2b3c4";
+    let hosts = (
+        std::net::IpAddr::from([10, 0, 0, 5]),
+        std::net::IpAddr::from([10, 0, 0, 9]),
+    );
+    for le in [true, false] {
+        let mut links = ServiceLinks::default();
+        let mut t = Tracker::new();
+        // An activation that hands out a class factory (as RemoteGetClassObject does).
+        let act = call(
+            dcom::ACTIVATOR_UUID,
+            4,
+            2,
+            le,
+            create_instance_stub(le, sw),
+            create_instance_response(le, dcom::CLASS_FACTORY_UUID, factory),
+        );
+        t.decode_linked(&act, &mut links, hosts);
+        // CreateInstance on it: IUnknown of a ShellWindows object.
+        let mut ci = call(dcom::CLASS_FACTORY_UUID, 3, 3, le, vec![0; 32], {
+            let mut r = vec![0u8; 12];
+            r.extend_from_slice(&std_objref("00000000-0000-0000-c000-000000000046", unk));
+            r
+        });
+        ci.object = Uuid::parse(factory);
+        let d = t.decode_linked(&ci, &mut links, hosts);
+        assert!(matches!(&d.args, Some(Args::DcomCall(o)) if o.clsid_name == Some("ShellWindows")));
+        // RemQueryInterface (on the exporter's IRemUnknown) asks that object for IDispatch.
+        let (q, a) = rem_qi(le, unk, &[(dcom::DISPATCH_UUID, Some(disp))]);
+        let mut qi = call(dcom::REM_UNKNOWN2_UUID, 3, 4, le, q, a);
+        qi.object = Uuid::parse("0000c0ff-2008-0f1c-5d6e-7f8091a2b3c4");
+        assert_eq!(
+            t.decode_linked(&qi, &mut links, hosts).status,
+            ArgsStatus::NoDecoder
+        );
+        let o = links
+            .object(hosts, &Uuid::parse(disp).expect("uuid"))
+            .expect("IDispatch learnt");
+        assert_eq!(
+            (
+                o.iid.as_str(),
+                o.clsid_name,
+                o.obtained_by.operation.as_str()
+            ),
+            (
+                dcom::DISPATCH_UUID,
+                Some("ShellWindows"),
+                "RemQueryInterface"
+            )
+        );
+        assert!(keeps_stub(
+            &Uuid::parse(dcom::REM_UNKNOWN_UUID).expect("u"),
+            3
+        ));
+        assert!(keeps_response(
+            &Uuid::parse(dcom::CLASS_FACTORY_UUID).expect("u"),
+            3
+        ));
+        assert!(!keeps_response(&Uuid::parse(svcctl::UUID).expect("u"), 12));
+    }
+}

@@ -182,10 +182,22 @@ fn judge(row: &Row, r: &Record, h: &Hit, args: Option<&Args>, opnum: u16) -> Opt
                 ),
                 _ => j(Low, format!("activation properties {}", a.properties)),
             }),
-            Some(Args::Dispatch(d)) => Some(if d.suspicious.is_empty() {
-                j(Informational, "no command-running method names")
+            Some(Args::Dispatch(d)) => {
+                let on = d.object.as_ref().map(on_class).unwrap_or_default();
+                let lm = d.object.as_ref().is_some_and(|o| o.lateral_movement_class);
+                Some(match (d.suspicious.is_empty(), lm) {
+                    (false, _) => j(
+                        High,
+                        format!("method names {}{on}", d.suspicious.join(", ")),
+                    ),
+                    (true, true) => j(Low, format!("no command-running method names{on}")),
+                    (true, false) => j(Informational, "no command-running method names"),
+                })
+            }
+            Some(Args::DcomCall(o)) => Some(if o.lateral_movement_class {
+                j(Medium, format!("method call{}", on_class(o)))
             } else {
-                j(High, format!("method names {}", d.suspicious.join(", ")))
+                j(Informational, "call on an object of an ordinary class")
             }),
             _ => None,
         },
@@ -1018,6 +1030,17 @@ fn is_discovery(h: &Hit) -> bool {
         && h.techniques
             .first()
             .is_some_and(|t| t.tactic.as_deref() == Some("discovery"))
+}
+
+/// ` on an object of <class> (from <operation>)`.
+fn on_class(o: &crate::args::dcom::DcomObject) -> String {
+    format!(
+        " on an object of {} (from {})",
+        o.clsid_name
+            .or(o.clsid.as_deref())
+            .unwrap_or("an unknown class"),
+        o.obtained_by.operation
+    )
 }
 
 #[cfg(test)]

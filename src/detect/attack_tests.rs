@@ -229,6 +229,7 @@ fn execution_and_persistence_by_services_tasks_wmi() {
     let names = dcom::DispatchArgs {
         names: vec!["Document".into(), "ExecuteShellCommand".into()],
         suspicious: vec!["ExecuteShellCommand".into()],
+        object: None,
     };
     assert_eq!(
         lv(
@@ -238,6 +239,50 @@ fn execution_and_persistence_by_services_tasks_wmi() {
             "T1021.003"
         ),
         High
+    );
+    // Calls on an object whose IPID an activation handed out: Invoke on a lateral-movement
+    // class is medium, a name lookup without command-running names low.
+    let object = |lm: bool| dcom::DcomObject {
+        ipid: "0000a001-2008-0f1c-5d6e-7f8091a2b3c4".into(),
+        iid: "00020400-0000-0000-c000-000000000046".into(),
+        interface: Some("IDispatch".into()),
+        clsid: Some("49b2791a-b1ae-4c90-9b8e-e860ba07f889".into()),
+        clsid_name: lm.then_some("MMC20.Application"),
+        lateral_movement_class: lm,
+        obtained_by: crate::args::LinkedCall {
+            call_id: 2,
+            ts: 1.0,
+            operation: "RemoteCreateInstance".into(),
+        },
+        interface_from: "ipid",
+    };
+    let idispatch = "00020400-0000-0000-c000-000000000046";
+    assert_eq!(
+        lv(
+            idispatch,
+            6,
+            Some(Args::DcomCall(object(true))),
+            "T1021.003"
+        ),
+        Medium
+    );
+    assert_eq!(
+        lv(
+            idispatch,
+            6,
+            Some(Args::DcomCall(object(false))),
+            "T1021.003"
+        ),
+        Informational
+    );
+    let plain = dcom::DispatchArgs {
+        names: vec!["Document".into()],
+        suspicious: vec![],
+        object: Some(object(true)),
+    };
+    assert_eq!(
+        lv(idispatch, 5, Some(Args::Dispatch(plain)), "T1021.003"),
+        Low
     );
     let run = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run";
     assert_eq!(
