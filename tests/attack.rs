@@ -343,31 +343,58 @@ fn event_log_clearing_and_disabling() {
 }
 
 #[test]
-fn dcom_mmc20_and_what_a_midstream_call_hides() {
+fn dcom_mmc20_objects_named_by_their_ipid_even_mid_stream() {
+    // Generated (no lab produces DCOM): the activation response hands out the IDispatch
+    // IPID, each Invoke the IPID of the next object (Document, ActiveView), and a
+    // connection picked up after its bind calls the last one.
     let p = generated("dcom_mmc20");
     let h = hits(&p, None, MEDIUM);
     assert_eq!(
         summary(&h),
         [
             s("T1021.003", "high", "GetIDsOfNames"),
+            s("T1021.003", "high", "GetIDsOfNames"),
             s("T1021.003", "high", "RemoteCreateInstance"),
+            s("T1021.003", "medium", "Invoke"),
+            s("T1021.003", "medium", "Invoke"),
+            s("T1021.003", "medium", "Invoke"),
         ]
     );
+    // Looking up Document and ActiveView on an MMC20.Application object: low.
+    assert_eq!(hits(&p, None, Level::Low).len(), 8);
     let act = h
         .iter()
         .find(|x| x.operation.as_deref() == Some("RemoteCreateInstance"))
         .expect("act");
     assert_eq!(args(act)["clsid_name"], "MMC20.Application");
     assert_eq!(args(act)["iids"][0], "00020400-0000-0000-c000-000000000046");
-    // The connection picked up after its bind: its GetIDsOfNames is a call without an
-    // interface (ORPC calls are not yet named by IPID), counted, not detected.
-    let run = common::run(&[p], &Options::default());
-    let orphan: Vec<_> = run
-        .records
+    assert_eq!(
+        args(act)["objects"][0]["ipid"],
+        "0000a001-2008-0f1c-5d6e-7f8091a2b3c4"
+    );
+    // The mid-stream call: no bind on its connection, named IDispatch::GetIDsOfNames from
+    // its IPID, the class carried over from the activation through two Invoke results.
+    let mid: Vec<_> = h
         .iter()
-        .filter(|r| r.extra.as_ref().is_some_and(|x| x.args_status == "no_bind"))
+        .filter(|x| args(x)["object"]["interface_from"] == "ipid")
         .collect();
-    assert_eq!(orphan.len(), 1);
+    assert_eq!(mid.len(), 1);
+    let o = &args(mid[0])["object"];
+    assert_eq!(mid[0].level.as_deref(), Some("high"));
+    assert_eq!(
+        mid[0].uuid.as_deref(),
+        Some("00020400-0000-0000-c000-000000000046")
+    );
+    assert_eq!(o["clsid_name"], "MMC20.Application");
+    assert_eq!(o["obtained_by"]["operation"], "Invoke");
+    assert_eq!(args(mid[0])["suspicious"][0], "ExecuteShellCommand");
+    let run = common::run(&[p], &Options::default());
+    assert!(
+        run.records
+            .iter()
+            .all(|r| r.extra.as_ref().is_some_and(|x| x.args_status == "decoded")),
+        "every call decoded, the mid-stream one too"
+    );
 }
 
 #[test]
@@ -545,15 +572,50 @@ fn real_dcom_shellwindows() {
     };
     let p = common::need(&shared, "captures/real/empire_dcom_shellwindows.cap");
     let h = hits(&p, None, MEDIUM);
+    // Empire's ShellWindows: the class factory, then four IDispatch::Invoke calls by DISPID
+    // (names looked up through GetTypeInfo, not GetIDsOfNames) on the ShellWindows object
+    // and the objects its methods returned.
     assert_eq!(
         summary(&h),
-        [s("T1021.003", "high", "RemoteGetClassObject")]
+        [
+            s("T1021.003", "high", "RemoteGetClassObject"),
+            s("T1021.003", "medium", "Invoke"),
+            s("T1021.003", "medium", "Invoke"),
+            s("T1021.003", "medium", "Invoke"),
+            s("T1021.003", "medium", "Invoke"),
+        ]
     );
     assert_eq!(args(&h[0])["clsid_name"], "ShellWindows");
     assert_eq!(
         args(&h[0])["iids"][0],
         "00000001-0000-0000-c000-000000000046"
     );
+    // Windows' activation response hands out the IClassFactory IPID; CreateInstance on it
+    // the object's; RemQueryInterface its IDispatch; each Invoke the next object's.
+    assert_eq!(args(&h[0])["objects"][0]["iid"], args(&h[0])["iids"][0]);
+    let chain: Vec<String> = h[1..]
+        .iter()
+        .map(|x| {
+            assert_eq!(args(x)["clsid_name"], "ShellWindows");
+            assert_eq!(args(x)["interface_from"], "bind");
+            args(x)["obtained_by"]["operation"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(chain, ["RemQueryInterface", "Invoke", "Invoke", "Invoke"]);
+    // Every call on a ShellWindows object is linked, ITypeInfo ones too.
+    let run = common::run(&[p], &Options::default());
+    let linked = run
+        .records
+        .iter()
+        .filter_map(|r| r.extra.as_ref()?.args.as_ref())
+        .filter(|a| {
+            matches!(a, rpcsift::args::Args::DcomCall(o) if o.clsid_name == Some("ShellWindows"))
+        })
+        .count();
+    assert_eq!(linked, 17);
 }
 
 // ---- command line ----
@@ -652,7 +714,14 @@ fn cli_levels_dcs_and_tactics() {
 #[test]
 fn navigator_layer_covers_every_tactic_found() {
     let mut all = Vec::new();
-    for name in ["coercions_windows", "dcsync_workstation", "event_logs", "accounts_secrets", "dcom_mmc20", "zerologon_windows"] {
+    for name in [
+        "coercions_windows",
+        "dcsync_workstation",
+        "event_logs",
+        "accounts_secrets",
+        "dcom_mmc20",
+        "zerologon_windows",
+    ] {
         all.extend(hits(&generated(name), None, MEDIUM));
     }
     let layer = rpcsift::report::navigator::layer(&all, "t", "d");
@@ -666,14 +735,27 @@ fn navigator_layer_covers_every_tactic_found() {
     tactics.dedup();
     assert_eq!(
         tactics,
-        ["credential-access", "defense-evasion", "lateral-movement", "persistence"]
+        [
+            "credential-access",
+            "defense-evasion",
+            "lateral-movement",
+            "persistence"
+        ]
     );
     let t1187 = layer["techniques"]
         .as_array()
         .and_then(|v| v.iter().find(|t| t["techniqueID"] == "T1187"))
         .expect("T1187");
     let meta = t1187["metadata"].as_array().expect("metadata");
-    let get = |k: &str| meta.iter().find(|m| m["name"] == k).map(|m| m["value"].clone());
+    let get = |k: &str| {
+        meta.iter()
+            .find(|m| m["name"] == k)
+            .map(|m| m["value"].clone())
+    };
     assert_eq!(get("highest level"), Some(Value::from("high")));
-    assert!(get("what").and_then(|v| v.as_str().map(|s| s.contains("10.20.0.99"))).unwrap_or(false));
+    assert!(
+        get("what")
+            .and_then(|v| v.as_str().map(|s| s.contains("10.20.0.99")))
+            .unwrap_or(false)
+    );
 }

@@ -370,8 +370,9 @@ fn attack_hits_show_listener_and_naming_context() {
         &page,
     );
     let (_, main) = dump_dom(&bin, &page, "attack-dom", Duration::from_secs(120));
-    let re = Regex::new(r#"<circle class="mark"[^>]*data-level="([^"]*)"[^>]*><title>([^<]*)</title>"#)
-        .expect("regex");
+    let re =
+        Regex::new(r#"<circle class="mark"[^>]*data-level="([^"]*)"[^>]*><title>([^<]*)</title>"#)
+            .expect("regex");
     let titles: Vec<(String, String)> = re
         .captures_iter(&main)
         .map(|c| (c[1].to_string(), c[2].replace("&amp;", "&")))
@@ -395,9 +396,9 @@ fn attack_hits_show_listener_and_naming_context() {
         .find(|(_, t)| t.contains("DRSGetNCChanges"))
         .expect("DCSync mark");
     assert!(
-        dcsync
-            .1
-            .contains("what: replication request for {6f3b0c7e-2d1a-4c55-9e3f-0a1b2c3d4e5f} (EXOP_REPL_OBJ)"),
+        dcsync.1.contains(
+            "what: replication request for {6f3b0c7e-2d1a-4c55-9e3f-0a1b2c3d4e5f} (EXOP_REPL_OBJ)"
+        ),
         "{}",
         dcsync.1
     );

@@ -1151,14 +1151,169 @@ fn st_get_ids_of_names(names: &[&str]) -> Vec<u8> {
     s.b
 }
 
+/// OBJREF_STANDARD (MS-DCOM 2.2.18.4): interface `iid`, STDOBJREF with IPID `ipid`, and a
+/// DUALSTRINGARRAY naming the object exporter (`ncacn_ip_tcp` at `host[port]`).
+fn std_objref(iid: &str, ipid: &str, oxid: u64, binding: &str) -> Vec<u8> {
+    let mut o = Buf::new(true);
+    o.bytes(b"MEOW");
+    o.u32(1); // OBJREF_STANDARD
+    o.uuid(iid);
+    o.u32(0); // STDOBJREF flags
+    o.u32(5); // cPublicRefs
+    o.bytes(&oxid.to_le_bytes());
+    o.bytes(&(oxid ^ 0x5a5a).to_le_bytes()); // OID
+    o.uuid(ipid);
+    let mut bindings: Vec<u16> = vec![0x0007]; // ncacn_ip_tcp
+    bindings.extend(binding.encode_utf16());
+    bindings.extend([0, 0]); // end of string bindings
+    let security_offset = bindings.len() as u16;
+    bindings.extend([0x000a, 0xffff, 0, 0]); // RPC_C_AUTHN_WINNT, no principal
+    o.u16(bindings.len() as u16);
+    o.u16(security_offset);
+    for u in bindings {
+        o.u16(u);
+    }
+    o.b
+}
+
+/// RemoteCreateInstance's response (MS-DCOM 3.1.2.5.2.3.2): ORPCTHAT, the
+/// ActivationPropertiesOut OBJREF_CUSTOM (CLSID 00000339) whose BLOB holds a CustomHeader,
+/// PropsOutInfo (one interface: `iid`, S_OK, its OBJREF_STANDARD) and ScmReplyInfoData
+/// (OXID, the object exporter's bindings, IPID of its IRemUnknown), then S_OK.
+fn create_instance_response(iid: &str, ipid: &str, rem_unknown: &str, binding: &str) -> Vec<u8> {
+    let oxid = 0x7d1c_2a3b_4c5d_6e7f;
+    let intf = std_objref(iid, ipid, oxid, binding);
+    let mut props = Buf::new(true);
+    props.u32(1); // cIfs
+    ptr(&mut props);
+    ptr(&mut props);
+    ptr(&mut props);
+    props.u32(1);
+    props.uuid(iid);
+    props.u32(1);
+    props.u32(0); // S_OK
+    props.u32(1);
+    ptr(&mut props);
+    props.u32(intf.len() as u32);
+    props.u32(intf.len() as u32);
+    props.bytes(&intf);
+    let props = serialized(&props.b);
+    let mut reply = Buf::new(true);
+    reply.u32(0); // pdwReserved
+    ptr(&mut reply);
+    align8(&mut reply);
+    reply.bytes(&oxid.to_le_bytes());
+    ptr(&mut reply); // pdsaOxidBindings
+    reply.uuid(rem_unknown);
+    reply.u32(0x0006); // authnHint: RPC_C_AUTHN_LEVEL_PKT_PRIVACY
+    reply.u16(5);
+    reply.u16(7);
+    let mut dsa: Vec<u16> = vec![0x0007];
+    dsa.extend(binding.encode_utf16());
+    dsa.extend([0, 0, 0x000a, 0xffff, 0, 0]);
+    reply.u32(dsa.len() as u32);
+    reply.u16(dsa.len() as u16);
+    reply.u16((dsa.len() - 4) as u16);
+    for u in dsa {
+        reply.u16(u);
+    }
+    let reply = serialized(&reply.b);
+    let mut hdr = Buf::new(true);
+    hdr.u32(0);
+    hdr.u32(0); // headerSize, patched below
+    hdr.u32(0);
+    hdr.u32(2); // destCtx
+    hdr.u32(2); // cIfs
+    hdr.bytes(&[0; 16]);
+    ptr(&mut hdr);
+    ptr(&mut hdr);
+    hdr.u32(0);
+    hdr.u32(2);
+    hdr.uuid("00000339-0000-0000-c000-000000000046"); // PropsOutInfo
+    hdr.uuid("000001b6-0000-0000-c000-000000000046"); // ScmReplyInfoData
+    hdr.u32(2);
+    hdr.u32(props.len() as u32);
+    hdr.u32(reply.len() as u32);
+    let mut h = serialized(&hdr.b);
+    let hl = h.len() as u32;
+    h[20..24].copy_from_slice(&hl.to_le_bytes());
+    let total = (h.len() + props.len() + reply.len()) as u32;
+    h[16..20].copy_from_slice(&total.to_le_bytes());
+    let mut blob = Vec::new();
+    blob.extend_from_slice(&total.to_le_bytes());
+    blob.extend_from_slice(&[0; 4]);
+    blob.extend_from_slice(&h);
+    blob.extend_from_slice(&props);
+    blob.extend_from_slice(&reply);
+    let mut o = Buf::new(true);
+    o.bytes(b"MEOW");
+    o.u32(4); // OBJREF_CUSTOM
+    o.uuid("000001a3-0000-0000-c000-000000000046"); // IActivationPropertiesOut
+    o.uuid("00000339-0000-0000-c000-000000000046"); // CLSID_ActivationPropertiesOut
+    o.u32(0);
+    o.u32(blob.len() as u32);
+    o.bytes(&blob);
+    let mut r = Buf::new(true);
+    r.u32(0); // ORPCTHAT flags
+    r.u32(0); // no extensions
+    ptr(&mut r);
+    r.u32(o.b.len() as u32);
+    r.u32(o.b.len() as u32);
+    r.bytes(&o.b);
+    r.align(4);
+    r.u32(0); // S_OK
+    r.b
+}
+
+/// IDispatch::Invoke's response (MS-OAUT 3.1.4.4) returning an object: ORPCTHAT, the
+/// VARIANT result (VT_DISPATCH with its OBJREF_STANDARD), an empty EXCEPINFO, the
+/// argument error index and S_OK.
+fn invoke_returns_object(iid: &str, ipid: &str, binding: &str) -> Vec<u8> {
+    let objref = std_objref(iid, ipid, 0x7d1c_2a3b_4c5d_6e7f, binding);
+    let mut r = Buf::new(true);
+    r.u32(0);
+    r.u32(0);
+    ptr(&mut r); // pVarResult
+    align8(&mut r);
+    r.u32((objref.len() as u32 + 40) / 8); // clSize
+    r.u32(0);
+    r.u16(9); // VT_DISPATCH
+    r.u16(0);
+    r.u16(0);
+    r.u16(0);
+    r.u32(9); // union arm
+    ptr(&mut r);
+    r.u32(objref.len() as u32);
+    r.u32(objref.len() as u32);
+    r.bytes(&objref);
+    r.align(4);
+    r.u16(0); // EXCEPINFO wCode
+    r.u16(0);
+    r.u32(0); // bstrSource
+    r.u32(0); // bstrDescription
+    r.u32(0); // bstrHelpFile
+    r.u32(0);
+    r.u32(0);
+    r.u32(0);
+    r.u32(0); // scode
+    r.u32(0); // puArgErr
+    r.u32(0); // S_OK
+    r.b
+}
+
 /// Scenario a12: DCOM lateral movement with MMC20.Application (dcomexec's default):
-/// RemoteCreateInstance on port 135 asking for IDispatch, then on the object exporter's
-/// port the IDispatch calls that find ExecuteShellCommand and invoke it. A second
-/// connection is picked up after its bind (mid-stream): its IDispatch calls cannot be
-/// named (no bind, and rpcsift does not yet name ORPC calls by IPID).
+/// RemoteCreateInstance on port 135 asking for IDispatch (the response hands out its
+/// IPID), then on the object exporter's port the IDispatch calls that walk
+/// Document → ActiveView (each Invoke returns the next object's IPID) and find
+/// ExecuteShellCommand and invoke it. A second connection to the exporter is picked up
+/// after its bind (mid-stream): its calls are named by their IPID.
 fn a12_dcom_mmc20() -> World {
     let mut w = World::new(32);
     let le = true;
+    let binding = "10.20.0.7[49712]";
+    let app = "0000a001-2008-0f1c-5d6e-7f8091a2b3c4";
+    let doc = "0000a002-2008-0f1c-5d6e-7f8091a2b3c4";
+    let view = "0000a003-2008-0f1c-5d6e-7f8091a2b3c4";
     let a = w.conn((WS, 51601), (MEMBER, 135), 0x3c00_0001, 0x3c00_1001, le);
     w.handshake(a);
     w.wait(400);
@@ -1172,47 +1327,60 @@ fn a12_dcom_mmc20() -> World {
     s.u32(objref.len() as u32);
     s.u32(objref.len() as u32);
     s.bytes(&objref);
-    let mut r = Buf::new(le);
-    r.u32(0);
-    r.u32(0);
-    let opaque = w.rng.bytes(200);
-    r.u32(0x0002_0000);
-    r.u32(opaque.len() as u32);
-    r.u32(opaque.len() as u32);
-    r.bytes(&opaque);
-    r.u32(0);
-    w.call(a, Req::new(2, 4, &s.b), 38_000, &r.b);
+    let r = create_instance_response(
+        IID_IDISPATCH,
+        app,
+        "0000a000-2008-0f1c-5d6e-7f8091a2b3c4",
+        binding,
+    );
+    w.call(a, Req::new(2, 4, &s.b), 38_000, &r);
     w.wait(500);
     w.close(a);
-    let ipid = "0000a001-2008-0f1c-5d6e-7f8091a2b3c4";
     let b = w.conn((WS, 51602), (MEMBER, 49712), 0x3c00_2001, 0x3c00_3001, le);
     w.handshake(b);
     w.wait(300);
     w.bind_tcp(b, &IDISPATCH, 5840, 250, 0x000c_a102, "49712");
     w.wait(300);
-    let mut call_id = 2;
-    for names in [&["Document"][..], &["ActiveView"], &["ExecuteShellCommand"]] {
-        let stub = st_get_ids_of_names(names);
+    let ids_reply = |call_id: u32| {
         let mut r = Buf::new(le);
         r.u32(0);
         r.u32(0);
         r.u32(1);
         r.u32(call_id);
         r.u32(0);
-        w.call(b, Req::new(call_id, 5, &stub).obj(ipid), 900, &r.b);
+        r.b
+    };
+    let mut call_id = 2;
+    for (on, name, next) in [
+        (app, "Document", Some(doc)),
+        (doc, "ActiveView", Some(view)),
+        (view, "ExecuteShellCommand", None),
+    ] {
+        let stub = st_get_ids_of_names(&[name]);
+        w.call(
+            b,
+            Req::new(call_id, 5, &stub).obj(on),
+            900,
+            &ids_reply(call_id),
+        );
+        w.wait(200);
+        call_id += 1;
+        let stub = w.rng.bytes(180);
+        let reply = match next {
+            Some(next) => invoke_returns_object(IID_IDISPATCH, next, binding),
+            None => w.rng.bytes(40),
+        };
+        w.call(b, Req::new(call_id, 6, &stub).obj(on), 2_500, &reply);
         w.wait(200);
         call_id += 1;
     }
-    let stub = w.rng.bytes(180);
-    let reply = w.rng.bytes(40);
-    w.call(b, Req::new(call_id, 6, &stub).obj(ipid), 2_500, &reply);
-    w.wait(400);
+    w.wait(200);
     w.close(b);
     // Mid-stream: the bind happened before the capture started.
     let m = w.conn((WS, 51603), (MEMBER, 49712), 0x3c00_4001, 0x3c00_5001, le);
     let stub = st_get_ids_of_names(&["ExecuteShellCommand"]);
     let reply = w.rng.bytes(20);
-    w.call(m, Req::new(7, 5, &stub).obj(ipid), 900, &reply);
+    w.call(m, Req::new(7, 5, &stub).obj(view), 900, &reply);
     w.wait(300);
     w
 }
