@@ -304,7 +304,28 @@ pub struct WmiArgs {
 
 /// Lower-case hex of a context handle.
 pub fn hex_handle(h: &ContextHandle) -> String {
-    h.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 * h.len());
+    for b in h {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    s
+}
+
+/// The context handle a [`hex_handle`] string stands for (`None` if it is not one).
+pub fn parse_hex_handle(s: &str) -> Option<ContextHandle> {
+    let b = s.as_bytes();
+    if b.len() != 40 {
+        return None;
+    }
+    let mut h = [0u8; 20];
+    for (i, pair) in b.chunks_exact(2).enumerate() {
+        let hi = char::from(pair[0]).to_digit(16)?;
+        let lo = char::from(pair[1]).to_digit(16)?;
+        h[i] = (hi << 4 | lo) as u8;
+    }
+    Some(h)
 }
 
 /// Interfaces with a decoder.
@@ -1086,8 +1107,7 @@ impl Tracker {
                 let Some(h) = s.service_handle.as_deref() else {
                     return;
                 };
-                let key = self.handles.keys().find(|k| hex_handle(k) == h).copied();
-                let Some(info) = key.and_then(|k| self.handles.get_mut(&k)) else {
+                let Some(info) = parse_hex_handle(h).and_then(|k| self.handles.get_mut(&k)) else {
                     return;
                 };
                 s.service_name = info.service_name.clone();

@@ -833,3 +833,18 @@ fn rem_query_interface_and_class_factory_carry_the_class() {
         assert!(!keeps_response(&Uuid::parse(svcctl::UUID).expect("u"), 12));
     }
 }
+
+#[test]
+fn hex_handles_round_trip() {
+    let mut h = [0u8; 20];
+    for (i, b) in h.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(37) ^ 0xa5;
+    }
+    let text = hex_handle(&h);
+    assert_eq!(text.len(), 40);
+    assert_eq!(&text[..6], "a580ef");
+    assert_eq!(parse_hex_handle(&text), Some(h));
+    assert_eq!(parse_hex_handle(&text.to_uppercase()), Some(h));
+    assert_eq!(parse_hex_handle(&text[..38]), None);
+    assert_eq!(parse_hex_handle(&format!("{}zz", &text[..38])), None);
+}

@@ -164,11 +164,6 @@ impl Association {
         }
     }
 
-    /// Calls finished since the last call, in completion order.
-    pub fn take_done(&mut self) -> Vec<Call> {
-        std::mem::take(&mut self.done)
-    }
-
     /// (request time, call id) of the earliest request still waiting for its response:
     /// calls finished after it cannot be decoded in request order before it is settled.
     pub fn oldest_pending(&self) -> Option<(Timestamp, u32)> {

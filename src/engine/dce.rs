@@ -149,13 +149,14 @@ impl Accurate {
         meta: &ConnMeta,
         out: &mut Vec<(Call, Annotation)>,
     ) {
-        let fresh = if closing {
-            self.assoc.finish(&mut sink.counters)
+        let before = self.held.len();
+        if closing {
+            self.held.extend(self.assoc.finish(&mut sink.counters));
         } else {
-            self.assoc.take_done()
-        };
-        if !fresh.is_empty() {
-            self.held.extend(fresh);
+            // Moved, not swapped: both vectors keep their capacity.
+            self.held.append(&mut self.assoc.done);
+        }
+        if self.held.len() > before {
             self.held.sort_by_key(|c| (c.ts, c.call_id));
         }
         if self.held.is_empty() {

@@ -59,8 +59,9 @@ pub(super) struct Session {
     uid: Option<SmolStr>,
     /// Records made so far (their rank in the record order).
     records: u64,
-    /// Settled calls waiting to become records (reused buffer).
+    /// Settled calls waiting to become records (reused buffers).
     ready: Vec<TransportedCall>,
+    calls: Vec<(dcerpc::Call, args::Annotation)>,
     /// Parser bytes last added to the pipeline's `parser_bytes`.
     buffered: usize,
 }
@@ -86,6 +87,7 @@ impl Session {
             uid: None,
             records: 0,
             ready: Vec::new(),
+            calls: Vec::new(),
             buffered: 0,
         }
     }
@@ -149,9 +151,8 @@ impl Session {
         match &mut self.state {
             SessionState::Dce(d) => {
                 d.feed(dir, ts, data, sink, self.script.as_mut(), 0);
-                let mut calls = Vec::new();
-                d.ready(sink, meta, &mut calls);
-                self.ready.extend(calls.into_iter().map(|c| (c, tcp())));
+                d.ready(sink, meta, &mut self.calls);
+                self.ready.extend(self.calls.drain(..).map(|c| (c, tcp())));
             }
             SessionState::Smb(st) => st.feed(
                 dir,
