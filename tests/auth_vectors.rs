@@ -3,9 +3,9 @@
 //! `test/suite_decryption.py`.
 //!
 //! The files are not in the project: `tools/fetch-wireshark-vectors.sh DIR` puts them in
-//! DIR, and the tests read them from `RPCSIFT_WIRESHARK_VECTORS=DIR`. Without that folder
-//! the tests print a skip message, except when `RPCSIFT_SHARED` is set (CI), where a missing
-//! folder fails.
+//! DIR, and the tests read them from `RPCSIFT_WIRESHARK_VECTORS=DIR` (`.ci/run` fetches
+//! them and sets it). With the variable unset the tests print a skip message; set to a
+//! folder that is not there, they fail.
 //!
 //! Each SMB3 test: reassemble the capture's TCP connection with rpcsift's reader and flow
 //! table, compute the SMB 3.1.1 preauth integrity hash over NEGOTIATE and SESSION_SETUP,
@@ -26,27 +26,17 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 fn vectors() -> Option<PathBuf> {
-    let in_ci = std::env::var_os("RPCSIFT_SHARED").is_some();
     let how = "run tools/fetch-wireshark-vectors.sh DIR and set RPCSIFT_WIRESHARK_VECTORS=DIR";
     match std::env::var_os("RPCSIFT_WIRESHARK_VECTORS").map(PathBuf::from) {
-        Some(p) if p.is_dir() => Some(p),
         Some(p) => {
             assert!(
-                !in_ci,
+                p.is_dir(),
                 "RPCSIFT_WIRESHARK_VECTORS={} is not a folder ({how})",
                 p.display()
             );
-            eprintln!(
-                "RPCSIFT_WIRESHARK_VECTORS={} missing: skipping Wireshark vector tests",
-                p.display()
-            );
-            None
+            Some(p)
         }
         None => {
-            assert!(
-                !in_ci,
-                "RPCSIFT_SHARED is set but RPCSIFT_WIRESHARK_VECTORS is not ({how})"
-            );
             eprintln!("RPCSIFT_WIRESHARK_VECTORS unset: skipping Wireshark vector tests ({how})");
             None
         }
