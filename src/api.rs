@@ -584,6 +584,24 @@ mod tests {
         let files = arrow_array::cast::AsArray::as_string::<i32>(files.as_ref());
         assert_eq!(files.value(0), b.display().to_string());
         assert_eq!(files.value(nb), a.display().to_string());
+        // The command line's --merge of the same files notes that they overlap in time,
+        // in one line.
+        let run = calls(
+            Source::Paths(&[a.clone(), b.clone()]),
+            &Options {
+                merge: true,
+                ..Options::default()
+            },
+        )
+        .expect("merge");
+        assert_eq!(
+            run.notices,
+            [format!(
+                "note: {}: starts before the end of the previous file: --merge reads files \
+                 one after the other, it does not interleave them",
+                b.display()
+            )]
+        );
         // Ranks out of range, partitions out of range.
         let far = PacketsOptions {
             rank: (1 << 24) - 1,
