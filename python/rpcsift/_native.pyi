@@ -27,6 +27,31 @@ def detect(
     sigma: Optional[List[str]] = None,
     merge: bool = False,
 ) -> Tuple[bytes, Dict[str, int], List[str], int]: ...
+def packets(
+    paths: Optional[List[str]] = None,
+    data: Optional[bytes] = None,
+    *,
+    name: str = "<bytes>",
+    partitions: int = 1,
+    merge: bool = False,
+    rank: int = 0,
+) -> Tuple[bytes, Dict[str, int], List[str], int]: ...
+def decode(
+    ipc: bytes,
+    *,
+    label: str,
+    zeek_compat: bool = False,
+    zeek_ignore: bool = False,
+    verify_checksums: bool = False,
+) -> Tuple[bytes, Dict[str, int], List[str], int]: ...
+def detect_packets(
+    ipc: bytes,
+    *,
+    label: str,
+    indicators: Optional[str] = None,
+    sigma: Optional[List[str]] = None,
+) -> Tuple[bytes, Dict[str, int], List[str], int]: ...
 def calls_schema(zeek_compat: bool = False) -> bytes: ...
+def packets_schema() -> bytes: ...
 def hits_schema() -> bytes: ...
 def is_capture_name(name: str) -> bool: ...
