@@ -34,12 +34,12 @@ def test_calls_equal_cli_json(captures):
     assert table.schema.equals(rpcsift.calls_schema(), check_metadata=False)
     records = cli_json("calls", "--format", "json", *captures)
     assert_same_rows(table, records)
-    assert table.num_rows == 138
+    assert table.num_rows == 283
     assert {r["transport"] for r in records} == {"tcp", "smb1", "smb2", "smb3"}
     assert sum(r["args"] is not None for r in records) >= 10
     counts = rpcsift.summary(table)
-    assert counts["capture files"] == 29
-    assert counts["DCE-RPC calls"] == 138
+    assert counts["capture files"] == 56
+    assert counts["DCE-RPC calls"] == 283
 
 
 def test_zeek_compat_equal_cli_json(captures):
