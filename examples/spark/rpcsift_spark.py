@@ -103,7 +103,9 @@ def _captures(paths, root, merge):
     (label, [path, ...]) with the files of each capture in rank order."""
     groups = {}
     for path in sorted(paths, key=_components):
-        rel = path[len(root) + 1:] if path.startswith(root + "/") else path
+        if not path.startswith(root + "/"):
+            raise ValueError(f"{path} is not under {root}: cannot tell its capture")
+        rel = path[len(root) + 1:]
         if merge == "all":
             key = ""
         elif merge == "subdirs" and "/" in rel:
@@ -111,7 +113,8 @@ def _captures(paths, root, merge):
         else:
             key = rel
         groups.setdefault(key, []).append(path)
-    return [(_local_name(files[0]), files) for _, files in sorted(groups.items())]
+    ordered = sorted(groups.values(), key=lambda files: _components(files[0]))
+    return [(_local_name(files[0]), files) for files in ordered]
 
 
 #: Columns of the shuffled packets (Spark's types): the capture, the connection
@@ -247,6 +250,8 @@ def _exact(spark, a, call_opts, hit_opts, failures, mode):
         if rpcsift.is_capture_name(_local_name(r.path).rsplit("/", 1)[-1])
     ]
     captures = _captures(paths, _qualified(spark, a.input_dir), a.merge)
+    if not captures:
+        raise ValueError(f"no capture files in {a.input_dir}")
     where = {p: (c, rank) for c, (_, ps) in enumerate(captures) for rank, p in enumerate(ps)}
     labels = sc.broadcast([label for label, _ in captures])
     partitions = a.partitions or sc.defaultParallelism
@@ -389,11 +394,16 @@ def main(argv=None):
 
     failures = spark.sparkContext.accumulator([], ListParam())
     mode = "overwrite" if a.overwrite else "errorifexists"
-    if a.mode == "exact":
-        _exact(spark, a, call_opts, hit_opts, failures, mode)
-    else:
-        _per_file(spark, a, call_opts, hit_opts, failures, mode)
-    spark.stop()
+    try:
+        if a.mode == "exact":
+            _exact(spark, a, call_opts, hit_opts, failures, mode)
+        else:
+            _per_file(spark, a, call_opts, hit_opts, failures, mode)
+    except ValueError as e:
+        print(f"rpcsift_spark: {e}", file=sys.stderr)
+        return 2
+    finally:
+        spark.stop()
     # A task run twice adds twice: count each message once.
     failed = sorted(set(failures.value))
     if failed:

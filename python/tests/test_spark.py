@@ -127,6 +127,33 @@ def test_exact_job_subdirs_equals_cli_per_capture(case_folder, tmp_path):
     ]
 
 
+def test_capture_grouping():
+    """Which files form one capture, in which rank order (the command line's walk order:
+    path components sorted), named by their first file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rpcsift_spark", JOB)
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    root = "file:/x/in"
+    paths = [f"{root}/{p}" for p in ("s.pcap", "b.pcap", "s/2.pcap", "s/t/0.pcap", "s/1.pcap", "a.pcap")]
+    local = lambda ps: [p[len("file:"):] for p in ps]
+    groups = job._captures(paths, root, "all")
+    assert [(label, local(ps)) for label, ps in groups] == [
+        ("/x/in/a.pcap", local([f"{root}/{p}" for p in ("a.pcap", "b.pcap", "s/1.pcap", "s/2.pcap", "s/t/0.pcap", "s.pcap")])),
+    ]
+    groups = job._captures(paths, root, "subdirs")
+    assert [(label, len(ps)) for label, ps in groups] == [
+        ("/x/in/a.pcap", 1), ("/x/in/b.pcap", 1), ("/x/in/s/1.pcap", 3), ("/x/in/s.pcap", 1),
+    ]
+    groups = job._captures(paths, root, "none")
+    assert [label for label, _ in groups] == [
+        "/x/in/a.pcap", "/x/in/b.pcap", "/x/in/s/1.pcap", "/x/in/s/2.pcap", "/x/in/s/t/0.pcap", "/x/in/s.pcap",
+    ]
+    with pytest.raises(ValueError, match="is not under"):
+        job._captures(["hdfs://n/in/a.pcap"], root, "all")
+
+
 def test_per_file_mode_takes_no_merge(tmp_path):
     code, err, _ = run_job("--mode", "per-file", "--merge", "all", CAPTURES[0], tmp_path / "out")
     assert code == 2
