@@ -377,7 +377,8 @@ mod tests {
             rules: vec![],
         });
         let t = detect(Source::Paths(&p), det, &Options::default()).expect("detect");
-        // NetrJobAdd, SchRpcRegisterTask and SchRpcRun, each in the three sets.
+        // NetrJobAdd, SchRpcRegisterTask and SchRpcRun, each in the five sets that cover
+        // them (the three execution sets, BZAR's latest rows and the attack set).
         let text = |name: &str| -> Vec<String> {
             let c = t.batch.column_by_name(name).expect(name);
             let c = arrow_array::cast::AsArray::as_string::<i32>(c.as_ref());
@@ -385,11 +386,11 @@ mod tests {
         };
         assert_eq!(
             text("matched_by"),
-            ["improved", "bzar-2020", "bzar-2019"].repeat(3)
+            ["improved", "bzar-2020", "bzar-2019", "bzar", "attack"].repeat(3)
         );
         let ops: Vec<&str> = ["NetrJobAdd", "SchRpcRegisterTask", "SchRpcRun"]
             .iter()
-            .flat_map(|o| [*o; 3])
+            .flat_map(|o| [*o; 5])
             .collect();
         assert_eq!(text("operation"), ops);
         assert_eq!(t.counters.files, 1);

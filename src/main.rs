@@ -39,7 +39,7 @@ Exit status:
   2  usage error, or no capture file found";
 
 #[derive(Parser)]
-#[command(name = "rpcsift", version = VERSION, about = "Find Windows remote execution in packet captures by decoding DCE-RPC directly", after_help = AFTER_HELP)]
+#[command(name = "rpcsift", version = VERSION, about = "Find Windows remote execution and Active Directory attacks in packet captures by decoding DCE-RPC directly", after_help = AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -58,7 +58,7 @@ Exit status:
   1  a capture file could not be read at all (the others were still processed)
   2  usage error, or no capture file found")]
     Calls(CallsArgs),
-    /// Flag remote-execution calls: built-in indicator sets and Sigma rules (zeek / dce_rpc).
+    /// Flag AD attacks and remote execution: built-in indicator sets and Sigma rules (zeek / dce_rpc).
     #[command(after_help = DETECT_AFTER_HELP)]
     Detect(DetectArgs),
     /// Check Zeek's dce_rpc.log against the captures it was made from.
@@ -411,15 +411,34 @@ fn print_summary(c: &Counters, notices: &[Notice], records: usize) {
 }
 
 const DETECT_AFTER_HELP: &str = "\
-Indicator sets (matched on interface UUID + opnum, never on names):
-  improved   atsvc NetrJobAdd, ITaskSchedulerService SchRpcRegisterTask/SchRpcEnableTask/SchRpcRun,
-             IWbemServices ExecMethod/ExecMethodAsync, every svcctl CreateService*/CreateWowService/
-             StartService* opnum (default)
-  bzar-2020  MITRE BZAR from 2020 (atsvc JobAdd hits carry would_match_in_zeek=false)
-  bzar-2019  MITRE BZAR's first release
-  all        the union (one hit per set that covers the call)
-Without --sigma the default set is improved; with --sigma only the rules run unless
+Indicator sets (matched on interface UUID + opnum, never on names; combine with commas):
+  attack     every AD attack rpcsift knows, 47 techniques in all tactics, judged by the
+             decoded arguments (listener host of a coercion, hive saved, naming context
+             replicated, zero Netlogon credentials, ...) and by whether the client is a
+             domain controller (default)
+  credential-access, lateral-movement, persistence, privilege-escalation,
+  defense-evasion, discovery, impact, execution
+             the attack rows of one ATT&CK tactic
+  improved   remote execution only: atsvc NetrJobAdd, ITaskSchedulerService
+             SchRpcRegisterTask/SchRpcEnableTask/SchRpcRun, IWbemServices ExecMethod(Async),
+             every svcctl CreateService*/CreateWowService/StartService* opnum
+  bzar       MITRE BZAR as published (19 techniques, discovery included)
+  bzar-2020  BZAR's execution strings from 2020 (atsvc JobAdd hits carry would_match_in_zeek=false)
+  bzar-2019  BZAR's first release
+  corelight  the rows of Corelight's DCE-RPC Zeek packages (header match only)
+  all        every set (one hit per set and row that covers the call)
+Without --sigma the default set is attack; with --sigma only the rules run unless
 --indicators is given.
+
+Levels (Sigma's scale): informational, low, medium, high, critical. Each hit has one; only
+hits at --min-level or above are shown (default medium). Discovery calls are low unless an
+argument or a burst raises them.
+
+Domain controllers: --dc ADDR (repeatable) and --dc-file FILE (one address per line, #
+comments) name them; without either, rpcsift infers them from the traffic (hosts that
+answer drsuapi or netlogon calls). Each hit says whether its client and server are DCs
+and where that came from (dc_source: given or inferred). DC-to-DC replication is then
+informational; replication requested by a host that is not a DC is DCSync.
 
 Examples:
   rpcsift detect captures/
@@ -448,12 +467,8 @@ struct DetectArgs {
     /// Capture files or directories (recursed for .pcap .pcapng .cap .dmp, optionally .gz).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// Built-in indicator set [default: improved, unless --sigma is given].
-    #[arg(long, value_enum, value_name = "SET")]
-    indicators: Option<rpcsift::detect::indicators::IndicatorSet>,
-    /// Sigma rule file, or directory of .yml/.yaml rules (logsource zeek / dce_rpc). Repeatable.
-    #[arg(long, value_name = "FILE|DIR")]
-    sigma: Vec<PathBuf>,
+    #[command(flatten)]
+    select: SelectArgs,
     /// Output format [default: text on a terminal, json otherwise].
     #[arg(long, value_enum)]
     format: Option<DetectFormat>,
@@ -477,7 +492,65 @@ struct DetectArgs {
     quiet: bool,
 }
 
-/// The detector `detect` and `report` share: `--indicators` (default improved unless
+/// What `detect` and `report` look for and how they judge it.
+#[derive(clap::Args)]
+struct SelectArgs {
+    /// Built-in indicator sets, comma-separated [default: attack, unless --sigma is given].
+    #[arg(long, value_enum, value_name = "SET[,SET...]", value_delimiter = ',')]
+    indicators: Vec<rpcsift::detect::indicators::IndicatorSet>,
+    /// Sigma rule file, or directory of .yml/.yaml rules (logsource zeek / dce_rpc). Repeatable.
+    #[arg(long, value_name = "FILE|DIR")]
+    sigma: Vec<PathBuf>,
+    /// Show only hits at this level or above.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value = "medium")]
+    min_level: rpcsift::detect::indicators::Level,
+    /// A known domain controller (repeatable); turns off inferring DCs from the traffic.
+    #[arg(long, value_name = "ADDR")]
+    dc: Vec<std::net::IpAddr>,
+    /// File of known domain controllers, one address per line (# starts a comment).
+    #[arg(long, value_name = "FILE")]
+    dc_file: Option<PathBuf>,
+}
+
+impl SelectArgs {
+    fn set(&self) -> Option<rpcsift::detect::indicators::IndicatorSet> {
+        self.indicators.iter().copied().reduce(|a, b| a | b)
+    }
+
+    /// `--dc` and `--dc-file` together; None when neither is given.
+    fn dcs(&self) -> Result<Option<std::collections::BTreeSet<std::net::IpAddr>>> {
+        let mut out: std::collections::BTreeSet<_> = self.dc.iter().copied().collect();
+        if let Some(p) = &self.dc_file {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            for (i, line) in text.lines().enumerate() {
+                let line = line.split('#').next().unwrap_or_default().trim();
+                let Some(word) = line.split_whitespace().next() else {
+                    continue;
+                };
+                let a = word.parse().with_context(|| {
+                    format!(
+                        "{} line {}: not an IP address: {word:?}",
+                        p.display(),
+                        i + 1
+                    )
+                })?;
+                out.insert(a);
+            }
+        }
+        Ok((!self.dc.is_empty() || self.dc_file.is_some()).then_some(out))
+    }
+
+    fn settings(&self) -> Result<rpcsift::detect::Settings> {
+        Ok(rpcsift::detect::Settings {
+            min_level: self.min_level,
+            dcs: self.dcs()?,
+            evidence: None,
+        })
+    }
+}
+
+/// The detector `detect` and `report` share: `--indicators` (default attack unless
 /// `--sigma` is given) and the Sigma rules (rejected rules reported on standard error).
 /// Returns the detector and the number of rejected rules.
 fn make_detector(
@@ -507,8 +580,8 @@ fn make_detector(
 fn write_navigator(path: &std::path::Path, hits: &[rpcsift::detect::Hit]) -> Result<()> {
     let text = rpcsift::report::navigator::layer_string(
         hits,
-        "rpcsift: remote execution",
-        "Techniques of the remote-execution calls rpcsift found; score = number of hits",
+        "rpcsift: DCE-RPC attacks",
+        "Techniques of the DCE-RPC calls rpcsift flagged (remote execution and Active Directory attacks, every tactic); score = number of hits",
     );
     write_all_to(Some(path), text.as_bytes())
 }
@@ -537,24 +610,37 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
     if a.format == Some(DetectFormat::Parquet) && a.output.is_none() {
         anyhow::bail!("--format parquet needs -o FILE (a Parquet file is not a stream)");
     }
-    let (det, rejected) = make_detector(a.indicators, &a.sigma)?;
+    let (det, rejected) = make_detector(a.select.set(), &a.select.sigma)?;
+    let mut settings = a.select.settings()?;
     let set = det.set;
     let files = rpcsift::capture::collect_capture_paths(&a.paths).context("listing captures")?;
     if files.is_empty() {
         anyhow::bail!("no capture files found in the given paths");
     }
-    // Only the calls that hit are kept: memory follows the hits, not the capture.
+    // Only the calls some row or rule names are kept (they are judged at the end, when the
+    // DCs are known): memory follows the hits, not the capture. The DC evidence (servers
+    // of drsuapi and netlogon calls) is collected from every call on the way.
     let det = std::sync::Arc::new(det);
     let filter = std::sync::Arc::clone(&det);
+    let evidence = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let seen = std::sync::Arc::clone(&evidence);
     let opts = Options {
         merge: a.merge,
         keep: Some(engine::RecordFilter(std::sync::Arc::new(move |r| {
-            !filter.hits(r).is_empty()
+            if let Some(dc) = rpcsift::detect::dc_evidence(r)
+                && let Ok(mut s) = seen.lock()
+            {
+                s.insert(dc);
+            }
+            filter.could_hit(r)
         }))),
         ..Options::default()
     };
     let run = run_with_progress(&files, opts, a.quiet);
-    let hits = det.run(&run.records);
+    if settings.dcs.is_none() {
+        settings.evidence = Some(evidence.lock().map(|s| s.clone()).unwrap_or_default());
+    }
+    let hits = det.run_with(&run.records, &settings);
     if let Some(p) = &a.navigator {
         write_navigator(p, &hits)?;
     }
@@ -738,12 +824,8 @@ struct ReportArgs {
     /// Write the report to FILE.
     #[arg(short, long, value_name = "FILE", required = true)]
     output: PathBuf,
-    /// Built-in indicator set [default: improved, unless --sigma is given].
-    #[arg(long, value_enum, value_name = "SET")]
-    indicators: Option<rpcsift::detect::indicators::IndicatorSet>,
-    /// Sigma rule file, or directory of .yml/.yaml rules (logsource zeek / dce_rpc). Repeatable.
-    #[arg(long, value_name = "FILE|DIR")]
-    sigma: Vec<PathBuf>,
+    #[command(flatten)]
+    select: SelectArgs,
     /// Build the page from saved `rpcsift detect --format json` output instead of captures.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "indicators", "sigma"])]
     hits: Option<PathBuf>,
@@ -792,7 +874,8 @@ fn cmd_report(a: ReportArgs) -> Result<i32> {
         meta.paths = vec![h.display().to_string()];
         (ReportData::from_hit_values(values, meta), 0)
     } else {
-        let (det, _) = make_detector(a.indicators, &a.sigma)?;
+        let (det, _) = make_detector(a.select.set(), &a.select.sigma)?;
+        let settings = a.select.settings()?;
         let files =
             rpcsift::capture::collect_capture_paths(&a.paths).context("listing captures")?;
         if files.is_empty() {
@@ -802,7 +885,7 @@ fn cmd_report(a: ReportArgs) -> Result<i32> {
         meta.sigma_rules = det.rules.len();
         meta.paths = a.paths.iter().map(|p| p.display().to_string()).collect();
         let c = report::collect(&files, &Options::default());
-        let hits = det.run(&c.run.records);
+        let hits = det.run_with(&c.run.records, &settings);
         if let Some(p) = &a.navigator {
             write_navigator(p, &hits)?;
         }

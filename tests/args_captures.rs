@@ -327,11 +327,12 @@ fn lab_captures_exact_values() {
         }
     }
     // The packet-privacy captures' sealed calls with a decoder cannot be read: OpenSCManager,
-    // CreateService, StartService and DeleteService in stress_privacy_tcp and in
-    // psexec_privacy_smb2, SchRpcRegisterTask, SchRpcRun and SchRpcDelete in
-    // atexec_privacy_smb2 (with their 5 truth values); the other 27 values are all checked.
+    // CreateService, StartService, ControlService (decoded since issue 18) and DeleteService
+    // in stress_privacy_tcp and in psexec_privacy_smb2, SchRpcRegisterTask, SchRpcRun and
+    // SchRpcDelete in atexec_privacy_smb2 (with their 5 truth values); the other 27 values
+    // are all checked.
     assert_eq!(checked, 27);
-    assert_eq!(encrypted, 11);
+    assert_eq!(encrypted, 13);
 }
 
 #[test]

@@ -127,11 +127,15 @@ fn bzar_sets_mark_the_at_job_they_could_never_match() {
     let h19 = hits_on(&p, &set(IndicatorSet::Bzar2019));
     let t: Vec<&str> = h19.iter().map(|h| h.techniques[0].id.as_str()).collect();
     assert_eq!(t, ["T1053", "T1053", "T1053"]);
-    // `all`: one hit per set per call.
+    // `all`: one hit per set per call (issue 18 added `bzar` and `attack` to `all`: 3 sets
+    // of 3 calls became 5).
     let all = hits_on(&p, &set(IndicatorSet::All));
-    assert_eq!(all.len(), 9);
-    let sets: Vec<&str> = all.iter().take(3).map(|h| h.matched_by.as_str()).collect();
-    assert_eq!(sets, ["improved", "bzar-2020", "bzar-2019"]);
+    assert_eq!(all.len(), 15);
+    let sets: Vec<&str> = all.iter().take(5).map(|h| h.matched_by.as_str()).collect();
+    assert_eq!(
+        sets,
+        ["improved", "bzar-2020", "bzar-2019", "bzar", "attack"]
+    );
 }
 
 /// A rule shaped like the published one: `op1` transposed, so the `at` job never matches.
@@ -344,7 +348,10 @@ fn out(c: &mut Command) -> (i32, String, String) {
 #[test]
 fn cli_json_fields_and_exit_codes() {
     let cap = common::project("captures/dynamic_port_svcctl.pcap");
-    let (code, stdout, _) = out(rpcsift().args(["detect", "--format", "json"]).arg(&cap));
+    // Issue 18 made `attack` the default set: the improved fields are asked for by name.
+    let (code, stdout, _) = out(rpcsift()
+        .args(["detect", "--format", "json", "--indicators", "improved"])
+        .arg(&cap));
     assert_eq!(code, 0);
     let lines: Vec<serde_json::Value> = stdout
         .lines()

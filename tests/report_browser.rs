@@ -243,17 +243,19 @@ fn one_mark_per_call_when_several_sets_match() {
         &page,
     );
     let (_, main) = dump_dom(&bin, &page, "all-dom", Duration::from_secs(120));
-    // 3 calls, each matched by improved, bzar-2020 and bzar-2019.
+    // 3 calls, each matched by improved, bzar-2020, bzar-2019 and (issue 18 added them to
+    // `all`) bzar and attack.
     assert_eq!(
         attr_counts(&main, r#"<circle class="mark" data-host="([^"]+)""#),
         counts(&[("10.10.0.5", 3)])
     );
     assert_eq!(
         attr_counts(&main, r#"<tr data-i="\d+" data-host="([^"]+)""#),
-        counts(&[("10.10.0.5", 9)])
+        counts(&[("10.10.0.5", 15)])
     );
-    // BZAR's JobAdd string would never have matched Zeek's NetrJobAdd: the row says so.
-    assert_eq!(main.matches("(missed in Zeek)").count(), 2);
+    // BZAR's JobAdd string would never have matched Zeek's NetrJobAdd: the row says so
+    // (bzar-2020, bzar-2019 and bzar as published).
+    assert_eq!(main.matches("(missed in Zeek)").count(), 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -347,5 +349,64 @@ fn five_thousand_hits_render_quickly() {
     // The hostile-looking command text is shown as text, not markup.
     assert!(main.contains("x4999.exe &lt;/td&gt;&lt;b&gt;"));
     assert!(!main.contains("</td><b>"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 18: the listener host of a coercion and the naming context of a DCSync are on
+/// the timeline hover and in the table; the level and the tactic are shown.
+#[test]
+fn attack_hits_show_listener_and_naming_context() {
+    let Some(bin) = chromium() else {
+        return;
+    };
+    let dir = temp_dir("attack");
+    let page = dir.join("attack.html");
+    report(
+        &[
+            common::project("captures/attack/coercions_windows.pcap"),
+            common::project("captures/attack/dcsync_workstation.pcap"),
+        ],
+        &["--dc", "10.20.0.5", "--dc", "10.20.0.6"],
+        &page,
+    );
+    let (_, main) = dump_dom(&bin, &page, "attack-dom", Duration::from_secs(120));
+    let re =
+        Regex::new(r#"<circle class="mark"[^>]*data-level="([^"]*)"[^>]*><title>([^<]*)</title>"#)
+            .expect("regex");
+    let titles: Vec<(String, String)> = re
+        .captures_iter(&main)
+        .map(|c| (c[1].to_string(), c[2].replace("&amp;", "&")))
+        .collect();
+    assert_eq!(titles.len(), 6, "5 coercions and the DCSync");
+    let efs = titles
+        .iter()
+        .find(|(_, t)| t.contains("EfsRpcOpenFileRaw"))
+        .expect("PetitPotam mark");
+    assert_eq!(efs.0, "critical");
+    assert!(
+        efs.1
+            .contains("what: coercion (MS-EFSR): told to authenticate to 10.20.0.99 port 80"),
+        "{}",
+        efs.1
+    );
+    assert!(efs.1.contains("level: critical"), "{}", efs.1);
+    assert!(efs.1.contains("client is not a DC (given)"), "{}", efs.1);
+    let dcsync = titles
+        .iter()
+        .find(|(_, t)| t.contains("DRSGetNCChanges"))
+        .expect("DCSync mark");
+    assert!(
+        dcsync.1.contains(
+            "what: replication request for {6f3b0c7e-2d1a-4c55-9e3f-0a1b2c3d4e5f} (EXOP_REPL_OBJ)"
+        ),
+        "{}",
+        dcsync.1
+    );
+    // The table: a level cell and the same lines in the "what" column.
+    assert_eq!(main.matches(r#"<span class="lvl-critical""#).count(), 6);
+    assert!(main.contains("told to authenticate to 10.20.0.99"));
+    assert!(main.contains("replication request for {6f3b0c7e-2d1a-4c55-9e3f-0a1b2c3d4e5f}"));
+    // The summary names the tactics.
+    assert!(main.contains("<td>credential-access</td>"), "tactic column");
     let _ = std::fs::remove_dir_all(&dir);
 }

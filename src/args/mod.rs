@@ -1,9 +1,15 @@
-//! What was executed: the arguments of remote-execution calls, decoded from the NDR 2.0
-//! request stubs (svcctl, atsvc, ITaskSchedulerService, IWbemServices), and the identity
-//! the caller authenticated as.
+//! What a call did: the arguments of remote-execution and Active Directory attack calls,
+//! decoded from the NDR 2.0 / NDR64 request stubs, and the identity the caller
+//! authenticated as.
 //!
 //! * [`ndr`]: the bounded NDR reader every decoder uses.
-//! * [`svcctl`], [`atsvc`], [`tsch`] (with [`xml`]), [`wmi`]: one decoder per interface.
+//! * Execution: [`svcctl`], [`atsvc`], [`tsch`] (with [`xml`]), [`wmi`].
+//! * AD attacks: [`drsr`] (DCSync, DCShadow, SID history), [`nrpc`] (Zerologon,
+//!   NetSync), [`rrp`] (hive dumps, Run keys), [`samr`] and [`lsad`] (accounts, groups,
+//!   secrets), [`bkrp`] (DPAPI backup key), [`dcom`] (lateral-movement classes, IDispatch
+//!   names), [`even`] (log clearing and disabling), and the coercions ([`coerce`]:
+//!   [`efsr`], [`rprn`], [`dfsnm`], [`fsrvp`], [`even`]'s ElfrOpenBEL), with the printer
+//!   driver installs of [`rprn`].
 //! * [`Tracker`]: per association (one TCP connection or one named pipe), decodes each call
 //!   in order and links service handles: the handle a CreateService/OpenService response
 //!   returns names the service a later StartService/ChangeServiceConfig/DeleteService acts
@@ -15,7 +21,20 @@
 //! [`ArgsStatus`] that says why (encrypted, truncated, NDR64, malformed, ...).
 
 pub mod atsvc;
+pub mod bkrp;
+pub mod coerce;
+pub mod dcom;
+pub mod dfsnm;
+pub mod drsr;
+pub mod efsr;
+pub mod even;
+pub mod fsrvp;
+pub mod lsad;
 pub mod ndr;
+pub mod nrpc;
+pub mod rprn;
+pub mod rrp;
+pub mod samr;
 pub mod svcctl;
 pub mod tsch;
 pub mod who;
@@ -83,6 +102,36 @@ pub enum Args {
     Task(TaskArgs),
     /// IWbemServices ExecMethod/ExecMethodAsync.
     Wmi(WmiArgs),
+    /// Other WMI calls: NTLMLogin, PutInstance, DeleteInstance, ExecQuery.
+    WmiOp(wmi::WmiOpArgs),
+    /// drsuapi replication requests (DCSync, DCShadow, SID history).
+    Replication(drsr::DrsArgs),
+    /// A call that makes the server authenticate to a host in a path (MS-EFSR, MS-RPRN
+    /// notifications, MS-DFSNM, MS-FSRVP, MS-EVEN ElfrOpenBEL).
+    Coercion(coerce::CoercionArgs),
+    /// Printer driver installs (PrintNightmare).
+    PrinterDriver(rprn::DriverArgs),
+    /// Other print-system calls (open printer, print processor, port monitor, packages).
+    Printer(rprn::PrinterArgs),
+    /// netlogon secure-channel calls (Zerologon, NetSync).
+    Netlogon(nrpc::NetlogonArgs),
+    /// Remote registry.
+    Registry(rrp::RegistryArgs),
+    /// SAMR account and group changes.
+    Sam(samr::SamArgs),
+    /// LSA secrets and account rights.
+    Lsa(lsad::LsaArgs),
+    /// MS-BKRP BackuprKey.
+    BackupKey(bkrp::BackupKeyArgs),
+    /// DCOM activation.
+    Activation(dcom::ActivationArgs),
+    /// IDispatch::GetIDsOfNames.
+    Dispatch(dcom::DispatchArgs),
+    /// Another ORPC call on a DCOM object whose IPID was handed out earlier in the capture
+    /// (IDispatch::Invoke, IRemUnknown, ...): which object, and whose class.
+    DcomCall(dcom::DcomObject),
+    /// Event log open, clear, disable.
+    EventLog(even::EventLogArgs),
 }
 
 /// A call that took part in the creation of a service, referenced from later calls.
@@ -150,6 +199,11 @@ pub struct ServiceArgs {
     /// client, server and service name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<&'static str>,
+    /// ControlService: the control code (1 = stop) and its name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control_name: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -260,34 +314,62 @@ pub enum Iface {
     Atsvc,
     Tsch,
     Wbem,
+    WbemLogin,
+    Drsr,
+    /// MS-EFSR on either of its two interface UUIDs.
+    Efsr,
+    Spoolss,
+    Par,
+    Dfsnm,
+    Fsrvp,
+    Even,
+    Even6,
+    Nrpc,
+    Rrp,
+    Samr,
+    Lsad,
+    Bkrp,
+    Activator,
+    Activation,
+    Dispatch,
 }
 
-const SVCCTL: Uuid = match Uuid::parse(svcctl::UUID) {
-    Some(u) => u,
-    None => panic!("bad uuid"),
-};
-const ATSVC: Uuid = match Uuid::parse(atsvc::UUID) {
-    Some(u) => u,
-    None => panic!("bad uuid"),
-};
-const TSCH: Uuid = match Uuid::parse(tsch::UUID) {
-    Some(u) => u,
-    None => panic!("bad uuid"),
-};
-const WBEM: Uuid = match Uuid::parse(wmi::UUID) {
-    Some(u) => u,
-    None => panic!("bad uuid"),
-};
+const fn uuid(s: &str) -> Uuid {
+    match Uuid::parse(s) {
+        Some(u) => u,
+        None => panic!("bad uuid"),
+    }
+}
+
+/// Every interface with a decoder, by UUID.
+const IFACES: [(Uuid, Iface); 22] = [
+    (uuid(svcctl::UUID), Iface::Svcctl),
+    (uuid(atsvc::UUID), Iface::Atsvc),
+    (uuid(tsch::UUID), Iface::Tsch),
+    (uuid(wmi::UUID), Iface::Wbem),
+    (uuid(wmi::LOGIN_UUID), Iface::WbemLogin),
+    (uuid(drsr::UUID), Iface::Drsr),
+    (uuid(efsr::UUID), Iface::Efsr),
+    (uuid(efsr::UUID_LSA), Iface::Efsr),
+    (uuid(rprn::UUID), Iface::Spoolss),
+    (uuid(rprn::UUID_PAR), Iface::Par),
+    (uuid(dfsnm::UUID), Iface::Dfsnm),
+    (uuid(fsrvp::UUID), Iface::Fsrvp),
+    (uuid(even::UUID), Iface::Even),
+    (uuid(even::UUID_EVEN6), Iface::Even6),
+    (uuid(nrpc::UUID), Iface::Nrpc),
+    (uuid(rrp::UUID), Iface::Rrp),
+    (uuid(samr::UUID), Iface::Samr),
+    (uuid(lsad::UUID), Iface::Lsad),
+    (uuid(bkrp::UUID), Iface::Bkrp),
+    (uuid(dcom::ACTIVATOR_UUID), Iface::Activator),
+    (uuid(dcom::ACTIVATION_UUID), Iface::Activation),
+    (uuid(dcom::DISPATCH_UUID), Iface::Dispatch),
+];
 
 /// The decoder family of an interface UUID.
 pub fn iface(uuid: &Uuid) -> Option<Iface> {
-    Some(match *uuid {
-        u if u == SVCCTL => Iface::Svcctl,
-        u if u == ATSVC => Iface::Atsvc,
-        u if u == TSCH => Iface::Tsch,
-        u if u == WBEM => Iface::Wbem,
-        _ => return None,
-    })
+    IFACES.iter().find(|(u, _)| u == uuid).map(|(_, i)| *i)
 }
 
 /// True when (interface, opnum) has a request decoder.
@@ -299,9 +381,66 @@ pub fn has_decoder(uuid: &Uuid, opnum: u16) -> bool {
             opnum,
             tsch::REGISTER_TASK | tsch::RUN | tsch::DELETE | tsch::ENABLE_TASK
         ),
-        Some(Iface::Wbem) => matches!(opnum, wmi::EXEC_METHOD | wmi::EXEC_METHOD_ASYNC),
+        Some(Iface::Wbem) => {
+            matches!(opnum, wmi::EXEC_METHOD | wmi::EXEC_METHOD_ASYNC)
+                || wmi::OP_OPNUMS.contains(&opnum)
+        }
+        Some(Iface::WbemLogin) => opnum == wmi::NTLM_LOGIN,
+        Some(Iface::Drsr) => matches!(
+            opnum,
+            drsr::REPLICA_SYNC
+                | drsr::GET_NC_CHANGES
+                | drsr::REPLICA_ADD
+                | drsr::REPLICA_DEL
+                | drsr::ADD_ENTRY
+                | drsr::ADD_SID_HISTORY
+        ),
+        Some(Iface::Efsr) => efsr::OPNUMS.contains(&opnum),
+        Some(Iface::Spoolss) => rprn::SPOOLSS_OPNUMS.contains(&opnum),
+        Some(Iface::Par) => rprn::PAR_OPNUMS.contains(&opnum),
+        Some(Iface::Dfsnm) => matches!(opnum, dfsnm::ADD_STD_ROOT | dfsnm::REMOVE_STD_ROOT),
+        Some(Iface::Fsrvp) => matches!(
+            opnum,
+            fsrvp::IS_PATH_SUPPORTED | fsrvp::IS_PATH_SHADOW_COPIED
+        ),
+        Some(Iface::Even) => even::EVEN_OPNUMS.contains(&opnum),
+        Some(Iface::Even6) => even::EVEN6_OPNUMS.contains(&opnum),
+        Some(Iface::Nrpc) => nrpc::OPNUMS.contains(&opnum),
+        Some(Iface::Rrp) => rrp::OPNUMS.contains(&opnum),
+        Some(Iface::Samr) => samr::OPNUMS.contains(&opnum) || opnum == samr::CHANGE_PASSWORD_4,
+        Some(Iface::Lsad) => lsad::OPNUMS.contains(&opnum),
+        Some(Iface::Bkrp) => opnum == 0,
+        Some(Iface::Activator) => matches!(opnum, 3 | 4),
+        Some(Iface::Activation) => opnum == 0,
+        Some(Iface::Dispatch) => opnum == 5,
         None => false,
     }
+}
+
+/// True when the whole response of (interface, opnum) is worth keeping: DCOM
+/// activations, IClassFactory::CreateInstance, IRemUnknown::RemQueryInterface and
+/// IDispatch GetTypeInfo/Invoke hand out the object references (IPIDs) later calls are
+/// named by (see [`dcom::objrefs`], [`dcom::rem_query_interface`]).
+pub fn keeps_response(uuid: &Uuid, opnum: u16) -> bool {
+    match iface(uuid) {
+        Some(Iface::Activator) => matches!(opnum, 3 | 4),
+        Some(Iface::Activation) => opnum == 0,
+        // GetTypeInfo hands out an ITypeInfo, Invoke objects in its result.
+        Some(Iface::Dispatch) => matches!(opnum, 4 | 6),
+        _ => opnum == 3 && (*uuid == CLASS_FACTORY || is_rem_unknown(uuid)),
+    }
+}
+
+/// True when the request stub of (interface, opnum) is worth keeping: an argument decoder
+/// reads it, or it says which interfaces a RemQueryInterface asks for.
+pub fn keeps_stub(uuid: &Uuid, opnum: u16) -> bool {
+    has_decoder(uuid, opnum) || opnum == 3 && is_rem_unknown(uuid)
+}
+
+const CLASS_FACTORY: Uuid = uuid(dcom::CLASS_FACTORY_UUID);
+
+fn is_rem_unknown(u: &Uuid) -> bool {
+    *u == uuid(dcom::REM_UNKNOWN_UUID) || *u == uuid(dcom::REM_UNKNOWN2_UUID)
 }
 
 /// A reader for a stub in the call's byte order and transfer syntax.
@@ -331,7 +470,51 @@ pub fn decode_request(
         }),
         Iface::Atsvc => atsvc::decode_request(opnum, &mut r).map(|x| x.map(Args::AtJob)),
         Iface::Tsch => tsch::decode_request(opnum, &mut r).map(|x| x.map(Args::Task)),
-        Iface::Wbem => wmi::decode_request(opnum, &mut r).map(|x| x.map(Args::Wmi)),
+        Iface::Wbem => wmi::decode_request(opnum, &mut r)
+            .map(|x| x.map(Args::Wmi))
+            .or_else(|| wmi::decode_op(false, opnum, &mut r).map(|x| x.map(Args::WmiOp))),
+        Iface::WbemLogin => wmi::decode_op(true, opnum, &mut r).map(|x| x.map(Args::WmiOp)),
+        Iface::Drsr => drsr::decode_request(opnum, &mut r).map(|x| x.map(Args::Replication)),
+        Iface::Efsr => efsr::decode_request(opnum, &mut r).map(|x| x.map(Args::Coercion)),
+        Iface::Spoolss | Iface::Par => {
+            rprn::decode_request(iface(uuid) == Some(Iface::Par), opnum, &mut r).map(|x| {
+                x.map(|q| match q {
+                    rprn::Request::Notify(mut c, h) => {
+                        c.handle = Some(h);
+                        Args::Coercion(c)
+                    }
+                    rprn::Request::Driver(d) => Args::PrinterDriver(d),
+                    rprn::Request::Printer(p) => Args::Printer(p),
+                })
+            })
+        }
+        Iface::Dfsnm => dfsnm::decode_request(opnum, &mut r).map(|x| x.map(Args::Coercion)),
+        Iface::Fsrvp => fsrvp::decode_request(opnum, &mut r).map(|x| x.map(Args::Coercion)),
+        Iface::Even | Iface::Even6 => {
+            even::decode_request(iface(uuid) == Some(Iface::Even6), opnum, &mut r).map(|x| {
+                x.map(|q| match q {
+                    even::Request::Log(l) => Args::EventLog(l),
+                    even::Request::Coercion(c) => Args::Coercion(c),
+                })
+            })
+        }
+        Iface::Nrpc => nrpc::decode_request(opnum, &mut r).map(|x| x.map(Args::Netlogon)),
+        Iface::Rrp => rrp::decode_request(opnum, &mut r).map(|x| x.map(Args::Registry)),
+        Iface::Samr => samr::decode_request(opnum, &mut r).map(|x| x.map(Args::Sam)),
+        Iface::Lsad => lsad::decode_request(opnum, &mut r).map(|x| x.map(Args::Lsa)),
+        Iface::Bkrp => bkrp::decode_request(opnum, &mut r).map(|x| x.map(Args::BackupKey)),
+        Iface::Activator | Iface::Activation => {
+            dcom::decode_activation(iface(uuid) == Some(Iface::Activator), opnum, &mut r)
+                .map(|x| x.map(dcom_args))
+        }
+        Iface::Dispatch => dcom::decode_dispatch(opnum, &mut r).map(|x| x.map(dcom_args)),
+    }
+}
+
+fn dcom_args(q: dcom::Request) -> Args {
+    match q {
+        dcom::Request::Activation(a) => Args::Activation(a),
+        dcom::Request::Dispatch(d) => Args::Dispatch(d),
     }
 }
 
@@ -340,6 +523,9 @@ pub fn decode_request(
 pub struct Decoded {
     pub args: Option<Args>,
     pub status: ArgsStatus,
+    /// The call's bind was not captured and its object UUID is an IPID handed out earlier:
+    /// the interface that IPID stands for.
+    pub uuid_from_ipid: Option<Uuid>,
 }
 
 /// What a remembered handle stands for.
@@ -360,7 +546,16 @@ struct HandleInfo {
 pub struct ServiceLinks {
     map: FastMap<LinkKey, LinkedService>,
     order: std::collections::VecDeque<LinkKey>,
+    /// DCOM objects handed out in responses, by (client, server, IPID): ORPC calls on
+    /// them go to another connection (the object exporter's port) and may lack their bind.
+    objects: FastMap<ObjectKey, dcom::DcomObject>,
+    object_order: std::collections::VecDeque<ObjectKey>,
 }
+
+type ObjectKey = (std::net::IpAddr, std::net::IpAddr, Uuid);
+
+/// DCOM objects remembered per capture and decoder (oldest forgotten first beyond this).
+pub const MAX_LINKED_OBJECTS: usize = 4096;
 
 type LinkKey = (std::net::IpAddr, std::net::IpAddr, String);
 
@@ -400,18 +595,252 @@ impl ServiceLinks {
     fn get(&self, key: &LinkKey) -> Option<&LinkedService> {
         self.map.get(key)
     }
+
+    fn add_object(&mut self, key: ObjectKey, o: dcom::DcomObject) {
+        if self.objects.insert(key, o).is_none() {
+            self.object_order.push_back(key);
+            if self.object_order.len() > MAX_LINKED_OBJECTS
+                && let Some(old) = self.object_order.pop_front()
+            {
+                self.objects.remove(&old);
+            }
+        }
+    }
+
+    /// The object whose IPID is `ipid`, handed out between these hosts.
+    pub fn object(
+        &self,
+        hosts: (std::net::IpAddr, std::net::IpAddr),
+        ipid: &Uuid,
+    ) -> Option<&dcom::DcomObject> {
+        self.objects.get(&(hosts.0, hosts.1, *ipid))
+    }
 }
 
-/// Per-association decoding state: the service handles seen so far.
+/// What a non-service handle stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Linked {
+    /// A registry key, by its path (a `?` root: the key's origin was not seen).
+    Key(String),
+    /// An event log, by name.
+    Log(String),
+    /// A printer or print server, by the name it was opened with.
+    Printer(Option<String>),
+    /// A SAM group, alias or user, by RID.
+    Sam(&'static str, u32),
+    /// An LSA secret, by name.
+    Secret(String),
+}
+
+/// Per-association decoding state: the handles seen so far.
 #[derive(Debug, Default)]
 pub struct Tracker {
     handles: FastMap<ContextHandle, HandleInfo>,
     order: std::collections::VecDeque<ContextHandle>,
+    others: FastMap<ContextHandle, Linked>,
+    other_order: std::collections::VecDeque<ContextHandle>,
+    /// NetrServerAuthenticate calls with an all-zero credential seen so far.
+    zero_auths: u32,
+}
+
+/// The response stub when the whole of it was kept and the call was answered.
+fn full_response(c: &Call) -> Option<&[u8]> {
+    (c.status == CallStatus::Ok
+        && !c.resp_stub.is_empty()
+        && c.resp_stub.len() as u64 == c.resp_stub_len)
+        .then_some(c.resp_stub.as_slice())
+}
+
+/// The return code at the end of a whole response stub.
+pub fn response_status(c: &Call) -> Option<u32> {
+    let b = full_response(c)?;
+    let t = b.get(b.len().checked_sub(4)?..)?;
+    let a = [t[0], t[1], t[2], t[3]];
+    Some(if c.big_endian {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    })
+}
+
+/// The context handle a response returns first (Open* calls): None when the call failed,
+/// the response was not captured, or the handle is all zeros.
+fn response_first_handle(c: &Call) -> Option<ContextHandle> {
+    if c.status != CallStatus::Ok || response_status(c).is_some_and(|s| s != 0) {
+        return None;
+    }
+    let b = c.resp_stub.get(..20)?;
+    let mut h = [0u8; 20];
+    h.copy_from_slice(b);
+    (h != [0u8; 20]).then_some(h)
+}
+
+/// A u32 at `at` of a whole response stub.
+fn response_u32(c: &Call, at: usize) -> Option<u32> {
+    let b = full_response(c)?.get(at..at + 4)?;
+    let a = [b[0], b[1], b[2], b[3]];
+    Some(if c.big_endian {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    })
 }
 
 impl Tracker {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn remember_other(&mut self, h: ContextHandle, l: Linked) {
+        if self.others.insert(h, l).is_none() {
+            self.other_order.push_back(h);
+            if self.other_order.len() > MAX_HANDLES
+                && let Some(old) = self.other_order.pop_front()
+            {
+                self.others.remove(&old);
+            }
+        }
+    }
+
+    fn linked(&self, h: Option<&ContextHandle>) -> Option<&Linked> {
+        self.others.get(h?)
+    }
+
+    /// Link the non-service calls to their handles and fill in their return codes.
+    fn link_other(&mut self, c: &Call, args: &mut Args) {
+        let result = response_status(c);
+        let set = |r: &mut Option<u32>, n: &mut Option<&'static str>| {
+            *r = result;
+            *n = result.and_then(coerce::status_name);
+        };
+        match args {
+            Args::Registry(a) => {
+                set(&mut a.result, &mut a.result_name);
+                let parent = match self.linked(a.handle.as_ref()) {
+                    Some(Linked::Key(p)) => Some(p.clone()),
+                    _ => None,
+                };
+                match a.action {
+                    "open_hive" => {
+                        let hive = a.hive.unwrap_or("?").to_string();
+                        a.key_path = Some(hive.clone());
+                        if let Some(h) = response_first_handle(c) {
+                            self.remember_other(h, Linked::Key(hive));
+                        }
+                    }
+                    "open_key" | "create_key" => {
+                        let path = rrp::join(
+                            parent.as_deref().unwrap_or("?"),
+                            a.sub_key.as_deref().unwrap_or_default(),
+                        );
+                        a.key_path = Some(path.clone());
+                        if let Some(h) = response_first_handle(c) {
+                            self.remember_other(h, Linked::Key(path));
+                        }
+                    }
+                    "delete_key" | "load_key" | "replace_key" => {
+                        a.key_path = Some(rrp::join(
+                            parent.as_deref().unwrap_or("?"),
+                            a.sub_key.as_deref().unwrap_or_default(),
+                        ));
+                    }
+                    _ => a.key_path = parent,
+                }
+            }
+            Args::EventLog(a) => {
+                set(&mut a.result, &mut a.result_name);
+                match a.action {
+                    "open" => {
+                        if let (Some(h), Some(n)) = (response_first_handle(c), &a.log_name) {
+                            self.remember_other(h, Linked::Log(n.clone()));
+                        }
+                    }
+                    "clear" => {
+                        if let Some(Linked::Log(n)) = self.linked(a.handle.as_ref()) {
+                            a.log_name = Some(n.clone());
+                            a.log_name_from = Some("handle");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Args::Coercion(a) => {
+                set(&mut a.result, &mut a.result_name);
+                if let Some(Linked::Printer(p)) = self.linked(a.handle.as_ref()) {
+                    a.printer = p.clone();
+                }
+                if a.protocol == "MS-EVEN"
+                    && let (Some(h), Some(p)) = (response_first_handle(c), &a.path)
+                {
+                    self.remember_other(h, Linked::Log(p.clone()));
+                }
+            }
+            Args::Printer(a) => {
+                set(&mut a.result, &mut a.result_name);
+                if a.action == "open"
+                    && let Some(h) = response_first_handle(c)
+                {
+                    a.handle = Some(hex_handle(&h));
+                    self.remember_other(h, Linked::Printer(a.printer_name.clone()));
+                }
+            }
+            Args::PrinterDriver(a) => set(&mut a.result, &mut a.result_name),
+            Args::Netlogon(a) => {
+                set(&mut a.result, &mut a.result_name);
+                if a.zero_credential == Some(true) && matches!(c.opnum, 5 | 15 | 26) {
+                    self.zero_auths += 1;
+                    a.attempt = Some(self.zero_auths);
+                }
+            }
+            Args::Lsa(a) => {
+                set(&mut a.result, &mut a.result_name);
+                match a.action {
+                    "open_secret" => {
+                        if let (Some(h), Some(n)) = (response_first_handle(c), &a.secret_name) {
+                            self.remember_other(h, Linked::Secret(n.clone()));
+                        }
+                    }
+                    "query_secret" => {
+                        if let Some(Linked::Secret(n)) = self.linked(a.handle.as_ref()) {
+                            a.secret_name = Some(n.clone());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Args::Sam(a) => {
+                set(&mut a.result, &mut a.result_name);
+                match a.action {
+                    "open_group" | "open_alias" | "open_user" => {
+                        if let (Some(h), Some(t), Some(rid)) =
+                            (response_first_handle(c), a.target, a.rid)
+                        {
+                            self.remember_other(h, Linked::Sam(t, rid));
+                        }
+                    }
+                    "create_user" => {
+                        // Response: UserHandle, [GrantedAccess (opnum 50)], RelativeId, status.
+                        let at = if c.opnum == 50 { 24 } else { 20 };
+                        if result == Some(0)
+                            && let Some(rid) = response_u32(c, at)
+                        {
+                            a.rid = Some(rid);
+                            if let Some(h) = response_first_handle(c) {
+                                self.remember_other(h, Linked::Sam("user", rid));
+                            }
+                        }
+                    }
+                    _ => {
+                        if let Some(Linked::Sam(t, rid)) = self.linked(a.handle.as_ref()) {
+                            a.target = Some(t);
+                            a.rid = Some(*rid);
+                            a.rid_name = samr::rid_name(*rid);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     fn remember(&mut self, h: ContextHandle, info: HandleInfo) {
@@ -439,15 +868,40 @@ impl Tracker {
         links: &mut ServiceLinks,
         hosts: (std::net::IpAddr, std::net::IpAddr),
     ) -> Decoded {
+        let object = c
+            .object
+            .and_then(|ipid| links.object(hosts, &ipid))
+            .cloned()
+            .and_then(|mut o| {
+                let iid = Uuid::parse(&o.iid)?;
+                o.interface_from = if c.uuid.is_some() { "bind" } else { "ipid" };
+                Some((o, iid))
+            });
+        let uuid_from_ipid = match (&c.uuid, &object) {
+            (None, Some((_, iid))) => Some(*iid),
+            _ => None,
+        };
         let status = |s| Decoded {
             args: None,
             status: s,
+            uuid_from_ipid,
         };
-        let Some(uuid) = c.uuid else {
+        let Some(uuid) = c.uuid.or(uuid_from_ipid) else {
             return status(ArgsStatus::NoBind);
         };
+        let object = object.map(|(o, _)| o);
+        if !c.encrypted {
+            self.learn_objects(c, &uuid, object.as_ref(), links, hosts);
+        }
         if !has_decoder(&uuid, c.opnum) {
-            return status(ArgsStatus::NoDecoder);
+            return match object {
+                Some(o) if !c.encrypted => Decoded {
+                    args: Some(Args::DcomCall(o)),
+                    status: ArgsStatus::Decoded,
+                    uuid_from_ipid,
+                },
+                _ => status(ArgsStatus::NoDecoder),
+            };
         }
         if c.encrypted {
             return status(ArgsStatus::Encrypted);
@@ -466,14 +920,92 @@ impl Tracker {
         if let Args::Service(s) = &mut args {
             self.link_service(c, s, links, hosts);
         }
+        if let Args::Dispatch(d) = &mut args {
+            d.object = object;
+        }
+        if let Args::Activation(a) = &mut args
+            && c.status == CallStatus::Ok
+        {
+            a.objects = dcom::objrefs(&c.resp_stub);
+        }
         if let Args::Scm(m) = &mut args
             && let Some(h) = self.response_handle(c)
         {
             m.scm_handle = Some(hex_handle(&h));
         }
+        self.link_other(c, &mut args);
         Decoded {
             args: Some(args),
             status: ArgsStatus::Decoded,
+            uuid_from_ipid,
+        }
+    }
+
+    /// Remember the interface pointers the response of `c` hands out: from an activation
+    /// (the class comes from its request), or from a method of a known object (the
+    /// object's class carries over).
+    fn learn_objects(
+        &self,
+        c: &Call,
+        uuid: &Uuid,
+        parent: Option<&dcom::DcomObject>,
+        links: &mut ServiceLinks,
+        hosts: (std::net::IpAddr, std::net::IpAddr),
+    ) {
+        if c.status != CallStatus::Ok || !keeps_response(uuid, c.opnum) && parent.is_none() {
+            return;
+        }
+        let mut parent = parent.cloned();
+        let refs = if c.opnum == 3 && is_rem_unknown(uuid) {
+            // The interfaces asked of another object (by its IPID): that object's class.
+            let Some((ripid, refs)) =
+                dcom::rem_query_interface(&c.stub, &c.resp_stub, !c.big_endian)
+            else {
+                return;
+            };
+            parent = Uuid::parse(&ripid)
+                .and_then(|u| links.object(hosts, &u))
+                .cloned();
+            refs
+        } else {
+            dcom::objrefs(&c.resp_stub)
+        };
+        if refs.is_empty() {
+            return;
+        }
+        let class = match iface(uuid) {
+            Some(Iface::Activator | Iface::Activation) => {
+                match decode_request(uuid, c.opnum, &c.stub, !c.big_endian, c.ndr64) {
+                    Some(Ok(Args::Activation(a))) => {
+                        (a.clsid, a.clsid_name, a.lateral_movement_class)
+                    }
+                    _ => (None, None, false),
+                }
+            }
+            _ => parent
+                .map(|p| (p.clsid, p.clsid_name, p.lateral_movement_class))
+                .unwrap_or_default(),
+        };
+        let obtained_by = LinkedCall {
+            call_id: c.call_id,
+            ts: c.ts.zeek_time(),
+            operation: crate::names::operation_or_unknown(uuid, c.opnum).into_owned(),
+        };
+        for r in refs {
+            let (Some(ipid), Some(iid)) = (Uuid::parse(&r.ipid), Uuid::parse(&r.iid)) else {
+                continue;
+            };
+            let o = dcom::DcomObject {
+                ipid: r.ipid,
+                interface: crate::names::endpoint(&iid).map(str::to_string),
+                iid: r.iid,
+                clsid: class.0.clone(),
+                clsid_name: class.1,
+                lateral_movement_class: class.2,
+                obtained_by: obtained_by.clone(),
+                interface_from: "bind",
+            };
+            links.add_object((hosts.0, hosts.1, ipid), o);
         }
     }
 
@@ -550,7 +1082,7 @@ impl Tracker {
                     self.remember(h, info);
                 }
             }
-            svcctl::Op::Start | svcctl::Op::Change | svcctl::Op::Delete => {
+            svcctl::Op::Start | svcctl::Op::Change | svcctl::Op::Delete | svcctl::Op::Control => {
                 let Some(h) = s.service_handle.as_deref() else {
                     return;
                 };
@@ -591,6 +1123,9 @@ pub struct Annotation {
     /// The association's DCE-RPC identity in effect for this call (None when the request
     /// carries no auth trailer or no token was readable).
     pub dce_auth: Option<who::AuthSeen>,
+    /// The interface of a call without its bind, from the IPID in its object UUID
+    /// (see [`Decoded::uuid_from_ipid`]): the call's `uuid` once recorded.
+    pub uuid_from_ipid: Option<Uuid>,
 }
 
 /// Decodes the calls of one association (a TCP connection or a named pipe) one at a time,
@@ -615,39 +1150,81 @@ impl Annotator {
             args: d.args.map(Box::new),
             status: d.status,
             dce_auth: c.auth_type.and_then(|_| log.at(c.ts).cloned()),
+            uuid_from_ipid: d.uuid_from_ipid,
         }
     }
 }
 
 /// Decode the calls of one association (in request order) and attach the association's
-/// identity, all at once (the engine uses an [`Annotator`] as calls finish).
+/// identity, all at once (the engine uses an [`Annotator`] as calls finish). A call named
+/// by its IPID gets that interface as its `uuid`.
 pub fn annotate(calls: Vec<Call>, log: &who::WhoLog) -> Vec<(Call, Annotation)> {
     let mut t = Tracker::new();
+    let mut links = ServiceLinks::default();
+    let none = std::net::IpAddr::from([0u8; 4]);
     let mut order: Vec<usize> = (0..calls.len()).collect();
     order.sort_by_key(|&i| (calls[i].ts, calls[i].call_id));
     let mut notes: Vec<Option<Annotation>> = vec![None; calls.len()];
     for i in order {
         let c = &calls[i];
-        let d = t.decode(c);
+        let d = t.decode_linked(c, &mut links, (none, none));
         let dce_auth = c.auth_type.and_then(|_| log.at(c.ts).cloned());
         notes[i] = Some(Annotation {
             args: d.args.map(Box::new),
             status: d.status,
             dce_auth,
+            uuid_from_ipid: d.uuid_from_ipid,
         });
     }
+    count_zerologon(&calls, &mut notes);
     calls
         .into_iter()
         .zip(notes)
-        .map(|(c, n)| {
+        .map(|(mut c, n)| {
             let n = n.unwrap_or(Annotation {
                 args: None,
                 status: ArgsStatus::NoDecoder,
                 dce_auth: None,
+                uuid_from_ipid: None,
             });
+            if n.uuid_from_ipid.is_some() {
+                c.uuid = n.uuid_from_ipid;
+            }
             (c, n)
         })
         .collect()
+}
+
+/// Zerologon attempts of one association: how many NetrServerAuthenticate calls carried an
+/// all-zero client credential (NetrServerReqChallenge calls with a zero challenge when
+/// no authentication was captured), and whether one of those authentications got
+/// STATUS_SUCCESS; written into every netlogon call of the association.
+fn count_zerologon(calls: &[Call], notes: &mut [Option<Annotation>]) {
+    let (mut auths, mut challenges, mut success) = (0u32, 0u32, false);
+    for (c, n) in calls.iter().zip(notes.iter()) {
+        if let Some(Args::Netlogon(a)) = n.as_ref().and_then(|n| n.args.as_deref())
+            && a.zero_credential == Some(true)
+        {
+            match c.opnum {
+                5 | 15 | 26 => {
+                    auths += 1;
+                    success |= a.result == Some(0);
+                }
+                4 => challenges += 1,
+                _ => {}
+            }
+        }
+    }
+    let attempts = if auths > 0 { auths } else { challenges };
+    if attempts == 0 {
+        return;
+    }
+    for n in notes.iter_mut().flatten() {
+        if let Some(Args::Netlogon(a)) = n.args.as_deref_mut() {
+            a.attempts_in_connection = Some(attempts);
+            a.succeeded_in_connection = Some(success);
+        }
+    }
 }
 
 /// One line saying what a decoded call ran or set up to run, for text tables:
@@ -732,8 +1309,275 @@ pub fn what_ran(args: &Args) -> Option<String> {
                 None => target,
             })
         }
+        // Not execution: see `what`.
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests;
+
+/// ` on <class> object <ipid> (from <operation>)` for a call on a known DCOM object.
+fn object_of(o: &dcom::DcomObject) -> String {
+    let class = match (o.clsid_name, &o.clsid) {
+        (Some(n), _) => n.to_string(),
+        (None, Some(c)) => format!("{{{c}}}"),
+        (None, None) => "a".to_string(),
+    };
+    format!(
+        " on {class} object {} (from {})",
+        o.ipid, o.obtained_by.operation
+    )
+}
+
+/// One line saying what a decoded call did, for any call with arguments (execution or
+/// not): `what_ran` for the execution calls, else a summary of the argument that matters
+/// (the listener host of a coercion, the hive saved, the account created, ...). None for
+/// calls that only give context.
+pub fn what(args: &Args) -> Option<String> {
+    if let Some(w) = what_ran(args) {
+        return Some(w);
+    }
+    let or = |o: &Option<String>| o.clone().unwrap_or_else(|| "?".into());
+    let result = |r: Option<u32>, n: Option<&'static str>| match (r, n) {
+        (Some(_), Some(n)) => format!(" -> {n}"),
+        (Some(r), None) => format!(" -> 0x{r:08x}"),
+        _ => String::new(),
+    };
+    Some(match args {
+        Args::Service(s) if s.action == "control" => format!(
+            "service {} control {}",
+            s.service_name
+                .clone()
+                .or_else(|| s.service_handle.as_ref().map(|h| format!("handle {h}")))
+                .unwrap_or_else(|| "?".into()),
+            s.control_name
+                .map(str::to_string)
+                .or_else(|| s.control.map(|c| c.to_string()))
+                .unwrap_or_default()
+        ),
+        Args::Coercion(c) => {
+            let mut line = match &c.listener {
+                Some(l) => format!(
+                    "coercion ({}): told to authenticate to {l}{}",
+                    c.protocol,
+                    c.listener_port
+                        .map(|p| format!(" port {p}"))
+                        .unwrap_or_default()
+                ),
+                None => format!("{} {}: {}", c.protocol, c.parameter, or(&c.path)),
+            };
+            if let Some(p) = &c.path
+                && c.listener.is_some()
+            {
+                line.push_str(&format!(" ({} {p})", c.parameter));
+            }
+            line + &result(c.result, c.result_name)
+        }
+        Args::Replication(d) => {
+            let nc = d.naming_context.as_ref().and_then(drsr::DsName::text);
+            match d.action {
+                "get_nc_changes" => format!(
+                    "replication request for {}{}",
+                    nc.unwrap_or_else(|| "?".into()),
+                    match d.extended_op {
+                        Some(e) if e != 0 => format!(" ({})", d.extended_op_name.unwrap_or("exop")),
+                        _ => String::new(),
+                    }
+                ),
+                "add_entry" => format!(
+                    "directory objects added: {}",
+                    d.objects
+                        .iter()
+                        .flatten()
+                        .filter_map(|o| o.name.text())
+                        .collect::<Vec<_>>()
+                        .join(" ; ")
+                ),
+                "add_sid_history" => {
+                    let h = d.sid_history.clone().unwrap_or_default();
+                    format!(
+                        "SID history of {}\\{} added to {}\\{}",
+                        or(&h.src_domain),
+                        or(&h.src_principal),
+                        or(&h.dst_domain),
+                        or(&h.dst_principal)
+                    )
+                }
+                other => format!(
+                    "{other} {} from {}",
+                    nc.unwrap_or_else(|| "?".into()),
+                    or(&d.source_dsa_address)
+                ),
+            }
+        }
+        Args::PrinterDriver(d) => format!(
+            "printer driver {} added: {}{}",
+            or(&d.driver_name),
+            d.paths().collect::<Vec<_>>().join(" ; "),
+            result(d.result, d.result_name)
+        ),
+        Args::Printer(p) => match p.action {
+            "open" => return None,
+            _ => format!(
+                "{} {}: {}{}",
+                p.action.replace('_', " "),
+                or(&p.name),
+                or(&p.path),
+                result(p.result, p.result_name)
+            ),
+        },
+        Args::Netlogon(n) => {
+            if n.empty_password == Some(true) {
+                format!("netlogon: password of {} set to empty", or(&n.account_name))
+            } else if n.zero_credential == Some(true) {
+                format!(
+                    "netlogon {}: zero credential for {}{}",
+                    n.action,
+                    n.account_name
+                        .clone()
+                        .or_else(|| n.computer_name.clone())
+                        .unwrap_or_else(|| "?".into()),
+                    result(n.result, n.result_name)
+                )
+            } else if matches!(
+                n.action,
+                "password_get" | "trust_passwords_get" | "get_trust_info"
+            ) {
+                format!("netlogon {}: secrets of {}", n.action, or(&n.account_name))
+            } else {
+                return None;
+            }
+        }
+        Args::Registry(r) => match r.action {
+            "open_hive" | "open_key" | "query_info" => return None,
+            "set_value" => format!(
+                "registry value {}\\{} = {}",
+                or(&r.key_path),
+                or(&r.value_name),
+                match (&r.value_data, r.value_data_hidden) {
+                    (Some(d), _) => d.clone(),
+                    _ => format!("({} bytes, not shown)", r.value_len.unwrap_or(0)),
+                }
+            ),
+            "save_key" => format!("registry key {} saved to {}", or(&r.key_path), or(&r.file)),
+            other => format!(
+                "registry {} {}{}",
+                other.replace('_', " "),
+                or(&r.key_path),
+                r.file
+                    .as_ref()
+                    .map(|f| format!(" ({f})"))
+                    .unwrap_or_default()
+            ),
+        },
+        Args::Sam(a) => {
+            let who = match (a.rid_name, a.rid) {
+                (Some(n), Some(r)) => format!("{n} ({r})"),
+                (None, Some(r)) => format!("RID {r}"),
+                _ => "?".into(),
+            };
+            match a.action {
+                "create_user" => format!(
+                    "account {} created{}",
+                    or(&a.name),
+                    a.account_type_name
+                        .map(|t| format!(" ({t})"))
+                        .unwrap_or_default()
+                ),
+                "add_member" | "add_members" => format!(
+                    "member {} added to {} {who}",
+                    a.member_rid
+                        .map(|r| format!("RID {r}"))
+                        .or_else(|| a.member_sids.as_ref().map(|s| s.join(", ")))
+                        .unwrap_or_else(|| "?".into()),
+                    a.target.unwrap_or("group")
+                ),
+                "delete_user" => format!("account {who} deleted"),
+                "set_user_info" => format!(
+                    "account {who}: {}{}",
+                    a.info_class_name.unwrap_or("information set"),
+                    if a.sets_password == Some(true) {
+                        " (password or hash set, not shown)".to_string()
+                    } else if let Some(n) = &a.new_account_name {
+                        format!(" renamed to {n}")
+                    } else {
+                        a.user_account_control_names
+                            .as_ref()
+                            .map(|u| format!(" {}", u.join("|")))
+                            .unwrap_or_default()
+                    }
+                ),
+                "change_password" => {
+                    format!("password of {} changed", a.name.clone().unwrap_or(who))
+                }
+                _ => return None,
+            }
+        }
+        Args::Lsa(l) => match l.action {
+            "add_account_rights" => format!(
+                "rights {} given to {}",
+                l.rights.clone().unwrap_or_default().join(", "),
+                or(&l.account_sid)
+            ),
+            "open_secret" => return None,
+            _ => format!("LSA secret {} read", or(&l.secret_name)),
+        },
+        Args::BackupKey(b) => format!(
+            "DPAPI BackupKey {}",
+            b.action_name.unwrap_or(b.action_guid.as_str())
+        ),
+        Args::Activation(a) => format!(
+            "DCOM activation of {}",
+            match (a.clsid_name, &a.clsid) {
+                (Some(n), Some(c)) => format!("{n} {{{c}}}"),
+                (None, Some(c)) => format!("{{{c}}}"),
+                _ => format!("? (properties {})", a.properties),
+            }
+        ),
+        Args::Dispatch(d) => format!(
+            "IDispatch names: {}{}",
+            d.names.join(", "),
+            d.object.as_ref().map(object_of).unwrap_or_default()
+        ),
+        Args::DcomCall(o) => format!("call{}", object_of(o)),
+        Args::EventLog(e) => match e.action {
+            "open" => return None,
+            "put_channel_config" => format!(
+                "event channel {} configured{}",
+                or(&e.log_name),
+                match e.enabled {
+                    Some(false) => ": disabled",
+                    Some(true) => ": enabled",
+                    None => "",
+                }
+            ),
+            _ => format!(
+                "event log {} cleared{}",
+                or(&e.log_name),
+                e.backup_file
+                    .as_ref()
+                    .map(|b| format!(" (backup {b})"))
+                    .unwrap_or_default()
+            ),
+        },
+        Args::WmiOp(w) => match w.action {
+            "login" => format!("WMI login to {}", or(&w.namespace)),
+            "exec_query" => format!("WMI query {}", or(&w.query)),
+            "delete_instance" => format!("WMI instance {} deleted", or(&w.object_path)),
+            _ => format!(
+                "WMI instance of {} written{}",
+                or(&w.class),
+                w.strings
+                    .as_ref()
+                    .and_then(|m| {
+                        ["CommandLineTemplate", "ScriptText", "Query"]
+                            .iter()
+                            .find_map(|k| m.get(*k).map(|v| format!(": {v}")))
+                    })
+                    .unwrap_or_default()
+            ),
+        },
+        _ => return None,
+    })
+}

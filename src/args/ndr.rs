@@ -270,6 +270,97 @@ impl<'a> Reader<'a> {
         self.bytes(n).map(Some)
     }
 
+    /// An enumerated type: 2 bytes in NDR 2.0 (C706 14.2.5, unless the IDL says
+    /// `v1_enum`), 4 in NDR64 (MS-RPCE 2.2.5.2).
+    pub fn enum16(&mut self) -> Result<u32> {
+        if self.ndr64 {
+            self.u32()
+        } else {
+            self.u16().map(u32::from)
+        }
+    }
+
+    /// The fixed part of an `RPC_UNICODE_STRING` / `RPC_STRING` (`Length`,
+    /// `MaximumLength`, `Buffer` referent id): the buffer itself follows later (at once for
+    /// a top-level parameter, after the enclosing structure when embedded).
+    pub fn counted_string_header(&mut self) -> Result<(u16, u16, u64)> {
+        // The structure is aligned to its pointer.
+        self.align(if self.ndr64 { 8 } else { 4 })?;
+        let len = self.u16()?;
+        let max = self.u16()?;
+        let p = self.pointer()?;
+        if len > max {
+            return Err(NdrError::Bad(
+                self.pos,
+                "counted string longer than its maximum",
+            ));
+        }
+        Ok((len, max, p))
+    }
+
+    /// A top-level `[in] RPC_UNICODE_STRING*` (a [ref] pointer: the structure is inline
+    /// and its buffer follows it): None when the buffer pointer is null.
+    pub fn unicode_string(&mut self) -> Result<Option<String>> {
+        let (_, _, p) = self.counted_string_header()?;
+        if p == 0 {
+            return Ok(None);
+        }
+        self.wstring().map(Some)
+    }
+
+    /// A top-level `[in] RPC_STRING*` (8-bit counterpart of [`Reader::unicode_string`]).
+    pub fn ansi_counted_string(&mut self) -> Result<Option<String>> {
+        let (_, _, p) = self.counted_string_header()?;
+        if p == 0 {
+            return Ok(None);
+        }
+        self.cstring().map(Some)
+    }
+
+    /// A top-level `[in, unique] RPC_UNICODE_STRING*`.
+    pub fn unique_unicode_string(&mut self) -> Result<Option<String>> {
+        if self.pointer()? == 0 {
+            return Ok(None);
+        }
+        self.unicode_string()
+    }
+
+    /// An `RPC_SID` (MS-DTYP 2.4.2.3, a conformant structure: the sub-authority count as
+    /// conformance, then Revision, SubAuthorityCount, IdentifierAuthority and the
+    /// sub-authorities), as `S-1-5-21-...`.
+    pub fn sid(&mut self) -> Result<String> {
+        let at = self.pos;
+        let n = self.count()?;
+        let rev = self.u8()?;
+        let count = self.u8()?;
+        let auth = self.bytes(6)?;
+        if u64::from(count) != n || count > 15 {
+            return Err(NdrError::Bad(at, "SID sub-authority count"));
+        }
+        let authority = auth.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
+        let mut text = format!("S-{rev}-{authority}");
+        for _ in 0..count {
+            let sub = self.u32()?;
+            text.push('-');
+            text.push_str(&sub.to_string());
+        }
+        Ok(text)
+    }
+
+    /// A GUID in its text form (the first three fields in the stub's byte order).
+    pub fn guid_text(&mut self) -> Result<String> {
+        let g = self.guid()?;
+        Ok(guid_to_string(&g, self.le))
+    }
+
+    /// A conformant array of bytes (`[size_is(n)] byte*` referent): MaximumCount then the
+    /// bytes.
+    pub fn conformant_bytes(&mut self) -> Result<&'a [u8]> {
+        let n = self.count()?;
+        let n = self.check_count(n, 1)?;
+        self.bytes(n)
+    }
+
     /// Enter one level of nesting; pair with [`Reader::leave`].
     pub fn enter(&mut self) -> Result<()> {
         if self.depth >= MAX_DEPTH {
@@ -314,6 +405,11 @@ impl<'a> Reader<'a> {
         }
         (0..n).map(|_| self.pointer()).collect()
     }
+}
+
+/// A GUID's 16 wire bytes as text (lower case).
+pub fn guid_to_string(g: &[u8; 16], little_endian: bool) -> String {
+    crate::names::Uuid::from_wire(g, little_endian).to_string()
 }
 
 /// UTF-16 code units in the given byte order to text, cut at the first NUL.
@@ -454,6 +550,54 @@ pub(crate) mod build {
                 Some(s) => self.ptr().str(wide, s),
                 None => self.null(),
             }
+        }
+        /// An enum: 2 bytes in NDR 2.0, 4 in NDR64.
+        pub fn enum16(&mut self, v: u16) -> &mut Self {
+            if self.ndr64 {
+                self.u32(v as u32)
+            } else {
+                self.u16(v)
+            }
+        }
+        /// A top-level RPC_UNICODE_STRING (header, then the buffer at once).
+        pub fn ustring(&mut self, s: &str) -> &mut Self {
+            let units: Vec<u16> = s.encode_utf16().collect();
+            let n = units.len() as u64;
+            self.align(if self.ndr64 { 8 } else { 4 });
+            self.u16((n * 2) as u16).u16((n * 2) as u16).ptr();
+            self.size(n).size(0).size(n);
+            for u in units {
+                self.u16(u);
+            }
+            self
+        }
+        /// A GUID from its text form, first three fields in the stub's byte order.
+        pub fn guid(&mut self, text: &str) -> &mut Self {
+            let u = crate::names::Uuid::parse(text).expect("test GUID");
+            let b = u.0;
+            self.align(4);
+            if self.le {
+                self.raw(&[b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6]]);
+            } else {
+                self.raw(&b[..8]);
+            }
+            self.raw(&b[8..])
+        }
+        /// An RPC_SID from `S-1-5-21-...` text.
+        pub fn sid(&mut self, text: &str) -> &mut Self {
+            let parts: Vec<u64> = text[2..]
+                .split('-')
+                .map(|p| p.parse().expect("SID"))
+                .collect();
+            let subs = &parts[2..];
+            self.size(subs.len() as u64)
+                .u8(parts[0] as u8)
+                .u8(subs.len() as u8)
+                .raw(&parts[1].to_be_bytes()[2..]);
+            for s in subs {
+                self.u32(*s as u32);
+            }
+            self
         }
         pub fn done(&self) -> Vec<u8> {
             self.b.clone()

@@ -23,6 +23,8 @@
 //! * ROpenSCManagerW/A (15/27): `lpMachineName` [unique], `lpDatabaseName` [unique],
 //!   `dwDesiredAccess`. Response: the SCM handle, the return code.
 //! * RDeleteService (2): `hService`.
+//! * RControlService (1): `hService`, `dwControl`; RControlServiceExA/W (50/51):
+//!   `hService`, `dwControl`, `dwInfoLevel`, ... (only the first two are read).
 //!
 //! Passwords are never output: only whether one was sent.
 
@@ -31,7 +33,10 @@ use super::{ScmArgs, ServiceArgs, hex_handle};
 
 pub const UUID: &str = "367abb81-9844-35f1-ad32-98f038001003";
 
+pub const CONTROL_SERVICE: u16 = 1;
 pub const DELETE_SERVICE: u16 = 2;
+pub const CONTROL_SERVICE_EX_A: u16 = 50;
+pub const CONTROL_SERVICE_EX_W: u16 = 51;
 pub const CHANGE_SERVICE_CONFIG_W: u16 = 11;
 pub const CREATE_SERVICE_W: u16 = 12;
 pub const OPEN_SC_MANAGER_W: u16 = 15;
@@ -70,6 +75,8 @@ pub fn op_kind(opnum: u16) -> Option<(Op, bool)> {
         OPEN_SC_MANAGER_W => (Op::OpenScm, true),
         OPEN_SC_MANAGER_A => (Op::OpenScm, false),
         DELETE_SERVICE => (Op::Delete, true),
+        CONTROL_SERVICE | CONTROL_SERVICE_EX_W => (Op::Control, true),
+        CONTROL_SERVICE_EX_A => (Op::Control, false),
         _ => return None,
     })
 }
@@ -82,6 +89,7 @@ pub enum Op {
     Open,
     OpenScm,
     Delete,
+    Control,
 }
 
 /// Decode the request stub of `opnum` (None: no decoder for it).
@@ -96,6 +104,36 @@ pub fn decode_request(opnum: u16, r: &mut Reader<'_>) -> Option<Result<Request>>
         Op::Open => open(r, wide).map(|a| Request::Service(Box::new(a))),
         Op::OpenScm => open_scm(r, wide).map(Request::Scm),
         Op::Delete => delete(r).map(|a| Request::Service(Box::new(a))),
+        Op::Control => control(r).map(|a| Request::Service(Box::new(a))),
+    })
+}
+
+fn control(r: &mut Reader<'_>) -> Result<ServiceArgs> {
+    let h = r.context_handle()?;
+    let c = r.u32()?;
+    Ok(ServiceArgs {
+        action: "control",
+        control: Some(c),
+        control_name: control_name(c),
+        service_handle: Some(hex_handle(&h)),
+        ..Default::default()
+    })
+}
+
+/// SERVICE_CONTROL_* codes (MS-SCMR 3.1.4.2).
+pub fn control_name(c: u32) -> Option<&'static str> {
+    Some(match c {
+        1 => "stop",
+        2 => "pause",
+        3 => "continue",
+        4 => "interrogate",
+        5 => "shutdown",
+        6 => "paramchange",
+        7 => "netbindadd",
+        8 => "netbindremove",
+        9 => "netbindenable",
+        10 => "netbinddisable",
+        _ => return None,
     })
 }
 
@@ -493,6 +531,24 @@ pub(crate) mod tests {
                 panic!()
             };
             assert_eq!(a.service_handle.as_deref(), Some(hex_handle(&SVC).as_str()));
+        }
+    }
+
+    #[test]
+    fn control_service_both_orders() {
+        for le in [true, false] {
+            for op in [1, 50, 51] {
+                let mut s = Stub::new(le);
+                s.handle(&SVC).u32(1).u32(1).null();
+                let Ok(Request::Service(a)) = decode(op, &s.done(), le) else {
+                    panic!()
+                };
+                assert_eq!(
+                    (a.action, a.control, a.control_name),
+                    ("control", Some(1), Some("stop"))
+                );
+                assert_eq!(a.service_handle.as_deref(), Some(hex_handle(&SVC).as_str()));
+            }
         }
     }
 

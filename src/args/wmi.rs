@@ -18,6 +18,7 @@
 
 use super::WmiArgs;
 use super::ndr::{NdrError, Reader, Result, utf16_text};
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub const UUID: &str = "9556dc99-828c-11cf-a37e-00aa003240c7";
@@ -71,6 +72,87 @@ fn exec_method(r: &mut Reader<'_>) -> Result<WmiArgs> {
     Ok(a)
 }
 
+/// IWbemLevel1Login (MS-WMI 3.1.4.1): NTLMLogin (6) `ORPCTHIS, [in, string, unique]
+/// wszNetworkResource, [in, string, unique] wszPreferredLocale, lFlags, pCtx` opens a WMI
+/// namespace.
+pub const LOGIN_UUID: &str = "f309ad18-d86a-11d0-a075-00c04fb68820";
+pub const NTLM_LOGIN: u16 = 6;
+
+/// The other IWbemServices calls rpcsift reads (MS-WMI 3.1.4.3): PutInstance(Async)
+/// (14/15) `ORPCTHIS, pInst, lFlags, pCtx, ...`; DeleteInstance(Async) (16/17)
+/// `ORPCTHIS, strObjectPath, lFlags, pCtx, ...` (Zeek calls these DeleteClass);
+/// ExecQuery(Async) (20/21) `ORPCTHIS, strQueryLanguage, strQuery, lFlags, pCtx`.
+pub const OP_OPNUMS: [u16; 6] = [14, 15, 16, 17, 20, 21];
+
+/// A WMI call other than ExecMethod.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WmiOpArgs {
+    /// `login`, `put_instance`, `delete_instance` or `exec_query`.
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_path: Option<String>,
+    /// PutInstance: the instance's class (`__EventFilter`, `CommandLineEventConsumer`, ...)
+    /// and its string properties.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strings: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<&'static str>,
+}
+
+/// Decode NTLMLogin (`login`) or one of [`OP_OPNUMS`].
+pub fn decode_op(login: bool, opnum: u16, r: &mut Reader<'_>) -> Option<Result<WmiOpArgs>> {
+    let known = if login {
+        opnum == NTLM_LOGIN
+    } else {
+        OP_OPNUMS.contains(&opnum)
+    };
+    known.then(|| op(login, opnum, r))
+}
+
+fn op(login: bool, opnum: u16, r: &mut Reader<'_>) -> Result<WmiOpArgs> {
+    skip_orpcthis(r)?;
+    let mut a = WmiOpArgs::default();
+    if login {
+        a.action = "login";
+        a.namespace = r.unique_string(true)?;
+        return Ok(a);
+    }
+    match opnum {
+        14 | 15 => {
+            a.action = "put_instance";
+            match interface_pointer(r)? {
+                None => a.instance = Some("absent"),
+                Some(o) => match parse_objref(o) {
+                    Some(obj) => {
+                        a.instance = Some("decoded");
+                        a.class = obj.class_name;
+                        a.strings = Some(obj.strings);
+                    }
+                    None => a.instance = Some("unparsed"),
+                },
+            }
+        }
+        16 | 17 => {
+            a.action = "delete_instance";
+            a.object_path = Some(bstr(r)?);
+        }
+        _ => {
+            a.action = "exec_query";
+            a.query_language = Some(bstr(r)?);
+            a.query = Some(bstr(r)?);
+        }
+    }
+    Ok(a)
+}
+
 /// Skip MS-DCOM ORPCTHIS, extensions included.
 pub fn skip_orpcthis(r: &mut Reader<'_>) -> Result<()> {
     r.u16()?; // COMVERSION major
@@ -107,7 +189,7 @@ pub fn skip_orpcthis(r: &mut Reader<'_>) -> Result<()> {
 }
 
 /// A BSTR parameter (null gives an empty string).
-fn bstr(r: &mut Reader<'_>) -> Result<String> {
+pub(crate) fn bstr(r: &mut Reader<'_>) -> Result<String> {
     if r.pointer()? == 0 {
         return Ok(String::new());
     }
@@ -124,7 +206,7 @@ fn bstr(r: &mut Reader<'_>) -> Result<String> {
 }
 
 /// An interface pointer parameter: the OBJREF bytes, None when null.
-fn interface_pointer<'a>(r: &mut Reader<'a>) -> Result<Option<&'a [u8]>> {
+pub(crate) fn interface_pointer<'a>(r: &mut Reader<'a>) -> Result<Option<&'a [u8]>> {
     if r.pointer()? == 0 {
         return Ok(None);
     }
@@ -493,6 +575,66 @@ pub(crate) mod tests {
         }
         s.null().null();
         s.done()
+    }
+
+    #[test]
+    fn other_wmi_calls_both_orders() {
+        for le in [true, false] {
+            let orpc = |s: &mut Stub| {
+                s.u16(5).u16(7).u32(0).u32(0).raw(&[0x11; 16]).null();
+            };
+            let mut s = Stub::new(le);
+            orpc(&mut s);
+            bstr_w(&mut s, "WQL");
+            bstr_w(&mut s, "SELECT * FROM AntiVirusProduct");
+            s.u32(0).null();
+            let a = decode_op(false, 20, &mut Reader::new(&s.done(), le))
+                .expect("decoder")
+                .expect("query");
+            assert_eq!(a.query.as_deref(), Some("SELECT * FROM AntiVirusProduct"));
+            let mut s = Stub::new(le);
+            orpc(&mut s);
+            bstr_w(&mut s, "Win32_ShadowCopy.ID=\"{1234}\"");
+            s.u32(0).null().null();
+            let a = decode_op(false, 16, &mut Reader::new(&s.done(), le))
+                .expect("decoder")
+                .expect("delete");
+            assert_eq!(
+                a.object_path.as_deref(),
+                Some("Win32_ShadowCopy.ID=\"{1234}\"")
+            );
+            let mut s = Stub::new(le);
+            orpc(&mut s);
+            s.ptr().wstr("//./root/subscription").null().u32(0).null();
+            let a = decode_op(true, 6, &mut Reader::new(&s.done(), le))
+                .expect("decoder")
+                .expect("login");
+            assert_eq!(a.namespace.as_deref(), Some("//./root/subscription"));
+            let eu = encoding_unit(&[("CommandLineTemplate", Some("cmd /c evil.exe"))]);
+            let or = objref(&eu);
+            let mut s = Stub::new(le);
+            orpc(&mut s);
+            s.ptr()
+                .u32(or.len() as u32)
+                .u32(or.len() as u32)
+                .raw(&or)
+                .u32(0)
+                .null()
+                .null();
+            let a = decode_op(false, 14, &mut Reader::new(&s.done(), le))
+                .expect("decoder")
+                .expect("put");
+            assert_eq!(a.instance, Some("decoded"));
+            assert_eq!(
+                a.strings
+                    .as_ref()
+                    .and_then(|m| m.get("CommandLineTemplate"))
+                    .map(String::as_str),
+                Some("cmd /c evil.exe")
+            );
+        }
+        assert!(decode_op(false, 24, &mut Reader::new(&[], true)).is_none());
+        assert!(decode_op(true, 3, &mut Reader::new(&[], true)).is_none());
     }
 
     #[test]

@@ -26,6 +26,12 @@ pub struct Limits {
     /// Which calls' request stubs are worth keeping (those an argument decoder reads);
     /// `None` keeps every stub. Stub lengths are counted either way.
     pub keep_stub: Option<fn(&Uuid, u16) -> bool>,
+    /// Which calls' whole response stubs are worth keeping (up to [`RESP_STUB_KEEP_WHOLE`]:
+    /// DCOM activations and method calls hand out object references); `None` keeps the
+    /// first [`RESP_STUB_KEEP`] bytes of every response only. With a predicate, requests
+    /// without their bind that carry an object UUID (DCOM calls, named later by their
+    /// IPID) keep both stubs.
+    pub keep_response: Option<fn(&Uuid, u16) -> bool>,
 }
 
 impl Default for Limits {
@@ -37,6 +43,7 @@ impl Default for Limits {
             max_pending_calls: 4096,
             max_contexts: 256,
             keep_stub: None,
+            keep_response: None,
         }
     }
 }
@@ -47,6 +54,9 @@ const EARLY_RESPONSES: usize = 64;
 /// Response stub bytes kept per call: enough for the handles and return codes the argument
 /// decoders link calls by (`crate::args`), small enough to keep for every call.
 pub const RESP_STUB_KEEP: usize = 64;
+
+/// Response stub bytes kept for the calls `Limits::keep_response` picks.
+pub const RESP_STUB_KEEP_WHOLE: usize = 16 << 10;
 
 /// NDR64 transfer syntax 71710533-beba-4937-8319-b5dbef9ccc36 (MS-RPCE 2.2.4.12).
 const NDR64: Uuid = Uuid([
@@ -94,7 +104,8 @@ pub struct Call {
     pub resp_stub_len: u64,
     /// Request stub (up to `max_stub_bytes`; empty when encrypted).
     pub stub: Vec<u8>,
-    /// First [`RESP_STUB_KEEP`] bytes of the response stub (empty when encrypted or none).
+    /// First [`RESP_STUB_KEEP`] bytes of the response stub (empty when encrypted or none),
+    /// or up to [`RESP_STUB_KEEP_WHOLE`] for the calls `Limits::keep_response` picks.
     pub resp_stub: Vec<u8>,
     /// The server accepted the NDR64 transfer syntax for this call's context.
     pub ndr64: bool,
@@ -112,6 +123,9 @@ struct Context {
     ndr64: bool,
 }
 
+/// A response being reassembled: stub bytes so far, bytes kept, bytes to keep.
+type RespPart = (u64, Vec<u8>, usize);
+
 #[derive(Debug)]
 struct Partial {
     call: Call,
@@ -128,8 +142,8 @@ pub struct Association {
     sec_addr: Option<SmolStr>,
     /// Requests being reassembled, per direction, by call id.
     reasm: [FastMap<u32, Partial>; 2],
-    /// Responses being reassembled: call id → (stub bytes, over limit).
-    resp_reasm: [FastMap<u32, (u64, Vec<u8>)>; 2],
+    /// Responses being reassembled, by call id.
+    resp_reasm: [FastMap<u32, RespPart>; 2],
     /// Completed requests waiting for a response, by call id, oldest first.
     pending: FastMap<u32, VecDeque<Call>>,
     pending_count: usize,
@@ -253,21 +267,21 @@ impl Association {
             }
             Body::Response { stub, .. } => {
                 let d = dir & 1;
-                let (total, mut kept) = match self.resp_reasm[d].remove(&h.call_id) {
-                    Some((n, k)) if !h.first() => (n + stub.len() as u64, k),
-                    _ => (stub.len() as u64, Vec::new()),
+                let (total, mut kept, cap) = match self.resp_reasm[d].remove(&h.call_id) {
+                    Some((n, k, cap)) if !h.first() => (n + stub.len() as u64, k, cap),
+                    _ => (stub.len() as u64, Vec::new(), self.resp_keep(h.call_id)),
                 };
                 let privacy = p
                     .auth
                     .is_some_and(|a| a.auth_level == pdu::AUTH_LEVEL_PKT_PRIVACY);
-                if !privacy && kept.len() < RESP_STUB_KEEP {
-                    let room = RESP_STUB_KEEP - kept.len();
+                if !privacy && kept.len() < cap {
+                    let room = cap - kept.len();
                     kept.extend_from_slice(&stub[..stub.len().min(room)]);
                 }
                 if h.last() {
                     self.answer(h.call_id, ts, CallStatus::Ok, total, kept, counters);
                 } else if self.resp_reasm[d].len() < self.limits.max_reassembly {
-                    self.resp_reasm[d].insert(h.call_id, (total, kept));
+                    self.resp_reasm[d].insert(h.call_id, (total, kept, cap));
                 } else {
                     counters.dcerpc_frag_limit += 1;
                 }
@@ -347,7 +361,8 @@ impl Association {
         let wanted = match (self.limits.keep_stub, part.call.uuid) {
             (None, _) => true,
             (Some(keep), Some(u)) => keep(&u, part.call.opnum),
-            (Some(_), None) => false,
+            // A DCOM call whose bind was missed: its IPID may name it later.
+            (Some(_), None) => self.limits.keep_response.is_some() && part.call.object.is_some(),
         };
         if wanted && !encrypted && part.call.stub.len() < self.limits.max_stub_bytes {
             let room = self.limits.max_stub_bytes - part.call.stub.len();
@@ -393,6 +408,27 @@ impl Association {
             .or_default()
             .push_back(call);
         self.pending_count += 1;
+    }
+
+    /// Response bytes to keep for the call waiting under `call_id` (a response seen
+    /// before its request keeps the usual head).
+    fn resp_keep(&self, call_id: u32) -> usize {
+        let Some(keep) = self.limits.keep_response else {
+            return RESP_STUB_KEEP;
+        };
+        let whole = self
+            .pending
+            .get(&call_id)
+            .and_then(|q| q.front())
+            .is_some_and(|c| match c.uuid {
+                Some(u) => keep(&u, c.opnum),
+                None => c.object.is_some(),
+            });
+        if whole {
+            RESP_STUB_KEEP_WHOLE
+        } else {
+            RESP_STUB_KEEP
+        }
     }
 
     fn pop_oldest_pending(&mut self) -> Option<Call> {
@@ -760,6 +796,69 @@ mod tests {
         );
         assert_eq!(calls[1].uuid, None);
         assert_eq!(c.dcerpc_missed_binds, 1);
+    }
+
+    #[test]
+    fn whole_responses_kept_for_picked_calls_and_unbound_object_calls() {
+        let limits = Limits {
+            keep_stub: Some(|_, _| false),
+            keep_response: Some(|_, opnum| opnum == 12),
+            ..Limits::default()
+        };
+        let mut a = Association::new(limits);
+        let mut c = Counters::default();
+        let bind = build(BIND, 3, true, 1, &bind_body(true, &[(0, SVCCTL, 2)]), None);
+        feed(&mut a, &mut c, 0, 0, bind);
+        let ack = build(BIND_ACK, 3, true, 1, &ack_body(true, b"135\0", &[0]), None);
+        feed(&mut a, &mut c, 1, 1, ack);
+        let body = vec![9u8; 300];
+        for (cid, opnum) in [(2, 12), (3, 13)] {
+            let req = build(
+                REQUEST,
+                3,
+                true,
+                cid,
+                &request_body(true, 0, opnum, b"ab"),
+                None,
+            );
+            feed(&mut a, &mut c, 0, 10, req);
+            let f1 = build(RESPONSE, 1, true, cid, &response_body(true, 0, &body), None);
+            let f2 = build(RESPONSE, 2, true, cid, &response_body(true, 0, &body), None);
+            feed(&mut a, &mut c, 1, 11, f1);
+            feed(&mut a, &mut c, 1, 12, f2);
+        }
+        let calls = a.finish(&mut c);
+        assert_eq!(calls[0].resp_stub.len(), 600);
+        assert_eq!(calls[1].resp_stub.len(), RESP_STUB_KEEP);
+        assert!(calls[0].stub.is_empty());
+        // No bind: a request with an object UUID (PFC_OBJECT_UUID) keeps both stubs.
+        let mut a = Association::new(limits);
+        let mut body = Vec::new();
+        body.extend_from_slice(&2u32.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&5u16.to_le_bytes());
+        body.extend_from_slice(&[0x11; 16]);
+        body.extend_from_slice(b"st");
+        feed(
+            &mut a,
+            &mut c,
+            0,
+            20,
+            build(REQUEST, 0x83, true, 7, &body, None),
+        );
+        let resp = build(
+            RESPONSE,
+            3,
+            true,
+            7,
+            &response_body(true, 0, &[5; 100]),
+            None,
+        );
+        feed(&mut a, &mut c, 1, 21, resp);
+        let calls = a.finish(&mut c);
+        assert_eq!(calls[0].uuid, None);
+        assert!(calls[0].object.is_some());
+        assert_eq!((calls[0].stub.len(), calls[0].resp_stub.len()), (2, 100));
     }
 
     #[test]

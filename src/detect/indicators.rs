@@ -29,66 +29,373 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// Which built-in indicator set to apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, clap::ValueEnum)]
-pub enum IndicatorSet {
-    /// The improved analytic (Zeek's real names, every svcctl create/start opnum).
+/// How much a hit is worth, on Sigma's scale (`informational` < `low` < `medium` < `high` <
+/// `critical`). `--min-level` hides hits below it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Informational,
+    Low,
     #[default]
-    #[value(name = "improved")]
-    Improved,
-    /// BZAR as of 2020 (adds CreateServiceWOW64A/W).
-    #[value(name = "bzar-2020")]
-    Bzar2020,
-    /// BZAR's first release (2019).
-    #[value(name = "bzar-2019")]
-    Bzar2019,
-    /// Union of all sets.
-    #[value(name = "all")]
-    All,
+    Medium,
+    High,
+    Critical,
 }
 
-impl IndicatorSet {
-    /// The set's command-line name (also the `set` column of its rows).
-    pub fn name(self) -> &'static str {
+impl Level {
+    pub fn as_str(self) -> &'static str {
         match self {
-            IndicatorSet::Improved => "improved",
-            IndicatorSet::Bzar2020 => "bzar-2020",
-            IndicatorSet::Bzar2019 => "bzar-2019",
-            IndicatorSet::All => "all",
+            Level::Informational => "informational",
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+            Level::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Level {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "informational" => Level::Informational,
+            "low" => Level::Low,
+            "medium" => Level::Medium,
+            "high" => Level::High,
+            "critical" => Level::Critical,
+            _ => return Err(format!("unknown level {s:?}")),
+        })
+    }
+}
+
+/// A selection of built-in indicator rows: any union of the named sets below, written on
+/// the command line as `--indicators attack,bzar`. A bit set, so selections combine with
+/// `|` and stay `Copy`.
+///
+/// * `improved`, `bzar-2020`, `bzar-2019`: the remote-execution sets (see the module docs).
+/// * `attack`: every row of the rpcsift AD-attack set ([`super::rows::ROWS`], set
+///   `attack`); the tactic names (`credential-access`, `lateral-movement`, `persistence`,
+///   `privilege-escalation`, `defense-evasion`, `discovery`, `impact`, `execution`) select
+///   that set's rows of one tactic.
+/// * `bzar`: BZAR as published today (all 19 techniques, discovery included).
+/// * `corelight`: the rows of Corelight's Zeek packages that look at DCE-RPC.
+/// * `all`: every set.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IndicatorSet(u32);
+
+const B_IMPROVED: u32 = 1;
+const B_BZAR2020: u32 = 1 << 1;
+const B_BZAR2019: u32 = 1 << 2;
+const B_BZAR: u32 = 1 << 3;
+const B_CORELIGHT: u32 = 1 << 4;
+/// One bit per ATT&CK tactic of the `attack` set, in [`TACTICS`] order.
+const B_TACTIC0: u32 = 1 << 8;
+const TACTIC_MASK: u32 = 0xff << 8;
+
+/// The tactics of the `attack` set, as ATT&CK short names (the `tactic` of its rows).
+pub const TACTICS: [&str; 8] = [
+    "credential-access",
+    "lateral-movement",
+    "persistence",
+    "privilege-escalation",
+    "defense-evasion",
+    "discovery",
+    "impact",
+    "execution",
+];
+
+const fn tactic_bit(i: u32) -> u32 {
+    B_TACTIC0 << i
+}
+
+#[allow(non_upper_case_globals)]
+impl IndicatorSet {
+    /// The improved remote-execution analytic (Zeek's real names, every svcctl
+    /// create/start opnum).
+    pub const Improved: IndicatorSet = IndicatorSet(B_IMPROVED);
+    /// BZAR's execution strings as of 2020 (adds CreateServiceWOW64A/W).
+    pub const Bzar2020: IndicatorSet = IndicatorSet(B_BZAR2020);
+    /// BZAR's first release (2019).
+    pub const Bzar2019: IndicatorSet = IndicatorSet(B_BZAR2019);
+    /// Every AD-attack row rpcsift knows (47 techniques, all tactics).
+    pub const Attack: IndicatorSet = IndicatorSet(TACTIC_MASK);
+    /// BZAR as published (all its sets).
+    pub const Bzar: IndicatorSet = IndicatorSet(B_BZAR);
+    /// Corelight's DCE-RPC packages.
+    pub const Corelight: IndicatorSet = IndicatorSet(B_CORELIGHT);
+    pub const CredentialAccess: IndicatorSet = IndicatorSet(tactic_bit(0));
+    pub const LateralMovement: IndicatorSet = IndicatorSet(tactic_bit(1));
+    pub const Persistence: IndicatorSet = IndicatorSet(tactic_bit(2));
+    pub const PrivilegeEscalation: IndicatorSet = IndicatorSet(tactic_bit(3));
+    pub const DefenseEvasion: IndicatorSet = IndicatorSet(tactic_bit(4));
+    pub const Discovery: IndicatorSet = IndicatorSet(tactic_bit(5));
+    pub const Impact: IndicatorSet = IndicatorSet(tactic_bit(6));
+    pub const Execution: IndicatorSet = IndicatorSet(tactic_bit(7));
+    /// Union of all sets.
+    pub const All: IndicatorSet =
+        IndicatorSet(B_IMPROVED | B_BZAR2020 | B_BZAR2019 | B_BZAR | B_CORELIGHT | TACTIC_MASK);
+
+    /// The named selections, as the command line spells them, with their help text.
+    pub const NAMED: [(IndicatorSet, &'static str, &'static str); 15] = [
+        (
+            Self::Attack,
+            "attack",
+            "every AD attack rpcsift knows, all tactics (default)",
+        ),
+        (
+            Self::Improved,
+            "improved",
+            "remote execution: the improved analytic",
+        ),
+        (
+            Self::Bzar2020,
+            "bzar-2020",
+            "remote execution: BZAR as of 2020",
+        ),
+        (
+            Self::Bzar2019,
+            "bzar-2019",
+            "remote execution: BZAR's first release",
+        ),
+        (Self::Bzar, "bzar", "BZAR as published, all 19 techniques"),
+        (Self::Corelight, "corelight", "Corelight's DCE-RPC packages"),
+        (
+            Self::CredentialAccess,
+            "credential-access",
+            "attack rows of that tactic",
+        ),
+        (
+            Self::LateralMovement,
+            "lateral-movement",
+            "attack rows of that tactic",
+        ),
+        (
+            Self::Persistence,
+            "persistence",
+            "attack rows of that tactic",
+        ),
+        (
+            Self::PrivilegeEscalation,
+            "privilege-escalation",
+            "attack rows of that tactic",
+        ),
+        (
+            Self::DefenseEvasion,
+            "defense-evasion",
+            "attack rows of that tactic",
+        ),
+        (Self::Discovery, "discovery", "attack rows of that tactic"),
+        (Self::Impact, "impact", "attack rows of that tactic"),
+        (Self::Execution, "execution", "attack rows of that tactic"),
+        (Self::All, "all", "every set"),
+    ];
+
+    /// The selection's command-line name, or `combined` for a union of several named
+    /// sets (its [`fmt::Display`] lists them).
+    pub fn name(self) -> &'static str {
+        Self::NAMED
+            .iter()
+            .find(|(s, _, _)| *s == self)
+            .map_or("combined", |(_, n, _)| *n)
+    }
+
+    /// The names the selection is made of, joined with commas (`attack` collects its
+    /// tactics).
+    pub fn names(self) -> String {
+        if let Some((_, n, _)) = Self::NAMED.iter().find(|(s, _, _)| *s == self) {
+            return (*n).to_string();
+        }
+        let mut rest = self.0;
+        let mut parts = Vec::new();
+        for (s, n, _) in Self::NAMED.iter().filter(|(s, _, _)| *s != Self::All) {
+            if s.0 & rest == s.0 && s.0 != 0 {
+                parts.push(*n);
+                rest &= !s.0;
+            }
+        }
+        parts.join(",")
+    }
+
+    /// Whether a row of the execution sets (`improved`, `bzar-2020`, `bzar-2019`) belongs
+    /// to this selection.
+    pub fn includes(self, row_set: &str) -> bool {
+        let bit = match row_set {
+            "improved" => B_IMPROVED,
+            "bzar-2020" => B_BZAR2020,
+            "bzar-2019" => B_BZAR2019,
+            "bzar" => B_BZAR,
+            "corelight" => B_CORELIGHT,
+            "attack" => TACTIC_MASK,
+            _ => 0,
+        };
+        self.0 & bit != 0
+    }
+
+    /// Whether a row of [`super::rows::ROWS`] belongs to this selection.
+    pub fn includes_row(self, r: &Row) -> bool {
+        match r.set {
+            "attack" => TACTICS
+                .iter()
+                .position(|t| *t == r.tactic)
+                .is_some_and(|i| self.0 & tactic_bit(i as u32) != 0),
+            other => self.includes(other),
         }
     }
 
-    /// Whether a row of set `row_set` belongs to this selection.
-    pub fn includes(self, row_set: &str) -> bool {
-        match self {
-            IndicatorSet::All => true,
-            s => s.name() == row_set,
-        }
+    /// True when the selection includes any row of the execution sets.
+    pub fn has_execution_sets(self) -> bool {
+        self.0 & (B_IMPROVED | B_BZAR2020 | B_BZAR2019) != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl Default for IndicatorSet {
+    /// `attack`: every AD attack (issue 18 made it the default; it was `improved`).
+    fn default() -> Self {
+        IndicatorSet::Attack
+    }
+}
+
+impl std::ops::BitOr for IndicatorSet {
+    type Output = IndicatorSet;
+    fn bitor(self, o: IndicatorSet) -> IndicatorSet {
+        IndicatorSet(self.0 | o.0)
+    }
+}
+
+impl fmt::Debug for IndicatorSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IndicatorSet({})", self.names())
     }
 }
 
 impl fmt::Display for IndicatorSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(&self.names())
+    }
+}
+
+impl clap::ValueEnum for IndicatorSet {
+    fn value_variants<'a>() -> &'a [Self] {
+        const V: [IndicatorSet; 15] = {
+            let mut v = [IndicatorSet(0); 15];
+            let mut i = 0;
+            while i < 15 {
+                v[i] = IndicatorSet::NAMED[i].0;
+                i += 1;
+            }
+            v
+        };
+        &V
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Self::NAMED
+            .iter()
+            .find(|(s, _, _)| s == self)
+            .map(|(_, n, h)| clap::builder::PossibleValue::new(*n).help(*h))
     }
 }
 
 /// Error for an unknown indicator-set name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown indicator set {0:?} (expected improved, bzar-2020, bzar-2019 or all)")]
+#[error(
+    "unknown indicator set {0:?} (expected attack, improved, bzar-2020, bzar-2019, bzar, corelight, a tactic name or all, comma-separated)"
+)]
 pub struct UnknownSet(pub String);
 
 impl FromStr for IndicatorSet {
     type Err = UnknownSet;
+    /// One name, or several separated by commas (their union).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "improved" => Ok(IndicatorSet::Improved),
-            "bzar-2020" => Ok(IndicatorSet::Bzar2020),
-            "bzar-2019" => Ok(IndicatorSet::Bzar2019),
-            "all" => Ok(IndicatorSet::All),
-            _ => Err(UnknownSet(s.to_string())),
+        let mut out = IndicatorSet(0);
+        for part in s.split(',') {
+            let p = part.trim().to_ascii_lowercase();
+            let Some((set, _, _)) = Self::NAMED.iter().find(|(_, n, _)| *n == p) else {
+                return Err(UnknownSet(s.to_string()));
+            };
+            out = out | *set;
+        }
+        Ok(out)
+    }
+}
+
+/// The opnums of a row: a list, or every opnum of the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opnums {
+    List(&'static [u16]),
+    Any,
+}
+
+impl Opnums {
+    pub fn contains(self, opnum: u16) -> bool {
+        match self {
+            Opnums::List(l) => l.contains(&opnum),
+            Opnums::Any => true,
         }
     }
+}
+
+/// One row of the AD-attack sets ([`super::rows::ROWS`]): a technique on one interface, the
+/// opnums that carry it, the level a header-only match is worth and the false-positive
+/// context an analyst needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    /// `attack`, `bzar` or `corelight`.
+    pub set: &'static str,
+    pub technique: &'static str,
+    /// ATT&CK tactic short name.
+    pub tactic: &'static str,
+    pub technique_name: &'static str,
+    /// The interface as the reference table names it (Zeek's endpoint name).
+    pub interface: &'static str,
+    /// Interface UUID (lower case); None: any interface.
+    pub uuid: Option<&'static str>,
+    pub opnums: Opnums,
+    /// False when the published analytic's `endpoint::operation` string can never match
+    /// Zeek's name for these calls (the opnums are then the ones it meant).
+    pub would_match_in_zeek: bool,
+    /// What a match is worth before arguments and DC context are looked at.
+    pub level: Level,
+    /// The false-positive context of the row, in one sentence.
+    pub context: &'static str,
+}
+
+/// The rows of `set` (from [`super::rows::ROWS`]) that name the call (`uuid`, `opnum`);
+/// `uuid` is compared case-insensitively. A call can match several rows of one set (svcctl
+/// CreateServiceW is both T1569.002 and T1543.003).
+pub fn match_rows(
+    set: IndicatorSet,
+    uuid: &str,
+    opnum: u16,
+) -> impl Iterator<Item = &'static Row> + '_ {
+    super::rows::ROWS.iter().filter(move |r| {
+        r.opnums.contains(opnum)
+            && r.uuid.is_none_or(|u| u.eq_ignore_ascii_case(uuid))
+            && set.includes_row(r)
+    })
 }
 
 /// One indicator: a call (UUID, opnum) and what a published analytic said about it.
@@ -529,6 +836,12 @@ pub fn technique_name(id: &str) -> Option<&'static str> {
         .iter()
         .find(|i| i.technique.eq_ignore_ascii_case(id))
         .map(|i| i.technique_name)
+        .or_else(|| {
+            super::rows::ROWS
+                .iter()
+                .find(|r| r.set == "attack" && r.technique.eq_ignore_ascii_case(id))
+                .map(|r| r.technique_name)
+        })
 }
 
 #[cfg(test)]
@@ -647,8 +960,95 @@ mod tests {
                 Ok(s)
             );
         }
-        assert!("bzar".parse::<IndicatorSet>().is_err());
-        assert_eq!(IndicatorSet::default(), IndicatorSet::Improved);
+        // Issue 18 added `bzar` (BZAR as published) and made `attack` the default.
+        assert!("bzar-2021".parse::<IndicatorSet>().is_err());
+        assert_eq!(IndicatorSet::default(), IndicatorSet::Attack);
+    }
+
+    #[test]
+    fn selections_combine_with_commas() {
+        for (s, _, _) in IndicatorSet::NAMED {
+            assert_eq!(s.name().parse::<IndicatorSet>(), Ok(s));
+            assert_eq!(s.names(), s.name());
+        }
+        let both: IndicatorSet = "attack,bzar".parse().expect("parses");
+        assert_eq!(both, IndicatorSet::Attack | IndicatorSet::Bzar);
+        assert_eq!(both.name(), "combined");
+        assert_eq!(both.to_string(), "attack,bzar");
+        let t: IndicatorSet = "credential-access, Lateral-Movement"
+            .parse()
+            .expect("parses");
+        assert_eq!(t.to_string(), "credential-access,lateral-movement");
+        // Every tactic together is `attack`.
+        let every = TACTICS.join(",").parse::<IndicatorSet>().expect("parses");
+        assert_eq!(every, IndicatorSet::Attack);
+        assert_eq!(every.to_string(), "attack");
+        assert!("attack,nope".parse::<IndicatorSet>().is_err());
+        assert!("".parse::<IndicatorSet>().is_err());
+        // A tactic selects only that tactic's attack rows.
+        let drs = "e3514235-4b06-11d1-ab04-00c04fc2dcd2";
+        let techs = |s: IndicatorSet, op| {
+            match_rows(s, drs, op)
+                .map(|r| (r.set, r.technique))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            techs(IndicatorSet::CredentialAccess, 3),
+            [("attack", "T1003.006")]
+        );
+        assert_eq!(techs(IndicatorSet::Discovery, 3), []);
+        assert_eq!(
+            techs(IndicatorSet::All, 3),
+            [("bzar", "T1003.006"), ("attack", "T1003.006")]
+        );
+        assert_eq!(
+            techs(IndicatorSet::PrivilegeEscalation, 20),
+            [("attack", "T1134.005")]
+        );
+        // The execution sets are not rows of ROWS.
+        assert_eq!(techs(IndicatorSet::Improved, 3), []);
+        assert!(IndicatorSet::All.has_execution_sets());
+        assert!(!IndicatorSet::Attack.has_execution_sets());
+    }
+
+    #[test]
+    fn level_order_and_names() {
+        use Level::*;
+        assert!(Informational < Low && Low < Medium && Medium < High && High < Critical);
+        for l in [Informational, Low, Medium, High, Critical] {
+            assert_eq!(l.as_str().parse::<Level>(), Ok(l));
+            assert_eq!(serde_json::to_value(l).expect("json"), l.as_str());
+        }
+        assert_eq!("HIGH".parse::<Level>(), Ok(High));
+        assert!("severe".parse::<Level>().is_err());
+        assert_eq!(Level::default(), Medium);
+    }
+
+    /// Discovery rows are low unless an argument raises them; every attack row has a
+    /// context note.
+    #[test]
+    fn row_levels_and_contexts() {
+        let rows = super::super::rows::ROWS;
+        assert_eq!(rows.iter().filter(|r| r.set == "attack").count(), 79);
+        assert_eq!(rows.iter().filter(|r| r.set == "bzar").count(), 32);
+        assert_eq!(rows.iter().filter(|r| r.set == "corelight").count(), 6);
+        let techniques: std::collections::BTreeSet<_> = rows
+            .iter()
+            .filter(|r| r.set == "attack")
+            .map(|r| r.technique)
+            .collect();
+        assert_eq!(techniques.len(), 47);
+        for r in rows {
+            assert!(!r.context.is_empty(), "{r:?}");
+            assert!(TACTICS.contains(&r.tactic), "{r:?}");
+            if r.tactic == "discovery" {
+                assert_eq!(r.level, Level::Low, "{r:?}");
+            }
+            if let Some(u) = r.uuid {
+                assert_eq!(u, u.to_ascii_lowercase());
+                assert!(crate::names::Uuid::parse(u).is_some(), "{r:?}");
+            }
+        }
     }
 
     #[test]

@@ -7,13 +7,18 @@
 //! [`write_json`] writes one JSON object per hit, [`write_text`] a table grouped by target
 //! host and technique.
 
+pub mod assess;
+#[cfg(test)]
+mod attack_tests;
 pub mod indicators;
+pub mod rows;
 pub mod sigma;
+pub mod sigma_rules;
 
 use crate::output::{Record, SmolStr};
-use indicators::IndicatorSet;
+use indicators::{IndicatorSet, Level};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::net::IpAddr;
 
@@ -80,9 +85,80 @@ pub struct Hit {
     pub args_status: Option<&'static str>,
     /// One line saying what ran, e.g. `service PSEXESVC: %SystemRoot%\PSEXESVC.exe`.
     pub what_ran: Option<String>,
+    /// One line saying what the call did, for every decoded call (execution or not), e.g.
+    /// `coercion: told to authenticate to \\10.0.0.99 (EfsRpcOpenFileRaw)`.
+    pub what: Option<String>,
+    /// Indicator hits: the row's false-positive context (what else makes this call).
+    pub context: Option<&'static str>,
+    /// Why the hit has its level (the argument or DC fact that raised or lowered it).
+    pub reason: Option<String>,
+    /// Whether the client / server of the call is a known domain controller (null when
+    /// no DC is known at all), and where that knowledge came from: `given` (`--dc`,
+    /// `--dc-file`) or `inferred` (hosts seen serving drsuapi or netlogon).
+    pub client_is_dc: Option<bool>,
+    pub server_is_dc: Option<bool>,
+    pub dc_source: Option<&'static str>,
     /// Identity of the call (for counting calls, not hits).
     #[serde(skip)]
     pub call: (u64, u64, u64),
+}
+
+/// The domain controllers a run knows, and how it knows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dcs {
+    pub addrs: BTreeSet<IpAddr>,
+    /// `given` or `inferred`.
+    pub source: &'static str,
+}
+
+impl Dcs {
+    /// Whether `a` is a DC: None when no DC is known at all (nothing can be said).
+    pub fn is_dc(&self, a: IpAddr) -> Option<bool> {
+        (!self.addrs.is_empty()).then(|| self.addrs.contains(&a))
+    }
+}
+
+/// DCE-RPC interfaces only domain controllers serve: drsuapi (MS-DRSR) and netlogon
+/// (MS-NRPC).
+pub const DC_INTERFACES: [&str; 2] = [
+    "e3514235-4b06-11d1-ab04-00c04fc2dcd2",
+    "12345678-1234-abcd-ef00-01234567cffb",
+];
+
+/// The server of `r` when the call shows it serving a DC-only interface (it answered a
+/// drsuapi or netlogon call with a response, not a fault).
+pub fn dc_evidence(r: &Record) -> Option<IpAddr> {
+    let x = r.extra.as_ref()?;
+    let u = x.uuid.as_deref()?;
+    (x.status == "ok" && DC_INTERFACES.iter().any(|d| d.eq_ignore_ascii_case(u)))
+        .then_some(r.resp_h)
+}
+
+/// Hosts that serve drsuapi or netlogon in `records`.
+pub fn infer_dcs<'a>(records: impl IntoIterator<Item = &'a Record>) -> BTreeSet<IpAddr> {
+    records.into_iter().filter_map(dc_evidence).collect()
+}
+
+/// How a run filters and what it knows about the network.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Hits below this level are dropped (Sigma hits without a level are kept).
+    pub min_level: Level,
+    /// Known DCs (`--dc`, `--dc-file`): when given, nothing is inferred.
+    pub dcs: Option<BTreeSet<IpAddr>>,
+    /// DC evidence the caller collected while reading (see [`dc_evidence`]), for runs that
+    /// do not keep every record; None: inferred from the records given to the run.
+    pub evidence: Option<BTreeSet<IpAddr>>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            min_level: Level::Medium,
+            dcs: None,
+            evidence: None,
+        }
+    }
 }
 
 /// What to look for.
@@ -130,9 +206,22 @@ fn opt(o: &Option<SmolStr>) -> sigma::Value<'_> {
 }
 
 impl Detector {
-    /// Every hit on one record: indicator hits first (in set order), then Sigma hits (in
-    /// rule order).
+    /// Every hit on one record at the default level (`medium`) with no DC knowledge:
+    /// indicator hits first (in set order), then Sigma hits (in rule order).
     pub fn hits(&self, r: &Record) -> Vec<Hit> {
+        let mut out = self.raw_hits(r, &Dcs::default());
+        out.retain(|h| keep_level(h, Level::Medium));
+        out
+    }
+
+    /// Whether any indicator row or Sigma rule names the call, whatever its level (what a
+    /// run must keep to judge it later).
+    pub fn could_hit(&self, r: &Record) -> bool {
+        !self.raw_hits(r, &Dcs::default()).is_empty()
+    }
+
+    /// Every hit on one record before level filtering.
+    fn raw_hits(&self, r: &Record, dcs: &Dcs) -> Vec<Hit> {
         let mut out = Vec::new();
         let x = r.extra.as_ref();
         if let (Some(set), Some(uuid), Some(opnum)) = (
@@ -141,7 +230,7 @@ impl Detector {
             x.map(|x| x.opnum),
         ) {
             for i in indicators::matches(set, uuid, opnum) {
-                let mut h = base_hit(r);
+                let mut h = base_hit(r, dcs);
                 h.techniques = vec![Technique {
                     id: i.technique.to_string(),
                     tactic: Some(i.tactic.to_string()),
@@ -150,6 +239,37 @@ impl Detector {
                 h.matched_by = i.set.to_string();
                 h.set = Some(i.set);
                 h.would_match_in_zeek = Some(i.would_match_in_zeek);
+                h.level = Some(
+                    if i.set == "improved" {
+                        Level::High
+                    } else {
+                        Level::Medium
+                    }
+                    .to_string(),
+                );
+                out.push(h);
+            }
+            for row in indicators::match_rows(set, uuid, opnum) {
+                let mut h = base_hit(r, dcs);
+                h.techniques = vec![Technique {
+                    id: row.technique.to_string(),
+                    tactic: Some(row.tactic.to_string()),
+                    name: Some(row.technique_name.to_string()),
+                }];
+                h.matched_by = row.set.to_string();
+                h.set = Some(row.set);
+                h.would_match_in_zeek = (row.set == "bzar").then_some(row.would_match_in_zeek);
+                h.context = Some(row.context);
+                let j = if row.set == "attack" {
+                    assess::assess(row, r, &h)
+                } else {
+                    assess::Judgement {
+                        level: row.level,
+                        reason: None,
+                    }
+                };
+                h.level = Some(j.level.to_string());
+                h.reason = j.reason;
                 out.push(h);
             }
         }
@@ -157,7 +277,7 @@ impl Detector {
             let ev = RecordEvent(r);
             for rule in &self.rules {
                 if rule.matches(&ev) {
-                    let mut h = base_hit(r);
+                    let mut h = base_hit(r, dcs);
                     let tactic = rule.tactic();
                     h.techniques = rule
                         .techniques()
@@ -180,9 +300,36 @@ impl Detector {
         out
     }
 
-    /// Hits on every record, in record order.
+    /// Hits on every record, in record order, at the default level (`medium`); DCs are
+    /// inferred from the records.
     pub fn run(&self, records: &[Record]) -> Vec<Hit> {
-        records.iter().flat_map(|r| self.hits(r)).collect()
+        self.run_with(records, &Settings::default())
+    }
+
+    /// Hits on every record, in record order, judged with what `settings` knows about the
+    /// network and filtered at its level.
+    pub fn run_with(&self, records: &[Record], settings: &Settings) -> Vec<Hit> {
+        let dcs = match (&settings.dcs, &settings.evidence) {
+            (Some(given), _) => Dcs {
+                addrs: given.clone(),
+                source: "given",
+            },
+            (None, Some(ev)) => Dcs {
+                addrs: ev.clone(),
+                source: "inferred",
+            },
+            (None, None) => Dcs {
+                addrs: infer_dcs(records),
+                source: "inferred",
+            },
+        };
+        let mut hits: Vec<Hit> = records
+            .iter()
+            .flat_map(|r| self.raw_hits(r, &dcs))
+            .collect();
+        assess::across_calls(&mut hits);
+        hits.retain(|h| keep_level(h, settings.min_level));
+        hits
     }
 }
 
@@ -204,7 +351,7 @@ pub struct Loaded {
 }
 
 /// The detector `detect`, `report` and the Python package share: `indicators` (default
-/// `improved` unless Sigma rules are given) and the Sigma rules in `sigma_paths`.
+/// `attack` unless Sigma rules are given) and the Sigma rules in `sigma_paths`.
 pub fn load_detector(
     indicators: Option<IndicatorSet>,
     sigma_paths: &[std::path::PathBuf],
@@ -224,7 +371,7 @@ pub fn load_detector(
     }
     let set = match (indicators, sigma_paths.is_empty()) {
         (Some(s), _) => Some(s),
-        (None, true) => Some(IndicatorSet::Improved),
+        (None, true) => Some(IndicatorSet::Attack),
         (None, false) => None,
     };
     Ok(Loaded {
@@ -236,8 +383,17 @@ pub fn load_detector(
     })
 }
 
-fn base_hit(r: &Record) -> Hit {
+/// Whether a hit is at or above `min` (hits whose level is unknown are kept).
+fn keep_level(h: &Hit, min: Level) -> bool {
+    h.level
+        .as_deref()
+        .and_then(|l| l.parse::<Level>().ok())
+        .is_none_or(|l| l >= min)
+}
+
+fn base_hit(r: &Record, dcs: &Dcs) -> Hit {
     let x = r.extra.as_ref();
+    let known = !dcs.addrs.is_empty();
     Hit {
         ts: r.ts,
         uid: r.uid.clone(),
@@ -271,6 +427,12 @@ fn base_hit(r: &Record) -> Hit {
         args: x.and_then(|x| x.args.clone()),
         args_status: x.map(|x| x.args_status),
         what_ran: x.and_then(|x| x.what_ran.clone()),
+        what: x.and_then(|x| x.args.as_ref()).and_then(crate::args::what),
+        context: None,
+        reason: None,
+        client_is_dc: dcs.is_dc(r.orig_h),
+        server_is_dc: dcs.is_dc(r.resp_h),
+        dc_source: known.then_some(dcs.source),
         call: (r.order.1, r.order.2, r.order.3),
     }
 }
@@ -491,7 +653,8 @@ mod tests {
         };
         let hits = d.hits(&r);
         let by: Vec<_> = hits.iter().map(|h| h.matched_by.as_str()).collect();
-        assert_eq!(by, ["improved", "bzar-2020", "bzar-2019"]);
+        // Issue 18: `all` now also holds BZAR as published and the attack set.
+        assert_eq!(by, ["improved", "bzar-2020", "bzar-2019", "bzar", "attack"]);
         assert_eq!(hits[0].would_match_in_zeek, Some(true));
         assert_eq!(hits[1].would_match_in_zeek, Some(false));
         assert_eq!(hits[0].techniques[0].id, "T1053.002");

@@ -166,7 +166,7 @@ impl Accurate {
             _ => self.held.len(),
         };
         let cut = settled.max(self.held.len().saturating_sub(MAX_HELD_CALLS));
-        for c in self.held.drain(..cut) {
+        for mut c in self.held.drain(..cut) {
             let hosts = if c.client_dir == 0 {
                 (meta.orig.0, meta.resp.0)
             } else {
@@ -176,6 +176,10 @@ impl Accurate {
                 .annotator
                 .annotate(&c, &self.who, &mut sink.services, hosts);
             count_status(&ann, &mut sink.counters);
+            // No bind, but the object UUID is an IPID handed out earlier: name the call.
+            if ann.uuid_from_ipid.is_some() {
+                c.uuid = ann.uuid_from_ipid;
+            }
             out.push((c, ann));
         }
     }

@@ -74,7 +74,9 @@ impl Session {
             zeek_ignore: opts.zeek_ignore,
             limits: dcerpc::Limits {
                 // Only the stubs an argument decoder reads are kept in memory.
-                keep_stub: opts.dce.keep_stub.or(Some(args::has_decoder)),
+                keep_stub: opts.dce.keep_stub.or(Some(args::keeps_stub)),
+                // Whole responses only where object references (IPIDs) are handed out.
+                keep_response: opts.dce.keep_response.or(Some(args::keeps_response)),
                 ..opts.dce
             },
             first_seen: [false; 2],

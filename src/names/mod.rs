@@ -244,10 +244,11 @@ pub fn ptype_name(v: u8) -> Cow<'static, str> {
 /// Microsoft-specification name when it differs from Zeek's or Zeek has none;
 /// `None` when Zeek's name is already the spec name.
 ///
-/// Only a handful of interfaces central to remote execution are covered
-/// (MS-SCMR, MS-TSCH, MS-DRSR, MS-WMI `IWbemServices`, MS-DCOM
-/// `IRemoteSCMActivator`); elsewhere this is `None`, meaning "no better name
-/// known", not "Zeek is right".
+/// Only a handful of interfaces central to remote execution and AD attacks are
+/// covered (MS-SCMR, MS-TSCH, MS-DRSR, MS-WMI `IWbemServices`, MS-DCOM
+/// `IRemoteSCMActivator`, MS-EFSR, MS-TSTS `TermSrvSession`, MS-BKRP, part of
+/// MS-RPRN); elsewhere this is `None`, meaning "no better name known", not
+/// "Zeek is right".
 pub fn operation_spec(uuid: &Uuid, opnum: u16) -> Option<&'static str> {
     let name = spec::lookup(uuid, opnum)?;
     (operation(uuid, opnum) != Some(name)).then_some(name)
@@ -510,6 +511,29 @@ mod tests {
         assert_eq!(operation_spec(&svc, 57), Some("Opnum57NotUsedOnWire"));
         assert_eq!(operation_spec(&svc, 65), None);
         assert_eq!(interface_spec(&svc), Some("MS-SCMR"));
+        // Zeek's misnamed AD-attack operations (issue 18).
+        let efs = u("df1941c5-fe89-4e79-bf10-463657acf44d");
+        let efs_lsa = u("c681d488-d850-11d0-8c52-00c04fd90f7e");
+        for e in [efs, efs_lsa] {
+            assert_eq!(operation_spec(&e, 5), Some("EfsRpcDecryptFileSrv"));
+            assert_eq!(operation_spec(&e, 21), Some("EfsRpcEncryptFileExSrv"));
+            assert_eq!(operation_spec(&e, 0), None, "Zeek has it right");
+        }
+        let ts = u("484809d6-4239-471b-b5bc-61df8c23ac48");
+        assert_eq!(operation(&ts, 2), Some("RpcWaitAsyncNotification"));
+        assert_eq!(operation_spec(&ts, 2), Some("RpcConnect"));
+        assert_eq!(operation_spec(&ts, 0), Some("RpcOpenSession"));
+        assert_eq!(operation_spec(&ts, 17), Some("RpcGetSessionInformationEx"));
+        let spool = u("12345678-1234-abcd-ef00-0123456789ab");
+        assert_eq!(operation_spec(&spool, 69), Some("RpcOpenPrinterEx"));
+        assert_eq!(operation_spec(&spool, 65), None);
+        assert_eq!(
+            operation_spec(&u("3dde7c30-165d-11d1-ab8f-00805f14db40"), 0),
+            Some("BackuprKey")
+        );
+        let wmi = u("9556dc99-828c-11cf-a37e-00aa003240c7");
+        assert_eq!(operation_spec(&wmi, 16), Some("DeleteInstance"));
+        assert_eq!(operation_spec(&wmi, 17), Some("DeleteInstanceAsync"));
 
         let drs = u("e3514235-4b06-11d1-ab04-00c04fc2dcd2");
         assert_eq!(operation_spec(&drs, 3), Some("IDL_DRSGetNCChanges"));

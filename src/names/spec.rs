@@ -8,8 +8,9 @@
 //! opnums 16/17, IUnknown opnums, SCMR's reserved opnums). This table lets the
 //! accurate output carry the specification's name next to Zeek's.
 //!
-//! Each list is a whole interface as the specification numbers it, not just
-//! the differences: [`super::operation_spec`] drops the entries whose name is
+//! Each list is a whole interface as the specification numbers it (MS-RPRN's,
+//! over a hundred opnums, is limited to the ones the attack indicators use), not
+//! just the differences: [`super::operation_spec`] drops the entries whose name is
 //! identical to Zeek's, so a later change to Zeek's tables cannot make this
 //! table repeat or contradict it. Lists are sorted by opnum (checked by a unit
 //! test) so they can be binary-searched.
@@ -209,9 +210,79 @@ const DCOM_ACTIVATOR: &[(u16, &str)] = &[
     (4, "RemoteCreateInstance"),
 ];
 
+/// MS-EFSR, on both of its interface UUIDs. Zeek misspells opnums 5
+/// (`EfsDecryptFileSrv`) and 21 (`EfsRpcEncryptFileExServ`), so indicators
+/// written against the specification's names miss them.
+const EFSR: &[(u16, &str)] = &[
+    (0, "EfsRpcOpenFileRaw"),
+    (1, "EfsRpcReadFileRaw"),
+    (2, "EfsRpcWriteFileRaw"),
+    (3, "EfsRpcCloseRaw"),
+    (4, "EfsRpcEncryptFileSrv"),
+    (5, "EfsRpcDecryptFileSrv"),
+    (6, "EfsRpcQueryUsersOnFile"),
+    (7, "EfsRpcQueryRecoveryAgents"),
+    (8, "EfsRpcRemoveUsersFromFile"),
+    (9, "EfsRpcAddUsersToFile"),
+    (10, "Opnum10NotUsedOnWire"),
+    (11, "EfsRpcNotSupported"),
+    (12, "EfsRpcFileKeyInfo"),
+    (13, "EfsRpcDuplicateEncryptionInfoFile"),
+    (14, "Opnum14NotUsedOnWire"),
+    (15, "EfsRpcAddUsersToFileEx"),
+    (16, "EfsRpcFileKeyInfoEx"),
+    (17, "Opnum17NotUsedOnWire"),
+    (18, "EfsRpcGetEncryptedFileMetadata"),
+    (19, "EfsRpcSetEncryptedFileMetadata"),
+    (20, "EfsRpcFlushEfsCache"),
+    (21, "EfsRpcEncryptFileExSrv"),
+    (22, "EfsRpcQueryProtectors"),
+];
+
+/// MS-TSTS `TermSrvSession` (`\pipe\LSM_API_service`). Zeek's table gives
+/// this UUID the TermSrvNotification names for 0-3 and nothing for 4-17, so
+/// `tscon` (RpcConnect, 2) is logged as `RpcWaitAsyncNotification`.
+const TERMSRV_SESSION: &[(u16, &str)] = &[
+    (0, "RpcOpenSession"),
+    (1, "RpcCloseSession"),
+    (2, "RpcConnect"),
+    (3, "RpcDisconnect"),
+    (4, "RpcLogoff"),
+    (5, "RpcGetUserName"),
+    (6, "RpcGetTerminalName"),
+    (7, "RpcGetState"),
+    (8, "RpcIsSessionDesktopLocked"),
+    (9, "RpcShowMessageBox"),
+    (10, "RpcGetTimes"),
+    (11, "RpcGetSessionCounters"),
+    (12, "RpcGetSessionInformation"),
+    (13, "RpcSwitchToServicesSession"),
+    (14, "RpcRevertFromServicesSession"),
+    (15, "RpcGetLoggedOnCount"),
+    (16, "RpcGetSessionType"),
+    (17, "RpcGetSessionInformationEx"),
+];
+
+/// MS-BKRP `BackupKey`: its only method, which Zeek calls `bkrp_BackupKey`.
+const BKRP: &[(u16, &str)] = &[(0, "BackuprKey")];
+
+/// MS-RPRN `spoolss`: only the opnums the attack indicators use (the
+/// interface has over a hundred). Zeek names 69 `RpcSplOpenPrinter` and drops
+/// it from `dce_rpc.log` (its ignore list).
+const RPRN_PARTIAL: &[(u16, &str)] = &[
+    (1, "RpcOpenPrinter"),
+    (9, "RpcAddPrinterDriver"),
+    (14, "RpcAddPrintProcessor"),
+    (46, "RpcAddMonitor"),
+    (62, "RpcRemoteFindFirstPrinterChangeNotification"),
+    (65, "RpcRemoteFindFirstPrinterChangeNotificationEx"),
+    (69, "RpcOpenPrinterEx"),
+    (89, "RpcAddPrinterDriverEx"),
+];
+
 /// The interfaces with specification names. Few enough that a linear scan
 /// over the UUIDs is as fast as anything cleverer.
-pub(super) static SPEC_INTERFACES: [SpecInterface; 5] = [
+pub(super) static SPEC_INTERFACES: [SpecInterface; 10] = [
     SpecInterface {
         uuid: uuid("367abb81-9844-35f1-ad32-98f038001003"),
         spec: "MS-SCMR",
@@ -236,6 +307,31 @@ pub(super) static SPEC_INTERFACES: [SpecInterface; 5] = [
         uuid: uuid("000001a0-0000-0000-c000-000000000046"),
         spec: "MS-DCOM",
         ops: DCOM_ACTIVATOR,
+    },
+    SpecInterface {
+        uuid: uuid("df1941c5-fe89-4e79-bf10-463657acf44d"),
+        spec: "MS-EFSR",
+        ops: EFSR,
+    },
+    SpecInterface {
+        uuid: uuid("c681d488-d850-11d0-8c52-00c04fd90f7e"),
+        spec: "MS-EFSR",
+        ops: EFSR,
+    },
+    SpecInterface {
+        uuid: uuid("484809d6-4239-471b-b5bc-61df8c23ac48"),
+        spec: "MS-TSTS",
+        ops: TERMSRV_SESSION,
+    },
+    SpecInterface {
+        uuid: uuid("3dde7c30-165d-11d1-ab8f-00805f14db40"),
+        spec: "MS-BKRP",
+        ops: BKRP,
+    },
+    SpecInterface {
+        uuid: uuid("12345678-1234-abcd-ef00-0123456789ab"),
+        spec: "MS-RPRN",
+        ops: RPRN_PARTIAL,
     },
 ];
 

@@ -298,6 +298,16 @@ pub const HIT_COLUMNS: &[Column<Hit>] = {
         col("args", Utf8, true, |h| json(&h.args)),
         col("args_status", Utf8, true, |h| opt_static(h.args_status)),
         col("what_ran", Utf8, true, |h| opt_str(&h.what_ran)),
+        col("what", Utf8, true, |h| opt_str(&h.what)),
+        col("context", Utf8, true, |h| opt_static(h.context)),
+        col("reason", Utf8, true, |h| opt_str(&h.reason)),
+        col("client_is_dc", Bool, true, |h| {
+            h.client_is_dc.map_or(V::Null, V::Bool)
+        }),
+        col("server_is_dc", Bool, true, |h| {
+            h.server_is_dc.map_or(V::Null, V::Bool)
+        }),
+        col("dc_source", Utf8, true, |h| opt_static(h.dc_source)),
     ]
 };
 

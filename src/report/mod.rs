@@ -479,7 +479,7 @@ the data is in the script block with id rpcsift-data.</p></noscript>\n\
 <div id=\"timeline-legend\" class=\"legend\"></div><div id=\"timeline-body\"></div></section>\n\
 <section id=\"graph\"><h2>Source → target hosts</h2><div id=\"graph-body\"></div></section>\n\
 <section id=\"hits\"><h2>Hits</h2><div class=\"controls\">\
-<input id=\"filter\" type=\"search\" placeholder=\"filter: host, operation, technique, user, command…\" size=\"50\">\
+<input id=\"filter\" type=\"search\" placeholder=\"filter: host, operation, technique, tactic, level, user, listener, command…\" size=\"50\">\
 <select id=\"tech-filter\"><option value=\"\">all techniques</option></select>\
 <span id=\"hit-count\"></span></div>\
 <div class=\"table-wrap\"><table id=\"hit-table\"><thead></thead><tbody></tbody></table></div></section>\n\

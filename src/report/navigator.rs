@@ -27,7 +27,14 @@ struct Agg {
     sources: BTreeSet<String>,
     operations: BTreeSet<String>,
     matched_by: BTreeSet<String>,
+    /// Highest level among the hits (by Sigma's order).
+    level: Option<crate::detect::indicators::Level>,
+    /// What the calls did (listener hosts, naming contexts, ...), first few distinct.
+    what: Vec<String>,
 }
+
+/// Distinct `what` lines kept per technique in a layer.
+const WHAT_KEPT: usize = 5;
 
 /// A Navigator tactic short name ("execution", "privilege-escalation") from what an
 /// indicator row or a Sigma tag says ("Execution", "privilege_escalation").
@@ -83,6 +90,15 @@ pub fn layer(hits: &[Hit], name: &str, description: &str) -> Value {
             };
             a.operations.insert(op);
             a.matched_by.insert(h.matched_by.clone());
+            if let Some(l) = h.level.as_deref().and_then(|l| l.parse().ok()) {
+                a.level = a.level.max(Some(l));
+            }
+            if let Some(w) = h.what.as_ref().or(h.what_ran.as_ref())
+                && a.what.len() < WHAT_KEPT
+                && !a.what.contains(w)
+            {
+                a.what.push(w.clone());
+            }
         }
     }
     let max = aggs.values().map(|a| a.hits).max().unwrap_or(0);
@@ -110,6 +126,8 @@ pub fn layer(hits: &[Hit], name: &str, description: &str) -> Value {
                     {"name": "sources", "value": join(&a.sources)},
                     {"name": "operations", "value": join(&a.operations)},
                     {"name": "matched by", "value": join(&a.matched_by)},
+                    {"name": "highest level", "value": a.level.map_or("-".to_string(), |l| l.to_string())},
+                    {"name": "what", "value": if a.what.is_empty() { "-".to_string() } else { a.what.join("; ") }},
                 ],
                 "showSubtechniques": false,
             });

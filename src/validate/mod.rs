@@ -57,7 +57,7 @@ pub struct Report {
     pub zeek_logs: Vec<String>,
     pub captures: Vec<String>,
     pub time_tolerance: f64,
-    pub indicator_set: &'static str,
+    pub indicator_set: String,
     /// True when every difference is explained by Zeek's known behaviour.
     pub agrees: bool,
     #[serde(flatten)]
@@ -161,6 +161,6 @@ pub fn build_report(
     }
 }
 
-fn set_name(s: IndicatorSet) -> &'static str {
-    s.name()
+fn set_name(s: IndicatorSet) -> String {
+    s.names()
 }

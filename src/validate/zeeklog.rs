@@ -395,6 +395,33 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146097 + doe - 719468
 }
 
+/// A Zeek log line as a Sigma event (Zeek's `dce_rpc.log` fields), so the rules rpcsift
+/// ships can be run on Zeek's own logs.
+impl crate::detect::sigma::Event for ZeekRecord {
+    fn get(&self, field: &str) -> crate::detect::sigma::Value<'_> {
+        use crate::detect::sigma::Value as V;
+        fn s(o: &Option<String>) -> crate::detect::sigma::Value<'_> {
+            o.as_deref().map_or(
+                crate::detect::sigma::Value::Null,
+                crate::detect::sigma::Value::Str,
+            )
+        }
+        match field {
+            "ts" => self.ts.map_or(V::Null, V::Float),
+            "uid" => s(&self.uid),
+            "id.orig_h" => V::Addr(self.orig_h),
+            "id.orig_p" => V::Int(self.orig_p.into()),
+            "id.resp_h" => V::Addr(self.resp_h),
+            "id.resp_p" => V::Int(self.resp_p.into()),
+            "rtt" => self.rtt.map_or(V::Null, V::Float),
+            "named_pipe" => s(&self.named_pipe),
+            "endpoint" => s(&self.endpoint),
+            "operation" => s(&self.operation),
+            _ => V::Null,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,40 +56,52 @@
     return x[0] - y[0] || x[1] - y[1] || (x[2] < y[2] ? -1 : x[2] > y[2] ? 1 : 0);
   }
 
+  // Sigma's levels, lowest first.
+  var LEVELS = ['informational', 'low', 'medium', 'high', 'critical'];
   // Derived fields, once.
-  var techNames = {};
+  var techNames = {}, techTactics = {};
   H.forEach(function (h, i) {
     h._i = i;
     h._src = h['id.orig_h'] || '?';
     h._dst = h['id.resp_h'] || '?';
     h._techs = (h.techniques || []).map(function (t) {
       if (t.name) techNames[t.id] = t.name;
+      if (t.tactic) techTactics[t.id] = t.tactic;
       return t.id;
     });
     h._call = h.call || [h.capture, h.uid, h.ts, h.opnum].join('|');
     h._op = (h.endpoint ? h.endpoint + '::' : '') + (h.operation || h.operation_spec || (h.opnum != null ? 'opnum ' + h.opnum : '-'));
     h._pipe = h.smb_pipe || h.named_pipe || '';
     h._who = h.user ? (h.domain ? h.domain + '\\' + h.user : h.user) : (h.auth === 'kerberos' ? '(kerberos)' : '');
-    h._ran = h.what_ran || '';
+    h._ran = h.what_ran || h.what || '';
     if (!h._ran && h.args_status && h.args_status !== 'decoded') h._ran = '(arguments ' + h.args_status.replace('_', ' ') + ')';
-    h._text = [fmtTime(h.ts), h._src, h._dst, h.transport, h._pipe, h._op, h._techs.join(' '), h.status,
-      h.matched_by, h.title, h._who, h.workstation, h._ran, h.capture, h.uid].join(' ').toLowerCase();
+    h._lvl = LEVELS.indexOf(h.level);
+    h._tactics = (h.techniques || []).map(function (t) { return t.tactic || ''; });
+    h._text = [fmtTime(h.ts), h._src, h._dst, h.transport, h._pipe, h._op, h._techs.join(' '), h._tactics.join(' '), h.status,
+      h.matched_by, h.title, h.level, h._who, h.workstation, h._ran, h.what, h.reason, h.capture, h.uid].join(' ').toLowerCase();
   });
   function tooltip(h, techs) {
     var lines = [fmtTime(h.ts) + '  ' + h._src + ' \u2192 ' + h._dst,
       h._op + '  (' + (h.status || '?') + ', ' + (h.transport || '?') + (h._pipe ? ' \\pipe\\' + h._pipe : '') + ')',
       techs.map(function (t) { return t + (techNames[t] ? ' ' + techNames[t] : ''); }).join('; ')];
+    if (h.level) lines.push('level: ' + h.level + (h.reason ? ' \u2014 ' + h.reason : ''));
+    if (h.client_is_dc != null) lines.push('client is ' + (h.client_is_dc ? '' : 'not ') + 'a DC (' + (h.dc_source || '?') + ')');
     if (h._who) lines.push('user: ' + h._who + (h.workstation ? ' from ' + h.workstation : ''));
-    if (h._ran) lines.push('ran: ' + h._ran);
+    if (h.what_ran) lines.push('ran: ' + h.what_ran);
+    if (h.what && h.what !== h.what_ran) lines.push('what: ' + h.what);
+    if (!h.what_ran && !h.what && h._ran) lines.push('ran: ' + h._ran);
+    if (h.context) lines.push('false positives: ' + h.context);
     if (h.args) lines.push('args: ' + JSON.stringify(h.args));
     return lines.join('\n');
   }
 
-  // Calls: hits on the same call drawn once, with every technique and matcher.
+  // Calls: hits on the same call drawn once, with every technique and matcher; the mark
+  // describes the call's most severe hit.
   var calls = [], byCall = {};
   H.forEach(function (h) {
     var c = byCall[h._call];
     if (!c) { c = byCall[h._call] = { h: h, techs: [], by: [] }; calls.push(c); }
+    else if (h._lvl > c.h._lvl) c.h = h;
     h._techs.forEach(function (t) { if (c.techs.indexOf(t) < 0) c.techs.push(t); });
     if (c.by.indexOf(h.matched_by) < 0) c.by.push(h.matched_by);
   });
@@ -123,12 +135,12 @@
       });
     });
     var ts = Object.keys(per).sort(function (a, b) { return per[b].hits - per[a].hits || (a < b ? -1 : 1); });
-    if (!ts.length) out.push('<p>No execution call found.</p>');
+    if (!ts.length) out.push('<p>No hit.</p>');
     else {
-      out.push('<table id="tech-summary"><thead><tr><th>technique</th><th class="num">hits</th><th class="num">calls</th><th class="num">targets</th></tr></thead><tbody>');
+      out.push('<table id="tech-summary"><thead><tr><th>technique</th><th>tactic</th><th class="num">hits</th><th class="num">calls</th><th class="num">targets</th></tr></thead><tbody>');
       ts.forEach(function (t) {
         out.push('<tr data-tech="' + esc(t) + '"><td><span class="swatch" style="background:' + colour(t) + '"></span>' + esc(t) + ' <span class="muted">' + esc(techNames[t] || '') +
-          '</span></td><td class="num">' + per[t].hits + '</td><td class="num">' + Object.keys(per[t].calls).length + '</td><td class="num">' + Object.keys(per[t].targets).length + '</td></tr>');
+          '</span></td><td>' + esc(techTactics[t] || '') + '</td><td class="num">' + per[t].hits + '</td><td class="num">' + Object.keys(per[t].calls).length + '</td><td class="num">' + Object.keys(per[t].targets).length + '</td></tr>');
       });
       out.push('</tbody></table>');
     }
@@ -199,7 +211,7 @@
 
   // ---- timeline: one lane per target host, one mark per call ----
   function renderTimeline() {
-    if (!calls.length) { $('timeline-body').innerHTML = '<p>No execution call to draw.</p>'; return; }
+    if (!calls.length) { $('timeline-body').innerHTML = '<p>No hit to draw.</p>'; return; }
     var lanes = {}, order = [];
     calls.forEach(function (c) {
       var h = c.h;
@@ -226,7 +238,7 @@
       }
       if (g.gapBefore != null) {
         var gx = (g.x - 15).toFixed(1);
-        s.push('<g class="break"><title>' + esc('no execution calls for ' + fmtDur(g.gapBefore)) + '</title><line x1="' + gx + '" x2="' + gx + '" y1="' + (TOP - 6) +
+        s.push('<g class="break"><title>' + esc('no hits for ' + fmtDur(g.gapBefore)) + '</title><line x1="' + gx + '" x2="' + gx + '" y1="' + (TOP - 6) +
           '" y2="' + (Ht - 8) + '" stroke-dasharray="3 4" style="stroke:#999"></line><text x="' + gx + '" y="' + (Ht - 1) + '" text-anchor="middle" class="muted">\u2248 ' +
           esc(fmtDur(g.gapBefore)) + '</text></g>');
       }
@@ -240,7 +252,7 @@
       lanes[host].forEach(function (c) {
         var h = c.h;
         s.push('<circle class="mark" data-host="' + esc(host) + '" data-call="' + esc(h._call) + '" data-i="' + h._i + '" data-tech="' + esc(c.techs.join(' ')) +
-          '" cx="' + sc.at(h.ts).toFixed(1) + '" cy="' + cy + '" r="6" fill="' + colour(c.techs[0]) + '"><title>' + esc(tooltip(h, c.techs)) + '\nmatched by: ' + esc(c.by.join(', ')) + '</title></circle>');
+          '" data-level="' + esc(h.level || '') + '" cx="' + sc.at(h.ts).toFixed(1) + '" cy="' + cy + '" r="' + (h._lvl >= 3 ? 8 : h._lvl >= 0 && h._lvl < 2 ? 4 : 6) + '" fill="' + colour(c.techs[0]) + '"><title>' + esc(tooltip(h, c.techs)) + '\nmatched by: ' + esc(c.by.join(', ')) + '</title></circle>');
       });
       s.push('</g>');
     });
@@ -258,7 +270,7 @@
 
   // ---- host graph: sources on the left, targets on the right ----
   function renderGraph() {
-    if (!calls.length) { $('graph-body').innerHTML = '<p>No execution call to draw.</p>'; return; }
+    if (!calls.length) { $('graph-body').innerHTML = '<p>No hit to draw.</p>'; return; }
     var edges = {}, elist = [], srcs = [], dsts = [];
     calls.forEach(function (c) {
       var h = c.h, key = h._src + '\u0000' + h._dst;
@@ -315,13 +327,17 @@
     { k: 'tech', l: 'technique', v: function (h) { return h._techs.join(' '); }, f: function (h) {
       return h._techs.map(function (t) { return '<span class="tag" style="background:' + colour(t) + '" title="' + esc(techNames[t] || '') + '">' + esc(t) + '</span>'; }).join('');
     } },
+    { k: 'level', l: 'level', v: function (h) { return h._lvl; }, f: function (h) {
+      return '<span class="lvl-' + esc(h.level || 'none') + '"' + (h.reason ? ' title="' + esc(h.reason) + '"' : '') + '>' + esc(h.level || '-') + '</span>';
+    } },
     { k: 'status', l: 'status', v: function (h) { return h.status || ''; }, f: function (h) { return '<span class="st-' + esc(h.status) + '">' + esc(h.status || '-') + '</span>'; } },
     { k: 'by', l: 'matched by', v: function (h) { return h.matched_by || ''; }, f: function (h) {
       return esc(h.matched_by) + (h.would_match_in_zeek === false ? ' <span class="warn" title="the published endpoint::operation string never matches Zeek\'s name for this call">(missed in Zeek)</span>' : '');
     } },
     { k: 'user', l: 'user', v: function (h) { return h._who; } },
-    { k: 'ran', l: 'what ran / arguments', v: function (h) { return h._ran; }, f: function (h) {
-      return '<span class="mono"' + (h.args ? ' title="' + esc(JSON.stringify(h.args, null, 1)) + '"' : '') + '>' + esc(h._ran) + '</span>';
+    { k: 'ran', l: 'what ran / what it did', v: function (h) { return h._ran; }, f: function (h) {
+      return '<span class="mono"' + (h.args ? ' title="' + esc(JSON.stringify(h.args, null, 1)) + '"' : '') + '>' + esc(h._ran) + '</span>' +
+        (h.reason ? '<br><span class="muted">' + esc(h.reason) + '</span>' : '');
     } },
     { k: 'capture', l: 'capture', v: function (h) { return h.capture || ''; }, f: function (h) { var c = h.capture || ''; return '<span class="muted" title="' + esc(c) + '">' + esc(c.split('/').pop()) + '</span>'; } }
   ];
