@@ -13,15 +13,17 @@
 pub mod packets;
 
 use crate::capture::{self, CaptureError, Frame};
-use crate::detect::{Detector, LoadError};
+use crate::detect::{Detector, Hit, LoadError, Settings};
 use crate::engine::source::{CaptureFile, CaptureReader, FRAME_BITS, label_of, merged_ordinal};
 use crate::engine::{self, MemoryPackets, Options, Packet, PacketSource, RecordFilter};
 use crate::output::{Record, arrow as tables};
 use crate::stats::{Counters, Notice};
 use arrow_array::RecordBatch;
 use arrow_schema::{ArrowError, SchemaRef};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// What to read.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +60,12 @@ pub struct Table {
     pub counters: Counters,
     /// Notices about the input, in the CLI's `note:` wording ([`note_line`]).
     pub notices: Vec<String>,
+    /// The run's evidence of domain controllers ([`crate::detect::dc_evidence`]: servers
+    /// of drsuapi and netlogon calls), from every call decoded (none in Zeek's mode,
+    /// whose records do not carry the interface). A distributed engine unites it over
+    /// its tasks and judges every task's hits with the union
+    /// ([`Settings::evidence`]), as one run would.
+    pub dc_evidence: BTreeSet<IpAddr>,
 }
 
 /// `file at offset N: message` or `file: message`, as `rpcsift` prints after `note: `.
@@ -125,11 +133,12 @@ fn sorted(out: engine::FileOutput) -> engine::RunOutput {
     run
 }
 
-fn table(batch: RecordBatch, run: &engine::RunOutput) -> Table {
+fn table(batch: RecordBatch, run: &engine::RunOutput, dc_evidence: BTreeSet<IpAddr>) -> Table {
     Table {
         batch,
         counters: run.counters.clone(),
         notices: run.notices.iter().map(note_line).collect(),
+        dc_evidence,
     }
 }
 
@@ -149,15 +158,17 @@ pub fn decode(mut packets: Vec<Packet>, label: &str, opts: &Options) -> Result<T
 }
 
 /// The hits of `detector` on the calls of `packets` (as [`decode`]), as [`detect`] gives
-/// them for the whole capture named `label`.
+/// them for the whole capture named `label` (when the packets are a part of it, give
+/// `settings` the DC evidence of the whole: [`Table::dc_evidence`] of every part).
 pub fn detect_packets(
     mut packets: Vec<Packet>,
     label: &str,
     detector: Arc<Detector>,
+    settings: &Settings,
     opts: &Options,
 ) -> Result<Table, ApiError> {
     packets.sort_by_key(|p| p.ordinal);
-    detect_of(Input::Packets(packets, label), detector, opts)
+    detect_of(Input::Packets(packets, label), detector, settings, opts)
 }
 
 fn calls_of(input: Input<'_>, opts: &Options) -> Result<Table, ApiError> {
@@ -165,33 +176,90 @@ fn calls_of(input: Input<'_>, opts: &Options) -> Result<Table, ApiError> {
     opts.spill = None;
     let run = run_input(input, &opts)?;
     let batch = tables::calls_batch(&run.records, opts.zeek_compat)?;
-    Ok(table(batch, &run))
+    let evidence = crate::detect::infer_dcs(&run.records);
+    Ok(table(batch, &run, evidence))
 }
 
 /// The hits of `detector` on every call, as `rpcsift detect --format json` would write
-/// them, as one `hits` batch. Only the calls that hit are kept in memory, as in the CLI.
+/// them (judged with `settings`: level, known DCs), as one `hits` batch. Only the calls
+/// some row or rule names are kept in memory, as in the CLI ([`DetectRun`]).
 pub fn detect(
     source: Source<'_>,
     detector: Arc<Detector>,
+    settings: &Settings,
     opts: &Options,
 ) -> Result<Table, ApiError> {
-    detect_of(Input::Source(source), detector, opts)
+    detect_of(Input::Source(source), detector, settings, opts)
 }
 
-fn detect_of(input: Input<'_>, detector: Arc<Detector>, opts: &Options) -> Result<Table, ApiError> {
-    let filter = Arc::clone(&detector);
+fn detect_of(
+    input: Input<'_>,
+    detector: Arc<Detector>,
+    settings: &Settings,
+    opts: &Options,
+) -> Result<Table, ApiError> {
+    let detect = DetectRun::new(detector);
     let opts = Options {
         spill: None,
-        zeek_compat: false,
-        keep: Some(RecordFilter(Arc::new(move |r: &Record| {
-            !filter.hits(r).is_empty()
-        }))),
-        ..opts.clone()
+        ..detect.options(opts)
     };
     let run = run_input(input, &opts)?;
-    let hits = detector.run(&run.records);
+    let hits = detect.hits(&run.records, settings);
     let batch = tables::hits_batch(&hits)?;
-    Ok(table(batch, &run))
+    Ok(table(batch, &run, detect.evidence()))
+}
+
+/// How a detect run keeps calls and learns the domain controllers, for `rpcsift detect`
+/// and [`detect`] alike: only the calls some indicator row or Sigma rule names are kept
+/// (judged at the end, when the DCs are known: memory follows the hits, not the capture),
+/// and the DC evidence ([`crate::detect::dc_evidence`]) is collected from every call on
+/// the way.
+pub struct DetectRun {
+    detector: Arc<Detector>,
+    evidence: Arc<Mutex<BTreeSet<IpAddr>>>,
+}
+
+impl DetectRun {
+    pub fn new(detector: Arc<Detector>) -> Self {
+        DetectRun {
+            detector,
+            evidence: Arc::default(),
+        }
+    }
+
+    /// `base` with the record filter of a detect run (and accurate records: the
+    /// detector reads the interface and arguments Zeek's mode does not keep).
+    pub fn options(&self, base: &Options) -> Options {
+        let filter = Arc::clone(&self.detector);
+        let seen = Arc::clone(&self.evidence);
+        Options {
+            zeek_compat: false,
+            keep: Some(RecordFilter(Arc::new(move |r: &Record| {
+                if let Some(dc) = crate::detect::dc_evidence(r)
+                    && let Ok(mut s) = seen.lock()
+                {
+                    s.insert(dc);
+                }
+                filter.could_hit(r)
+            }))),
+            ..base.clone()
+        }
+    }
+
+    /// The DC evidence collected so far.
+    pub fn evidence(&self) -> BTreeSet<IpAddr> {
+        self.evidence.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The hits on the records the run kept, judged with `settings`; when it names no
+    /// DCs and brings no evidence, with the evidence of every call of the run.
+    pub fn hits(&self, records: &[Record], settings: &Settings) -> Vec<Hit> {
+        let mut settings = settings.clone();
+        if settings.dcs.is_none() && settings.evidence.is_none() {
+            settings.evidence = Some(self.evidence());
+        }
+        self.detector.run_with(records, &settings)
+    }
 }
 
 /// How [`packets`] numbers and partitions frames.
@@ -376,7 +444,13 @@ mod tests {
             set: Some(IndicatorSet::All),
             rules: vec![],
         });
-        let t = detect(Source::Paths(&p), det, &Options::default()).expect("detect");
+        let t = detect(
+            Source::Paths(&p),
+            det,
+            &Settings::default(),
+            &Options::default(),
+        )
+        .expect("detect");
         // NetrJobAdd, SchRpcRegisterTask and SchRpcRun, each in the five sets that cover
         // them (the three execution sets, BZAR's latest rows and the attack set).
         let text = |name: &str| -> Vec<String> {
@@ -523,9 +597,10 @@ mod tests {
                 rules: vec![],
             })
         };
-        let want = detect(Source::Paths(&paths), det(), &Options::default()).expect("detect");
+        let no = Settings::default();
+        let want = detect(Source::Paths(&paths), det(), &no, &Options::default()).expect("detect");
         let pk = packets::packets_of_batches(&t.batches).expect("read");
-        let got = detect_packets(pk, &label, det(), &Options::default()).expect("hits");
+        let got = detect_packets(pk, &label, det(), &no, &Options::default()).expect("hits");
         assert!(want.batch.num_rows() > 0);
         assert_eq!(got.batch, want.batch);
     }
