@@ -47,6 +47,7 @@ __all__ = [
     "hits_schema",
     "packets_schema",
     "summary",
+    "dc_evidence",
     "is_capture_name",
     "RpcsiftError",
     "RpcsiftWarning",
@@ -83,6 +84,18 @@ def _no_keys(keys: Optional[Sequence[PathLike]]) -> None:
         )
 
 
+def _judge(
+    min_level: Optional[str],
+    dcs: Optional[Sequence[str]],
+    dc_evidence: Optional[Sequence[str]],
+) -> Dict[str, Any]:
+    return {
+        "min_level": min_level,
+        "dcs": None if dcs is None else [str(a) for a in dcs],
+        "dc_evidence": None if dc_evidence is None else [str(a) for a in dc_evidence],
+    }
+
+
 def _rules(sigma: Optional[Union[PathLike, Sequence[PathLike]]]) -> Optional[List[str]]:
     if sigma is None:
         return None
@@ -92,7 +105,13 @@ def _rules(sigma: Optional[Union[PathLike, Sequence[PathLike]]]) -> Optional[Lis
 
 
 def _table(
-    ipc: bytes, counts: Dict[str, int], notes: List[str], failed: int, strict: bool
+    ipc: bytes,
+    counts: Dict[str, int],
+    notes: List[str],
+    failed: int,
+    evidence: List[str],
+    strict: bool,
+    with_evidence: bool = True,
 ) -> pa.Table:
     table = pa.ipc.open_stream(ipc).read_all()
     if failed and strict:
@@ -105,6 +124,8 @@ def _table(
         warnings.warn(n, RpcsiftWarning, stacklevel=3)
     meta = dict(table.schema.metadata or {})
     meta[b"rpcsift_summary"] = json.dumps(counts).encode()
+    if with_evidence:
+        meta[b"rpcsift_dc_evidence"] = json.dumps(evidence).encode()
     return table.replace_schema_metadata(meta)
 
 
@@ -148,21 +169,33 @@ def detect(
     indicators: Optional[str] = None,
     sigma: Optional[Union[PathLike, Sequence[PathLike]]] = None,
     merge: bool = False,
+    min_level: Optional[str] = None,
+    dcs: Optional[Sequence[str]] = None,
+    dc_evidence: Optional[Sequence[str]] = None,
     keys: Optional[Sequence[PathLike]] = None,
     name: str = "<bytes>",
     strict: bool = True,
 ) -> pa.Table:
     """Remote-execution hits in ``source``: one row per call and matcher (``rpcsift detect``).
 
-    ``indicators`` is a built-in set (``improved``, ``bzar-2020``, ``bzar-2019``, ``all``;
-    default ``improved`` unless ``sigma`` is given); ``sigma`` is a Sigma rule file or
-    directory, or a list of them (rules rejected are reported as warnings). Other
-    arguments as in :func:`calls`.
+    ``indicators`` is a built-in set or several, comma-separated, as ``--indicators``
+    takes them (default ``attack`` unless ``sigma`` is given); ``sigma`` is a Sigma rule file or
+    directory, or a list of them (rules rejected are reported as warnings).
+    ``min_level`` is ``--min-level`` (default ``medium``); ``dcs`` names the domain
+    controllers (``--dc``; then none is inferred); ``dc_evidence`` gives DCs inferred
+    elsewhere (the other parts of a distributed run, see :func:`dc_evidence`) instead of
+    inferring them from ``source`` alone. Other arguments as in :func:`calls`.
     """
     _no_keys(keys)
     paths, data = _split(source)
     answer = _native.detect(
-        paths, data, name=name, indicators=indicators, sigma=_rules(sigma), merge=merge
+        paths,
+        data,
+        name=name,
+        indicators=indicators,
+        sigma=_rules(sigma),
+        merge=merge,
+        **_judge(min_level, dcs, dc_evidence),
     )
     return _table(*answer, strict=strict)
 
@@ -198,7 +231,7 @@ def packets(
     answer = _native.packets(
         paths, data, name=name, partitions=partitions, merge=merge, rank=rank
     )
-    return _table(*answer, strict=strict)
+    return _table(*answer, strict=strict, with_evidence=False)
 
 
 #: Columns `decode` reads (the others are not sent to the decoder).
@@ -281,15 +314,24 @@ def detect_packets(
     *,
     indicators: Optional[str] = None,
     sigma: Optional[Union[PathLike, Sequence[PathLike]]] = None,
+    min_level: Optional[str] = None,
+    dcs: Optional[Sequence[str]] = None,
+    dc_evidence: Optional[Sequence[str]] = None,
     keys: Optional[Sequence[PathLike]] = None,
     label: Optional[str] = None,
 ) -> pa.Table:
     """The hits of :func:`detect` on the calls of ``packets`` (decoded as :func:`decode`
-    decodes them)."""
+    decodes them). When the packets are a part of a capture (one connection partition),
+    give ``dc_evidence``: the union of :func:`dc_evidence` over every part, so that hits
+    are judged as one run over the whole capture judges them."""
     _no_keys(keys)
     ipc, label = _packets_ipc(packets, label)
     answer = _native.detect_packets(
-        ipc, label=label, indicators=indicators, sigma=_rules(sigma)
+        ipc,
+        label=label,
+        indicators=indicators,
+        sigma=_rules(sigma),
+        **_judge(min_level, dcs, dc_evidence),
     )
     return _table(*answer, strict=True)
 
@@ -307,6 +349,15 @@ def hits_schema() -> pa.Schema:
 def packets_schema() -> pa.Schema:
     """The schema of :func:`packets` tables."""
     return pa.ipc.open_stream(_native.packets_schema()).schema
+
+
+def dc_evidence(table: pa.Table) -> List[str]:
+    """The domain controllers the run that made ``table`` (a :func:`calls`,
+    :func:`detect`, :func:`decode` or :func:`detect_packets` table) saw evidence of:
+    servers of drsuapi and netlogon calls. Zeek's mode (``zeek_compat``) sees none."""
+    meta = table.schema.metadata or {}
+    raw = meta.get(b"rpcsift_dc_evidence")
+    return [] if raw is None else json.loads(raw)
 
 
 def summary(table: pa.Table) -> Dict[str, Any]:

@@ -1,7 +1,7 @@
 """Type stubs of the rpcsift package."""
 
 import os
-from typing import Any, Dict, Iterable, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 import pyarrow as pa
 
@@ -32,6 +32,9 @@ def detect(
     indicators: Optional[str] = None,
     sigma: Optional[Union[PathLike, Sequence[PathLike]]] = None,
     merge: bool = False,
+    min_level: Optional[str] = None,
+    dcs: Optional[Sequence[str]] = None,
+    dc_evidence: Optional[Sequence[str]] = None,
     keys: Optional[Sequence[PathLike]] = None,
     name: str = "<bytes>",
     strict: bool = True,
@@ -59,6 +62,9 @@ def detect_packets(
     *,
     indicators: Optional[str] = None,
     sigma: Optional[Union[PathLike, Sequence[PathLike]]] = None,
+    min_level: Optional[str] = None,
+    dcs: Optional[Sequence[str]] = None,
+    dc_evidence: Optional[Sequence[str]] = None,
     keys: Optional[Sequence[PathLike]] = None,
     label: Optional[str] = None,
 ) -> pa.Table: ...
@@ -66,4 +72,5 @@ def calls_schema(zeek_compat: bool = False) -> pa.Schema: ...
 def hits_schema() -> pa.Schema: ...
 def packets_schema() -> pa.Schema: ...
 def summary(table: pa.Table) -> Dict[str, Any]: ...
+def dc_evidence(table: pa.Table) -> List[str]: ...
 def is_capture_name(name: str) -> bool: ...

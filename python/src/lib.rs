@@ -17,10 +17,13 @@ use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use rpcsift::api::{self, ApiError, PacketsOptions, Source};
-use rpcsift::detect::{Detector, LoadError, indicators::IndicatorSet, load_detector};
+use rpcsift::detect::indicators::{IndicatorSet, Level};
+use rpcsift::detect::{Detector, LoadError, Settings, load_detector};
 use rpcsift::engine::Options;
 use rpcsift::output::arrow as tables;
 use rpcsift::stats::Counters;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -93,8 +96,14 @@ fn summary<'py>(py: Python<'py>, c: &Counters) -> PyResult<Bound<'py, PyDict>> {
 }
 
 /// What a native call returns: (Arrow IPC bytes, summary counters, `note:` lines, number
-/// of capture files that could not be read).
-type Answer<'py> = (Bound<'py, PyBytes>, Bound<'py, PyDict>, Vec<String>, u64);
+/// of capture files that could not be read, the run's DC evidence).
+type Answer<'py> = (
+    Bound<'py, PyBytes>,
+    Bound<'py, PyDict>,
+    Vec<String>,
+    u64,
+    Vec<String>,
+);
 
 fn answer<'py>(py: Python<'py>, t: api::Table) -> PyResult<Answer<'py>> {
     let bytes = py
@@ -105,7 +114,38 @@ fn answer<'py>(py: Python<'py>, t: api::Table) -> PyResult<Answer<'py>> {
         summary(py, &t.counters)?,
         t.notices,
         t.counters.files_failed,
+        t.dc_evidence.iter().map(|a| a.to_string()).collect(),
     ))
+}
+
+/// How hits are judged: `min_level` (as `--min-level`), known DCs `dcs` (as `--dc`), or
+/// `dc_evidence` gathered elsewhere (the other parts of a distributed run).
+fn settings(
+    min_level: Option<&str>,
+    dcs: Option<Vec<String>>,
+    dc_evidence: Option<Vec<String>>,
+) -> PyResult<Settings> {
+    let addrs = |v: Option<Vec<String>>| -> PyResult<Option<BTreeSet<IpAddr>>> {
+        v.map(|v| {
+            v.iter()
+                .map(|a| {
+                    a.trim()
+                        .parse()
+                        .map_err(|_| PyValueError::new_err(format!("not an IP address: {a:?}")))
+                })
+                .collect()
+        })
+        .transpose()
+    };
+    Ok(Settings {
+        min_level: min_level
+            .map(Level::from_str)
+            .transpose()
+            .map_err(PyValueError::new_err)?
+            .unwrap_or_default(),
+        dcs: addrs(dcs)?,
+        evidence: addrs(dc_evidence)?,
+    })
 }
 
 /// Run `f` on the source without the GIL: paths, or the bytes of one capture.
@@ -156,7 +196,8 @@ fn calls<'py>(
 /// Hits table of captures: `(ipc, summary, notes, files_failed)`; rejected Sigma rules
 /// are `RpcsiftWarning`s.
 #[pyfunction]
-#[pyo3(signature = (paths=None, data=None, *, name="<bytes>", indicators=None, sigma=None, merge=false))]
+#[pyo3(signature = (paths=None, data=None, *, name="<bytes>", indicators=None, sigma=None, merge=false, min_level=None, dcs=None, dc_evidence=None))]
+#[allow(clippy::too_many_arguments)]
 fn detect<'py>(
     py: Python<'py>,
     paths: Option<Vec<PathBuf>>,
@@ -165,14 +206,18 @@ fn detect<'py>(
     indicators: Option<&str>,
     sigma: Option<Vec<PathBuf>>,
     merge: bool,
+    min_level: Option<&str>,
+    dcs: Option<Vec<String>>,
+    dc_evidence: Option<Vec<String>>,
 ) -> PyResult<Answer<'py>> {
+    let judge = settings(min_level, dcs, dc_evidence)?;
     let detector = detector(py, indicators, sigma)?;
     let opts = Options {
         merge,
         ..Options::default()
     };
     let t = with_source(py, paths, data.as_ref(), name, |s| {
-        api::detect(s, detector, &opts)
+        api::detect(s, detector, &judge, &opts)
     })?;
     answer(py, t)
 }
@@ -254,6 +299,7 @@ fn packets<'py>(
         counts,
         t.notices,
         t.counters.files_failed,
+        Vec::new(),
     ))
 }
 
@@ -306,17 +352,24 @@ fn decode<'py>(
 
 /// Hits table of packets: `(ipc, summary, notes, files_failed)`.
 #[pyfunction]
-#[pyo3(signature = (ipc, *, label, indicators=None, sigma=None))]
+#[pyo3(signature = (ipc, *, label, indicators=None, sigma=None, min_level=None, dcs=None, dc_evidence=None))]
+#[allow(clippy::too_many_arguments)]
 fn detect_packets<'py>(
     py: Python<'py>,
     ipc: Bound<'py, PyBytes>,
     label: &str,
     indicators: Option<&str>,
     sigma: Option<Vec<PathBuf>>,
+    min_level: Option<&str>,
+    dcs: Option<Vec<String>>,
+    dc_evidence: Option<Vec<String>>,
 ) -> PyResult<Answer<'py>> {
+    let judge = settings(min_level, dcs, dc_evidence)?;
     let detector = detector(py, indicators, sigma)?;
     let opts = Options::default();
-    let t = with_packets(py, &ipc, |p| api::detect_packets(p, label, detector, &opts))?;
+    let t = with_packets(py, &ipc, |p| {
+        api::detect_packets(p, label, detector, &judge, &opts)
+    })?;
     answer(py, t)
 }
 
