@@ -61,9 +61,11 @@ def _local_name(path):
     return path
 
 
-def _decoder(kind, options, failures):
+def _decoder(kind, options, failures, evidence):
     """The function `mapInArrow` runs over batches of binaryFile rows: one capture file
-    at a time through `rpcsift.calls` or `rpcsift.detect`."""
+    at a time through `rpcsift.calls` (kind `calls`, or `evidence`: only the DC evidence,
+    no rows) or `rpcsift.detect` (`hits`). The DC evidence of every call goes to the
+    `evidence` accumulator."""
 
     def run(batches):
         import warnings
@@ -80,15 +82,17 @@ def _decoder(kind, options, failures):
                 data = contents[i].as_py()
                 with warnings.catch_warnings(record=True) as notes:
                     warnings.simplefilter("always")
-                    if kind == "calls":
-                        table = rpcsift.calls(data, name=name, strict=False, **options)
-                    else:
+                    if kind == "hits":
                         table = rpcsift.detect(data, name=name, strict=False, **options)
+                    else:
+                        table = rpcsift.calls(data, name=name, strict=False, **options)
                 if kind == "calls":
                     failed = rpcsift.summary(table).get("capture files that could not be read", 0)
                     if failed:
                         failures.add([str(n.message) for n in notes] or [f"note: {name}: unreadable"])
-                yield from _spark_table(table).to_batches()
+                evidence.add(set(rpcsift.dc_evidence(table)))
+                if kind != "evidence":
+                    yield from _spark_table(table).to_batches()
 
     return run
 
@@ -191,10 +195,12 @@ def _runs(batch):
         yield cap[a].as_py(), part[a].as_py(), batch.slice(a, b - a)
 
 
-def _decoder_of_packets(kind, labels, options):
+def _decoder_of_packets(kind, labels, options, evidence):
     """The function `mapInArrow` runs over a shuffled partition (sorted by capture,
     partition, ordinal): each connection partition's packets, gathered, decoded at once
-    (only one connection partition's packets are held at a time)."""
+    (only one connection partition's packets are held at a time), by `rpcsift.decode`
+    (kind `calls`, or `evidence`: no rows) or `rpcsift.detect_packets` (`hits`). The DC
+    evidence of every call goes to the `evidence` accumulator."""
 
     def run(batches):
         import pyarrow as pa
@@ -206,11 +212,12 @@ def _decoder_of_packets(kind, labels, options):
         def decode(key, pieces):
             table = pa.Table.from_batches(pieces)
             label = names[key[0]]
-            if kind == "calls":
-                out = rpcsift.decode(table, label=label, **options)
-            else:
+            if kind == "hits":
                 out = rpcsift.detect_packets(table, label=label, **options)
-            return _spark_table(out).to_batches()
+            else:
+                out = rpcsift.decode(table, label=label, **options)
+            evidence.add(set(rpcsift.dc_evidence(out)))
+            return [] if kind == "evidence" else _spark_table(out).to_batches()
 
         key, pieces = None, []
         for batch in batches:
@@ -269,14 +276,11 @@ def _exact(spark, a, call_opts, hit_opts, failures, mode):
         .sortWithinPartitions("capture", "partition", "ordinal")
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    outputs = [
-        ("calls", call_opts, rpcsift.calls_schema(a.zeek_compat)),
-        ("hits", hit_opts, rpcsift.hits_schema()),
-    ]
-    for kind, options, schema in outputs:
-        spark_schema = _spark_schema(_spark_table(schema.empty_table()).schema)
-        out = packets.mapInArrow(_decoder_of_packets(kind, labels, options), spark_schema)
-        out.write.mode(mode).parquet(os.path.join(a.output_dir, kind))
+    _write_outputs(
+        spark, a, call_opts, hit_opts, mode,
+        lambda kind, options, evidence: _decoder_of_packets(kind, labels, options, evidence),
+        packets,
+    )
     packets.unpersist()
     print(
         f"rpcsift_spark: {len(paths)} capture file(s) in {len(captures)} capture(s), "
@@ -306,14 +310,41 @@ def _per_file(spark, a, call_opts, hit_opts, failures, mode):
     )
     if a.partitions:
         files = files.repartition(a.partitions)
-    outputs = [
-        ("calls", call_opts, rpcsift.calls_schema(a.zeek_compat)),
-        ("hits", hit_opts, rpcsift.hits_schema()),
-    ]
-    for kind, options, schema in outputs:
-        spark_schema = _spark_schema(_spark_table(schema.empty_table()).schema)
-        out = files.mapInArrow(_decoder(kind, options, failures), spark_schema)
-        out.write.mode(mode).parquet(os.path.join(a.output_dir, kind))
+    _write_outputs(
+        spark, a, call_opts, hit_opts, mode,
+        lambda kind, options, evidence: _decoder(kind, options, failures, evidence),
+        files,
+    )
+
+
+def _write_outputs(spark, a, call_opts, hit_opts, mode, decoder, rows):
+    """OUTPUT_DIR/calls, then OUTPUT_DIR/hits judged with the DC evidence of every call
+    of the job (as one `rpcsift detect` run over the folder judges them): the calls pass
+    gathers it, or in Zeek's mode (whose records do not carry it) a pass of its own."""
+    import rpcsift
+    from pyspark import AccumulatorParam
+
+    class SetParam(AccumulatorParam):
+        """Union of sets (a task run twice adds nothing new)."""
+
+        def zero(self, value):
+            return set()
+
+        def addInPlace(self, s1, s2):
+            return s1 | s2
+
+    evidence = spark.sparkContext.accumulator(set(), SetParam())
+    calls_schema = _spark_schema(_spark_table(rpcsift.calls_schema(a.zeek_compat).empty_table()).schema)
+    rows.mapInArrow(decoder("calls", call_opts, evidence), calls_schema).write.mode(mode).parquet(
+        os.path.join(a.output_dir, "calls"))
+    if a.zeek_compat:
+        accurate = dict(call_opts, zeek_compat=False)
+        rows.mapInArrow(decoder("evidence", accurate, evidence), calls_schema).write.format(
+            "noop").mode("overwrite").save()
+    judged = dict(hit_opts, dc_evidence=sorted(evidence.value))
+    hits_schema = _spark_schema(_spark_table(rpcsift.hits_schema().empty_table()).schema)
+    rows.mapInArrow(decoder("hits", judged, evidence), hits_schema).write.mode(mode).parquet(
+        os.path.join(a.output_dir, "hits"))
 
 
 def main(argv=None):
