@@ -15,8 +15,12 @@ import pyarrow as pa
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# captures/ holds the generated captures and, below it, captures/impacket/.
+# captures/ holds the generated captures and, below it, captures/impacket/,
+# captures/attack/ and the AD lab's captures/ad-lab/out/.
 CAPTURES = [ROOT / "captures"]
+# What `rpcsift calls captures/` reads and finds (update when captures are added).
+CAPTURE_FILES = 69
+CAPTURE_CALLS = 350
 
 
 def cli_path() -> Path:

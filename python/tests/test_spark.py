@@ -12,7 +12,9 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import CAPTURES, ROOT, capture_files, cli_json, json_rows, split_pcap, table_rows
+import rpcsift
+
+from conftest import CAPTURE_CALLS, CAPTURES, ROOT, capture_files, cli_json, json_rows, split_pcap, table_rows
 
 JOB = ROOT / "examples" / "spark" / "rpcsift_spark.py"
 
@@ -45,7 +47,7 @@ def test_per_file_job_equals_cli(tmp_path):
     assert str(calls.schema.field("ts").type) == "timestamp[us, tz=UTC]"
     want = cli_json("calls", "--format", "json", captures)
     got = table_rows(calls)
-    assert len(got) == len(want) == 283
+    assert len(got) == len(want) == CAPTURE_CALLS
     assert canonical(got) == canonical(json_rows(want, calls.schema))
     want = cli_json("detect", "--indicators", "all", "--format", "json", captures)
     got = table_rows(hits)
@@ -71,16 +73,23 @@ def case_folder(tmp_path_factory):
 
 
 def assert_same_datasets(out, calls_want, hits_want):
-    """OUTPUT_DIR/calls and OUTPUT_DIR/hits hold exactly these command line records."""
+    """OUTPUT_DIR/calls and OUTPUT_DIR/hits hold exactly these records (command line JSON
+    records, or rows of rpcsift tables as `table_rows` gives them)."""
     calls = pq.read_table(out / "calls")
     hits = pq.read_table(out / "hits")
-    got = table_rows(calls)
-    assert len(got) == len(calls_want)
-    assert canonical(got) == canonical(json_rows(calls_want, calls.schema))
-    got = table_rows(hits)
-    assert len(got) == len(hits_want)
-    assert canonical(got) == canonical(json_rows(hits_want, hits.schema))
+    for table, want in ((calls, calls_want), (hits, hits_want)):
+        got = table_rows(table)
+        rows = [
+            r[1] if isinstance(r, tuple) else json_rows([r], table.schema)[0] for r in want
+        ]
+        assert len(got) == len(rows)
+        assert canonical(got) == canonical(rows)
     return calls
+
+
+def api_rows(table):
+    """Rows of an rpcsift table, marked as already in `table_rows` terms."""
+    return [("row", r) for r in table_rows(table)]
 
 
 def test_exact_job_equals_cli_merge(case_folder, tmp_path):
@@ -98,7 +107,7 @@ def test_exact_job_equals_cli_merge(case_folder, tmp_path):
     )
     # Named as --merge names a run: by its first file.
     assert set(calls.column("capture").to_pylist()) == {str(loose[0])}
-    assert calls.num_rows > 283
+    assert calls.num_rows > CAPTURE_CALLS
 
 
 def test_exact_job_subdirs_equals_cli_per_capture(case_folder, tmp_path):
@@ -113,13 +122,23 @@ def test_exact_job_subdirs_equals_cli_per_capture(case_folder, tmp_path):
     print(f"spark exact job (--merge subdirs) on {len(loose) + 2} files: {seconds:.1f} s")
     assert f"{len(loose) + 2} capture file(s) in {len(loose) + 1} capture(s), 3 partition(s)" in err
     merged = cli_json("calls", "--merge", "--format", "json", root / "sensor")
+    # Hits are judged with the DCs of the whole job (the evidence of every call), as one
+    # run over the folder would: the loose files' own evidence (the sensor's capture has
+    # none), which a run over the sensor's files alone does not have.
+    loose_calls = rpcsift.calls(loose)
+    sensor_calls = rpcsift.calls(parts, merge=True)
+    assert rpcsift.dc_evidence(sensor_calls) == []
+    evidence = rpcsift.dc_evidence(loose_calls)
+    assert evidence
+    sensor_hits = rpcsift.detect(parts, merge=True, indicators="all", dc_evidence=evidence)
+    assert sensor_hits.num_rows > 0
     calls = assert_same_datasets(
         out,
         cli_json("calls", "--format", "json", *loose) + merged,
         cli_json("detect", "--indicators", "all", "--format", "json", *loose)
-        + cli_json("detect", "--merge", "--indicators", "all", "--format", "json", root / "sensor"),
+        + api_rows(sensor_hits),
     )
-    assert calls.num_rows == 283 + len(merged)
+    assert calls.num_rows == CAPTURE_CALLS + len(merged)
     # The call the split cuts in two is whole, as in the unsplit capture.
     task = [r for r in merged if r["operation"] == "SchRpcRegisterTask"]
     assert [(t["request_stub_len"], t["status"], t["capture"]) for t in task] == [
