@@ -611,7 +611,7 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
         anyhow::bail!("--format parquet needs -o FILE (a Parquet file is not a stream)");
     }
     let (det, rejected) = make_detector(a.select.set(), &a.select.sigma)?;
-    let mut settings = a.select.settings()?;
+    let settings = a.select.settings()?;
     let set = det.set;
     let files = rpcsift::capture::collect_capture_paths(&a.paths).context("listing captures")?;
     if files.is_empty() {
@@ -619,28 +619,16 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
     }
     // Only the calls some row or rule names are kept (they are judged at the end, when the
     // DCs are known): memory follows the hits, not the capture. The DC evidence (servers
-    // of drsuapi and netlogon calls) is collected from every call on the way.
+    // of drsuapi and netlogon calls) is collected from every call on the way. The Python
+    // package's detect runs the same way (rpcsift::api::DetectRun).
     let det = std::sync::Arc::new(det);
-    let filter = std::sync::Arc::clone(&det);
-    let evidence = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
-    let seen = std::sync::Arc::clone(&evidence);
-    let opts = Options {
+    let detect_run = rpcsift::api::DetectRun::new(std::sync::Arc::clone(&det));
+    let opts = detect_run.options(&Options {
         merge: a.merge,
-        keep: Some(engine::RecordFilter(std::sync::Arc::new(move |r| {
-            if let Some(dc) = rpcsift::detect::dc_evidence(r)
-                && let Ok(mut s) = seen.lock()
-            {
-                s.insert(dc);
-            }
-            filter.could_hit(r)
-        }))),
         ..Options::default()
-    };
+    });
     let run = run_with_progress(&files, opts, a.quiet);
-    if settings.dcs.is_none() {
-        settings.evidence = Some(evidence.lock().map(|s| s.clone()).unwrap_or_default());
-    }
-    let hits = det.run_with(&run.records, &settings);
+    let hits = detect_run.hits(&run.records, &settings);
     if let Some(p) = &a.navigator {
         write_navigator(p, &hits)?;
     }

@@ -16,11 +16,14 @@ use arrow_schema::{ArrowError, SchemaRef};
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use rpcsift::api::{self, ApiError, Source};
-use rpcsift::detect::{LoadError, indicators::IndicatorSet, load_detector};
+use rpcsift::api::{self, ApiError, PacketsOptions, Source};
+use rpcsift::detect::indicators::{IndicatorSet, Level};
+use rpcsift::detect::{Detector, LoadError, Settings, load_detector};
 use rpcsift::engine::Options;
 use rpcsift::output::arrow as tables;
 use rpcsift::stats::Counters;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -51,12 +54,25 @@ fn rpcsift_err(e: impl std::error::Error + Send + Sync + 'static) -> PyErr {
 
 /// A batch as Arrow IPC stream bytes (schema, then the batch when there is one).
 fn ipc(schema: &SchemaRef, batch: Option<&RecordBatch>) -> Result<Vec<u8>, ArrowError> {
+    match batch {
+        Some(b) => ipc_batches(schema, std::slice::from_ref(b)),
+        None => ipc_batches(schema, &[]),
+    }
+}
+
+/// Batches as Arrow IPC stream bytes.
+fn ipc_batches(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>, ArrowError> {
     let mut w = arrow_ipc::writer::StreamWriter::try_new(Vec::new(), schema)?;
-    if let Some(b) = batch {
+    for b in batches {
         w.write(b)?;
     }
     w.finish()?;
     w.into_inner()
+}
+
+/// The batches of Arrow IPC stream bytes.
+fn from_ipc(bytes: &[u8]) -> Result<Vec<RecordBatch>, ArrowError> {
+    arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)?.collect()
 }
 
 /// The run's counters as the CLI's summary labels them, plus what SMB3 hid.
@@ -80,8 +96,14 @@ fn summary<'py>(py: Python<'py>, c: &Counters) -> PyResult<Bound<'py, PyDict>> {
 }
 
 /// What a native call returns: (Arrow IPC bytes, summary counters, `note:` lines, number
-/// of capture files that could not be read).
-type Answer<'py> = (Bound<'py, PyBytes>, Bound<'py, PyDict>, Vec<String>, u64);
+/// of capture files that could not be read, the run's DC evidence).
+type Answer<'py> = (
+    Bound<'py, PyBytes>,
+    Bound<'py, PyDict>,
+    Vec<String>,
+    u64,
+    Vec<String>,
+);
 
 fn answer<'py>(py: Python<'py>, t: api::Table) -> PyResult<Answer<'py>> {
     let bytes = py
@@ -92,7 +114,38 @@ fn answer<'py>(py: Python<'py>, t: api::Table) -> PyResult<Answer<'py>> {
         summary(py, &t.counters)?,
         t.notices,
         t.counters.files_failed,
+        t.dc_evidence.iter().map(|a| a.to_string()).collect(),
     ))
+}
+
+/// How hits are judged: `min_level` (as `--min-level`), known DCs `dcs` (as `--dc`), or
+/// `dc_evidence` gathered elsewhere (the other parts of a distributed run).
+fn settings(
+    min_level: Option<&str>,
+    dcs: Option<Vec<String>>,
+    dc_evidence: Option<Vec<String>>,
+) -> PyResult<Settings> {
+    let addrs = |v: Option<Vec<String>>| -> PyResult<Option<BTreeSet<IpAddr>>> {
+        v.map(|v| {
+            v.iter()
+                .map(|a| {
+                    a.trim()
+                        .parse()
+                        .map_err(|_| PyValueError::new_err(format!("not an IP address: {a:?}")))
+                })
+                .collect()
+        })
+        .transpose()
+    };
+    Ok(Settings {
+        min_level: min_level
+            .map(Level::from_str)
+            .transpose()
+            .map_err(PyValueError::new_err)?
+            .unwrap_or_default(),
+        dcs: addrs(dcs)?,
+        evidence: addrs(dc_evidence)?,
+    })
 }
 
 /// Run `f` on the source without the GIL: paths, or the bytes of one capture.
@@ -143,7 +196,8 @@ fn calls<'py>(
 /// Hits table of captures: `(ipc, summary, notes, files_failed)`; rejected Sigma rules
 /// are `RpcsiftWarning`s.
 #[pyfunction]
-#[pyo3(signature = (paths=None, data=None, *, name="<bytes>", indicators=None, sigma=None, merge=false))]
+#[pyo3(signature = (paths=None, data=None, *, name="<bytes>", indicators=None, sigma=None, merge=false, min_level=None, dcs=None, dc_evidence=None))]
+#[allow(clippy::too_many_arguments)]
 fn detect<'py>(
     py: Python<'py>,
     paths: Option<Vec<PathBuf>>,
@@ -152,7 +206,29 @@ fn detect<'py>(
     indicators: Option<&str>,
     sigma: Option<Vec<PathBuf>>,
     merge: bool,
+    min_level: Option<&str>,
+    dcs: Option<Vec<String>>,
+    dc_evidence: Option<Vec<String>>,
 ) -> PyResult<Answer<'py>> {
+    let judge = settings(min_level, dcs, dc_evidence)?;
+    let detector = detector(py, indicators, sigma)?;
+    let opts = Options {
+        merge,
+        ..Options::default()
+    };
+    let t = with_source(py, paths, data.as_ref(), name, |s| {
+        api::detect(s, detector, &judge, &opts)
+    })?;
+    answer(py, t)
+}
+
+/// The detector of an indicator set and Sigma rules, as `rpcsift detect` loads it; rejected
+/// Sigma rules are `RpcsiftWarning`s.
+fn detector(
+    py: Python<'_>,
+    indicators: Option<&str>,
+    sigma: Option<Vec<PathBuf>>,
+) -> PyResult<Arc<Detector>> {
     let set = indicators
         .map(IndicatorSet::from_str)
         .transpose()
@@ -184,13 +260,115 @@ fn detect<'py>(
             return Err(rpcsift_err(e));
         }
     };
-    let detector = Arc::new(loaded.detector);
-    let opts = Options {
+    Ok(Arc::new(loaded.detector))
+}
+
+/// Packets table of captures: `(ipc, summary, notes, files_failed)`; the summary counts
+/// the frames left out for want of an IP packet.
+#[pyfunction]
+#[pyo3(signature = (paths=None, data=None, *, name="<bytes>", partitions=1, merge=false, rank=0))]
+#[allow(clippy::too_many_arguments)]
+fn packets<'py>(
+    py: Python<'py>,
+    paths: Option<Vec<PathBuf>>,
+    data: Option<Bound<'py, PyBytes>>,
+    name: &str,
+    partitions: u32,
+    merge: bool,
+    rank: u64,
+) -> PyResult<Answer<'py>> {
+    let o = PacketsOptions {
+        partitions,
         merge,
+        rank,
+    };
+    let t = with_source(py, paths, data.as_ref(), name, |s| api::packets(s, &o))?;
+    let bytes = py
+        .detach(|| ipc_batches(&t.schema, &t.batches))
+        .map_err(rpcsift_err)?;
+    // What was read: the decoder's counters are not (nothing is decoded here).
+    let counts = PyDict::new(py);
+    for (label, v) in t.counters.lines() {
+        if v > 0 || READ_LABELS.contains(&label) {
+            counts.set_item(label, v)?;
+        }
+    }
+    counts.set_item(WITHOUT_IP, t.without_ip)?;
+    Ok((
+        PyBytes::new(py, &bytes),
+        counts,
+        t.notices,
+        t.counters.files_failed,
+        Vec::new(),
+    ))
+}
+
+/// Summary labels `packets` always gives (other counters only when not zero).
+const READ_LABELS: [&str; 4] = [
+    "capture files",
+    "capture files that could not be read",
+    "packets",
+    "bytes (captured)",
+];
+
+/// Summary label of the frames `packets` leaves out.
+const WITHOUT_IP: &str = "frames without an IP packet (left out)";
+
+/// Packets (Arrow IPC bytes of a packets table, or of any table with its columns) to
+/// records, by `f`, without the GIL.
+fn with_packets(
+    py: Python<'_>,
+    ipc: &Bound<'_, PyBytes>,
+    f: impl FnOnce(Vec<rpcsift::engine::Packet>) -> Result<api::Table, ApiError> + Send,
+) -> PyResult<api::Table> {
+    let bytes = ipc.as_bytes();
+    py.detach(|| {
+        let batches = from_ipc(bytes)?;
+        f(api::packets::packets_of_batches(&batches)?)
+    })
+    .map_err(rpcsift_err)
+}
+
+/// Calls table of packets: `(ipc, summary, notes, files_failed)`.
+#[pyfunction]
+#[pyo3(signature = (ipc, *, label, zeek_compat=false, zeek_ignore=false, verify_checksums=false))]
+fn decode<'py>(
+    py: Python<'py>,
+    ipc: Bound<'py, PyBytes>,
+    label: &str,
+    zeek_compat: bool,
+    zeek_ignore: bool,
+    verify_checksums: bool,
+) -> PyResult<Answer<'py>> {
+    let opts = Options {
+        zeek_compat,
+        zeek_ignore: zeek_ignore || zeek_compat,
+        verify_checksums,
         ..Options::default()
     };
-    let t = with_source(py, paths, data.as_ref(), name, |s| {
-        api::detect(s, detector, &opts)
+    let t = with_packets(py, &ipc, |p| api::decode(p, label, &opts))?;
+    answer(py, t)
+}
+
+/// Hits table of packets: `(ipc, summary, notes, files_failed)`.
+#[pyfunction]
+#[pyo3(signature = (ipc, *, label, indicators=None, sigma=None, min_level=None, dcs=None, dc_evidence=None))]
+#[allow(clippy::too_many_arguments)]
+fn detect_packets<'py>(
+    py: Python<'py>,
+    ipc: Bound<'py, PyBytes>,
+    label: &str,
+    indicators: Option<&str>,
+    sigma: Option<Vec<PathBuf>>,
+    min_level: Option<&str>,
+    dcs: Option<Vec<String>>,
+    dc_evidence: Option<Vec<String>>,
+) -> PyResult<Answer<'py>> {
+    let judge = settings(min_level, dcs, dc_evidence)?;
+    let detector = detector(py, indicators, sigma)?;
+    let opts = Options::default();
+    let t = with_packets(py, &ipc, |p| {
+        api::detect_packets(p, label, detector, &judge, &opts)
     })?;
     answer(py, t)
 }
@@ -210,6 +388,13 @@ fn hits_schema(py: Python<'_>) -> PyResult<Bound<'_, PyBytes>> {
     Ok(PyBytes::new(py, &b))
 }
 
+/// The `packets` schema as Arrow IPC bytes (no rows).
+#[pyfunction]
+fn packets_schema(py: Python<'_>) -> PyResult<Bound<'_, PyBytes>> {
+    let b = ipc(&api::packets::packets_schema(), None).map_err(rpcsift_err)?;
+    Ok(PyBytes::new(py, &b))
+}
+
 /// Whether a file name looks like a capture (what a directory search picks up).
 #[pyfunction]
 fn is_capture_name(name: &str) -> bool {
@@ -220,6 +405,10 @@ fn is_capture_name(name: &str) -> bool {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(calls, m)?)?;
     m.add_function(wrap_pyfunction!(detect, m)?)?;
+    m.add_function(wrap_pyfunction!(packets, m)?)?;
+    m.add_function(wrap_pyfunction!(decode, m)?)?;
+    m.add_function(wrap_pyfunction!(detect_packets, m)?)?;
+    m.add_function(wrap_pyfunction!(packets_schema, m)?)?;
     m.add_function(wrap_pyfunction!(calls_schema, m)?)?;
     m.add_function(wrap_pyfunction!(hits_schema, m)?)?;
     m.add_function(wrap_pyfunction!(is_capture_name, m)?)?;

@@ -15,8 +15,12 @@ import pyarrow as pa
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# captures/ holds the generated captures and, below it, captures/impacket/.
+# captures/ holds the generated captures and, below it, captures/impacket/,
+# captures/attack/ and the AD lab's captures/ad-lab/out/.
 CAPTURES = [ROOT / "captures"]
+# What `rpcsift calls captures/` reads and finds (update when captures are added).
+CAPTURE_FILES = 69
+CAPTURE_CALLS = 350
 
 
 def cli_path() -> Path:
@@ -101,3 +105,41 @@ def assert_same_rows(table, records):
         assert g == w, f"row {i}: " + ", ".join(
             f"{k}: {g[k]!r} != {w[k]!r}" for k in g if g[k] != w[k]
         )
+
+
+def capture_files():
+    """The project's capture files, in the command line's order."""
+    import rpcsift
+
+    out = []
+    for c in CAPTURES:
+        out += sorted(
+            (p for p in c.rglob("*") if p.is_file() and rpcsift.is_capture_name(p.name)),
+            key=lambda p: p.parts,
+        )
+    return out
+
+
+def pcap_records(path):
+    """(global header, [record bytes]) of a classic pcap file (either byte order)."""
+    import struct
+
+    data = Path(path).read_bytes()
+    magic = data[:4]
+    order = {b"\xd4\xc3\xb2\xa1": "<", b"\x4d\x3c\xb2\xa1": "<",
+             b"\xa1\xb2\xc3\xd4": ">", b"\xa1\xb2\x3c\x4d": ">"}[magic]
+    records, at = [], 24
+    while at < len(data):
+        incl = struct.unpack_from(order + "I", data, at + 8)[0]
+        records.append(data[at:at + 16 + incl])
+        at += 16 + incl
+    return data[:24], records
+
+
+def split_pcap(src, k, first, second):
+    """Write frames 1..k of the classic pcap `src` to `first`, the others to `second`."""
+    head, records = pcap_records(src)
+    assert 0 < k < len(records)
+    Path(first).write_bytes(head + b"".join(records[:k]))
+    Path(second).write_bytes(head + b"".join(records[k:]))
+    return len(records)

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute
 import pytest
 
 import rpcsift
 from rpcsift import _native
-from conftest import CAPTURES, ROOT, assert_same_rows, cli_json, run_cli
+from conftest import CAPTURE_CALLS, CAPTURE_FILES, CAPTURES, ROOT, assert_same_rows, cli_json, run_cli
 
 ATSVC = ROOT / "captures" / "atsvc_schtask.pcap"
 
@@ -34,12 +35,12 @@ def test_calls_equal_cli_json(captures):
     assert table.schema.equals(rpcsift.calls_schema(), check_metadata=False)
     records = cli_json("calls", "--format", "json", *captures)
     assert_same_rows(table, records)
-    assert table.num_rows == 138
+    assert table.num_rows == CAPTURE_CALLS
     assert {r["transport"] for r in records} == {"tcp", "smb1", "smb2", "smb3"}
     assert sum(r["args"] is not None for r in records) >= 10
     counts = rpcsift.summary(table)
-    assert counts["capture files"] == 29
-    assert counts["DCE-RPC calls"] == 138
+    assert counts["capture files"] == CAPTURE_FILES
+    assert counts["DCE-RPC calls"] == CAPTURE_CALLS
 
 
 def test_zeek_compat_equal_cli_json(captures):
@@ -69,6 +70,39 @@ def test_detect_equal_cli_json(captures, tmp_path):
         rpcsift.detect(captures),
         cli_json("detect", "--format", "json", *captures),
     )
+
+
+def test_detect_judged_as_the_cli_judges(captures):
+    """--min-level and --dc, and DC evidence given from elsewhere."""
+    assert_same_rows(
+        rpcsift.detect(captures, min_level="high"),
+        cli_json("detect", "--min-level", "high", "--format", "json", *captures),
+    )
+    evidence = rpcsift.dc_evidence(rpcsift.calls(captures))
+    assert evidence
+    assert rpcsift.dc_evidence(rpcsift.detect(captures)) == evidence
+    dcs = ["10.14.0.5", evidence[0]]
+    given = rpcsift.detect(captures, dcs=dcs)
+    assert_same_rows(
+        given,
+        cli_json("detect", "--dc", dcs[0], "--dc", dcs[1], "--format", "json", *captures),
+    )
+    assert set(given.column("dc_source").to_pylist()) == {"given"}
+    # One capture judged with the whole folder's evidence: what the folder's run says
+    # about that capture's calls.
+    one = ROOT / "captures" / "smb2_atsvc_bigtask.pcap"
+    alone = rpcsift.detect(one)
+    assert rpcsift.dc_evidence(alone) == []
+    assert set(alone.column("dc_source").to_pylist()) == {None}
+    judged = rpcsift.detect(one, dc_evidence=evidence)
+    whole = rpcsift.detect(captures)
+    mine = whole.filter(pa.compute.equal(whole["capture"], str(one)))
+    assert judged.num_rows == mine.num_rows > 0
+    assert judged.to_pylist() == mine.to_pylist()
+    with pytest.raises(ValueError, match="not an IP address"):
+        rpcsift.detect(ATSVC, dcs=["dc1"])
+    with pytest.raises(ValueError, match="unknown level"):
+        rpcsift.detect(ATSVC, min_level="severe")
 
 
 def test_bytes_and_paths():

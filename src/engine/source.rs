@@ -118,7 +118,7 @@ impl PacketSource for CaptureFiles {
                         notices.push(Notice::note(
                             name.clone(),
                             None,
-                            "starts before the end of the previous file: --merge reads files \\
+                            "starts before the end of the previous file: --merge reads files \
                              one after the other, it does not interleave them",
                         ));
                     }
