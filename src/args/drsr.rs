@@ -531,7 +531,7 @@ pub fn option_names(v: u32) -> Vec<&'static str> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::ndr::build::Stub;
+    use super::super::ndr::build::{SYNTAXES, Stub};
     use super::*;
 
     pub const DRS: [u8; 20] = [
@@ -595,26 +595,20 @@ pub(crate) mod tests {
 
     #[test]
     fn get_nc_changes_single_object_both_orders_and_ndr64() {
-        for le in [true, false] {
-            for ndr64 in [false, true] {
-                for version in [8, 10] {
-                    let s = if ndr64 {
-                        Stub::new64(le)
-                    } else {
-                        Stub::new(le)
-                    };
-                    let b = get_nc_changes_stub(s, version, "", Some(USER_GUID), 6);
-                    let a = dec(3, &b, le, ndr64).expect("decoded");
-                    assert_eq!(a.action, "get_nc_changes");
-                    assert_eq!(a.version, version);
-                    assert_eq!(a.dest_dsa.as_deref(), Some(DEST_DSA));
-                    assert_eq!(a.extended_op_name, Some("EXOP_REPL_OBJ"));
-                    let nc = a.naming_context.expect("pNC");
-                    assert_eq!(nc.guid.as_deref(), Some(USER_GUID));
-                    assert_eq!(nc.dn, None);
-                    assert_eq!(nc.text(), Some(format!("{{{USER_GUID}}}")));
-                    assert_eq!(a.flags_names, Some(vec!["DRS_WRIT_REP", "DRS_INIT_SYNC"]));
-                }
+        for (le, ndr64) in SYNTAXES {
+            for version in [8, 10] {
+                let s = Stub::of(le, ndr64);
+                let b = get_nc_changes_stub(s, version, "", Some(USER_GUID), 6);
+                let a = dec(3, &b, le, ndr64).expect("decoded");
+                assert_eq!(a.action, "get_nc_changes");
+                assert_eq!(a.version, version);
+                assert_eq!(a.dest_dsa.as_deref(), Some(DEST_DSA));
+                assert_eq!(a.extended_op_name, Some("EXOP_REPL_OBJ"));
+                let nc = a.naming_context.expect("pNC");
+                assert_eq!(nc.guid.as_deref(), Some(USER_GUID));
+                assert_eq!(nc.dn, None);
+                assert_eq!(nc.text(), Some(format!("{{{USER_GUID}}}")));
+                assert_eq!(a.flags_names, Some(vec!["DRS_WRIT_REP", "DRS_INIT_SYNC"]));
             }
         }
     }

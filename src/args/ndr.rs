@@ -437,6 +437,10 @@ pub fn latin1_text(b: &[u8]) -> String {
 /// Writer of hand-built NDR stubs, for the tests of every decoder.
 #[cfg(test)]
 pub(crate) mod build {
+    /// Every (little-endian, NDR64) combination a decoder is tested in.
+    pub const SYNTAXES: [(bool, bool); 4] =
+        [(true, false), (true, true), (false, false), (false, true)];
+
     /// Stub builder in either byte order; alignment is relative to the stub start.
     pub struct Stub {
         pub b: Vec<u8>,
@@ -458,6 +462,14 @@ pub(crate) mod build {
             Stub {
                 ndr64: true,
                 ..Stub::new(le)
+            }
+        }
+        /// A stub in byte order `le`, in NDR64 when `ndr64` (NDR 2.0 otherwise).
+        pub fn of(le: bool, ndr64: bool) -> Self {
+            if ndr64 {
+                Stub::new64(le)
+            } else {
+                Stub::new(le)
             }
         }
         pub fn u64(&mut self, v: u64) -> &mut Self {

@@ -370,7 +370,7 @@ pub fn copy_flag_names(f: u32) -> Vec<&'static str> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::ndr::build::Stub;
+    use super::super::ndr::build::{SYNTAXES, Stub};
     use super::*;
 
     pub const PRN: [u8; 20] = [
@@ -415,36 +415,30 @@ pub(crate) mod tests {
 
     #[test]
     fn add_printer_driver_ex_level2_both_orders_and_ndr64() {
-        for le in [true, false] {
-            for ndr64 in [false, true] {
-                let s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                let b = add_driver_ex_stub(s, "\\\\10.0.0.99\\share\\evil.dll", 0x8014);
-                let Ok(Request::Driver(d)) = dec(false, 89, &b, le, ndr64) else {
-                    panic!("le {le} ndr64 {ndr64}")
-                };
-                assert_eq!(d.server.as_deref(), Some("\\\\10.0.0.5"));
-                assert_eq!((d.level, d.version), (2, Some(3)));
-                assert_eq!(d.driver_name.as_deref(), Some("1234"));
-                assert_eq!(d.environment.as_deref(), Some("Windows x64"));
-                assert_eq!(
-                    d.config_file.as_deref(),
-                    Some("\\\\10.0.0.99\\share\\evil.dll")
-                );
-                assert_eq!(d.file_copy_flags, Some(0x8014));
-                assert_eq!(
-                    d.file_copy_flags_names,
-                    Some(vec![
-                        "APD_COPY_ALL_FILES",
-                        "APD_COPY_FROM_DIRECTORY",
-                        "APD_INSTALL_WARNED_DRIVER"
-                    ])
-                );
-                assert_eq!(d.paths().count(), 3);
-            }
+        for (le, ndr64) in SYNTAXES {
+            let s = Stub::of(le, ndr64);
+            let b = add_driver_ex_stub(s, "\\\\10.0.0.99\\share\\evil.dll", 0x8014);
+            let Ok(Request::Driver(d)) = dec(false, 89, &b, le, ndr64) else {
+                panic!("le {le} ndr64 {ndr64}")
+            };
+            assert_eq!(d.server.as_deref(), Some("\\\\10.0.0.5"));
+            assert_eq!((d.level, d.version), (2, Some(3)));
+            assert_eq!(d.driver_name.as_deref(), Some("1234"));
+            assert_eq!(d.environment.as_deref(), Some("Windows x64"));
+            assert_eq!(
+                d.config_file.as_deref(),
+                Some("\\\\10.0.0.99\\share\\evil.dll")
+            );
+            assert_eq!(d.file_copy_flags, Some(0x8014));
+            assert_eq!(
+                d.file_copy_flags_names,
+                Some(vec![
+                    "APD_COPY_ALL_FILES",
+                    "APD_COPY_FROM_DIRECTORY",
+                    "APD_INSTALL_WARNED_DRIVER"
+                ])
+            );
+            assert_eq!(d.paths().count(), 3);
         }
     }
 
@@ -510,37 +504,27 @@ pub(crate) mod tests {
 
     #[test]
     fn notification_and_open_printer() {
-        for le in [true, false] {
-            for ndr64 in [false, true] {
-                let s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                let b = notify_stub(s, "\\\\10.0.0.99");
-                for op in [62, 65] {
-                    let Ok(Request::Notify(a, h)) = dec(false, op, &b, le, ndr64) else {
-                        panic!()
-                    };
-                    assert_eq!(h, PRN);
-                    assert_eq!(a.listener.as_deref(), Some("10.0.0.99"));
-                    assert_eq!(a.flags, Some(0x100));
-                }
-                let mut s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                s.ustr(true, Some("\\\\10.0.0.5"))
-                    .null()
-                    .u32(0)
-                    .null()
-                    .u32(0x20);
-                let Ok(Request::Printer(p)) = dec(false, 1, &s.done(), le, ndr64) else {
+        for (le, ndr64) in SYNTAXES {
+            let s = Stub::of(le, ndr64);
+            let b = notify_stub(s, "\\\\10.0.0.99");
+            for op in [62, 65] {
+                let Ok(Request::Notify(a, h)) = dec(false, op, &b, le, ndr64) else {
                     panic!()
                 };
-                assert_eq!(p.printer_name.as_deref(), Some("\\\\10.0.0.5"));
+                assert_eq!(h, PRN);
+                assert_eq!(a.listener.as_deref(), Some("10.0.0.99"));
+                assert_eq!(a.flags, Some(0x100));
             }
+            let mut s = Stub::of(le, ndr64);
+            s.ustr(true, Some("\\\\10.0.0.5"))
+                .null()
+                .u32(0)
+                .null()
+                .u32(0x20);
+            let Ok(Request::Printer(p)) = dec(false, 1, &s.done(), le, ndr64) else {
+                panic!()
+            };
+            assert_eq!(p.printer_name.as_deref(), Some("\\\\10.0.0.5"));
         }
     }
 

@@ -343,7 +343,7 @@ pub const MAX_MEMBERS: usize = MAX_ARRAY;
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::ndr::build::Stub;
+    use super::super::ndr::build::{SYNTAXES, Stub};
     use super::*;
 
     pub const DOM: [u8; 20] = [
@@ -366,35 +366,21 @@ pub(crate) mod tests {
 
     #[test]
     fn create_and_open_both_orders_and_ndr64() {
-        for le in [true, false] {
-            for ndr64 in [false, true] {
-                let mut s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                s.handle(&DOM).ustring("EVILPC$").u32(0x80).u32(0x000f_07ff);
-                let a = dec(50, &s.done(), le, ndr64).expect("create");
-                assert_eq!(a.name.as_deref(), Some("EVILPC$"));
-                assert_eq!(a.account_type_name, Some("USER_WORKSTATION_TRUST_ACCOUNT"));
-                let mut s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                s.handle(&DOM).u32(0x2000_0000).u32(544);
-                let a = dec(27, &s.done(), le, ndr64).expect("open alias");
-                assert_eq!((a.rid, a.rid_name), (Some(544), Some("Administrators")));
-                let mut s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                s.handle(&ALIAS).sid("S-1-5-21-1-2-3-1105");
-                let a = dec(31, &s.done(), le, ndr64).expect("add member");
-                assert_eq!(a.member_sids, Some(vec!["S-1-5-21-1-2-3-1105".to_string()]));
-                assert_eq!(a.handle, Some(ALIAS));
-            }
+        for (le, ndr64) in SYNTAXES {
+            let mut s = Stub::of(le, ndr64);
+            s.handle(&DOM).ustring("EVILPC$").u32(0x80).u32(0x000f_07ff);
+            let a = dec(50, &s.done(), le, ndr64).expect("create");
+            assert_eq!(a.name.as_deref(), Some("EVILPC$"));
+            assert_eq!(a.account_type_name, Some("USER_WORKSTATION_TRUST_ACCOUNT"));
+            let mut s = Stub::of(le, ndr64);
+            s.handle(&DOM).u32(0x2000_0000).u32(544);
+            let a = dec(27, &s.done(), le, ndr64).expect("open alias");
+            assert_eq!((a.rid, a.rid_name), (Some(544), Some("Administrators")));
+            let mut s = Stub::of(le, ndr64);
+            s.handle(&ALIAS).sid("S-1-5-21-1-2-3-1105");
+            let a = dec(31, &s.done(), le, ndr64).expect("add member");
+            assert_eq!(a.member_sids, Some(vec!["S-1-5-21-1-2-3-1105".to_string()]));
+            assert_eq!(a.handle, Some(ALIAS));
         }
     }
 
