@@ -64,15 +64,7 @@ fn request(opnum: u16, r: &mut Reader<'_>) -> Result<LsaArgs> {
             let n = r.u32()?;
             let mut rights = Vec::new();
             if r.pointer()? != 0 {
-                let at = r.pos();
-                let m = r.count()?;
-                if m != u64::from(n) {
-                    return Err(NdrError::Bad(at, "LSAPR_USER_RIGHT_SET count"));
-                }
-                let m = r.check_count(m, 8)?;
-                if m > super::ndr::MAX_ARRAY {
-                    return Err(NdrError::TooLong(at, "user rights"));
-                }
+                let m = r.sized_array(u64::from(n), 8, "LSAPR_USER_RIGHT_SET")?;
                 let mut ids = Vec::with_capacity(m);
                 for _ in 0..m {
                     ids.push(r.counted_string_header()?.2);

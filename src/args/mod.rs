@@ -302,6 +302,14 @@ pub struct WmiArgs {
     pub in_params_strings: Option<BTreeMap<String, String>>,
 }
 
+/// The names of the bits of `v` a flag table knows, in table order.
+pub fn bit_names(v: u32, bits: &[(u32, &'static str)]) -> Vec<&'static str> {
+    bits.iter()
+        .filter(|(b, _)| v & b != 0)
+        .map(|(_, n)| *n)
+        .collect()
+}
+
 /// Lower-case hex of a context handle.
 pub fn hex_handle(h: &ContextHandle) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -183,11 +183,7 @@ fn request(par: bool, opnum: u16, r: &mut Reader<'_>) -> Result<Request> {
         }
         (false, 46) | (true, 51) => {
             let server = r.unique_string(true)?;
-            let level = r.u32()?;
-            let disc = r.u32()?;
-            if disc != level {
-                return Err(NdrError::Bad(r.pos(), "MONITOR_CONTAINER level"));
-            }
+            let level = r.switched(Reader::u32, "MONITOR_CONTAINER level")?;
             let mut a = PrinterArgs {
                 action: "add_monitor",
                 server,
@@ -197,9 +193,7 @@ fn request(par: bool, opnum: u16, r: &mut Reader<'_>) -> Result<Request> {
                 match level {
                     1 => {
                         let p = r.pointer()?;
-                        if p != 0 {
-                            a.name = Some(r.wstring()?);
-                        }
+                        a.name = r.referent(p, Reader::wstring)?;
                     }
                     2 => {
                         let ids = [r.pointer()?, r.pointer()?, r.pointer()?];
@@ -251,11 +245,7 @@ fn request(par: bool, opnum: u16, r: &mut Reader<'_>) -> Result<Request> {
 
 /// DRIVER_CONTAINER and the RPC_DRIVER_INFO_N it points to.
 fn driver_container(r: &mut Reader<'_>) -> Result<DriverArgs> {
-    let level = r.u32()?;
-    let disc = r.u32()?;
-    if disc != level {
-        return Err(NdrError::Bad(r.pos(), "DRIVER_CONTAINER level"));
-    }
+    let level = r.switched(Reader::u32, "DRIVER_CONTAINER level")?;
     let mut d = DriverArgs {
         level,
         ..Default::default()
@@ -300,11 +290,7 @@ fn driver_container(r: &mut Reader<'_>) -> Result<DriverArgs> {
     let _default_type = v.next();
     if let Some((cch, p)) = dep {
         if p != 0 {
-            let n = r.count()?;
-            let n = r.check_count(n, 2)?;
-            if n as u64 != u64::from(cch) {
-                return Err(NdrError::Bad(r.pos(), "pDependentFiles size"));
-            }
+            let n = r.sized_count(u64::from(cch), 2, "pDependentFiles size")?;
             let b = r.bytes(n * 2)?;
             d.dependent_files = Some(multi_sz(b, r.little_endian()));
         }
@@ -362,10 +348,7 @@ pub fn copy_flag_names(f: u32) -> Vec<&'static str> {
         (0x0000_8000, "APD_INSTALL_WARNED_DRIVER"),
         (0x0001_0000, "APD_RETURN_BLOCKING_STATUS_CODE"),
     ];
-    BITS.iter()
-        .filter(|(b, _)| f & b != 0)
-        .map(|(_, n)| *n)
-        .collect()
+    super::bit_names(f, &BITS)
 }
 
 #[cfg(test)]

@@ -163,23 +163,11 @@ fn request(opnum: u16, r: &mut Reader<'_>) -> Result<SamArgs> {
             a.action = "set_user_info";
             a.handle = Some(r.context_handle()?);
             a.target = Some("user");
-            let class = r.enum16()?;
-            let disc = r.enum16()?;
-            if disc != class {
-                return Err(NdrError::Bad(
-                    r.pos(),
-                    "USER_INFORMATION_CLASS discriminant",
-                ));
-            }
+            let class = r.switched(Reader::enum16, "USER_INFORMATION_CLASS discriminant")?;
             a.info_class = Some(class);
             a.info_class_name = info_class_name(class);
             match class {
-                7 => {
-                    let (_, _, p) = r.counted_string_header()?;
-                    if p != 0 {
-                        a.new_account_name = Some(r.wstring()?);
-                    }
-                }
+                7 => a.new_account_name = r.unicode_string()?,
                 16 => set_uac(&mut a, r.u32()?),
                 21 => {
                     for _ in 0..12 {
@@ -251,10 +239,7 @@ pub fn uac_names(v: u32) -> Vec<&'static str> {
         (0x0010_0000, "USER_PARTIAL_SECRETS_ACCOUNT"),
         (0x0020_0000, "USER_USE_AES_KEYS"),
     ];
-    BITS.iter()
-        .filter(|(b, _)| v & b != 0)
-        .map(|(_, n)| *n)
-        .collect()
+    super::bit_names(v, &BITS)
 }
 
 /// SamrCreateUser2InDomain AccountType.

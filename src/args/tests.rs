@@ -848,3 +848,11 @@ fn hex_handles_round_trip() {
     assert_eq!(parse_hex_handle(&text[..38]), None);
     assert_eq!(parse_hex_handle(&format!("{}zz", &text[..38])), None);
 }
+
+#[test]
+fn bit_names_in_table_order() {
+    const BITS: [(u32, &str); 3] = [(0x1, "a"), (0x4, "c"), (0x2, "b")];
+    assert_eq!(bit_names(0x7, &BITS), vec!["a", "c", "b"]);
+    assert_eq!(bit_names(0x8, &BITS), Vec::<&str>::new());
+    assert_eq!(bit_names(0x6, &BITS), vec!["c", "b"]);
+}
