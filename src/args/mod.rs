@@ -557,6 +557,38 @@ pub struct Decoded {
     pub uuid_from_ipid: Option<Uuid>,
 }
 
+/// A map that remembers at most `CAP` entries, forgetting the oldest first: the
+/// handles of an association, the services and DCOM objects of a capture.
+#[derive(Debug)]
+struct Remembered<K, V, const CAP: usize> {
+    map: FastMap<K, V>,
+    /// Keys in insertion order.
+    order: std::collections::VecDeque<K>,
+}
+
+impl<K, V, const CAP: usize> Default for Remembered<K, V, CAP> {
+    fn default() -> Self {
+        Remembered {
+            map: FastMap::default(),
+            order: std::collections::VecDeque::new(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V, const CAP: usize> Remembered<K, V, CAP> {
+    /// Insert or replace; a new key beyond `CAP` entries forgets the oldest one.
+    fn insert(&mut self, key: K, value: V) {
+        if self.map.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+            if self.order.len() > CAP
+                && let Some(old) = self.order.pop_front()
+            {
+                self.map.remove(&old);
+            }
+        }
+    }
+}
+
 /// What a remembered handle stands for.
 #[derive(Debug, Clone)]
 struct HandleInfo {
@@ -573,12 +605,10 @@ struct HandleInfo {
 /// service name (lower case, as the SCM compares names).
 #[derive(Debug, Default)]
 pub struct ServiceLinks {
-    map: FastMap<LinkKey, LinkedService>,
-    order: std::collections::VecDeque<LinkKey>,
+    services: Remembered<LinkKey, LinkedService, MAX_LINKED_SERVICES>,
     /// DCOM objects handed out in responses, by (client, server, IPID): ORPC calls on
     /// them go to another connection (the object exporter's port) and may lack their bind.
-    objects: FastMap<ObjectKey, dcom::DcomObject>,
-    object_order: std::collections::VecDeque<ObjectKey>,
+    objects: Remembered<ObjectKey, dcom::DcomObject, MAX_LINKED_OBJECTS>,
 }
 
 type ObjectKey = (std::net::IpAddr, std::net::IpAddr, Uuid);
@@ -604,36 +634,22 @@ impl ServiceLinks {
             binary_path,
             create,
         };
-        if self.map.insert(key.clone(), fresh).is_none() {
-            self.order.push_back(key);
-            if self.order.len() > MAX_LINKED_SERVICES
-                && let Some(old) = self.order.pop_front()
-            {
-                self.map.remove(&old);
-            }
-        }
+        self.services.insert(key, fresh);
     }
 
     fn set_binary(&mut self, key: LinkKey, binary_path: Option<String>) {
-        match self.map.get_mut(&key) {
+        match self.services.map.get_mut(&key) {
             Some(l) => l.binary_path = binary_path,
             None => self.insert(key, binary_path, None),
         }
     }
 
     fn get(&self, key: &LinkKey) -> Option<&LinkedService> {
-        self.map.get(key)
+        self.services.map.get(key)
     }
 
     fn add_object(&mut self, key: ObjectKey, o: dcom::DcomObject) {
-        if self.objects.insert(key, o).is_none() {
-            self.object_order.push_back(key);
-            if self.object_order.len() > MAX_LINKED_OBJECTS
-                && let Some(old) = self.object_order.pop_front()
-            {
-                self.objects.remove(&old);
-            }
-        }
+        self.objects.insert(key, o);
     }
 
     /// The object whose IPID is `ipid`, handed out between these hosts.
@@ -642,7 +658,7 @@ impl ServiceLinks {
         hosts: (std::net::IpAddr, std::net::IpAddr),
         ipid: &Uuid,
     ) -> Option<&dcom::DcomObject> {
-        self.objects.get(&(hosts.0, hosts.1, *ipid))
+        self.objects.map.get(&(hosts.0, hosts.1, *ipid))
     }
 }
 
@@ -664,10 +680,8 @@ enum Linked {
 /// Per-association decoding state: the handles seen so far.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    handles: FastMap<ContextHandle, HandleInfo>,
-    order: std::collections::VecDeque<ContextHandle>,
-    others: FastMap<ContextHandle, Linked>,
-    other_order: std::collections::VecDeque<ContextHandle>,
+    handles: Remembered<ContextHandle, HandleInfo, MAX_HANDLES>,
+    others: Remembered<ContextHandle, Linked, MAX_HANDLES>,
     /// NetrServerAuthenticate calls with an all-zero credential seen so far.
     zero_auths: u32,
 }
@@ -682,14 +696,7 @@ fn full_response(c: &Call) -> Option<&[u8]> {
 
 /// The return code at the end of a whole response stub.
 pub fn response_status(c: &Call) -> Option<u32> {
-    let b = full_response(c)?;
-    let t = b.get(b.len().checked_sub(4)?..)?;
-    let a = [t[0], t[1], t[2], t[3]];
-    Some(if c.big_endian {
-        u32::from_be_bytes(a)
-    } else {
-        u32::from_le_bytes(a)
-    })
+    response_u32(c, full_response(c)?.len().checked_sub(4)?)
 }
 
 /// The context handle a response returns first (Open* calls): None when the call failed,
@@ -706,7 +713,7 @@ fn response_first_handle(c: &Call) -> Option<ContextHandle> {
 
 /// A u32 at `at` of a whole response stub.
 fn response_u32(c: &Call, at: usize) -> Option<u32> {
-    let b = full_response(c)?.get(at..at + 4)?;
+    let b = full_response(c)?.get(at..at.checked_add(4)?)?;
     let a = [b[0], b[1], b[2], b[3]];
     Some(if c.big_endian {
         u32::from_be_bytes(a)
@@ -721,18 +728,11 @@ impl Tracker {
     }
 
     fn remember_other(&mut self, h: ContextHandle, l: Linked) {
-        if self.others.insert(h, l).is_none() {
-            self.other_order.push_back(h);
-            if self.other_order.len() > MAX_HANDLES
-                && let Some(old) = self.other_order.pop_front()
-            {
-                self.others.remove(&old);
-            }
-        }
+        self.others.insert(h, l);
     }
 
     fn linked(&self, h: Option<&ContextHandle>) -> Option<&Linked> {
-        self.others.get(h?)
+        self.others.map.get(h?)
     }
 
     /// Link the non-service calls to their handles and fill in their return codes.
@@ -873,14 +873,7 @@ impl Tracker {
     }
 
     fn remember(&mut self, h: ContextHandle, info: HandleInfo) {
-        if self.handles.insert(h, info).is_none() {
-            self.order.push_back(h);
-            if self.order.len() > MAX_HANDLES
-                && let Some(old) = self.order.pop_front()
-            {
-                self.handles.remove(&old);
-            }
-        }
+        self.handles.insert(h, info);
     }
 
     /// Decode one call of this association; calls must come in request order.
@@ -1072,6 +1065,7 @@ impl Tracker {
                     // Opening a service created earlier in this association keeps the link.
                     let earlier = self
                         .handles
+                        .map
                         .values()
                         .find(|i| {
                             i.create.is_some()
@@ -1115,7 +1109,8 @@ impl Tracker {
                 let Some(h) = s.service_handle.as_deref() else {
                     return;
                 };
-                let Some(info) = parse_hex_handle(h).and_then(|k| self.handles.get_mut(&k)) else {
+                let Some(info) = parse_hex_handle(h).and_then(|k| self.handles.map.get_mut(&k))
+                else {
                     return;
                 };
                 s.service_name = info.service_name.clone();

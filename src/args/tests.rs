@@ -294,7 +294,7 @@ fn handle_table_is_bounded() {
             },
         );
     }
-    assert_eq!(t.handles.len(), MAX_HANDLES);
+    assert_eq!(t.handles.map.len(), MAX_HANDLES);
 }
 
 /// ROpenServiceW request for `name` on the SCM handle, and its response giving `h`.
@@ -329,7 +329,7 @@ fn service_links_join_associations_by_hosts_and_name_both_orders() {
         );
         let d = first.decode_linked(&create, &mut links, (client, server));
         assert_eq!(service(&d).link, None, "a create links to nothing");
-        assert_eq!(links.map.len(), 1);
+        assert_eq!(links.services.map.len(), 1);
 
         // Second association: opened by name in another case, then started.
         let mut second = Tracker::new();
@@ -380,8 +380,8 @@ fn service_links_are_bounded_oldest_first() {
     for i in 0..(MAX_LINKED_SERVICES + 10) {
         links.insert((host, host, format!("svc{i}")), None, None);
     }
-    assert_eq!(links.map.len(), MAX_LINKED_SERVICES);
-    assert_eq!(links.order.len(), MAX_LINKED_SERVICES);
+    assert_eq!(links.services.map.len(), MAX_LINKED_SERVICES);
+    assert_eq!(links.services.order.len(), MAX_LINKED_SERVICES);
     assert!(links.get(&(host, host, "svc9".into())).is_none());
     assert!(links.get(&(host, host, "svc10".into())).is_some());
 }
