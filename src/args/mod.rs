@@ -727,8 +727,12 @@ impl Tracker {
         Self::default()
     }
 
-    fn remember_other(&mut self, h: ContextHandle, l: Linked) {
-        self.others.insert(h, l);
+    /// Remember what the handle an open call `c` returned stands for (nothing when the
+    /// call returned none, or `l` is None).
+    fn remember_opened(&mut self, c: &Call, l: Option<Linked>) {
+        if let (Some(h), Some(l)) = (response_first_handle(c), l) {
+            self.others.insert(h, l);
+        }
     }
 
     fn linked(&self, h: Option<&ContextHandle>) -> Option<&Linked> {
@@ -753,9 +757,7 @@ impl Tracker {
                     "open_hive" => {
                         let hive = a.hive.unwrap_or("?").to_string();
                         a.key_path = Some(hive.clone());
-                        if let Some(h) = response_first_handle(c) {
-                            self.remember_other(h, Linked::Key(hive));
-                        }
+                        self.remember_opened(c, Some(Linked::Key(hive)));
                     }
                     "open_key" | "create_key" => {
                         let path = rrp::join(
@@ -763,9 +765,7 @@ impl Tracker {
                             a.sub_key.as_deref().unwrap_or_default(),
                         );
                         a.key_path = Some(path.clone());
-                        if let Some(h) = response_first_handle(c) {
-                            self.remember_other(h, Linked::Key(path));
-                        }
+                        self.remember_opened(c, Some(Linked::Key(path)));
                     }
                     "delete_key" | "load_key" | "replace_key" => {
                         a.key_path = Some(rrp::join(
@@ -779,11 +779,7 @@ impl Tracker {
             Args::EventLog(a) => {
                 set(&mut a.result, &mut a.result_name);
                 match a.action {
-                    "open" => {
-                        if let (Some(h), Some(n)) = (response_first_handle(c), &a.log_name) {
-                            self.remember_other(h, Linked::Log(n.clone()));
-                        }
-                    }
+                    "open" => self.remember_opened(c, a.log_name.clone().map(Linked::Log)),
                     "clear" => {
                         if let Some(Linked::Log(n)) = self.linked(a.handle.as_ref()) {
                             a.log_name = Some(n.clone());
@@ -798,10 +794,8 @@ impl Tracker {
                 if let Some(Linked::Printer(p)) = self.linked(a.handle.as_ref()) {
                     a.printer = p.clone();
                 }
-                if a.protocol == "MS-EVEN"
-                    && let (Some(h), Some(p)) = (response_first_handle(c), &a.path)
-                {
-                    self.remember_other(h, Linked::Log(p.clone()));
+                if a.protocol == "MS-EVEN" {
+                    self.remember_opened(c, a.path.clone().map(Linked::Log));
                 }
             }
             Args::Printer(a) => {
@@ -810,7 +804,8 @@ impl Tracker {
                     && let Some(h) = response_first_handle(c)
                 {
                     a.handle = Some(hex_handle(&h));
-                    self.remember_other(h, Linked::Printer(a.printer_name.clone()));
+                    self.others
+                        .insert(h, Linked::Printer(a.printer_name.clone()));
                 }
             }
             Args::PrinterDriver(a) => set(&mut a.result, &mut a.result_name),
@@ -825,9 +820,7 @@ impl Tracker {
                 set(&mut a.result, &mut a.result_name);
                 match a.action {
                     "open_secret" => {
-                        if let (Some(h), Some(n)) = (response_first_handle(c), &a.secret_name) {
-                            self.remember_other(h, Linked::Secret(n.clone()));
-                        }
+                        self.remember_opened(c, a.secret_name.clone().map(Linked::Secret));
                     }
                     "query_secret" => {
                         if let Some(Linked::Secret(n)) = self.linked(a.handle.as_ref()) {
@@ -841,11 +834,8 @@ impl Tracker {
                 set(&mut a.result, &mut a.result_name);
                 match a.action {
                     "open_group" | "open_alias" | "open_user" => {
-                        if let (Some(h), Some(t), Some(rid)) =
-                            (response_first_handle(c), a.target, a.rid)
-                        {
-                            self.remember_other(h, Linked::Sam(t, rid));
-                        }
+                        let opened = a.target.zip(a.rid).map(|(t, rid)| Linked::Sam(t, rid));
+                        self.remember_opened(c, opened);
                     }
                     "create_user" => {
                         // Response: UserHandle, [GrantedAccess (opnum 50)], RelativeId, status.
@@ -854,9 +844,7 @@ impl Tracker {
                             && let Some(rid) = response_u32(c, at)
                         {
                             a.rid = Some(rid);
-                            if let Some(h) = response_first_handle(c) {
-                                self.remember_other(h, Linked::Sam("user", rid));
-                            }
+                            self.remember_opened(c, Some(Linked::Sam("user", rid)));
                         }
                     }
                     _ => {
