@@ -1191,10 +1191,16 @@ fn put_iface_ptr(w: &mut Buf, referent: u32, objref: &[u8]) {
 /// OBJREF_CUSTOM (MS-DCOM 2.2.18.6, little-endian) of an IWbemClassObject whose
 /// pObjectData is `data`.
 fn objref_wbem(data: &[u8]) -> Vec<u8> {
+    objref_custom(IID_WBEM_CLASS_OBJECT, CLSID_WBEM_CLASS_OBJECT, data)
+}
+
+/// OBJREF_CUSTOM (MS-DCOM 2.2.18.6, little-endian) of interface `iid`, unmarshaled by
+/// class `clsid` from `data`.
+fn objref_custom(iid: &str, clsid: &str, data: &[u8]) -> Vec<u8> {
     let mut v = Le::default();
     v.u32(0x574f_454d).u32(4); // "MEOW", OBJREF_CUSTOM
-    v.bytes(&uuid_le(&parse_uuid(IID_WBEM_CLASS_OBJECT)));
-    v.bytes(&uuid_le(&parse_uuid(CLSID_WBEM_CLASS_OBJECT)));
+    v.bytes(&uuid_le(&parse_uuid(iid)));
+    v.bytes(&uuid_le(&parse_uuid(clsid)));
     v.u32(0).u32(data.len() as u32); // cbExtension, size
     v.bytes(data).take()
 }

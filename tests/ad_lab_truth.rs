@@ -19,13 +19,13 @@
 //! against the shared reference tables.
 
 mod common;
+use common::lab::{truth_files, zeek_names};
 use common::*;
 use rpcsift::engine::Options;
 use rpcsift::output::Format;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const DIR: &str = "captures/ad-lab/out";
 
@@ -144,16 +144,13 @@ fn path(name: &str, ext: &str) -> PathBuf {
 }
 
 fn truth(name: &str) -> Vec<TruthRow> {
-    let p = path(name, "truth.tsv");
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
-    assert_eq!(header, COLUMNS, "{name}: truth columns");
-    lines
+    let t = Tsv::read(&path(name, "truth.tsv"));
+    assert_eq!(t.header, COLUMNS, "{name}: truth columns");
+    t.rows
+        .iter()
         .enumerate()
-        .map(|(i, line)| {
-            let f: Vec<&str> = line.split('\t').collect();
-            assert_eq!(f.len(), COLUMNS.len(), "{name}: row {line:?}");
+        .map(|(i, f)| {
+            assert_eq!(f.len(), COLUMNS.len(), "{name}: row {f:?}");
             assert_eq!(f[0], (i + 1).to_string(), "{name}: call_index");
             TruthRow {
                 request: Request {
@@ -262,58 +259,17 @@ fn tshark_key_args(k: &Keys) -> Vec<String> {
     a
 }
 
-fn tshark_available() -> bool {
-    Command::new("tshark")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-/// tshark's fields for the frames matching `filter`, one map per frame, each
-/// field a list of its occurrences.
+/// tshark's fields for the frames matching `filter` (see [`tshark::fields`]), one map
+/// per frame from each field to its occurrences.
 fn tshark_frames(
     pcap: &Path,
     key_args: &[String],
     filter: &str,
     fields: &[&'static str],
 ) -> Vec<HashMap<&'static str, Vec<String>>> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-n").arg("-r").arg(pcap).args(key_args);
-    for port in RPC_PORTS {
-        cmd.arg("-d").arg(format!("tcp.port=={port},dcerpc"));
-    }
-    cmd.args(["-Y", filter, "-T", "fields", "-E", "separator=/t"]);
-    cmd.args(["-E", "occurrence=a", "-E", "aggregator=|"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("run tshark");
-    assert!(
-        out.status.success(),
-        "tshark failed on {}: {}",
-        pcap.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("tshark output is UTF-8")
-        .lines()
-        .map(|line| {
-            let cols: Vec<&str> = line.split('\t').collect();
-            assert_eq!(cols.len(), fields.len(), "tshark line {line:?}");
-            fields
-                .iter()
-                .zip(cols)
-                .map(|(f, c)| {
-                    let v = if c.is_empty() {
-                        Vec::new()
-                    } else {
-                        c.split('|').map(str::to_string).collect()
-                    };
-                    (*f, v)
-                })
-                .collect()
-        })
+    tshark::fields(pcap, key_args, &RPC_PORTS, filter, fields)
+        .into_iter()
+        .map(|cols| fields.iter().copied().zip(cols).collect())
         .collect()
 }
 
@@ -545,15 +501,7 @@ fn visible_without_keys(pcap: &Path) -> usize {
 /// Every truth file in the folder is listed above, with its capture and keys.
 #[test]
 fn every_ad_lab_capture_is_listed() {
-    let dir = project(DIR);
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("captures/ad-lab/out")
-        .filter_map(|e| {
-            let n = e.ok()?.file_name().to_string_lossy().into_owned();
-            n.strip_suffix(".truth.tsv").map(str::to_string)
-        })
-        .collect();
-    names.sort();
+    let names = truth_files(DIR);
     let mut listed: Vec<String> = CAPTURES.iter().map(|c| c.0.to_string()).collect();
     listed.sort();
     assert_eq!(names, listed);
@@ -682,12 +630,7 @@ fn truth_and_key_files_are_consistent() {
 
 #[test]
 fn truth_matches_tshark_with_keys() {
-    if !tshark_available() {
-        assert!(
-            std::env::var_os("RPCSIFT_SHARED").is_none(),
-            "tshark is not installed but RPCSIFT_SHARED is set: .ci/run installs it"
-        );
-        eprintln!("tshark not installed: skipping the AD lab truth cross-check");
+    if !tshark::present("the AD lab truth cross-check") {
         return;
     }
     let mut key_values = 0;
@@ -793,31 +736,16 @@ fn rpcsift_reads_every_request_not_hidden_by_smb3() {
 #[test]
 fn truth_names_match_reference_tables() {
     let Some(shared) = shared() else { return };
-    let read = |rel: &str| std::fs::read_to_string(need(&shared, rel)).expect("read table");
-    let endpoints: HashMap<String, String> = read("reference/zeek-endpoints.tsv")
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(u, e)| (u.to_lowercase(), e.to_string()))
-        .collect();
-    let operations: HashMap<(String, String), String> = read("reference/zeek-operations.tsv")
-        .lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            (f.len() == 3).then(|| ((f[0].to_lowercase(), f[1].to_string()), f[2].to_string()))
-        })
-        .collect();
-    let auth_types: BTreeSet<String> = read("reference/zeek-auth-types.tsv")
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_once('\t').map(|(_, n)| n.to_string()))
-        .collect();
-    let auth_levels: BTreeSet<String> = read("reference/zeek-auth-levels.tsv")
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_once('\t').map(|(_, n)| n.to_string()))
-        .collect();
+    let (endpoints, operations) = zeek_names(&shared);
+    let names = |rel: &str| -> BTreeSet<String> {
+        Tsv::read(&need(&shared, rel))
+            .columns(["name"])
+            .into_iter()
+            .map(|[n]| n.to_string())
+            .collect()
+    };
+    let auth_types = names("reference/zeek-auth-types.tsv");
+    let auth_levels = names("reference/zeek-auth-levels.tsv");
     for (name, ..) in CAPTURES {
         for row in truth(name) {
             let r = &row.request;

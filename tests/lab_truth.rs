@@ -11,62 +11,18 @@
 //! also checked against the shared reference tables.
 
 mod common;
-use common::lab::{Request, lab_captures, lab_truth};
+use common::lab::{Request, lab_captures, lab_truth, zeek_names};
 use common::*;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::process::Command;
 
 /// The lab's DCE-RPC server ports besides 135: decoded as DCE-RPC explicitly so
 /// the check does not hang on tshark's heuristics.
 const RPC_PORTS: [u16; 3] = [49670, 49671, 49672];
 
-fn tshark_available() -> bool {
-    Command::new("tshark")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-/// tshark's fields for the frames matching `filter`, one Vec per frame, each
-/// field a list of its occurrences (several PDUs can share a frame).
+/// tshark's fields for the frames matching `filter` (see [`tshark::fields`]).
 fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<Vec<String>>> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-n").arg("-r").arg(pcap);
-    for port in RPC_PORTS {
-        cmd.arg("-d").arg(format!("tcp.port=={port},dcerpc"));
-    }
-    cmd.args(["-Y", filter, "-T", "fields", "-E", "separator=/t"]);
-    cmd.args(["-E", "occurrence=a", "-E", "aggregator=|"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("run tshark");
-    assert!(
-        out.status.success(),
-        "tshark failed on {}: {}",
-        pcap.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("tshark output is UTF-8")
-        .lines()
-        .map(|line| {
-            let cols: Vec<Vec<String>> = line
-                .split('\t')
-                .map(|c| {
-                    if c.is_empty() {
-                        Vec::new()
-                    } else {
-                        c.split('|').map(str::to_string).collect()
-                    }
-                })
-                .collect();
-            assert_eq!(cols.len(), fields.len(), "tshark line {line:?}");
-            cols
-        })
-        .collect()
+    tshark::fields(pcap, &[], &RPC_PORTS, filter, fields)
 }
 
 fn transport_of(protocols: &str) -> &'static str {
@@ -183,12 +139,7 @@ fn tshark_requests(pcap: &Path) -> Vec<Request> {
 
 #[test]
 fn truth_matches_tshark() {
-    if !tshark_available() {
-        assert!(
-            std::env::var_os("RPCSIFT_SHARED").is_none(),
-            "tshark is not installed but RPCSIFT_SHARED is set: .ci/run installs it"
-        );
-        eprintln!("tshark not installed: skipping the lab truth cross-check");
+    if !tshark::present("the lab truth cross-check") {
         return;
     }
     let mut total = 0;
@@ -211,19 +162,9 @@ fn truth_matches_tshark() {
 #[test]
 fn truth_names_match_reference_tables() {
     let Some(shared) = shared() else { return };
-    let read = |rel: &str| Tsv::read(&need(&shared, rel));
-    let endpoints: HashMap<String, String> = read("reference/zeek-endpoints.tsv")
-        .columns(["uuid", "endpoint"])
-        .into_iter()
-        .map(|[u, e]| (u.to_lowercase(), e.to_string()))
-        .collect();
-    let operations: HashMap<(String, String), String> = read("reference/zeek-operations.tsv")
-        .columns(["uuid", "opnum", "operation"])
-        .into_iter()
-        .map(|[u, n, o]| ((u.to_lowercase(), n.to_string()), o.to_string()))
-        .collect();
+    let (endpoints, operations) = zeek_names(&shared);
     let mut improved: BTreeSet<(String, String)> = BTreeSet::new();
-    let execution = read("reference/indicators-execution.tsv");
+    let execution = Tsv::read(&need(&shared, "reference/indicators-execution.tsv"));
     for [set, uuid, opnums] in execution.columns(["set", "uuid", "opnums"]) {
         if set == "improved" {
             for op in opnums.split(',') {

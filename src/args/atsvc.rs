@@ -48,17 +48,14 @@ fn job_add(r: &mut Reader<'_>) -> Result<AtJobArgs> {
 
 /// AT_INFO Flags bits (MS-TSCH 2.3.4).
 fn flag_names(f: u8) -> Vec<&'static str> {
-    const BITS: [(u8, &str); 5] = [
+    const BITS: [(u32, &str); 5] = [
         (0x01, "run_periodically"),
         (0x02, "exec_error"),
         (0x04, "run_today"),
         (0x08, "add_current_date"),
         (0x10, "noninteractive"),
     ];
-    BITS.iter()
-        .filter(|(b, _)| f & b != 0)
-        .map(|(_, n)| *n)
-        .collect()
+    super::bit_names(u32::from(f), &BITS)
 }
 
 #[cfg(test)]

@@ -35,40 +35,30 @@ fn request(opnum: u16, r: &mut Reader<'_>) -> Result<CoercionArgs> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::ndr::build::Stub;
+    use super::super::ndr::build::{SYNTAXES, Stub};
     use super::*;
 
     #[test]
     fn add_and_remove_both_orders_and_ndr64() {
-        for le in [true, false] {
-            for ndr64 in [false, true] {
-                let mut s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                s.wstr("10.0.0.99").wstr("test").ustr(true, None).u32(0);
-                let b = s.done();
-                let mut r = super::super::reader(&b, le, ndr64);
-                let a = decode_request(12, &mut r)
-                    .expect("decoder")
-                    .expect("decoded");
-                assert_eq!(a.listener.as_deref(), Some("10.0.0.99"));
-                assert_eq!(a.second_path.as_deref(), Some("test"));
-                assert_eq!(a.parameter, "ServerName");
-                let mut s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                s.wstr("\\\\relay.lab").wstr("share").u32(0);
-                let b = s.done();
-                let mut r = super::super::reader(&b, le, ndr64);
-                let a = decode_request(13, &mut r)
-                    .expect("decoder")
-                    .expect("decoded");
-                assert_eq!(a.listener.as_deref(), Some("relay.lab"));
-            }
+        for (le, ndr64) in SYNTAXES {
+            let mut s = Stub::of(le, ndr64);
+            s.wstr("10.0.0.99").wstr("test").ustr(true, None).u32(0);
+            let b = s.done();
+            let mut r = super::super::reader(&b, le, ndr64);
+            let a = decode_request(12, &mut r)
+                .expect("decoder")
+                .expect("decoded");
+            assert_eq!(a.listener.as_deref(), Some("10.0.0.99"));
+            assert_eq!(a.second_path.as_deref(), Some("test"));
+            assert_eq!(a.parameter, "ServerName");
+            let mut s = Stub::of(le, ndr64);
+            s.wstr("\\\\relay.lab").wstr("share").u32(0);
+            let b = s.done();
+            let mut r = super::super::reader(&b, le, ndr64);
+            let a = decode_request(13, &mut r)
+                .expect("decoder")
+                .expect("decoded");
+            assert_eq!(a.listener.as_deref(), Some("relay.lab"));
         }
         assert!(decode_request(14, &mut Reader::new(&[], true)).is_none());
         let mut s = Stub::new(true);

@@ -33,7 +33,7 @@
 //! DSNAME (MS-DRSR 5.50) is a conformant structure: the name's character count first,
 //! then `structLen`, `SidLen`, `Guid`, a 28-byte `Sid`, `NameLen`, `StringName`.
 
-use super::ndr::{MAX_ARRAY, NdrError, Reader, Result};
+use super::ndr::{NdrError, Reader, Result};
 use serde::Serialize;
 
 pub const UUID: &str = "e3514235-4b06-11d1-ab04-00c04fc2dcd2";
@@ -156,14 +156,7 @@ pub fn decode_request(opnum: u16, r: &mut Reader<'_>) -> Option<Result<DrsArgs>>
 
 fn request(opnum: u16, r: &mut Reader<'_>) -> Result<DrsArgs> {
     r.context_handle()?;
-    let version = r.u32()?;
-    let disc = r.u32()?;
-    if disc != version {
-        return Err(NdrError::Bad(
-            r.pos(),
-            "message version and union discriminant differ",
-        ));
-    }
+    let version = r.switched(Reader::u32, "message version and union discriminant differ")?;
     let mut a = DrsArgs {
         version,
         ..Default::default()
@@ -173,25 +166,30 @@ fn request(opnum: u16, r: &mut Reader<'_>) -> Result<DrsArgs> {
             a.action = "get_nc_changes";
             get_nc_changes(r, &mut a)?;
         }
-        REPLICA_SYNC => {
-            a.action = "replica_sync";
+        // DRS_MSG_REPSYNC and DRS_MSG_REPDEL: the same fields but ReplicaSync's
+        // uuidDsaSrc.
+        REPLICA_SYNC | REPLICA_DEL => {
+            let sync = opnum == REPLICA_SYNC;
+            a.action = if sync { "replica_sync" } else { "replica_del" };
             if !matches!(version, 1 | 2) {
-                return Err(NdrError::Bad(r.pos(), "DRS_MSG_REPSYNC version"));
+                let what = if sync {
+                    "DRS_MSG_REPSYNC version"
+                } else {
+                    "DRS_MSG_REPDEL version"
+                };
+                return Err(NdrError::Bad(r.pos(), what));
             }
             let nc = r.pointer()?;
-            a.source_dsa = Some(r.guid_text()?);
+            if sync {
+                a.source_dsa = Some(r.guid_text()?);
+            }
             let src = r.pointer()?;
             set_options(&mut a, r.u32()?);
             if version == 2 {
-                r.guid()?;
-                r.pointer()?;
+                correlation(r)?;
             }
-            if nc != 0 {
-                a.naming_context = Some(dsname(r)?);
-            }
-            if src != 0 {
-                a.source_dsa_address = Some(r.cstring()?);
-            }
+            a.naming_context = r.referent(nc, dsname)?;
+            a.source_dsa_address = r.referent(src, Reader::cstring)?;
         }
         REPLICA_ADD => {
             a.action = "replica_add";
@@ -204,40 +202,12 @@ fn request(opnum: u16, r: &mut Reader<'_>) -> Result<DrsArgs> {
             r.bytes(84)?; // rtSchedule
             set_options(&mut a, r.u32()?);
             if version == 3 {
-                r.guid()?;
-                r.pointer()?;
+                correlation(r)?;
             }
-            if nc != 0 {
-                a.naming_context = Some(dsname(r)?);
-            }
-            if src_dn != 0 {
-                a.source_dsa_dn = Some(dsname(r)?);
-            }
-            if transport != 0 {
-                dsname(r)?;
-            }
-            if addr != 0 {
-                a.source_dsa_address = Some(r.cstring()?);
-            }
-        }
-        REPLICA_DEL => {
-            a.action = "replica_del";
-            if !matches!(version, 1 | 2) {
-                return Err(NdrError::Bad(r.pos(), "DRS_MSG_REPDEL version"));
-            }
-            let nc = r.pointer()?;
-            let src = r.pointer()?;
-            set_options(&mut a, r.u32()?);
-            if version == 2 {
-                r.guid()?;
-                r.pointer()?;
-            }
-            if nc != 0 {
-                a.naming_context = Some(dsname(r)?);
-            }
-            if src != 0 {
-                a.source_dsa_address = Some(r.cstring()?);
-            }
+            a.naming_context = r.referent(nc, dsname)?;
+            a.source_dsa_dn = r.referent(src_dn, dsname)?;
+            r.referent(transport, dsname)?;
+            a.source_dsa_address = r.referent(addr, Reader::cstring)?;
         }
         ADD_ENTRY => {
             a.action = "add_entry";
@@ -263,6 +233,14 @@ fn request(opnum: u16, r: &mut Reader<'_>) -> Result<DrsArgs> {
         _ => return Err(NdrError::Bad(r.pos(), "no decoder")),
     }
     Ok(a)
+}
+
+/// `correlationID` and `pReservedBuffer`, which end the fixed part of the messages the
+/// 1803 release added (skipped).
+fn correlation(r: &mut Reader<'_>) -> Result<()> {
+    r.guid()?;
+    r.pointer()?;
+    Ok(())
 }
 
 fn set_options(a: &mut DrsArgs, v: u32) {
@@ -301,12 +279,9 @@ fn get_nc_changes(r: &mut Reader<'_>, a: &mut DrsArgs) -> Result<()> {
         r.u32()?; // ulMoreFlags
     }
     if a.version >= 11 {
-        r.guid()?;
-        r.pointer()?;
+        correlation(r)?;
     }
-    if nc != 0 {
-        a.naming_context = Some(dsname(r)?);
-    }
+    a.naming_context = r.referent(nc, dsname)?;
     Ok(())
 }
 
@@ -374,16 +349,10 @@ fn list_buffers(r: &mut Reader<'_>, s: EntScalars, count: &mut usize) -> Result<
         let ns = entinf_scalars(r)?;
         tail = list_buffers(r, ns, count)?;
     }
-    let name = if name != 0 {
-        dsname(r)?
-    } else {
-        DsName::default()
-    };
-    let types = if attrs != 0 {
-        attr_block(r, attr_count)?
-    } else {
-        Vec::new()
-    };
+    let name = r.referent(name, dsname)?.unwrap_or_default();
+    let types = r
+        .referent(attrs, |r| attr_block(r, attr_count))?
+        .unwrap_or_default();
     r.leave();
     *count += 1;
     let mut out = Vec::with_capacity(tail.len() + 1);
@@ -399,15 +368,7 @@ fn list_buffers(r: &mut Reader<'_>, s: EntScalars, count: &mut usize) -> Result<
 
 /// An ATTR array referent: every ATTR's fixed part, then each one's values.
 fn attr_block(r: &mut Reader<'_>, attr_count: u32) -> Result<Vec<u32>> {
-    let at = r.pos();
-    let n = r.count()?;
-    if n != u64::from(attr_count) {
-        return Err(NdrError::Bad(at, "ATTRBLOCK count"));
-    }
-    let n = r.check_count(n, 12)?;
-    if n > MAX_ARRAY {
-        return Err(NdrError::TooLong(at, "ATTRBLOCK"));
-    }
+    let n = r.sized_array(u64::from(attr_count), 12, "ATTRBLOCK")?;
     let mut fixed = Vec::with_capacity(n);
     for _ in 0..n {
         let typ = r.u32()?;
@@ -420,15 +381,7 @@ fn attr_block(r: &mut Reader<'_>, attr_count: u32) -> Result<Vec<u32>> {
         if p == 0 {
             continue;
         }
-        let at = r.pos();
-        let m = r.count()?;
-        if m != u64::from(vals) {
-            return Err(NdrError::Bad(at, "ATTRVALBLOCK count"));
-        }
-        let m = r.check_count(m, 8)?;
-        if m > MAX_ARRAY {
-            return Err(NdrError::TooLong(at, "ATTRVALBLOCK"));
-        }
+        let m = r.sized_array(u64::from(vals), 8, "ATTRVALBLOCK")?;
         let mut ptrs = Vec::with_capacity(m);
         for _ in 0..m {
             let _len = r.u32()?;
@@ -453,25 +406,14 @@ fn add_sid_history(r: &mut Reader<'_>) -> Result<SidHistoryArgs> {
     let pw = r.pointer()?;
     let dst_domain = r.pointer()?;
     let dst_principal = r.pointer()?;
-    let s = |r: &mut Reader<'_>, p: u64| -> Result<Option<String>> {
-        if p == 0 {
-            Ok(None)
-        } else {
-            r.wstring().map(Some)
-        }
-    };
-    let counted = |r: &mut Reader<'_>, p: u64, len: u32| -> Result<Option<String>> {
-        if p == 0 {
-            return Ok(None);
-        }
-        let n = r.count()?;
-        if n != u64::from(len) {
-            return Err(NdrError::Bad(r.pos(), "counted WCHAR array size"));
-        }
-        let n = r.check_count(n, 2)?;
-        r.align(2)?;
-        let b = r.bytes(n * 2)?;
-        Ok(Some(super::ndr::utf16_text(b, r.little_endian())))
+    let s = |r: &mut Reader<'_>, p: u64| r.referent(p, Reader::wstring);
+    let counted = |r: &mut Reader<'_>, p: u64, len: u32| {
+        r.referent(p, |r| {
+            let n = r.sized_count(u64::from(len), 2, "counted WCHAR array size")?;
+            r.align(2)?;
+            let b = r.bytes(n * 2)?;
+            Ok(super::ndr::utf16_text(b, r.little_endian()))
+        })
     };
     let mut a = SidHistoryArgs {
         flags,
@@ -523,15 +465,12 @@ pub fn option_names(v: u32) -> Vec<&'static str> {
         (0x2000_0000, "DRS_NEVER_NOTIFY"),
         (0x8000_0000, "DRS_GET_ALL_GROUP_MEMBERSHIP"),
     ];
-    BITS.iter()
-        .filter(|(b, _)| v & b != 0)
-        .map(|(_, n)| *n)
-        .collect()
+    super::bit_names(v, &BITS)
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::ndr::build::Stub;
+    use super::super::ndr::build::{SYNTAXES, Stub};
     use super::*;
 
     pub const DRS: [u8; 20] = [
@@ -595,26 +534,20 @@ pub(crate) mod tests {
 
     #[test]
     fn get_nc_changes_single_object_both_orders_and_ndr64() {
-        for le in [true, false] {
-            for ndr64 in [false, true] {
-                for version in [8, 10] {
-                    let s = if ndr64 {
-                        Stub::new64(le)
-                    } else {
-                        Stub::new(le)
-                    };
-                    let b = get_nc_changes_stub(s, version, "", Some(USER_GUID), 6);
-                    let a = dec(3, &b, le, ndr64).expect("decoded");
-                    assert_eq!(a.action, "get_nc_changes");
-                    assert_eq!(a.version, version);
-                    assert_eq!(a.dest_dsa.as_deref(), Some(DEST_DSA));
-                    assert_eq!(a.extended_op_name, Some("EXOP_REPL_OBJ"));
-                    let nc = a.naming_context.expect("pNC");
-                    assert_eq!(nc.guid.as_deref(), Some(USER_GUID));
-                    assert_eq!(nc.dn, None);
-                    assert_eq!(nc.text(), Some(format!("{{{USER_GUID}}}")));
-                    assert_eq!(a.flags_names, Some(vec!["DRS_WRIT_REP", "DRS_INIT_SYNC"]));
-                }
+        for (le, ndr64) in SYNTAXES {
+            for version in [8, 10] {
+                let s = Stub::of(le, ndr64);
+                let b = get_nc_changes_stub(s, version, "", Some(USER_GUID), 6);
+                let a = dec(3, &b, le, ndr64).expect("decoded");
+                assert_eq!(a.action, "get_nc_changes");
+                assert_eq!(a.version, version);
+                assert_eq!(a.dest_dsa.as_deref(), Some(DEST_DSA));
+                assert_eq!(a.extended_op_name, Some("EXOP_REPL_OBJ"));
+                let nc = a.naming_context.expect("pNC");
+                assert_eq!(nc.guid.as_deref(), Some(USER_GUID));
+                assert_eq!(nc.dn, None);
+                assert_eq!(nc.text(), Some(format!("{{{USER_GUID}}}")));
+                assert_eq!(a.flags_names, Some(vec!["DRS_WRIT_REP", "DRS_INIT_SYNC"]));
             }
         }
     }

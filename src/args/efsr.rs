@@ -57,7 +57,7 @@ fn request(opnum: u16, r: &mut Reader<'_>) -> Result<CoercionArgs> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::ndr::build::Stub;
+    use super::super::ndr::build::{SYNTAXES, Stub};
     use super::*;
 
     pub fn open_file_raw_stub(mut s: Stub, path: &str) -> Vec<u8> {
@@ -66,31 +66,21 @@ pub(crate) mod tests {
     }
 
     fn decode(op: u16, b: &[u8], le: bool, ndr64: bool) -> Result<CoercionArgs> {
-        let mut r = if ndr64 {
-            Reader::new_ndr64(b, le)
-        } else {
-            Reader::new(b, le)
-        };
+        let mut r = super::super::reader(b, le, ndr64);
         decode_request(op, &mut r).expect("decoder")
     }
 
     #[test]
     fn open_file_raw_both_orders_and_ndr64() {
-        for le in [true, false] {
-            for ndr64 in [false, true] {
-                let s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                let b = open_file_raw_stub(s, "\\\\10.0.0.99\\test\\Settings.ini");
-                let a = decode(0, &b, le, ndr64).expect("decoded");
-                assert_eq!(a.protocol, "MS-EFSR");
-                assert_eq!(a.parameter, "FileName");
-                assert_eq!(a.path.as_deref(), Some("\\\\10.0.0.99\\test\\Settings.ini"));
-                assert_eq!(a.listener.as_deref(), Some("10.0.0.99"));
-                assert_eq!(a.flags, Some(0));
-            }
+        for (le, ndr64) in SYNTAXES {
+            let s = Stub::of(le, ndr64);
+            let b = open_file_raw_stub(s, "\\\\10.0.0.99\\test\\Settings.ini");
+            let a = decode(0, &b, le, ndr64).expect("decoded");
+            assert_eq!(a.protocol, "MS-EFSR");
+            assert_eq!(a.parameter, "FileName");
+            assert_eq!(a.path.as_deref(), Some("\\\\10.0.0.99\\test\\Settings.ini"));
+            assert_eq!(a.listener.as_deref(), Some("10.0.0.99"));
+            assert_eq!(a.flags, Some(0));
         }
     }
 

@@ -204,7 +204,7 @@ fn even6_request(opnum: u16, r: &mut Reader<'_>) -> Result<EventLogArgs> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::ndr::build::Stub;
+    use super::super::ndr::build::{SYNTAXES, Stub};
     use super::*;
 
     const LOG: [u8; 20] = [
@@ -223,58 +223,49 @@ mod tests {
 
     #[test]
     fn open_and_clear_both_orders_and_ndr64() {
-        for le in [true, false] {
-            for ndr64 in [false, true] {
-                let st = || {
-                    if ndr64 {
-                        Stub::new64(le)
-                    } else {
-                        Stub::new(le)
-                    }
-                };
-                // Windows: a pointer to one character.
-                let mut s = st();
-                s.ptr()
-                    .u16(0x5c)
-                    .ustring("Security")
-                    .ustring("")
-                    .u32(1)
-                    .u32(1);
-                let Ok(Request::Log(a)) = even(7, &s.done(), le, ndr64) else {
-                    panic!()
-                };
-                assert_eq!(a.log_name.as_deref(), Some("Security"));
-                // Impacket: a whole string.
-                let mut s = st();
-                s.ustr(true, Some("\\\\dc1"))
-                    .ustring("System")
-                    .ustring("")
-                    .u32(1)
-                    .u32(1);
-                let Ok(Request::Log(a)) = even(7, &s.done(), le, ndr64) else {
-                    panic!()
-                };
-                assert_eq!(a.log_name.as_deref(), Some("System"));
-                let mut s = st();
-                s.handle(&LOG).null();
-                let Ok(Request::Log(a)) = even(0, &s.done(), le, ndr64) else {
-                    panic!()
-                };
-                assert_eq!(
-                    (a.action, a.handle, a.backup_file),
-                    ("clear", Some(LOG), None)
-                );
-                let mut s = st();
-                s.null()
-                    .ustring("\\??\\UNC\\10.0.0.99\\share\\x.evt")
-                    .u32(1)
-                    .u32(1);
-                let Ok(Request::Coercion(c)) = even(9, &s.done(), le, ndr64) else {
-                    panic!()
-                };
-                assert_eq!(c.listener.as_deref(), Some("10.0.0.99"));
-                assert_eq!(c.parameter, "BackupFileName");
-            }
+        for (le, ndr64) in SYNTAXES {
+            // Windows: a pointer to one character.
+            let mut s = Stub::of(le, ndr64);
+            s.ptr()
+                .u16(0x5c)
+                .ustring("Security")
+                .ustring("")
+                .u32(1)
+                .u32(1);
+            let Ok(Request::Log(a)) = even(7, &s.done(), le, ndr64) else {
+                panic!()
+            };
+            assert_eq!(a.log_name.as_deref(), Some("Security"));
+            // Impacket: a whole string.
+            let mut s = Stub::of(le, ndr64);
+            s.ustr(true, Some("\\\\dc1"))
+                .ustring("System")
+                .ustring("")
+                .u32(1)
+                .u32(1);
+            let Ok(Request::Log(a)) = even(7, &s.done(), le, ndr64) else {
+                panic!()
+            };
+            assert_eq!(a.log_name.as_deref(), Some("System"));
+            let mut s = Stub::of(le, ndr64);
+            s.handle(&LOG).null();
+            let Ok(Request::Log(a)) = even(0, &s.done(), le, ndr64) else {
+                panic!()
+            };
+            assert_eq!(
+                (a.action, a.handle, a.backup_file),
+                ("clear", Some(LOG), None)
+            );
+            let mut s = Stub::of(le, ndr64);
+            s.null()
+                .ustring("\\??\\UNC\\10.0.0.99\\share\\x.evt")
+                .u32(1)
+                .u32(1);
+            let Ok(Request::Coercion(c)) = even(9, &s.done(), le, ndr64) else {
+                panic!()
+            };
+            assert_eq!(c.listener.as_deref(), Some("10.0.0.99"));
+            assert_eq!(c.parameter, "BackupFileName");
         }
     }
 

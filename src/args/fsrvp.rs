@@ -23,28 +23,22 @@ pub fn decode_request(opnum: u16, r: &mut Reader<'_>) -> Option<Result<CoercionA
 
 #[cfg(test)]
 mod tests {
-    use super::super::ndr::build::Stub;
+    use super::super::ndr::build::{SYNTAXES, Stub};
     use super::*;
 
     #[test]
     fn share_name_both_orders_and_ndr64() {
-        for le in [true, false] {
-            for ndr64 in [false, true] {
-                let mut s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                s.wstr("\\\\10.0.0.99\\NETLOGON");
-                let b = s.done();
-                for op in [8, 9] {
-                    let mut r = super::super::reader(&b, le, ndr64);
-                    let a = decode_request(op, &mut r)
-                        .expect("decoder")
-                        .expect("decoded");
-                    assert_eq!(a.listener.as_deref(), Some("10.0.0.99"));
-                    assert_eq!(a.protocol, "MS-FSRVP");
-                }
+        for (le, ndr64) in SYNTAXES {
+            let mut s = Stub::of(le, ndr64);
+            s.wstr("\\\\10.0.0.99\\NETLOGON");
+            let b = s.done();
+            for op in [8, 9] {
+                let mut r = super::super::reader(&b, le, ndr64);
+                let a = decode_request(op, &mut r)
+                    .expect("decoder")
+                    .expect("decoded");
+                assert_eq!(a.listener.as_deref(), Some("10.0.0.99"));
+                assert_eq!(a.protocol, "MS-FSRVP");
             }
         }
         assert!(decode_request(7, &mut Reader::new(&[], true)).is_none());

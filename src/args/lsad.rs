@@ -64,15 +64,7 @@ fn request(opnum: u16, r: &mut Reader<'_>) -> Result<LsaArgs> {
             let n = r.u32()?;
             let mut rights = Vec::new();
             if r.pointer()? != 0 {
-                let at = r.pos();
-                let m = r.count()?;
-                if m != u64::from(n) {
-                    return Err(NdrError::Bad(at, "LSAPR_USER_RIGHT_SET count"));
-                }
-                let m = r.check_count(m, 8)?;
-                if m > super::ndr::MAX_ARRAY {
-                    return Err(NdrError::TooLong(at, "user rights"));
-                }
+                let m = r.sized_array(u64::from(n), 8, "LSAPR_USER_RIGHT_SET")?;
                 let mut ids = Vec::with_capacity(m);
                 for _ in 0..m {
                     ids.push(r.counted_string_header()?.2);
@@ -104,7 +96,7 @@ pub fn is_sensitive_secret(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::ndr::build::Stub;
+    use super::super::ndr::build::{SYNTAXES, Stub};
     use super::*;
 
     const POL: [u8; 20] = [
@@ -113,55 +105,46 @@ mod tests {
 
     #[test]
     fn secrets_and_rights_both_orders_and_ndr64() {
-        for le in [true, false] {
-            for ndr64 in [false, true] {
-                let st = || {
-                    if ndr64 {
-                        Stub::new64(le)
-                    } else {
-                        Stub::new(le)
-                    }
-                };
-                let mut s = st();
-                s.handle(&POL).ustring("G$BCKUPKEY_PREFERRED").null();
-                let b = s.done();
-                let mut r = super::super::reader(&b, le, ndr64);
-                let a = decode_request(43, &mut r)
-                    .expect("decoder")
-                    .expect("decoded");
-                assert_eq!(a.secret_name.as_deref(), Some("G$BCKUPKEY_PREFERRED"));
-                assert!(is_sensitive_secret(
-                    a.secret_name.as_deref().unwrap_or_default()
-                ));
-                let mut s = st();
-                s.handle(&POL)
-                    .sid("S-1-5-21-1-2-3-1105")
-                    .u32(2)
-                    .ptr()
-                    .size(2);
-                s.u16(32).u16(32).ptr().u16(48).u16(48).ptr();
-                s.size(16).size(0).size(16);
-                for u in "SeDebugPrivilege".encode_utf16() {
-                    s.u16(u);
-                }
-                s.size(24).size(0).size(24);
-                for u in "SeBackupPrivilegeXXXXXXX".encode_utf16() {
-                    s.u16(u);
-                }
-                let b = s.done();
-                let mut r = super::super::reader(&b, le, ndr64);
-                let a = decode_request(37, &mut r)
-                    .expect("decoder")
-                    .expect("decoded");
-                assert_eq!(a.account_sid.as_deref(), Some("S-1-5-21-1-2-3-1105"));
-                assert_eq!(
-                    a.rights,
-                    Some(vec![
-                        "SeDebugPrivilege".to_string(),
-                        "SeBackupPrivilegeXXXXXXX".to_string()
-                    ])
-                );
+        for (le, ndr64) in SYNTAXES {
+            let mut s = Stub::of(le, ndr64);
+            s.handle(&POL).ustring("G$BCKUPKEY_PREFERRED").null();
+            let b = s.done();
+            let mut r = super::super::reader(&b, le, ndr64);
+            let a = decode_request(43, &mut r)
+                .expect("decoder")
+                .expect("decoded");
+            assert_eq!(a.secret_name.as_deref(), Some("G$BCKUPKEY_PREFERRED"));
+            assert!(is_sensitive_secret(
+                a.secret_name.as_deref().unwrap_or_default()
+            ));
+            let mut s = Stub::of(le, ndr64);
+            s.handle(&POL)
+                .sid("S-1-5-21-1-2-3-1105")
+                .u32(2)
+                .ptr()
+                .size(2);
+            s.u16(32).u16(32).ptr().u16(48).u16(48).ptr();
+            s.size(16).size(0).size(16);
+            for u in "SeDebugPrivilege".encode_utf16() {
+                s.u16(u);
             }
+            s.size(24).size(0).size(24);
+            for u in "SeBackupPrivilegeXXXXXXX".encode_utf16() {
+                s.u16(u);
+            }
+            let b = s.done();
+            let mut r = super::super::reader(&b, le, ndr64);
+            let a = decode_request(37, &mut r)
+                .expect("decoder")
+                .expect("decoded");
+            assert_eq!(a.account_sid.as_deref(), Some("S-1-5-21-1-2-3-1105"));
+            assert_eq!(
+                a.rights,
+                Some(vec![
+                    "SeDebugPrivilege".to_string(),
+                    "SeBackupPrivilegeXXXXXXX".to_string()
+                ])
+            );
         }
         let mut s = Stub::new(true);
         s.handle(&POL);

@@ -302,6 +302,14 @@ pub struct WmiArgs {
     pub in_params_strings: Option<BTreeMap<String, String>>,
 }
 
+/// The names of the bits of `v` a flag table knows, in table order.
+pub fn bit_names(v: u32, bits: &[(u32, &'static str)]) -> Vec<&'static str> {
+    bits.iter()
+        .filter(|(b, _)| v & b != 0)
+        .map(|(_, n)| *n)
+        .collect()
+}
+
 /// Lower-case hex of a context handle.
 pub fn hex_handle(h: &ContextHandle) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -549,6 +557,38 @@ pub struct Decoded {
     pub uuid_from_ipid: Option<Uuid>,
 }
 
+/// A map that remembers at most `CAP` entries, forgetting the oldest first: the
+/// handles of an association, the services and DCOM objects of a capture.
+#[derive(Debug)]
+struct Remembered<K, V, const CAP: usize> {
+    map: FastMap<K, V>,
+    /// Keys in insertion order.
+    order: std::collections::VecDeque<K>,
+}
+
+impl<K, V, const CAP: usize> Default for Remembered<K, V, CAP> {
+    fn default() -> Self {
+        Remembered {
+            map: FastMap::default(),
+            order: std::collections::VecDeque::new(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V, const CAP: usize> Remembered<K, V, CAP> {
+    /// Insert or replace; a new key beyond `CAP` entries forgets the oldest one.
+    fn insert(&mut self, key: K, value: V) {
+        if self.map.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+            if self.order.len() > CAP
+                && let Some(old) = self.order.pop_front()
+            {
+                self.map.remove(&old);
+            }
+        }
+    }
+}
+
 /// What a remembered handle stands for.
 #[derive(Debug, Clone)]
 struct HandleInfo {
@@ -565,12 +605,10 @@ struct HandleInfo {
 /// service name (lower case, as the SCM compares names).
 #[derive(Debug, Default)]
 pub struct ServiceLinks {
-    map: FastMap<LinkKey, LinkedService>,
-    order: std::collections::VecDeque<LinkKey>,
+    services: Remembered<LinkKey, LinkedService, MAX_LINKED_SERVICES>,
     /// DCOM objects handed out in responses, by (client, server, IPID): ORPC calls on
     /// them go to another connection (the object exporter's port) and may lack their bind.
-    objects: FastMap<ObjectKey, dcom::DcomObject>,
-    object_order: std::collections::VecDeque<ObjectKey>,
+    objects: Remembered<ObjectKey, dcom::DcomObject, MAX_LINKED_OBJECTS>,
 }
 
 type ObjectKey = (std::net::IpAddr, std::net::IpAddr, Uuid);
@@ -596,36 +634,22 @@ impl ServiceLinks {
             binary_path,
             create,
         };
-        if self.map.insert(key.clone(), fresh).is_none() {
-            self.order.push_back(key);
-            if self.order.len() > MAX_LINKED_SERVICES
-                && let Some(old) = self.order.pop_front()
-            {
-                self.map.remove(&old);
-            }
-        }
+        self.services.insert(key, fresh);
     }
 
     fn set_binary(&mut self, key: LinkKey, binary_path: Option<String>) {
-        match self.map.get_mut(&key) {
+        match self.services.map.get_mut(&key) {
             Some(l) => l.binary_path = binary_path,
             None => self.insert(key, binary_path, None),
         }
     }
 
     fn get(&self, key: &LinkKey) -> Option<&LinkedService> {
-        self.map.get(key)
+        self.services.map.get(key)
     }
 
     fn add_object(&mut self, key: ObjectKey, o: dcom::DcomObject) {
-        if self.objects.insert(key, o).is_none() {
-            self.object_order.push_back(key);
-            if self.object_order.len() > MAX_LINKED_OBJECTS
-                && let Some(old) = self.object_order.pop_front()
-            {
-                self.objects.remove(&old);
-            }
-        }
+        self.objects.insert(key, o);
     }
 
     /// The object whose IPID is `ipid`, handed out between these hosts.
@@ -634,7 +658,7 @@ impl ServiceLinks {
         hosts: (std::net::IpAddr, std::net::IpAddr),
         ipid: &Uuid,
     ) -> Option<&dcom::DcomObject> {
-        self.objects.get(&(hosts.0, hosts.1, *ipid))
+        self.objects.map.get(&(hosts.0, hosts.1, *ipid))
     }
 }
 
@@ -656,10 +680,8 @@ enum Linked {
 /// Per-association decoding state: the handles seen so far.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    handles: FastMap<ContextHandle, HandleInfo>,
-    order: std::collections::VecDeque<ContextHandle>,
-    others: FastMap<ContextHandle, Linked>,
-    other_order: std::collections::VecDeque<ContextHandle>,
+    handles: Remembered<ContextHandle, HandleInfo, MAX_HANDLES>,
+    others: Remembered<ContextHandle, Linked, MAX_HANDLES>,
     /// NetrServerAuthenticate calls with an all-zero credential seen so far.
     zero_auths: u32,
 }
@@ -674,14 +696,7 @@ fn full_response(c: &Call) -> Option<&[u8]> {
 
 /// The return code at the end of a whole response stub.
 pub fn response_status(c: &Call) -> Option<u32> {
-    let b = full_response(c)?;
-    let t = b.get(b.len().checked_sub(4)?..)?;
-    let a = [t[0], t[1], t[2], t[3]];
-    Some(if c.big_endian {
-        u32::from_be_bytes(a)
-    } else {
-        u32::from_le_bytes(a)
-    })
+    response_u32(c, full_response(c)?.len().checked_sub(4)?)
 }
 
 /// The context handle a response returns first (Open* calls): None when the call failed,
@@ -698,7 +713,7 @@ fn response_first_handle(c: &Call) -> Option<ContextHandle> {
 
 /// A u32 at `at` of a whole response stub.
 fn response_u32(c: &Call, at: usize) -> Option<u32> {
-    let b = full_response(c)?.get(at..at + 4)?;
+    let b = full_response(c)?.get(at..at.checked_add(4)?)?;
     let a = [b[0], b[1], b[2], b[3]];
     Some(if c.big_endian {
         u32::from_be_bytes(a)
@@ -712,19 +727,16 @@ impl Tracker {
         Self::default()
     }
 
-    fn remember_other(&mut self, h: ContextHandle, l: Linked) {
-        if self.others.insert(h, l).is_none() {
-            self.other_order.push_back(h);
-            if self.other_order.len() > MAX_HANDLES
-                && let Some(old) = self.other_order.pop_front()
-            {
-                self.others.remove(&old);
-            }
+    /// Remember what the handle an open call `c` returned stands for (nothing when the
+    /// call returned none, or `l` is None).
+    fn remember_opened(&mut self, c: &Call, l: Option<Linked>) {
+        if let (Some(h), Some(l)) = (response_first_handle(c), l) {
+            self.others.insert(h, l);
         }
     }
 
     fn linked(&self, h: Option<&ContextHandle>) -> Option<&Linked> {
-        self.others.get(h?)
+        self.others.map.get(h?)
     }
 
     /// Link the non-service calls to their handles and fill in their return codes.
@@ -745,9 +757,7 @@ impl Tracker {
                     "open_hive" => {
                         let hive = a.hive.unwrap_or("?").to_string();
                         a.key_path = Some(hive.clone());
-                        if let Some(h) = response_first_handle(c) {
-                            self.remember_other(h, Linked::Key(hive));
-                        }
+                        self.remember_opened(c, Some(Linked::Key(hive)));
                     }
                     "open_key" | "create_key" => {
                         let path = rrp::join(
@@ -755,9 +765,7 @@ impl Tracker {
                             a.sub_key.as_deref().unwrap_or_default(),
                         );
                         a.key_path = Some(path.clone());
-                        if let Some(h) = response_first_handle(c) {
-                            self.remember_other(h, Linked::Key(path));
-                        }
+                        self.remember_opened(c, Some(Linked::Key(path)));
                     }
                     "delete_key" | "load_key" | "replace_key" => {
                         a.key_path = Some(rrp::join(
@@ -771,11 +779,7 @@ impl Tracker {
             Args::EventLog(a) => {
                 set(&mut a.result, &mut a.result_name);
                 match a.action {
-                    "open" => {
-                        if let (Some(h), Some(n)) = (response_first_handle(c), &a.log_name) {
-                            self.remember_other(h, Linked::Log(n.clone()));
-                        }
-                    }
+                    "open" => self.remember_opened(c, a.log_name.clone().map(Linked::Log)),
                     "clear" => {
                         if let Some(Linked::Log(n)) = self.linked(a.handle.as_ref()) {
                             a.log_name = Some(n.clone());
@@ -790,10 +794,8 @@ impl Tracker {
                 if let Some(Linked::Printer(p)) = self.linked(a.handle.as_ref()) {
                     a.printer = p.clone();
                 }
-                if a.protocol == "MS-EVEN"
-                    && let (Some(h), Some(p)) = (response_first_handle(c), &a.path)
-                {
-                    self.remember_other(h, Linked::Log(p.clone()));
+                if a.protocol == "MS-EVEN" {
+                    self.remember_opened(c, a.path.clone().map(Linked::Log));
                 }
             }
             Args::Printer(a) => {
@@ -802,7 +804,8 @@ impl Tracker {
                     && let Some(h) = response_first_handle(c)
                 {
                     a.handle = Some(hex_handle(&h));
-                    self.remember_other(h, Linked::Printer(a.printer_name.clone()));
+                    self.others
+                        .insert(h, Linked::Printer(a.printer_name.clone()));
                 }
             }
             Args::PrinterDriver(a) => set(&mut a.result, &mut a.result_name),
@@ -817,9 +820,7 @@ impl Tracker {
                 set(&mut a.result, &mut a.result_name);
                 match a.action {
                     "open_secret" => {
-                        if let (Some(h), Some(n)) = (response_first_handle(c), &a.secret_name) {
-                            self.remember_other(h, Linked::Secret(n.clone()));
-                        }
+                        self.remember_opened(c, a.secret_name.clone().map(Linked::Secret));
                     }
                     "query_secret" => {
                         if let Some(Linked::Secret(n)) = self.linked(a.handle.as_ref()) {
@@ -833,11 +834,8 @@ impl Tracker {
                 set(&mut a.result, &mut a.result_name);
                 match a.action {
                     "open_group" | "open_alias" | "open_user" => {
-                        if let (Some(h), Some(t), Some(rid)) =
-                            (response_first_handle(c), a.target, a.rid)
-                        {
-                            self.remember_other(h, Linked::Sam(t, rid));
-                        }
+                        let opened = a.target.zip(a.rid).map(|(t, rid)| Linked::Sam(t, rid));
+                        self.remember_opened(c, opened);
                     }
                     "create_user" => {
                         // Response: UserHandle, [GrantedAccess (opnum 50)], RelativeId, status.
@@ -846,9 +844,7 @@ impl Tracker {
                             && let Some(rid) = response_u32(c, at)
                         {
                             a.rid = Some(rid);
-                            if let Some(h) = response_first_handle(c) {
-                                self.remember_other(h, Linked::Sam("user", rid));
-                            }
+                            self.remember_opened(c, Some(Linked::Sam("user", rid)));
                         }
                     }
                     _ => {
@@ -865,14 +861,7 @@ impl Tracker {
     }
 
     fn remember(&mut self, h: ContextHandle, info: HandleInfo) {
-        if self.handles.insert(h, info).is_none() {
-            self.order.push_back(h);
-            if self.order.len() > MAX_HANDLES
-                && let Some(old) = self.order.pop_front()
-            {
-                self.handles.remove(&old);
-            }
-        }
+        self.handles.insert(h, info);
     }
 
     /// Decode one call of this association; calls must come in request order.
@@ -1064,6 +1053,7 @@ impl Tracker {
                     // Opening a service created earlier in this association keeps the link.
                     let earlier = self
                         .handles
+                        .map
                         .values()
                         .find(|i| {
                             i.create.is_some()
@@ -1107,7 +1097,8 @@ impl Tracker {
                 let Some(h) = s.service_handle.as_deref() else {
                     return;
                 };
-                let Some(info) = parse_hex_handle(h).and_then(|k| self.handles.get_mut(&k)) else {
+                let Some(info) = parse_hex_handle(h).and_then(|k| self.handles.map.get_mut(&k))
+                else {
                     return;
                 };
                 s.service_name = info.service_name.clone();

@@ -253,10 +253,59 @@ impl<'a> Reader<'a> {
 
     /// A top-level `[unique, string]` pointer: referent id then, when not null, the string.
     pub fn unique_string(&mut self, wide: bool) -> Result<Option<String>> {
-        if self.pointer()? == 0 {
-            return Ok(None);
+        let id = self.pointer()?;
+        self.referent(id, |r| r.string(wide))
+    }
+
+    /// The referent of a pointer whose id was read earlier: nothing on the wire when the
+    /// id is 0 (null), else what `read` reads.
+    pub fn referent<T>(
+        &mut self,
+        id: u64,
+        read: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<Option<T>> {
+        if id == 0 {
+            Ok(None)
+        } else {
+            read(self).map(Some)
         }
-        self.string(wide).map(Some)
+    }
+
+    /// A `DWORD`-sized value sent twice, as a union's level (or a message version) and as
+    /// the `[switch_is]` discriminant of the union that follows: read with `read`
+    /// ([`Reader::u32`], [`Reader::enum16`]) and returned once the two agree.
+    pub fn switched(
+        &mut self,
+        read: fn(&mut Self) -> Result<u32>,
+        what: &'static str,
+    ) -> Result<u32> {
+        let level = read(self)?;
+        if read(self)? != level {
+            return Err(NdrError::Bad(self.pos, what));
+        }
+        Ok(level)
+    }
+
+    /// The conformance of an array whose size the IDL sends separately
+    /// (`[size_is(size)]`): the element count, once it is `size` and that many
+    /// `elem`-byte elements fit in the stub.
+    pub fn sized_count(&mut self, size: u64, elem: usize, what: &'static str) -> Result<usize> {
+        let at = self.pos;
+        if self.count()? != size {
+            return Err(NdrError::Bad(at, what));
+        }
+        self.check_count(size, elem)
+    }
+
+    /// [`Reader::sized_count`] for an array the decoder keeps an entry of per element:
+    /// also bounded by [`MAX_ARRAY`].
+    pub fn sized_array(&mut self, size: u64, elem: usize, what: &'static str) -> Result<usize> {
+        let at = self.pos;
+        let n = self.sized_count(size, elem, what)?;
+        if n > MAX_ARRAY {
+            return Err(NdrError::TooLong(at, what));
+        }
+        Ok(n)
     }
 
     /// A top-level `[unique, size_is(n)] byte*` whose size parameter comes after it: the
@@ -437,6 +486,10 @@ pub fn latin1_text(b: &[u8]) -> String {
 /// Writer of hand-built NDR stubs, for the tests of every decoder.
 #[cfg(test)]
 pub(crate) mod build {
+    /// Every (little-endian, NDR64) combination a decoder is tested in.
+    pub const SYNTAXES: [(bool, bool); 4] =
+        [(true, false), (true, true), (false, false), (false, true)];
+
     /// Stub builder in either byte order; alignment is relative to the stub start.
     pub struct Stub {
         pub b: Vec<u8>,
@@ -458,6 +511,14 @@ pub(crate) mod build {
             Stub {
                 ndr64: true,
                 ..Stub::new(le)
+            }
+        }
+        /// A stub in byte order `le`, in NDR64 when `ndr64` (NDR 2.0 otherwise).
+        pub fn of(le: bool, ndr64: bool) -> Self {
+            if ndr64 {
+                Stub::new64(le)
+            } else {
+                Stub::new(le)
             }
         }
         pub fn u64(&mut self, v: u64) -> &mut Self {
@@ -717,6 +778,56 @@ mod tests {
         let mut s = Stub::new64(true);
         s.u64(u64::MAX).u64(0).u64(u64::MAX);
         assert!(Reader::new_ndr64(&s.done(), true).wstring().is_err());
+    }
+
+    #[test]
+    fn referents_switches_and_sized_arrays_both_orders() {
+        for le in [true, false] {
+            let mut s = Stub::new(le);
+            s.u32(2).u32(2).u16(7).u16(7).u32(3).u16(1).u16(2).u16(3);
+            let b = s.done();
+            let mut r = Reader::new(&b, le);
+            assert_eq!(r.switched(Reader::u32, "level"), Ok(2));
+            assert_eq!(r.switched(Reader::enum16, "class"), Ok(7));
+            assert_eq!(r.sized_array(3, 2, "units"), Ok(3));
+            assert_eq!(r.referent(0, Reader::u16), Ok(None));
+            assert_eq!(r.referent(4, Reader::u16), Ok(Some(1)));
+            assert_eq!(r.remaining(), 4);
+            // The level and the discriminant differ.
+            let mut s = Stub::new(le);
+            s.u32(2).u32(3);
+            let b = s.done();
+            assert_eq!(
+                Reader::new(&b, le).switched(Reader::u32, "level"),
+                Err(NdrError::Bad(8, "level"))
+            );
+            // A conformance that is not the size sent, more elements than the stub
+            // holds, more than MAX_ARRAY elements.
+            let mut s = Stub::new(le);
+            s.u32(4).u16(1).u16(2);
+            let b = s.done();
+            assert_eq!(
+                Reader::new(&b, le).sized_count(3, 1, "n"),
+                Err(NdrError::Bad(0, "n"))
+            );
+            assert_eq!(
+                Reader::new(&b, le).sized_count(4, 2, "n"),
+                Err(NdrError::Short(8))
+            );
+            assert_eq!(Reader::new(&b, le).sized_count(4, 1, "n"), Ok(4));
+            let n = MAX_ARRAY as u32 + 1;
+            let mut s = Stub::new(le);
+            s.u32(n).raw(&vec![0; n as usize]);
+            let b = s.done();
+            assert_eq!(
+                Reader::new(&b, le).sized_count(u64::from(n), 1, "n"),
+                Ok(n as usize)
+            );
+            assert_eq!(
+                Reader::new(&b, le).sized_array(u64::from(n), 1, "n"),
+                Err(NdrError::TooLong(0, "n"))
+            );
+        }
     }
 
     #[test]

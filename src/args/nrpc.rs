@@ -170,7 +170,7 @@ pub fn channel_name(v: u32) -> Option<&'static str> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::ndr::build::Stub;
+    use super::super::ndr::build::{SYNTAXES, Stub};
     use super::*;
 
     pub fn req_challenge_stub(mut s: Stub, challenge: [u8; 8]) -> Vec<u8> {
@@ -206,34 +206,44 @@ pub(crate) mod tests {
 
     #[test]
     fn zerologon_steps_both_orders_and_ndr64() {
-        for le in [true, false] {
-            for ndr64 in [false, true] {
-                let st = || {
-                    if ndr64 {
-                        Stub::new64(le)
-                    } else {
-                        Stub::new(le)
-                    }
-                };
-                let a = dec(4, &req_challenge_stub(st(), [0; 8]), le, ndr64).expect("challenge");
-                assert_eq!(a.computer_name.as_deref(), Some("DC1"));
-                assert_eq!(a.zero_credential, Some(true));
-                assert_eq!(a.netsync_challenge, Some(false));
-                let a = dec(26, &authenticate3_stub(st(), [0; 8]), le, ndr64).expect("auth3");
-                assert_eq!(a.account_name.as_deref(), Some("DC1$"));
-                assert_eq!(a.secure_channel_type_name, Some("ServerSecureChannel"));
-                assert_eq!(a.negotiate_flags, Some(0x212f_ffff));
-                assert!(a.is_zerologon());
-                let a = dec(30, &password_set2_stub(st(), &[0; 516]), le, ndr64).expect("pwset2");
-                assert_eq!(a.empty_password, Some(true));
-                assert_eq!(a.zero_credential, Some(true));
-                let mut pw = [0u8; 516];
-                pw[10] = 7;
-                let a = dec(30, &password_set2_stub(st(), &pw), le, ndr64).expect("pwset2");
-                assert_eq!(a.empty_password, Some(false));
-                let json = serde_json::to_string(&a).expect("json");
-                assert!(!json.contains("\"pw"), "no password field: {json}");
-            }
+        for (le, ndr64) in SYNTAXES {
+            let a = dec(
+                4,
+                &req_challenge_stub(Stub::of(le, ndr64), [0; 8]),
+                le,
+                ndr64,
+            )
+            .expect("challenge");
+            assert_eq!(a.computer_name.as_deref(), Some("DC1"));
+            assert_eq!(a.zero_credential, Some(true));
+            assert_eq!(a.netsync_challenge, Some(false));
+            let a = dec(
+                26,
+                &authenticate3_stub(Stub::of(le, ndr64), [0; 8]),
+                le,
+                ndr64,
+            )
+            .expect("auth3");
+            assert_eq!(a.account_name.as_deref(), Some("DC1$"));
+            assert_eq!(a.secure_channel_type_name, Some("ServerSecureChannel"));
+            assert_eq!(a.negotiate_flags, Some(0x212f_ffff));
+            assert!(a.is_zerologon());
+            let a = dec(
+                30,
+                &password_set2_stub(Stub::of(le, ndr64), &[0; 516]),
+                le,
+                ndr64,
+            )
+            .expect("pwset2");
+            assert_eq!(a.empty_password, Some(true));
+            assert_eq!(a.zero_credential, Some(true));
+            let mut pw = [0u8; 516];
+            pw[10] = 7;
+            let a =
+                dec(30, &password_set2_stub(Stub::of(le, ndr64), &pw), le, ndr64).expect("pwset2");
+            assert_eq!(a.empty_password, Some(false));
+            let json = serde_json::to_string(&a).expect("json");
+            assert!(!json.contains("\"pw"), "no password field: {json}");
         }
     }
 

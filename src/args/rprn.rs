@@ -183,11 +183,7 @@ fn request(par: bool, opnum: u16, r: &mut Reader<'_>) -> Result<Request> {
         }
         (false, 46) | (true, 51) => {
             let server = r.unique_string(true)?;
-            let level = r.u32()?;
-            let disc = r.u32()?;
-            if disc != level {
-                return Err(NdrError::Bad(r.pos(), "MONITOR_CONTAINER level"));
-            }
+            let level = r.switched(Reader::u32, "MONITOR_CONTAINER level")?;
             let mut a = PrinterArgs {
                 action: "add_monitor",
                 server,
@@ -197,9 +193,7 @@ fn request(par: bool, opnum: u16, r: &mut Reader<'_>) -> Result<Request> {
                 match level {
                     1 => {
                         let p = r.pointer()?;
-                        if p != 0 {
-                            a.name = Some(r.wstring()?);
-                        }
+                        a.name = r.referent(p, Reader::wstring)?;
                     }
                     2 => {
                         let ids = [r.pointer()?, r.pointer()?, r.pointer()?];
@@ -251,11 +245,7 @@ fn request(par: bool, opnum: u16, r: &mut Reader<'_>) -> Result<Request> {
 
 /// DRIVER_CONTAINER and the RPC_DRIVER_INFO_N it points to.
 fn driver_container(r: &mut Reader<'_>) -> Result<DriverArgs> {
-    let level = r.u32()?;
-    let disc = r.u32()?;
-    if disc != level {
-        return Err(NdrError::Bad(r.pos(), "DRIVER_CONTAINER level"));
-    }
+    let level = r.switched(Reader::u32, "DRIVER_CONTAINER level")?;
     let mut d = DriverArgs {
         level,
         ..Default::default()
@@ -300,11 +290,7 @@ fn driver_container(r: &mut Reader<'_>) -> Result<DriverArgs> {
     let _default_type = v.next();
     if let Some((cch, p)) = dep {
         if p != 0 {
-            let n = r.count()?;
-            let n = r.check_count(n, 2)?;
-            if n as u64 != u64::from(cch) {
-                return Err(NdrError::Bad(r.pos(), "pDependentFiles size"));
-            }
+            let n = r.sized_count(u64::from(cch), 2, "pDependentFiles size")?;
             let b = r.bytes(n * 2)?;
             d.dependent_files = Some(multi_sz(b, r.little_endian()));
         }
@@ -362,15 +348,12 @@ pub fn copy_flag_names(f: u32) -> Vec<&'static str> {
         (0x0000_8000, "APD_INSTALL_WARNED_DRIVER"),
         (0x0001_0000, "APD_RETURN_BLOCKING_STATUS_CODE"),
     ];
-    BITS.iter()
-        .filter(|(b, _)| f & b != 0)
-        .map(|(_, n)| *n)
-        .collect()
+    super::bit_names(f, &BITS)
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::ndr::build::Stub;
+    use super::super::ndr::build::{SYNTAXES, Stub};
     use super::*;
 
     pub const PRN: [u8; 20] = [
@@ -415,36 +398,30 @@ pub(crate) mod tests {
 
     #[test]
     fn add_printer_driver_ex_level2_both_orders_and_ndr64() {
-        for le in [true, false] {
-            for ndr64 in [false, true] {
-                let s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                let b = add_driver_ex_stub(s, "\\\\10.0.0.99\\share\\evil.dll", 0x8014);
-                let Ok(Request::Driver(d)) = dec(false, 89, &b, le, ndr64) else {
-                    panic!("le {le} ndr64 {ndr64}")
-                };
-                assert_eq!(d.server.as_deref(), Some("\\\\10.0.0.5"));
-                assert_eq!((d.level, d.version), (2, Some(3)));
-                assert_eq!(d.driver_name.as_deref(), Some("1234"));
-                assert_eq!(d.environment.as_deref(), Some("Windows x64"));
-                assert_eq!(
-                    d.config_file.as_deref(),
-                    Some("\\\\10.0.0.99\\share\\evil.dll")
-                );
-                assert_eq!(d.file_copy_flags, Some(0x8014));
-                assert_eq!(
-                    d.file_copy_flags_names,
-                    Some(vec![
-                        "APD_COPY_ALL_FILES",
-                        "APD_COPY_FROM_DIRECTORY",
-                        "APD_INSTALL_WARNED_DRIVER"
-                    ])
-                );
-                assert_eq!(d.paths().count(), 3);
-            }
+        for (le, ndr64) in SYNTAXES {
+            let s = Stub::of(le, ndr64);
+            let b = add_driver_ex_stub(s, "\\\\10.0.0.99\\share\\evil.dll", 0x8014);
+            let Ok(Request::Driver(d)) = dec(false, 89, &b, le, ndr64) else {
+                panic!("le {le} ndr64 {ndr64}")
+            };
+            assert_eq!(d.server.as_deref(), Some("\\\\10.0.0.5"));
+            assert_eq!((d.level, d.version), (2, Some(3)));
+            assert_eq!(d.driver_name.as_deref(), Some("1234"));
+            assert_eq!(d.environment.as_deref(), Some("Windows x64"));
+            assert_eq!(
+                d.config_file.as_deref(),
+                Some("\\\\10.0.0.99\\share\\evil.dll")
+            );
+            assert_eq!(d.file_copy_flags, Some(0x8014));
+            assert_eq!(
+                d.file_copy_flags_names,
+                Some(vec![
+                    "APD_COPY_ALL_FILES",
+                    "APD_COPY_FROM_DIRECTORY",
+                    "APD_INSTALL_WARNED_DRIVER"
+                ])
+            );
+            assert_eq!(d.paths().count(), 3);
         }
     }
 
@@ -510,37 +487,27 @@ pub(crate) mod tests {
 
     #[test]
     fn notification_and_open_printer() {
-        for le in [true, false] {
-            for ndr64 in [false, true] {
-                let s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                let b = notify_stub(s, "\\\\10.0.0.99");
-                for op in [62, 65] {
-                    let Ok(Request::Notify(a, h)) = dec(false, op, &b, le, ndr64) else {
-                        panic!()
-                    };
-                    assert_eq!(h, PRN);
-                    assert_eq!(a.listener.as_deref(), Some("10.0.0.99"));
-                    assert_eq!(a.flags, Some(0x100));
-                }
-                let mut s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                s.ustr(true, Some("\\\\10.0.0.5"))
-                    .null()
-                    .u32(0)
-                    .null()
-                    .u32(0x20);
-                let Ok(Request::Printer(p)) = dec(false, 1, &s.done(), le, ndr64) else {
+        for (le, ndr64) in SYNTAXES {
+            let s = Stub::of(le, ndr64);
+            let b = notify_stub(s, "\\\\10.0.0.99");
+            for op in [62, 65] {
+                let Ok(Request::Notify(a, h)) = dec(false, op, &b, le, ndr64) else {
                     panic!()
                 };
-                assert_eq!(p.printer_name.as_deref(), Some("\\\\10.0.0.5"));
+                assert_eq!(h, PRN);
+                assert_eq!(a.listener.as_deref(), Some("10.0.0.99"));
+                assert_eq!(a.flags, Some(0x100));
             }
+            let mut s = Stub::of(le, ndr64);
+            s.ustr(true, Some("\\\\10.0.0.5"))
+                .null()
+                .u32(0)
+                .null()
+                .u32(0x20);
+            let Ok(Request::Printer(p)) = dec(false, 1, &s.done(), le, ndr64) else {
+                panic!()
+            };
+            assert_eq!(p.printer_name.as_deref(), Some("\\\\10.0.0.5"));
         }
     }
 

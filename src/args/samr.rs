@@ -163,23 +163,11 @@ fn request(opnum: u16, r: &mut Reader<'_>) -> Result<SamArgs> {
             a.action = "set_user_info";
             a.handle = Some(r.context_handle()?);
             a.target = Some("user");
-            let class = r.enum16()?;
-            let disc = r.enum16()?;
-            if disc != class {
-                return Err(NdrError::Bad(
-                    r.pos(),
-                    "USER_INFORMATION_CLASS discriminant",
-                ));
-            }
+            let class = r.switched(Reader::enum16, "USER_INFORMATION_CLASS discriminant")?;
             a.info_class = Some(class);
             a.info_class_name = info_class_name(class);
             match class {
-                7 => {
-                    let (_, _, p) = r.counted_string_header()?;
-                    if p != 0 {
-                        a.new_account_name = Some(r.wstring()?);
-                    }
-                }
+                7 => a.new_account_name = r.unicode_string()?,
                 16 => set_uac(&mut a, r.u32()?),
                 21 => {
                     for _ in 0..12 {
@@ -251,10 +239,7 @@ pub fn uac_names(v: u32) -> Vec<&'static str> {
         (0x0010_0000, "USER_PARTIAL_SECRETS_ACCOUNT"),
         (0x0020_0000, "USER_USE_AES_KEYS"),
     ];
-    BITS.iter()
-        .filter(|(b, _)| v & b != 0)
-        .map(|(_, n)| *n)
-        .collect()
+    super::bit_names(v, &BITS)
 }
 
 /// SamrCreateUser2InDomain AccountType.
@@ -343,7 +328,7 @@ pub const MAX_MEMBERS: usize = MAX_ARRAY;
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::ndr::build::Stub;
+    use super::super::ndr::build::{SYNTAXES, Stub};
     use super::*;
 
     pub const DOM: [u8; 20] = [
@@ -366,35 +351,21 @@ pub(crate) mod tests {
 
     #[test]
     fn create_and_open_both_orders_and_ndr64() {
-        for le in [true, false] {
-            for ndr64 in [false, true] {
-                let mut s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                s.handle(&DOM).ustring("EVILPC$").u32(0x80).u32(0x000f_07ff);
-                let a = dec(50, &s.done(), le, ndr64).expect("create");
-                assert_eq!(a.name.as_deref(), Some("EVILPC$"));
-                assert_eq!(a.account_type_name, Some("USER_WORKSTATION_TRUST_ACCOUNT"));
-                let mut s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                s.handle(&DOM).u32(0x2000_0000).u32(544);
-                let a = dec(27, &s.done(), le, ndr64).expect("open alias");
-                assert_eq!((a.rid, a.rid_name), (Some(544), Some("Administrators")));
-                let mut s = if ndr64 {
-                    Stub::new64(le)
-                } else {
-                    Stub::new(le)
-                };
-                s.handle(&ALIAS).sid("S-1-5-21-1-2-3-1105");
-                let a = dec(31, &s.done(), le, ndr64).expect("add member");
-                assert_eq!(a.member_sids, Some(vec!["S-1-5-21-1-2-3-1105".to_string()]));
-                assert_eq!(a.handle, Some(ALIAS));
-            }
+        for (le, ndr64) in SYNTAXES {
+            let mut s = Stub::of(le, ndr64);
+            s.handle(&DOM).ustring("EVILPC$").u32(0x80).u32(0x000f_07ff);
+            let a = dec(50, &s.done(), le, ndr64).expect("create");
+            assert_eq!(a.name.as_deref(), Some("EVILPC$"));
+            assert_eq!(a.account_type_name, Some("USER_WORKSTATION_TRUST_ACCOUNT"));
+            let mut s = Stub::of(le, ndr64);
+            s.handle(&DOM).u32(0x2000_0000).u32(544);
+            let a = dec(27, &s.done(), le, ndr64).expect("open alias");
+            assert_eq!((a.rid, a.rid_name), (Some(544), Some("Administrators")));
+            let mut s = Stub::of(le, ndr64);
+            s.handle(&ALIAS).sid("S-1-5-21-1-2-3-1105");
+            let a = dec(31, &s.done(), le, ndr64).expect("add member");
+            assert_eq!(a.member_sids, Some(vec!["S-1-5-21-1-2-3-1105".to_string()]));
+            assert_eq!(a.handle, Some(ALIAS));
         }
     }
 

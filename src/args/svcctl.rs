@@ -315,10 +315,9 @@ pub fn service_type_name(v: u32) -> String {
         (0x0000_0080, "userservice_instance"),
         (0x0000_0100, "interactive_process"),
     ];
-    let mut parts: Vec<String> = BITS
-        .iter()
-        .filter(|(b, _)| v & b != 0)
-        .map(|(_, n)| (*n).to_string())
+    let mut parts: Vec<String> = super::bit_names(v, &BITS)
+        .into_iter()
+        .map(str::to_string)
         .collect();
     let rest = BITS.iter().fold(v, |acc, (b, _)| acc & !b);
     if rest != 0 {

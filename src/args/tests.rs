@@ -294,7 +294,7 @@ fn handle_table_is_bounded() {
             },
         );
     }
-    assert_eq!(t.handles.len(), MAX_HANDLES);
+    assert_eq!(t.handles.map.len(), MAX_HANDLES);
 }
 
 /// ROpenServiceW request for `name` on the SCM handle, and its response giving `h`.
@@ -329,7 +329,7 @@ fn service_links_join_associations_by_hosts_and_name_both_orders() {
         );
         let d = first.decode_linked(&create, &mut links, (client, server));
         assert_eq!(service(&d).link, None, "a create links to nothing");
-        assert_eq!(links.map.len(), 1);
+        assert_eq!(links.services.map.len(), 1);
 
         // Second association: opened by name in another case, then started.
         let mut second = Tracker::new();
@@ -380,8 +380,8 @@ fn service_links_are_bounded_oldest_first() {
     for i in 0..(MAX_LINKED_SERVICES + 10) {
         links.insert((host, host, format!("svc{i}")), None, None);
     }
-    assert_eq!(links.map.len(), MAX_LINKED_SERVICES);
-    assert_eq!(links.order.len(), MAX_LINKED_SERVICES);
+    assert_eq!(links.services.map.len(), MAX_LINKED_SERVICES);
+    assert_eq!(links.services.order.len(), MAX_LINKED_SERVICES);
     assert!(links.get(&(host, host, "svc9".into())).is_none());
     assert!(links.get(&(host, host, "svc10".into())).is_some());
 }
@@ -847,4 +847,12 @@ fn hex_handles_round_trip() {
     assert_eq!(parse_hex_handle(&text.to_uppercase()), Some(h));
     assert_eq!(parse_hex_handle(&text[..38]), None);
     assert_eq!(parse_hex_handle(&format!("{}zz", &text[..38])), None);
+}
+
+#[test]
+fn bit_names_in_table_order() {
+    const BITS: [(u32, &str); 3] = [(0x1, "a"), (0x4, "c"), (0x2, "b")];
+    assert_eq!(bit_names(0x7, &BITS), vec!["a", "c", "b"]);
+    assert_eq!(bit_names(0x8, &BITS), Vec::<&str>::new());
+    assert_eq!(bit_names(0x6, &BITS), vec!["c", "b"]);
 }

@@ -1,13 +1,22 @@
 //! The attack lab's captures (`captures/impacket/<name>.pcap`, made by `captures/lab/make.sh`)
 //! and their ground truth (`<name>.truth.tsv`, written by `captures/lab/scenarios.py`).
 
-use super::{Tsv, project};
+use super::{Tsv, need, project};
+use std::collections::HashMap;
+use std::path::Path;
 
 /// The lab captures: the `<name>` of every `captures/impacket/<name>.truth.tsv`, sorted.
 /// The folder is the one list (the lab writes it); `tests/lab_captures.rs` checks that each
 /// name has its test and its capture.
 pub fn lab_captures() -> Vec<String> {
-    let dir = project("captures/impacket");
+    let names = truth_files("captures/impacket");
+    assert!(!names.is_empty(), "captures/impacket: no truth file");
+    names
+}
+
+/// The `<name>` of every `<name>.truth.tsv` in the project folder `dir`, sorted.
+pub fn truth_files(dir: &str) -> Vec<String> {
+    let dir = project(dir);
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| {
@@ -16,8 +25,27 @@ pub fn lab_captures() -> Vec<String> {
         })
         .collect();
     names.sort();
-    assert!(!names.is_empty(), "{}: no truth file", dir.display());
     names
+}
+
+/// Zeek's endpoint names by lower-case interface UUID, and its operation names by
+/// (lower-case UUID, opnum), from the shared reference tables.
+pub type ZeekNames = (HashMap<String, String>, HashMap<(String, String), String>);
+
+/// [`ZeekNames`] read from the shared folder `shared`.
+pub fn zeek_names(shared: &Path) -> ZeekNames {
+    let read = |rel: &str| Tsv::read(&need(shared, rel));
+    let endpoints = read("reference/zeek-endpoints.tsv")
+        .columns(["uuid", "endpoint"])
+        .into_iter()
+        .map(|[u, e]| (u.to_lowercase(), e.to_string()))
+        .collect();
+    let operations = read("reference/zeek-operations.tsv")
+        .columns(["uuid", "opnum", "operation"])
+        .into_iter()
+        .map(|[u, n, o]| ((u.to_lowercase(), n.to_string()), o.to_string()))
+        .collect();
+    (endpoints, operations)
 }
 
 /// A request as the wire identifies it.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod lab;
+pub mod tshark;
 
 use rpcsift::engine::{self, Options, RunOutput};
 use rpcsift::output::{Format, Writer};

@@ -227,7 +227,7 @@ impl std::fmt::Debug for UsageKeys {
     }
 }
 
-fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
+pub(crate) fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
     let mut m = <Hmac<Sha1> as KeyInit>::new_from_slice(key).expect("any length");
     for p in parts {
         m.update(p);
@@ -337,19 +337,24 @@ impl UsageKeys {
     pub fn checksum(&self, parts: &[&[u8]]) -> Vec<u8> {
         match self {
             UsageKeys::Aes { kc, .. } => hmac_sha1(kc, parts)[..AES_MAC].to_vec(),
-            UsageKeys::Rc4 { key, usage, .. } => {
-                use md5::Digest;
-                let ksign = hmac_md5(key, &[b"signaturekey\0"]);
-                let mut h = Md5::new();
-                h.update(usage.to_le_bytes());
-                for p in parts {
-                    h.update(p);
-                }
-                let d: [u8; 16] = h.finalize().into();
-                hmac_md5(&ksign, &[&d]).to_vec()
-            }
+            UsageKeys::Rc4 { key, usage, .. } => rc4_checksum(key, *usage, parts).to_vec(),
         }
     }
+}
+
+/// RFC 4757's keyed checksum (HMAC-MD5 under the "signaturekey" key of the MD5 of the
+/// little-endian usage and `parts`), also the checksum of RC4 GSS tokens (RFC 4757 7.2,
+/// 7.3, first 8 bytes).
+pub(crate) fn rc4_checksum(key: &[u8], usage: u32, parts: &[&[u8]]) -> [u8; 16] {
+    use md5::Digest;
+    let ksign = hmac_md5(key, &[b"signaturekey\0"]);
+    let mut h = Md5::new();
+    h.update(usage.to_le_bytes());
+    for p in parts {
+        h.update(p);
+    }
+    let d: [u8; 16] = h.finalize().into();
+    hmac_md5(&ksign, &[&d])
 }
 
 /// AES-CBC with ciphertext stealing (CS3, zero IV), as RFC 3962 uses it. One block is

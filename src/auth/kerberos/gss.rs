@@ -21,8 +21,7 @@
 //! Allocation: the AES path assembles the rotated token in a scratch buffer kept in the
 //! context (grown once, reused); derived keys are cached per (key, usage).
 
-use super::crypto::{self, CryptoError, ETYPE_RC4_HMAC, Key, UsageKeys};
-use md5::{Digest, Md5};
+use super::crypto::{self, CryptoError, ETYPE_RC4_HMAC, Key, UsageKeys, hmac_md5};
 use rc4::Rc4;
 use rc4::cipher::{KeyInit, StreamCipher};
 
@@ -57,6 +56,84 @@ pub enum Sender {
     Acceptor,
 }
 
+impl Sender {
+    /// The RFC 4121 key usage of the tokens this side sends, sealed or signed.
+    fn usage(self, sealed: bool) -> u32 {
+        match (self, sealed) {
+            (Sender::Acceptor, true) => USAGE_ACCEPTOR_SEAL,
+            (Sender::Initiator, true) => USAGE_INITIATOR_SEAL,
+            (Sender::Acceptor, false) => USAGE_ACCEPTOR_SIGN,
+            (Sender::Initiator, false) => USAGE_INITIATOR_SIGN,
+        }
+    }
+}
+
+/// An RFC 4121 token header: TOK_ID, Flags, Filler, EC, RRC, SND_SEQ (16 bytes).
+#[derive(Debug, Clone, Copy)]
+struct CfxHeader([u8; CFX_HEADER]);
+
+impl CfxHeader {
+    /// The header `tok` starts with.
+    fn read(tok: &[u8]) -> Result<Self, GssError> {
+        tok.get(..CFX_HEADER)
+            .and_then(|h| h.try_into().ok())
+            .map(CfxHeader)
+            .ok_or(GssError::Malformed)
+    }
+
+    fn flags(&self) -> u8 {
+        self.0[2]
+    }
+
+    fn sealed(&self) -> bool {
+        self.flags() & FLAG_SEALED != 0
+    }
+
+    /// The AcceptorSubkey flag.
+    fn acceptor_subkey(&self) -> bool {
+        self.flags() & FLAG_ACCEPTOR_SUBKEY != 0
+    }
+
+    fn sender(&self) -> Sender {
+        if self.flags() & FLAG_SENT_BY_ACCEPTOR != 0 {
+            Sender::Acceptor
+        } else {
+            Sender::Initiator
+        }
+    }
+
+    /// Extra count: filler bytes of a sealed token, checksum length of an unsealed one.
+    fn ec(&self) -> usize {
+        u16::from_be_bytes([self.0[4], self.0[5]]).into()
+    }
+
+    /// Right rotation count of the token body.
+    fn rrc(&self) -> usize {
+        u16::from_be_bytes([self.0[6], self.0[7]]).into()
+    }
+}
+
+/// Whether a token's checksum verifies over the data with the sign-only PDU header and
+/// sec_trailer around it (`before`, `after`: header signing) or, when there are some,
+/// over the data alone (a peer that does not sign the header). `check(before, after)`
+/// computes the checksum with those sign-only parts (an empty part adds nothing to the
+/// hash) and compares it with the token's.
+fn verifies(before: &[u8], after: &[u8], check: impl Fn(&[u8], &[u8]) -> bool) -> bool {
+    check(before, after) || (!(before.is_empty() && after.is_empty()) && check(&[], &[]))
+}
+
+/// RFC 4757 Kcrypt: the RC4 key of a token's confounder and data, from the session key
+/// `kss` and the sequence number's first 4 bytes.
+fn rc4_kcrypt(kss: &[u8], seq: &[u8]) -> [u8; 16] {
+    let klocal: Vec<u8> = kss.iter().map(|b| b ^ 0xf0).collect();
+    hmac_md5(&hmac_md5(&klocal, &[&[0, 0, 0, 0]]), &[seq])
+}
+
+/// RFC 4757 Kseq: the RC4 key of a token's sequence number, from its checksum.
+fn rc4_kseq(kss: &[u8], cksum: &[u8]) -> [u8; 16] {
+    hmac_md5(&hmac_md5(kss, &[&[0, 0, 0, 0]]), &[cksum])
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum GssError {
     #[error("not a Kerberos wrap/MIC token, or cut short")]
@@ -87,10 +164,6 @@ impl std::fmt::Debug for GssContext {
             .field("bad", &self.bad)
             .finish_non_exhaustive()
     }
-}
-
-fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
-    crypto::hmac_md5(key, parts)
 }
 
 impl GssContext {
@@ -195,16 +268,11 @@ impl GssContext {
         data: &mut [u8],
         after: &[u8],
     ) -> Result<Sender, GssError> {
-        let hdr: [u8; 16] = av
-            .get(..CFX_HEADER)
-            .and_then(|h| h.try_into().ok())
-            .ok_or(GssError::Malformed)?;
-        let flags = hdr[2];
-        if hdr[3] != 0xff || flags & FLAG_SEALED == 0 {
+        let hdr = CfxHeader::read(av)?;
+        if hdr.0[3] != 0xff || !hdr.sealed() {
             return Err(GssError::Malformed);
         }
-        let ec = u16::from_be_bytes([hdr[4], hdr[5]]) as usize;
-        let rrc = u16::from_be_bytes([hdr[6], hdr[7]]) as usize;
+        let (ec, rrc) = (hdr.ec(), hdr.rrc());
         let rest = &av[CFX_HEADER..];
         let n = data.len();
         // Un-rotated body: conf | stub | filler(ec) | header copy | hmac.
@@ -212,15 +280,7 @@ impl GssContext {
         if total != AES_CONF + n + ec + CFX_HEADER + AES_MAC || total > MAX_TOKEN {
             return Err(GssError::Malformed);
         }
-        let sender = if flags & FLAG_SENT_BY_ACCEPTOR != 0 {
-            Sender::Acceptor
-        } else {
-            Sender::Initiator
-        };
-        let usage = match sender {
-            Sender::Acceptor => USAGE_ACCEPTOR_SEAL,
-            Sender::Initiator => USAGE_INITIATOR_SEAL,
-        };
+        let sender = hdr.sender();
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         buf.extend_from_slice(rest);
@@ -228,7 +288,7 @@ impl GssContext {
         buf.rotate_left((rrc + ec) % total);
         let result = (|| {
             let UsageKeys::Aes { ke, ki, .. } =
-                self.usage_keys(flags & FLAG_ACCEPTOR_SUBKEY != 0, usage)?
+                self.usage_keys(hdr.acceptor_subkey(), sender.usage(true))?
             else {
                 return Err(GssError::Malformed);
             };
@@ -236,15 +296,11 @@ impl GssContext {
             crypto::cts_decrypt(ke, c)?;
             let (conf, tail) = c.split_at(AES_CONF);
             let (stub, fh) = tail.split_at(n);
-            let mac = |parts: &[&[u8]]| hmac_sha1_96(ki, parts);
-            let ok = mac(&[conf, before, stub, after, fh]) == h[..]
-                || (!(before.is_empty() && after.is_empty()) && mac(&[conf, stub, fh]) == h[..]);
+            let ok = verifies(before, after, |b, a| {
+                hmac_sha1_96(ki, &[conf, b, stub, a, fh]) == h[..]
+            });
             data.copy_from_slice(stub);
-            if ok {
-                Ok(sender)
-            } else {
-                Err(GssError::Checksum)
-            }
+            ok.then_some(sender).ok_or(GssError::Checksum)
         })();
         self.scratch = buf;
         result
@@ -257,39 +313,24 @@ impl GssContext {
         data: &[u8],
         after: &[u8],
     ) -> Result<Sender, GssError> {
-        let hdr: [u8; 16] = av
-            .get(..CFX_HEADER)
-            .and_then(|h| h.try_into().ok())
-            .ok_or(GssError::Malformed)?;
-        let flags = hdr[2];
-        let sender = if flags & FLAG_SENT_BY_ACCEPTOR != 0 {
-            Sender::Acceptor
-        } else {
-            Sender::Initiator
-        };
-        let usage = match sender {
-            Sender::Acceptor => USAGE_ACCEPTOR_SIGN,
-            Sender::Initiator => USAGE_INITIATOR_SIGN,
-        };
+        let hdr = CfxHeader::read(av)?;
+        let sender = hdr.sender();
         let cksum = av
             .get(CFX_HEADER..CFX_HEADER + AES_MAC)
             .ok_or(GssError::Malformed)?;
         // A wrap token without confidentiality checksums the header with EC and RRC zeroed.
-        let mut h = hdr;
-        if hdr[..2] == TOK_WRAP_CFX {
-            if flags & FLAG_SEALED != 0 {
+        let mut h = hdr.0;
+        if h[..2] == TOK_WRAP_CFX {
+            if hdr.sealed() {
                 return Err(GssError::Malformed);
             }
             h[4..8].fill(0);
         }
-        let uk = self.usage_keys(flags & FLAG_ACCEPTOR_SUBKEY != 0, usage)?;
-        let ok = uk.checksum(&[before, data, after, &h]) == cksum
-            || (!(before.is_empty() && after.is_empty()) && uk.checksum(&[data, &h]) == cksum);
-        if ok {
-            Ok(sender)
-        } else {
-            Err(GssError::Checksum)
-        }
+        let uk = self.usage_keys(hdr.acceptor_subkey(), sender.usage(false))?;
+        let ok = verifies(before, after, |b, a| {
+            uk.checksum(&[b, data, a, &h]) == cksum
+        });
+        ok.then_some(sender).ok_or(GssError::Checksum)
     }
 
     /// RC4: decrypt SND_SEQ; its last 4 bytes tell the sender.
@@ -298,8 +339,7 @@ impl GssContext {
             .get(8..16)
             .and_then(|s| s.try_into().ok())
             .ok_or(GssError::Malformed)?;
-        let k = hmac_md5(kss, &[&[0, 0, 0, 0]]);
-        let kseq = hmac_md5(&k, &[tok.get(16..24).ok_or(GssError::Malformed)?]);
+        let kseq = rc4_kseq(kss, tok.get(16..24).ok_or(GssError::Malformed)?);
         Rc4::new_from_slice(&kseq)
             .expect("16")
             .apply_keystream(&mut seq);
@@ -311,15 +351,11 @@ impl GssContext {
         Ok((seq, sender))
     }
 
+    /// SGN_CKSUM: the first 8 bytes of the RFC 4757 checksum.
     fn rc4_cksum(kss: &[u8], usage: u32, parts: &[&[u8]]) -> [u8; 8] {
-        let ksign = hmac_md5(kss, &[b"signaturekey\0"]);
-        let mut h = Md5::new();
-        h.update(usage.to_le_bytes());
-        for p in parts {
-            h.update(p);
-        }
-        let d: [u8; 16] = h.finalize().into();
-        hmac_md5(&ksign, &[&d])[..8].try_into().expect("8")
+        crypto::rc4_checksum(kss, usage, parts)[..8]
+            .try_into()
+            .expect("8")
     }
 
     fn unwrap_rc4_dce(
@@ -334,22 +370,15 @@ impl GssContext {
         }
         let kss = self.key(true).expose().to_vec();
         let (seq, sender) = Self::rc4_seq(&kss, tok)?;
-        let klocal: Vec<u8> = kss.iter().map(|b| b ^ 0xf0).collect();
-        let k = hmac_md5(&klocal, &[&[0, 0, 0, 0]]);
-        let kcrypt = hmac_md5(&k, &[&seq[..4]]);
-        let mut rc4 = Rc4::new_from_slice(&kcrypt).expect("16");
+        let mut rc4 = Rc4::new_from_slice(&rc4_kcrypt(&kss, &seq[..4])).expect("16");
         let mut conf: [u8; 8] = tok[24..32].try_into().expect("8");
         rc4.apply_keystream(&mut conf);
         rc4.apply_keystream(data);
         let want = &tok[16..24];
-        let ok = Self::rc4_cksum(&kss, 13, &[&tok[..8], &conf, before, data, after]) == want
-            || (!(before.is_empty() && after.is_empty())
-                && Self::rc4_cksum(&kss, 13, &[&tok[..8], &conf, data]) == want);
-        if ok {
-            Ok(sender)
-        } else {
-            Err(GssError::Checksum)
-        }
+        let ok = verifies(before, after, |b, a| {
+            Self::rc4_cksum(&kss, 13, &[&tok[..8], &conf, b, data, a]) == want
+        });
+        ok.then_some(sender).ok_or(GssError::Checksum)
     }
 
     fn verify_rc4(
@@ -374,18 +403,12 @@ impl GssContext {
         };
         let (_, sender) = Self::rc4_seq(&kss, tok)?;
         let want = &tok[16..24];
-        let mut with: Vec<&[u8]> = signed.clone();
-        with.extend_from_slice(&[before, data, after]);
-        let mut without = signed;
-        without.push(data);
-        let ok = Self::rc4_cksum(&kss, usage, &with) == want
-            || (!(before.is_empty() && after.is_empty())
-                && Self::rc4_cksum(&kss, usage, &without) == want);
-        if ok {
-            Ok(sender)
-        } else {
-            Err(GssError::Checksum)
-        }
+        let ok = verifies(before, after, |b, a| {
+            let mut parts = signed.clone();
+            parts.extend_from_slice(&[b, data, a]);
+            Self::rc4_cksum(&kss, usage, &parts) == want
+        });
+        ok.then_some(sender).ok_or(GssError::Checksum)
     }
 
     /// A whole wrap token in one buffer (GSS-API use outside DCE-RPC): RFC 4121 (header,
@@ -429,32 +452,23 @@ impl GssContext {
             return Err(GssError::Malformed);
         }
         let (h, body) = tok.split_at_mut(CFX_HEADER);
-        let hdr: [u8; 16] = (&*h).try_into().map_err(|_| GssError::Malformed)?;
-        if hdr[3] != 0xff {
+        let hdr = CfxHeader::read(h)?;
+        if hdr.0[3] != 0xff {
             return Err(GssError::Malformed);
         }
-        let flags = hdr[2];
-        let ec = u16::from_be_bytes([hdr[4], hdr[5]]) as usize;
-        let rrc = u16::from_be_bytes([hdr[6], hdr[7]]) as usize;
+        let (ec, rrc) = (hdr.ec(), hdr.rrc());
         let n = body.len();
         body.rotate_left(rrc % n);
-        let sender = if flags & FLAG_SENT_BY_ACCEPTOR != 0 {
-            Sender::Acceptor
-        } else {
-            Sender::Initiator
-        };
-        let acc = flags & FLAG_ACCEPTOR_SUBKEY != 0;
+        let sender = hdr.sender();
+        let acc = hdr.acceptor_subkey();
         let base = start + CFX_HEADER;
-        if flags & FLAG_SEALED != 0 {
-            let usage = if sender == Sender::Acceptor {
-                USAGE_ACCEPTOR_SEAL
-            } else {
-                USAGE_INITIATOR_SEAL
-            };
+        if hdr.sealed() {
             if n < AES_CONF + ec + CFX_HEADER + AES_MAC {
                 return Err(GssError::Malformed);
             }
-            let range = self.usage_keys(acc, usage)?.decrypt_in_place(body)?;
+            let range = self
+                .usage_keys(acc, sender.usage(true))?
+                .decrypt_in_place(body)?;
             // Plaintext = data | filler(ec) | header copy.
             let end = range
                 .end
@@ -462,16 +476,11 @@ impl GssContext {
                 .ok_or(GssError::Malformed)?;
             Ok((sender, base + range.start..base + end))
         } else {
-            let usage = if sender == Sender::Acceptor {
-                USAGE_ACCEPTOR_SIGN
-            } else {
-                USAGE_INITIATOR_SIGN
-            };
             let data_len = n.checked_sub(ec).ok_or(GssError::Malformed)?;
-            let mut zeroed = hdr;
+            let mut zeroed = hdr.0;
             zeroed[4..8].fill(0);
             let (data, cksum) = body.split_at(data_len);
-            let uk = self.usage_keys(acc, usage)?;
+            let uk = self.usage_keys(acc, sender.usage(false))?;
             if uk.checksum(&[data, &zeroed]) != cksum {
                 return Err(GssError::Checksum);
             }
@@ -507,12 +516,8 @@ impl GssContext {
         hdr[3] = 0xff;
         hdr[4..6].copy_from_slice(&(ec as u16).to_be_bytes());
         hdr[8..].copy_from_slice(&seq.to_be_bytes());
-        let usage = if sender == Sender::Acceptor {
-            USAGE_ACCEPTOR_SEAL
-        } else {
-            USAGE_INITIATOR_SEAL
-        };
-        let Ok(UsageKeys::Aes { ke, ki, .. }) = self.usage_keys(acceptor_flag, usage) else {
+        let Ok(UsageKeys::Aes { ke, ki, .. }) = self.usage_keys(acceptor_flag, sender.usage(true))
+        else {
             return Vec::new();
         };
         let conf = [0x3cu8; AES_CONF];
@@ -553,14 +558,11 @@ impl GssContext {
         });
         let conf = [0x3cu8; 8];
         let cksum = Self::rc4_cksum(&kss, 13, &[&tok[..8], &conf, before, data, after]);
-        let klocal: Vec<u8> = kss.iter().map(|b| b ^ 0xf0).collect();
-        let kcrypt = hmac_md5(&hmac_md5(&klocal, &[&[0, 0, 0, 0]]), &[&seqb[..4]]);
-        let mut rc4 = Rc4::new_from_slice(&kcrypt).expect("16");
+        let mut rc4 = Rc4::new_from_slice(&rc4_kcrypt(&kss, &seqb[..4])).expect("16");
         let mut conf_enc = conf;
         rc4.apply_keystream(&mut conf_enc);
         rc4.apply_keystream(data);
-        let kseq = hmac_md5(&hmac_md5(&kss, &[&[0, 0, 0, 0]]), &[&cksum]);
-        Rc4::new_from_slice(&kseq)
+        Rc4::new_from_slice(&rc4_kseq(&kss, &cksum))
             .expect("16")
             .apply_keystream(&mut seqb);
         tok.extend_from_slice(&seqb);
@@ -584,13 +586,10 @@ fn strip_framing(av: &[u8]) -> &[u8] {
     av
 }
 
-fn hmac_sha1_96(key: &[u8], parts: &[&[u8]]) -> [u8; 12] {
-    use hmac::{Hmac, Mac};
-    let mut m = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key).expect("any length");
-    for p in parts {
-        m.update(p);
-    }
-    m.finalize().into_bytes()[..12].try_into().expect("12")
+fn hmac_sha1_96(key: &[u8], parts: &[&[u8]]) -> [u8; AES_MAC] {
+    crypto::hmac_sha1(key, parts)[..AES_MAC]
+        .try_into()
+        .expect("12")
 }
 
 #[cfg(test)]
