@@ -60,12 +60,12 @@ def _split(source: Source) -> Tuple[Optional[List[str]], Optional[bytes]]:
         ) from None
 
 
-def _no_keys(keys: Optional[Sequence[PathLike]]) -> None:
-    # TODO(issue 17): hand the key files to the engine once decryption is built.
-    if keys is not None:
-        raise NotImplementedError(
-            "keys: decryption with key files is not available yet (issue 17)"
-        )
+def _key_files(keys: Optional[Sequence[PathLike]]) -> Optional[List[str]]:
+    if keys is None:
+        return None
+    if isinstance(keys, (str, os.PathLike)):
+        keys = [keys]
+    return [os.fspath(k) for k in keys]
 
 
 def _table(
@@ -103,9 +103,11 @@ def calls(
     one continuous capture (rotated files); ``name`` names a capture given as bytes (the
     ``capture`` column, and the connection ``uid``s). A capture file that cannot be read
     raises :class:`RpcsiftError` unless ``strict`` is false (then it is a warning, as are
-    other notices). The run's counters are in ``summary(table)``.
+    other notices). The run's counters are in ``summary(table)``. ``keys`` are key files
+    (``rpcsift --keys``: passwords, NT hashes, keytabs, SMB3 session keys): sealed calls and
+    SMB3-encrypted sessions are decrypted where a key verifies (columns ``decrypted``,
+    ``decrypted_with``); a malformed key file raises :class:`RpcsiftError`.
     """
-    _no_keys(keys)
     paths, data = _split(source)
     answer = _native.calls(
         paths,
@@ -115,6 +117,7 @@ def calls(
         zeek_ignore=zeek_ignore,
         verify_checksums=verify_checksums,
         merge=merge,
+        keys=_key_files(keys),
     )
     return _table(*answer, strict=strict)
 
@@ -136,13 +139,18 @@ def detect(
     directory, or a list of them (rules rejected are reported as warnings). Other
     arguments as in :func:`calls`.
     """
-    _no_keys(keys)
     paths, data = _split(source)
     if sigma is not None and isinstance(sigma, (str, os.PathLike)):
         sigma = [sigma]
     rules = None if sigma is None else [os.fspath(p) for p in sigma]
     answer = _native.detect(
-        paths, data, name=name, indicators=indicators, sigma=rules, merge=merge
+        paths,
+        data,
+        name=name,
+        indicators=indicators,
+        sigma=rules,
+        merge=merge,
+        keys=_key_files(keys),
     )
     return _table(*answer, strict=strict)
 

@@ -17,6 +17,7 @@ def calls(
     zeek_ignore: bool = False,
     verify_checksums: bool = False,
     merge: bool = False,
+    keys: Optional[List[str]] = None,
 ) -> Tuple[bytes, Dict[str, int], List[str], int]: ...
 def detect(
     paths: Optional[List[str]] = None,
@@ -26,6 +27,7 @@ def detect(
     indicators: Optional[str] = None,
     sigma: Optional[List[str]] = None,
     merge: bool = False,
+    keys: Optional[List[str]] = None,
 ) -> Tuple[bytes, Dict[str, int], List[str], int]: ...
 def calls_schema(zeek_compat: bool = False) -> bytes: ...
 def hits_schema() -> bytes: ...

@@ -117,7 +117,7 @@ fn with_source<T: Send>(
 
 /// Calls table of captures: `(ipc, summary, notes, files_failed)`.
 #[pyfunction]
-#[pyo3(signature = (paths=None, data=None, *, name="<bytes>", zeek_compat=false, zeek_ignore=false, verify_checksums=false, merge=false))]
+#[pyo3(signature = (paths=None, data=None, *, name="<bytes>", zeek_compat=false, zeek_ignore=false, verify_checksums=false, merge=false, keys=None))]
 #[allow(clippy::too_many_arguments)]
 fn calls<'py>(
     py: Python<'py>,
@@ -128,8 +128,10 @@ fn calls<'py>(
     zeek_ignore: bool,
     verify_checksums: bool,
     merge: bool,
+    keys: Option<Vec<PathBuf>>,
 ) -> PyResult<Answer<'py>> {
     let opts = Options {
+        keys: api::key_ring(&keys.unwrap_or_default()).map_err(rpcsift_err)?,
         zeek_compat,
         zeek_ignore: zeek_ignore || zeek_compat,
         verify_checksums,
@@ -143,7 +145,8 @@ fn calls<'py>(
 /// Hits table of captures: `(ipc, summary, notes, files_failed)`; rejected Sigma rules
 /// are `RpcsiftWarning`s.
 #[pyfunction]
-#[pyo3(signature = (paths=None, data=None, *, name="<bytes>", indicators=None, sigma=None, merge=false))]
+#[pyo3(signature = (paths=None, data=None, *, name="<bytes>", indicators=None, sigma=None, merge=false, keys=None))]
+#[allow(clippy::too_many_arguments)]
 fn detect<'py>(
     py: Python<'py>,
     paths: Option<Vec<PathBuf>>,
@@ -152,7 +155,9 @@ fn detect<'py>(
     indicators: Option<&str>,
     sigma: Option<Vec<PathBuf>>,
     merge: bool,
+    keys: Option<Vec<PathBuf>>,
 ) -> PyResult<Answer<'py>> {
+    let keys = api::key_ring(&keys.unwrap_or_default()).map_err(rpcsift_err)?;
     let set = indicators
         .map(IndicatorSet::from_str)
         .transpose()
@@ -187,6 +192,7 @@ fn detect<'py>(
     let detector = Arc::new(loaded.detector);
     let opts = Options {
         merge,
+        keys,
         ..Options::default()
     };
     let t = with_source(py, paths, data.as_ref(), name, |s| {
