@@ -680,6 +680,15 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
                 c.files_failed
             );
         }
+        if c.dcerpc_decrypted_calls + c.dcerpc_sealed_left + c.smb.smb3_decrypted_sessions > 0 {
+            eprintln!(
+                "rpcsift detect: {} sealed call(s) and {} SMB3 session(s) decrypted, {} sealed call(s) left",
+                c.dcerpc_decrypted_calls, c.smb.smb3_decrypted_sessions, c.dcerpc_sealed_left
+            );
+        }
+        for line in c.keys.lines() {
+            eprintln!("rpcsift detect: {line}");
+        }
         for n in run.notices.iter().filter(|n| !n.error).take(20) {
             eprintln!("{}", rpcsift::api::note_line(n));
         }

@@ -17,8 +17,9 @@ use super::ntlm::{self, SessionKeys};
 use super::ntlmssp::{self, Message};
 use std::sync::Arc;
 
-/// Bytes kept of a CHALLENGE message or a mechTypes list (both are a few hundred bytes).
-pub const MAX_KEPT: usize = 8 << 10;
+/// Bytes kept of a CHALLENGE message or a mechTypes list (both are a few hundred bytes;
+/// a larger one is not kept, and its exchange cannot be verified).
+pub const MAX_KEPT: usize = 2048;
 
 /// What a verified key gave.
 #[derive(Debug, Clone)]

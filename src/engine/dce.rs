@@ -121,29 +121,27 @@ impl DceStream {
                                         | pdu::BIND_ACK
                                         | pdu::ALTER_CONTEXT_RESP
                                 );
-                            let sec = security.as_deref_mut();
-                            let ticket = match sec {
-                                Some(sec) if leg => {
-                                    sec.on_auth_leg(bytes, &mut counters.keys);
-                                    sec.ticket()
-                                }
-                                Some(sec) => sec.ticket(),
-                                None => None,
-                            };
+                            if leg && let Some(sec) = security.as_deref_mut() {
+                                sec.on_auth_leg(bytes, &mut counters.keys);
+                            }
                             if let Some(seen) = args::who::from_pdu(bytes, &p) {
                                 // A Kerberos leg of a context whose ticket was decrypted
                                 // names the client.
-                                let seen = match (seen, ticket) {
-                                    (args::who::AuthSeen::Kerberos, Some(t)) => {
-                                        args::who::AuthSeen::KerberosTicket(
-                                            crate::auth::ntlmssp::NtlmUser {
-                                                user: t.user.into(),
-                                                domain: t.realm.into(),
-                                                workstation: Default::default(),
-                                            },
-                                        )
+                                let ticket = match seen {
+                                    args::who::AuthSeen::Kerberos => {
+                                        security.as_deref().and_then(Security::ticket)
                                     }
-                                    (seen, _) => seen,
+                                    _ => None,
+                                };
+                                let seen = match ticket {
+                                    Some(t) => args::who::AuthSeen::KerberosTicket(
+                                        crate::auth::ntlmssp::NtlmUser {
+                                            user: t.user.into(),
+                                            domain: t.realm.into(),
+                                            workstation: Default::default(),
+                                        },
+                                    ),
+                                    None => seen,
                                 };
                                 who.push(ts, seen);
                             }

@@ -503,7 +503,11 @@ impl State {
                         _ => c.smb_bad_messages += 1,
                     }
                     self.decrypting = None;
-                    if let Some(cr) = self.crypto.as_mut() {
+                    // Kept for the next message unless a large one grew it (a connection
+                    // does not hold megabytes between messages).
+                    if let Some(cr) = self.crypto.as_mut()
+                        && buf.capacity() <= super::LARGE_MESSAGE_LEN
+                    {
                         cr.scratch = buf;
                     }
                     return;
