@@ -308,7 +308,9 @@ impl SessionKeys {
         Sealer {
             rc4: Rc4::new_from_slice(&seal).expect("seal keys are 8 or 16 bytes"),
             seal_key: seal,
-            sign_key: self.sign_key(dir),
+            sign_key: self
+                .sign_key(dir)
+                .map(|k| Box::new(<HmacMd5 as KeyInit>::new_from_slice(&k).expect("16-byte key"))),
             key_exch: self.flags & flags::KEY_EXCH != 0,
             next_seq: 0,
             ok: 0,
@@ -336,7 +338,9 @@ pub struct Sealer {
     rc4: Rc4,
     /// SEALKEY, to restart the keystream ([`Sealer::reset_keystream`]).
     seal_key: Zeroizing<Vec<u8>>,
-    sign_key: Option<[u8; 16]>,
+    /// HMAC-MD5 keyed with SIGNKEY (extended session security), cloned per message so
+    /// the key schedule is computed once per association.
+    sign_key: Option<Box<HmacMd5>>,
     key_exch: bool,
     /// The sequence number the next message should carry.
     next_seq: u32,
@@ -415,8 +419,8 @@ impl Sealer {
         self.next_seq = self.next_seq.wrapping_add(1);
         let mut s = [0u8; 16];
         s[0] = 1;
-        if let Some(sk) = self.sign_key {
-            s[4..12].copy_from_slice(&hmac_checksum(&sk, seq, parts));
+        if let Some(sk) = &self.sign_key {
+            s[4..12].copy_from_slice(&hmac_checksum(sk, seq, parts));
             if self.key_exch {
                 self.rc4.apply_keystream(&mut s[4..12]);
             }
@@ -453,7 +457,7 @@ impl Sealer {
             self.advance();
             return Err(SignError::Malformed);
         }
-        if let Some(sk) = self.sign_key {
+        if let Some(sk) = &self.sign_key {
             // The sequence number travels in clear: sign with the one the sender used.
             let wire = u32::from_le_bytes([sig[12], sig[13], sig[14], sig[15]]);
             let expected = self.next_seq;
@@ -463,7 +467,7 @@ impl Sealer {
                 self.rc4.apply_keystream(&mut ks);
             }
             let hit = variants.iter().position(|parts| {
-                let mut mine = hmac_checksum(&sk, wire, parts);
+                let mut mine = hmac_checksum(sk, wire, parts);
                 mine.iter_mut().zip(ks).for_each(|(a, k)| *a ^= k);
                 mine == sig[4..12]
             });
@@ -515,8 +519,8 @@ impl Sealer {
 }
 
 /// The first 8 bytes of HMAC_MD5(SigningKey, SeqNum || message) (MS-NLMP 3.4.4.2).
-fn hmac_checksum(sign_key: &[u8; 16], seq: u32, parts: &[&[u8]]) -> [u8; 8] {
-    let mut m = <HmacMd5 as KeyInit>::new_from_slice(sign_key).expect("16-byte key");
+fn hmac_checksum(keyed: &HmacMd5, seq: u32, parts: &[&[u8]]) -> [u8; 8] {
+    let mut m = keyed.clone();
     m.update(&seq.to_le_bytes());
     for p in parts {
         m.update(p);

@@ -73,6 +73,8 @@ pub struct GssContext {
     initiator_subkey: Option<Key>,
     acceptor_subkey: Option<Key>,
     cache: Vec<(bool, u32, UsageKeys)>,
+    /// RFC 4757 keys that do not change per message, derived once.
+    rc4: Option<Rc4Keys>,
     scratch: Vec<u8>,
     /// Tokens whose checksum verified / did not.
     pub ok: u64,
@@ -93,6 +95,58 @@ fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
     crypto::hmac_md5(key, parts)
 }
 
+/// The per-context RFC 4757 keys: HMAC(K, 0) (sequence-number key base), HMAC(K XOR F0, 0)
+/// (encryption key base) and HMAC(K, "signaturekey\0"). Wiped on drop.
+#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+struct Rc4Keys {
+    seq_base: [u8; 16],
+    crypt_base: [u8; 16],
+    sign: [u8; 16],
+}
+
+impl Rc4Keys {
+    fn new(kss: &[u8]) -> Self {
+        let klocal: zeroize::Zeroizing<Vec<u8>> =
+            zeroize::Zeroizing::new(kss.iter().map(|b| b ^ 0xf0).collect());
+        Rc4Keys {
+            seq_base: hmac_md5(kss, &[&[0, 0, 0, 0]]),
+            crypt_base: hmac_md5(&klocal, &[&[0, 0, 0, 0]]),
+            sign: hmac_md5(kss, &[b"signaturekey\0"]),
+        }
+    }
+
+    /// The sender's sequence number (decrypted) and who sent the token.
+    fn seq(&self, tok: &[u8]) -> Result<([u8; 8], Sender), GssError> {
+        let mut seq: [u8; 8] = tok
+            .get(8..16)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(GssError::Malformed)?;
+        let kseq = hmac_md5(
+            &self.seq_base,
+            &[tok.get(16..24).ok_or(GssError::Malformed)?],
+        );
+        Rc4::new_from_slice(&kseq)
+            .expect("16")
+            .apply_keystream(&mut seq);
+        let sender = match seq[4..8] {
+            [0, 0, 0, 0] => Sender::Initiator,
+            [0xff, 0xff, 0xff, 0xff] => Sender::Acceptor,
+            _ => return Err(GssError::Checksum),
+        };
+        Ok((seq, sender))
+    }
+
+    fn cksum(&self, usage: u32, parts: &[&[u8]]) -> [u8; 8] {
+        let mut h = Md5::new();
+        h.update(usage.to_le_bytes());
+        for p in parts {
+            h.update(p);
+        }
+        let d: [u8; 16] = h.finalize().into();
+        hmac_md5(&self.sign, &[&d])[..8].try_into().expect("8")
+    }
+}
+
 impl GssContext {
     pub fn new(
         session_key: Key,
@@ -104,6 +158,7 @@ impl GssContext {
             initiator_subkey,
             acceptor_subkey,
             cache: Vec::new(),
+            rc4: None,
             scratch: Vec::new(),
             ok: 0,
             bad: 0,
@@ -293,22 +348,12 @@ impl GssContext {
     }
 
     /// RC4: decrypt SND_SEQ; its last 4 bytes tell the sender.
-    fn rc4_seq(kss: &[u8], tok: &[u8]) -> Result<([u8; 8], Sender), GssError> {
-        let mut seq: [u8; 8] = tok
-            .get(8..16)
-            .and_then(|s| s.try_into().ok())
-            .ok_or(GssError::Malformed)?;
-        let k = hmac_md5(kss, &[&[0, 0, 0, 0]]);
-        let kseq = hmac_md5(&k, &[tok.get(16..24).ok_or(GssError::Malformed)?]);
-        Rc4::new_from_slice(&kseq)
-            .expect("16")
-            .apply_keystream(&mut seq);
-        let sender = match seq[4..8] {
-            [0, 0, 0, 0] => Sender::Initiator,
-            [0xff, 0xff, 0xff, 0xff] => Sender::Acceptor,
-            _ => return Err(GssError::Checksum),
-        };
-        Ok((seq, sender))
+    /// The context's RFC 4757 keys (derived at the first RC4 token, then reused).
+    fn rc4_keys(&mut self) -> Rc4Keys {
+        if self.rc4.is_none() {
+            self.rc4 = Some(Rc4Keys::new(self.key(true).expose()));
+        }
+        self.rc4.clone().expect("set above")
     }
 
     fn rc4_cksum(kss: &[u8], usage: u32, parts: &[&[u8]]) -> [u8; 8] {
@@ -332,19 +377,17 @@ impl GssContext {
         if tok.len() < RC4_TOKEN || tok[2..4] != [0x11, 0x00] || tok[4..6] != [0x10, 0x00] {
             return Err(GssError::Malformed);
         }
-        let kss = self.key(true).expose().to_vec();
-        let (seq, sender) = Self::rc4_seq(&kss, tok)?;
-        let klocal: Vec<u8> = kss.iter().map(|b| b ^ 0xf0).collect();
-        let k = hmac_md5(&klocal, &[&[0, 0, 0, 0]]);
-        let kcrypt = hmac_md5(&k, &[&seq[..4]]);
+        let keys = self.rc4_keys();
+        let (seq, sender) = keys.seq(tok)?;
+        let kcrypt = hmac_md5(&keys.crypt_base, &[&seq[..4]]);
         let mut rc4 = Rc4::new_from_slice(&kcrypt).expect("16");
         let mut conf: [u8; 8] = tok[24..32].try_into().expect("8");
         rc4.apply_keystream(&mut conf);
         rc4.apply_keystream(data);
         let want = &tok[16..24];
-        let ok = Self::rc4_cksum(&kss, 13, &[&tok[..8], &conf, before, data, after]) == want
+        let ok = keys.cksum(13, &[&tok[..8], &conf, before, data, after]) == want
             || (!(before.is_empty() && after.is_empty())
-                && Self::rc4_cksum(&kss, 13, &[&tok[..8], &conf, data]) == want);
+                && keys.cksum(13, &[&tok[..8], &conf, data]) == want);
         if ok {
             Ok(sender)
         } else {
@@ -359,7 +402,7 @@ impl GssContext {
         data: &[u8],
         after: &[u8],
     ) -> Result<Sender, GssError> {
-        let kss = self.key(true).expose().to_vec();
+        let keys = self.rc4_keys();
         let (usage, signed): (u32, Vec<&[u8]>) = if tok.get(..2) == Some(&TOK_MIC_RC4[..]) {
             if tok.len() < RC4_MIC {
                 return Err(GssError::Malformed);
@@ -372,15 +415,14 @@ impl GssContext {
             }
             (13, vec![&tok[..8], &tok[24..32]])
         };
-        let (_, sender) = Self::rc4_seq(&kss, tok)?;
+        let (_, sender) = keys.seq(tok)?;
         let want = &tok[16..24];
         let mut with: Vec<&[u8]> = signed.clone();
         with.extend_from_slice(&[before, data, after]);
         let mut without = signed;
         without.push(data);
-        let ok = Self::rc4_cksum(&kss, usage, &with) == want
-            || (!(before.is_empty() && after.is_empty())
-                && Self::rc4_cksum(&kss, usage, &without) == want);
+        let ok = keys.cksum(usage, &with) == want
+            || (!(before.is_empty() && after.is_empty()) && keys.cksum(usage, &without) == want);
         if ok {
             Ok(sender)
         } else {
