@@ -497,7 +497,8 @@ Examples:
 Exit status:
   0  the run completed (whatever it found)
   1  a capture file could not be read at all (the others were still processed)
-  2  usage error, no capture file found, or no usable Sigma rule
+  2  usage error, no capture file found, no usable Sigma rule, or a key file, keytab or
+     key flag that cannot be read or parsed (the message names the file and line)
   3  --fail-on-hit was given and there was at least one hit";
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -723,7 +724,8 @@ Exit status:
      lacks, unexplained field mismatches, or execution indicators in the captures that the
      log misses, even for a known reason, or execution calls the log shows at a time when
      none happened (with --strict: any difference)
-  2  usage or input error (unreadable log or capture, no capture found)";
+  2  usage or input error (unreadable log or capture, no capture found, a key file, keytab
+     or key flag that cannot be read or parsed)";
 
 #[derive(clap::Args)]
 struct ValidateArgs {
@@ -814,7 +816,8 @@ Examples:
 Exit status:
   0  the report was written
   1  a capture file could not be read at all (the report says which)
-  2  usage error, no capture file found, or the report could not be written";
+  2  usage error, no capture file found, a key file, keytab or key flag that cannot be read
+     or parsed, or the report could not be written";
 
 #[derive(clap::Args)]
 struct ReportArgs {
