@@ -29,6 +29,10 @@ done
 for t in capture end_to_end; do
   [ -d "corpus/$t" ] && cp -n ../captures/*.pcap ../captures/*/*.pcap "corpus/$t/" 2>/dev/null || true
 done
+# The decryption target starts from the labs' encrypted captures.
+if [ -d corpus/decrypt ]; then
+  cp -n ../captures/impacket/*privacy*.pcap ../captures/ad-lab/out/*.pcap corpus/decrypt/ 2>/dev/null || true
+fi
 # Sigma rules seed the rule loader: the published rule when the shared data is there.
 if [ -d corpus/sigma_rule ] && [ -n "$shared" ]; then
   cp -n "$shared"/reference/sigma/*.yml corpus/sigma_rule/ 2>/dev/null || true

@@ -50,6 +50,19 @@ pub enum ApiError {
     /// packets of two captures mixed), or [`packets`] options out of range.
     #[error("packets: {0}")]
     Packets(String),
+    /// A key file that cannot be read or parsed (`FILE:LINE: what`, never a key).
+    #[error(transparent)]
+    Keys(#[from] crate::auth::keys::KeyError),
+}
+
+/// The key ring of key files (`--keys FILE` each), for [`Options::keys`]; None when they
+/// hold no key.
+pub fn key_ring(files: &[PathBuf]) -> Result<Option<Arc<crate::auth::keys::KeyRing>>, ApiError> {
+    let mut ring = crate::auth::keys::KeyRing::new();
+    for f in files {
+        ring.load_file(f)?;
+    }
+    Ok((!ring.is_empty()).then(|| Arc::new(ring)))
 }
 
 /// A table and what the run has to say about it.

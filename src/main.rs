@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand};
+use rpcsift::auth::keys::KeyRing;
 use rpcsift::engine::{self, Options};
 use rpcsift::output::{self, Format, Writer};
 use rpcsift::stats::{Counters, Notice};
@@ -33,10 +34,15 @@ Examples:
   rpcsift calls --format json trace.pcap            # every DCE-RPC call
   rpcsift validate --zeek-log dce_rpc.log trace.pcap
 
+Keys (calls, detect, report, validate): --keys FILE (repeatable), --password, --nt-hash,
+--keytab decrypt DCE-RPC packet privacy (NTLM, Kerberos) and SMB3 encryption where a key
+verifies; records then say `decrypted` and `decrypted_with`. See README, \"Keys\".
+
 Exit status:
   0  success (some input may still have been undecodable: see the summary)
   1  a capture file could not be read at all (the others were still processed)
-  2  usage error, or no capture file found";
+  2  usage error, no capture file found, or a key file, keytab or key flag that cannot be
+     read or parsed (the message names the file and line)";
 
 #[derive(Parser)]
 #[command(name = "rpcsift", version = VERSION, about = "Find Windows remote execution and Active Directory attacks in packet captures by decoding DCE-RPC directly", after_help = AFTER_HELP)]
@@ -52,11 +58,13 @@ enum Cmd {
   rpcsift calls captures/tcp135_epmapper.pcap
   rpcsift calls --format json -o calls.json /cases/host1/
   rpcsift calls --zeek-compat --format zeek trace.pcap   # what Zeek would log
+  rpcsift calls --format json --keys case.keys trace.pcap # decrypt with the case's keys
 
 Exit status:
   0  success (some input may still have been undecodable: see the summary)
   1  a capture file could not be read at all (the others were still processed)
-  2  usage error, or no capture file found")]
+  2  usage error, no capture file found, or a key file, keytab or key flag that cannot be
+     read or parsed (the message names the file and line)")]
     Calls(CallsArgs),
     /// Flag AD attacks and remote execution: built-in indicator sets and Sigma rules (zeek / dce_rpc).
     #[command(after_help = DETECT_AFTER_HELP)]
@@ -132,6 +140,60 @@ struct CallsArgs {
     /// Do not print the summary to standard error.
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    keys: KeyArgs,
+}
+
+/// The analyst's keys, the same on every subcommand that decodes captures.
+#[derive(clap::Args, Default)]
+struct KeyArgs {
+    /// Key file, one key a line (`password USER SECRET`, `nt-hash USER HEX`, `keytab PATH`,
+    /// `smb3-key SESSION_ID SESSION_KEY [C2S_KEY S2C_KEY]`, `#` comments; see README,
+    /// "Keys"). Repeatable. Sealed DCE-RPC stubs and SMB3-encrypted sessions are decrypted
+    /// where a key verifies; keys never appear in any output.
+    #[arg(long = "keys", value_name = "FILE")]
+    keys: Vec<PathBuf>,
+    /// A password tried for every account (NTLM; Kerberos AES where the salt follows from
+    /// the ticket's service). Repeatable. Visible to other local users in the process list:
+    /// prefer --keys on shared machines.
+    #[arg(long, value_name = "SECRET")]
+    password: Vec<String>,
+    /// An NT hash (32 hex digits) tried for every NTLM account (and RC4 Kerberos tickets).
+    /// Repeatable.
+    #[arg(long, value_name = "HEX")]
+    nt_hash: Vec<String>,
+    /// An MIT keytab (ktutil, samba-tool domain exportkeytab, Windows ktpass): opens
+    /// Kerberos tickets for its services. Repeatable.
+    #[arg(long, value_name = "PATH")]
+    keytab: Vec<PathBuf>,
+}
+
+impl KeyArgs {
+    /// The key ring (None without any key); a malformed key file is an error naming the
+    /// file and line (exit 2).
+    fn ring(&self, zeek_compat: bool) -> Result<Option<std::sync::Arc<KeyRing>>> {
+        let mut ring = KeyRing::new();
+        for f in &self.keys {
+            ring.load_file(f)?;
+        }
+        for p in &self.password {
+            ring.add_password(p)?;
+        }
+        for h in &self.nt_hash {
+            ring.add_nt_hash(h)?;
+        }
+        for k in &self.keytab {
+            ring.add_keytab(k)?;
+        }
+        if ring.is_empty() {
+            return Ok(None);
+        }
+        if zeek_compat {
+            eprintln!("rpcsift: note: keys are not used with --zeek-compat (Zeek has none)");
+            return Ok(None);
+        }
+        Ok(Some(std::sync::Arc::new(ring)))
+    }
 }
 
 fn main() {
@@ -179,7 +241,9 @@ fn calls(a: CallsArgs) -> Result<i32> {
     if files.is_empty() {
         anyhow::bail!("no capture files found in the given paths");
     }
+    let keys = a.keys.ring(a.zeek_compat)?;
     let mut opts = Options {
+        keys,
         zeek_compat: a.zeek_compat,
         zeek_ignore: a.zeek_ignore || a.zeek_compat,
         verify_checksums: a.verify_checksums,
@@ -384,6 +448,9 @@ fn print_summary(c: &Counters, notices: &[Notice], records: usize) {
             c.tcp_flow_limit
         );
     }
+    for line in c.keys.lines() {
+        let _ = writeln!(e, "{line}");
+    }
     // What SMB3 hid from us, said plainly (issue 3).
     if c.smb.smb3_encrypted_sessions > 0 {
         let n = c.smb.smb3_encrypted_sessions;
@@ -449,7 +516,8 @@ Examples:
 Exit status:
   0  the run completed (whatever it found)
   1  a capture file could not be read at all (the others were still processed)
-  2  usage error, no capture file found, or no usable Sigma rule
+  2  usage error, no capture file found, no usable Sigma rule, or a key file, keytab or
+     key flag that cannot be read or parsed (the message names the file and line)
   3  --fail-on-hit was given and there was at least one hit";
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -490,6 +558,8 @@ struct DetectArgs {
     /// Do not print the summary to standard error.
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    keys: KeyArgs,
 }
 
 /// What `detect` and `report` look for and how they judge it.
@@ -621,9 +691,11 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
     // DCs are known): memory follows the hits, not the capture. The DC evidence (servers
     // of drsuapi and netlogon calls) is collected from every call on the way. The Python
     // package's detect runs the same way (rpcsift::api::DetectRun).
+    let keys = a.keys.ring(false)?;
     let det = std::sync::Arc::new(det);
     let detect_run = rpcsift::api::DetectRun::new(std::sync::Arc::clone(&det));
     let opts = detect_run.options(&Options {
+        keys,
         merge: a.merge,
         ..Options::default()
     });
@@ -683,6 +755,15 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
                 c.files_failed
             );
         }
+        if c.dcerpc_decrypted_calls + c.dcerpc_sealed_left + c.smb.smb3_decrypted_sessions > 0 {
+            eprintln!(
+                "rpcsift detect: {} sealed call(s) and {} SMB3 session(s) decrypted, {} sealed call(s) left",
+                c.dcerpc_decrypted_calls, c.smb.smb3_decrypted_sessions, c.dcerpc_sealed_left
+            );
+        }
+        for line in c.keys.lines() {
+            eprintln!("rpcsift detect: {line}");
+        }
         for n in run.notices.iter().filter(|n| !n.error).take(20) {
             eprintln!("{}", rpcsift::api::note_line(n));
         }
@@ -717,7 +798,8 @@ Exit status:
      lacks, unexplained field mismatches, or execution indicators in the captures that the
      log misses, even for a known reason, or execution calls the log shows at a time when
      none happened (with --strict: any difference)
-  2  usage or input error (unreadable log or capture, no capture found)";
+  2  usage or input error (unreadable log or capture, no capture found, a key file, keytab
+     or key flag that cannot be read or parsed)";
 
 #[derive(clap::Args)]
 struct ValidateArgs {
@@ -742,6 +824,11 @@ struct ValidateArgs {
     /// Drop packets with bad IPv4/TCP checksums (Zeek run without -C does the same).
     #[arg(long)]
     verify_checksums: bool,
+    /// With keys the accurate decode also reads encrypted traffic (Zeek never does: the
+    /// calls inside SMB3 encryption are then listed as ones the log lacks, with that
+    /// reason).
+    #[command(flatten)]
+    keys: KeyArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -762,6 +849,7 @@ fn cmd_validate(a: ValidateArgs) -> Result<i32> {
         },
         engine: Options {
             verify_checksums: a.verify_checksums,
+            keys: a.keys.ring(false)?,
             ..Default::default()
         },
     };
@@ -802,7 +890,8 @@ Examples:
 Exit status:
   0  the report was written
   1  a capture file could not be read at all (the report says which)
-  2  usage error, no capture file found, or the report could not be written";
+  2  usage error, no capture file found, a key file, keytab or key flag that cannot be read
+     or parsed, or the report could not be written";
 
 #[derive(clap::Args)]
 struct ReportArgs {
@@ -829,6 +918,8 @@ struct ReportArgs {
     /// Do not print the summary line to standard error.
     #[arg(short, long)]
     quiet: bool,
+    #[command(flatten)]
+    keys: KeyArgs,
 }
 
 fn cmd_report(a: ReportArgs) -> Result<i32> {
@@ -872,7 +963,11 @@ fn cmd_report(a: ReportArgs) -> Result<i32> {
         meta.indicators = det.set.map(|s| s.to_string());
         meta.sigma_rules = det.rules.len();
         meta.paths = a.paths.iter().map(|p| p.display().to_string()).collect();
-        let c = report::collect(&files, &Options::default());
+        let opts = Options {
+            keys: a.keys.ring(false)?,
+            ..Options::default()
+        };
+        let c = report::collect(&files, &opts);
         let hits = det.run_with(&c.run.records, &settings);
         if let Some(p) = &a.navigator {
             write_navigator(p, &hits)?;

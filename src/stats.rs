@@ -64,6 +64,7 @@ impl Counters {
     pub fn merge(&mut self, o: &Counters) {
         self.merge_counts(o);
         self.smb.merge(&o.smb);
+        self.keys.merge(&o.keys);
         for (k, v) in &o.unknown_linktypes {
             *self.unknown_linktypes.entry(*k).or_insert(0) += v;
         }
@@ -127,6 +128,15 @@ counters! {
     dcerpc_truncated_pdus: "DCE-RPC PDUs cut off at the end of their stream",
     dcerpc_missed_binds: "calls whose bind was not seen",
     dcerpc_encrypted_stubs: "calls with encrypted stubs (packet privacy)",
+    /// Sealed calls whose every request fragment rpcsift unsealed with a key that verified.
+    dcerpc_decrypted_calls: "sealed calls decrypted with the analyst's keys",
+    /// Sealed calls still sealed after the run (no key verified, or unsealing failed).
+    dcerpc_sealed_left: "sealed calls left encrypted (no key worked)",
+    /// Sealed PDUs whose signature did not verify after unsealing: their stub is not used.
+    dcerpc_unseal_failures: "sealed PDUs whose signature did not verify after unsealing (stub not used)",
+    /// Signed PDUs (packet integrity) whose signature verified / did not, with a key.
+    dcerpc_signatures_verified: "DCE-RPC signatures verified with the analyst's keys",
+    dcerpc_signature_failures: "DCE-RPC signatures that did not verify (packet integrity)",
     dcerpc_frag_limit: "DCE-RPC fragment reassembly limit hits",
     dcerpc_pending_limit: "DCE-RPC pending call limit hits",
     dcerpc_no_response: "calls without response",
@@ -145,6 +155,8 @@ counters! {
         unknown_linktypes: BTreeMap<u32, u64>,
         /// The SMB layer's own counters.
         smb: SmbCounters,
+        /// Which accounts' keys verified, which accounts had none, which keys failed.
+        keys: KeyUse,
     }
 }
 
@@ -154,10 +166,17 @@ counters! {
     smb_connections: "SMB connections",
     smb1_messages: "SMB1 messages",
     smb2_messages: "SMB2 messages (compounded commands counted one by one)",
+    /// Transform messages rpcsift could not decrypt (no key for the session, or a wrong one).
     smb3_encrypted_messages: "SMB3 encrypted messages (counted, not decoded)",
     smb3_encrypted_bytes: "bytes in SMB3 encrypted messages",
+    smb3_decrypted_messages: "SMB3 encrypted messages decrypted with the analyst's keys",
+    /// Distinct (connection, SessionId) pairs whose transform messages decrypted.
+    smb3_decrypted_sessions: "SMB3 sessions decrypted with the analyst's keys",
+    /// Transform messages whose authentication tag did not verify with the session's keys.
+    smb3_decrypt_failures: "SMB3 encrypted messages that did not decrypt with the session's keys",
     smb3_compressed_messages: "SMB3 compressed messages (counted, not decoded)",
-    /// Distinct (connection, SessionId) pairs seen in transform headers.
+    /// Distinct (connection, SessionId) pairs seen in transform headers that rpcsift could
+    /// not decrypt.
     smb3_encrypted_sessions: "SMB3 encrypted sessions",
     /// Connections that carried compressed messages (their header names no session).
     smb3_compressed_connections: "SMB connections with SMB3 compressed messages",
@@ -177,6 +196,156 @@ counters! {
     smb_pending_limit: "SMB pending request limit hits (oldest evicted)",
     smb_deferred_limit: "compounded pipe data dropped (deferred-data limit)",
     smb1_other_pipe_transactions: "SMB1 named-pipe transactions other than transact/read/write",
+    }
+}
+
+/// Accounts and keys recorded per kind at most (each map); the rest is counted in
+/// [`KeyUse::dropped`].
+pub const MAX_KEY_USE_ENTRIES: usize = 1024;
+
+/// What the analyst's keys did, for the summary: accounts whose key verified, accounts
+/// seen without one, keys that did not verify. Account names and key origins (`FILE:LINE`,
+/// `--password #1`) only: never a key, password or hash. Empty when the run had no keys.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct KeyUse {
+    /// Accounts (`DOMAIN\user` for NTLM, `user@REALM` for Kerberos) whose key verified:
+    /// how, and how many authentications.
+    pub verified: BTreeMap<String, AccountKey>,
+    /// Accounts that authenticated with no key that verified (NTLM), and Kerberos tickets
+    /// no key opened (named by their service: the client is inside the ticket), with the
+    /// number of authentications.
+    pub without_key: BTreeMap<String, u64>,
+    /// Keys that matched an account and did not verify (never used): `ORIGIN (ACCOUNT)` →
+    /// authentications tried.
+    pub keys_failed: BTreeMap<String, u64>,
+    /// Entries not recorded past [`MAX_KEY_USE_ENTRIES`].
+    pub dropped: u64,
+}
+
+/// How one account's key verified.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct AccountKey {
+    /// `ntlm` or `kerberos`.
+    pub auth: &'static str,
+    /// The kind of key: `password`, `nt-hash` or `keytab`.
+    pub with: &'static str,
+    /// Where the key came from (`FILE:LINE` or `--password #1`).
+    pub origin: String,
+    /// Authentications it verified.
+    pub times: u64,
+}
+
+impl KeyUse {
+    pub fn is_empty(&self) -> bool {
+        self.verified.is_empty()
+            && self.without_key.is_empty()
+            && self.keys_failed.is_empty()
+            && self.dropped == 0
+    }
+
+    fn room<V>(map: &BTreeMap<String, V>, key: &str, dropped: &mut u64) -> bool {
+        let ok = map.contains_key(key) || map.len() < MAX_KEY_USE_ENTRIES;
+        if !ok {
+            *dropped += 1;
+        }
+        ok
+    }
+
+    /// An account's key verified (`auth`: `ntlm`/`kerberos`; `with`: the key's kind).
+    pub fn verified(
+        &mut self,
+        account: &str,
+        auth: &'static str,
+        with: &'static str,
+        origin: &str,
+    ) {
+        if Self::room(&self.verified, account, &mut self.dropped) {
+            let e = self
+                .verified
+                .entry(account.to_string())
+                .or_insert_with(|| AccountKey {
+                    auth,
+                    with,
+                    origin: origin.to_string(),
+                    times: 0,
+                });
+            e.times += 1;
+        }
+    }
+
+    /// An account (or a Kerberos ticket's service) authenticated and no key verified.
+    pub fn without_key(&mut self, account: &str) {
+        if Self::room(&self.without_key, account, &mut self.dropped) {
+            *self.without_key.entry(account.to_string()).or_insert(0) += 1;
+        }
+    }
+
+    /// A key matched `account` and did not verify.
+    pub fn key_failed(&mut self, origin: &str, account: &str) {
+        let k = format!("{origin} ({account})");
+        if Self::room(&self.keys_failed, &k, &mut self.dropped) {
+            *self.keys_failed.entry(k).or_insert(0) += 1;
+        }
+    }
+
+    pub fn merge(&mut self, o: &KeyUse) {
+        for (k, v) in &o.verified {
+            if Self::room(&self.verified, k, &mut self.dropped) {
+                let e = self
+                    .verified
+                    .entry(k.clone())
+                    .or_insert_with(|| AccountKey {
+                        times: 0,
+                        ..v.clone()
+                    });
+                e.times += v.times;
+            }
+        }
+        for (k, v) in &o.without_key {
+            if Self::room(&self.without_key, k, &mut self.dropped) {
+                *self.without_key.entry(k.clone()).or_insert(0) += v;
+            }
+        }
+        for (k, v) in &o.keys_failed {
+            if Self::room(&self.keys_failed, k, &mut self.dropped) {
+                *self.keys_failed.entry(k.clone()).or_insert(0) += v;
+            }
+        }
+        self.dropped += o.dropped;
+    }
+
+    /// The summary's lines about keys, one per account or key (nothing when empty).
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (a, k) in &self.verified {
+            out.push(format!(
+                "key verified: {a} ({}, {} from {}, {} authentication{})",
+                k.auth,
+                k.with,
+                k.origin,
+                k.times,
+                if k.times == 1 { "" } else { "s" }
+            ));
+        }
+        for (a, n) in &self.without_key {
+            out.push(format!(
+                "no key verified: {a} ({n} authentication{})",
+                if *n == 1 { "" } else { "s" }
+            ));
+        }
+        for (k, n) in &self.keys_failed {
+            out.push(format!(
+                "key did not verify, never used: {k} ({n} time{})",
+                if *n == 1 { "" } else { "s" }
+            ));
+        }
+        if self.dropped > 0 {
+            out.push(format!(
+                "{} more accounts or keys not listed (limit {MAX_KEY_USE_ENTRIES})",
+                self.dropped
+            ));
+        }
+        out
     }
 }
 

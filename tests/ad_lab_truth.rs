@@ -11,7 +11,8 @@
 //! credential, hive file...) is checked against tshark's field where tshark
 //! decodes it. Without keys, tshark must see exactly the number of requests the
 //! lab README lists (SMB3 encryption hides them; DCE-RPC sealing hides only the
-//! stub), and rpcsift (no decryption yet) must record exactly those requests.
+//! stub), and rpcsift without keys must record exactly those requests (with the keys:
+//! tests/decrypt.rs).
 //!
 //! tshark is installed by `.ci/run`. Without it the tshark checks fail when
 //! `RPCSIFT_SHARED` is set (CI) and are skipped with a message otherwise. With

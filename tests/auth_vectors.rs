@@ -13,6 +13,8 @@
 //! decryption keys Wireshark's suite publishes, decrypt every transform message of both
 //! directions, and find the TREE_CONNECT to the share Wireshark's suite expects.
 
+mod common;
+
 use rpcsift::auth::kerberos::crypto::{self, ETYPE_RC4_HMAC, Key};
 use rpcsift::auth::keys::KeyRing;
 use rpcsift::auth::keytab;
@@ -24,24 +26,6 @@ use rpcsift::stats::Counters;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-
-fn vectors() -> Option<PathBuf> {
-    let how = "run tools/fetch-wireshark-vectors.sh DIR and set RPCSIFT_WIRESHARK_VECTORS=DIR";
-    match std::env::var_os("RPCSIFT_WIRESHARK_VECTORS").map(PathBuf::from) {
-        Some(p) => {
-            assert!(
-                p.is_dir(),
-                "RPCSIFT_WIRESHARK_VECTORS={} is not a folder ({how})",
-                p.display()
-            );
-            Some(p)
-        }
-        None => {
-            eprintln!("RPCSIFT_WIRESHARK_VECTORS unset: skipping Wireshark vector tests ({how})");
-            None
-        }
-    }
-}
 
 fn need(dir: &Path, name: &str) -> PathBuf {
     let p = dir.join(name);
@@ -314,7 +298,9 @@ fn run_case(dir: &Path, case: &Case) {
 
 #[test]
 fn wireshark_smb3_encrypted_captures_decrypt() {
-    let Some(dir) = vectors() else { return };
+    let Some(dir) = common::wireshark_vectors() else {
+        return;
+    };
     for case in CASES {
         run_case(&dir, case);
     }
@@ -343,7 +329,9 @@ fn kdc_replies(path: &Path) -> Vec<Vec<u8>> {
 /// keytab parser and the RC4-HMAC decryption.
 #[test]
 fn wireshark_kerberos_keytab_opens_as_rep() {
-    let Some(dir) = vectors() else { return };
+    let Some(dir) = common::wireshark_vectors() else {
+        return;
+    };
     let kt = keytab::parse(&std::fs::read(need(&dir, "krb-816.keytab")).unwrap()).unwrap();
     let names: Vec<_> = kt
         .iter()

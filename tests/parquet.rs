@@ -197,7 +197,7 @@ fn calls_parquet_equals_json_through_spilled_runs() {
     assert_eq!(meta(&kv, "schema_version").as_deref(), Some("1"));
     assert_eq!(meta(&kv, "rpcsift_table").as_deref(), Some("calls"));
     assert_eq!(groups, 1);
-    assert_eq!(batches[0].num_columns(), 44);
+    assert_eq!(batches[0].num_columns(), 46);
     // The generated captures, the Impacket lab, the AD attack scenarios and the AD lab.
     assert_eq!(json.len(), 350, "calls in captures/");
     assert_same(&json, &batches);

@@ -362,9 +362,13 @@ def main(argv=None):
     p.add_argument("--partitions", type=int, default=None, metavar="N",
                    help="Spark partitions the work is cut into (default: Spark's choice)")
     p.add_argument("--indicators", default=None, metavar="SET",
-                   help="indicator set for the hits (improved, bzar-2020, bzar-2019, all)")
+                   help="indicator sets for the hits, comma-separated, as rpcsift detect "
+                        "--indicators takes them (default: attack)")
     p.add_argument("--sigma", action="append", default=None, metavar="FILE|DIR",
                    help="Sigma rules for the hits (readable on every executor); repeatable")
+    p.add_argument("--keys", action="append", default=None, metavar="FILE",
+                   help="key file as rpcsift --keys takes it (readable on every executor); "
+                        "sealed calls it opens are decoded; repeatable")
     p.add_argument("--zeek-compat", action="store_true",
                    help="calls as Zeek's dce_rpc.log (its ten columns)")
     p.add_argument("--master", default=None,
@@ -386,10 +390,12 @@ def main(argv=None):
 
     import rpcsift
 
-    call_opts = {"zeek_compat": a.zeek_compat}
-    hit_opts = {"indicators": a.indicators, "sigma": a.sigma}
-    # The detector's options are checked here, once, before Spark starts: a bad indicator
-    # set or Sigma path stops the job with the command line's message.
+    keys = None if a.keys is None else [os.path.abspath(k) for k in a.keys]
+    call_opts = {"zeek_compat": a.zeek_compat, "keys": keys}
+    hit_opts = {"indicators": a.indicators, "sigma": a.sigma, "keys": keys}
+    # The detector's options and the key files are checked here, once, before Spark
+    # starts: a bad indicator set, Sigma path or key file stops the job with the command
+    # line's message.
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -177,6 +177,7 @@ fuzz_target!(|data: &[u8]| {
             auth_type: None,
             auth_level: None,
             encrypted: false,
+            decrypted: None,
             big_endian: !le,
             req_frags: 1,
             req_stub_len: stub.len() as u64,

@@ -76,12 +76,12 @@ def _split(source: Source) -> Tuple[Optional[List[str]], Optional[bytes]]:
         ) from None
 
 
-def _no_keys(keys: Optional[Sequence[PathLike]]) -> None:
-    # TODO(issue 17): hand the key files to the engine once decryption is built.
-    if keys is not None:
-        raise NotImplementedError(
-            "keys: decryption with key files is not available yet (issue 17)"
-        )
+def _key_files(keys: Optional[Sequence[PathLike]]) -> Optional[List[str]]:
+    if keys is None:
+        return None
+    if isinstance(keys, (str, os.PathLike)):
+        keys = [keys]
+    return [os.fspath(k) for k in keys]
 
 
 def _judge(
@@ -147,9 +147,11 @@ def calls(
     one continuous capture (rotated files); ``name`` names a capture given as bytes (the
     ``capture`` column, and the connection ``uid``s). A capture file that cannot be read
     raises :class:`RpcsiftError` unless ``strict`` is false (then it is a warning, as are
-    other notices). The run's counters are in ``summary(table)``.
+    other notices). The run's counters are in ``summary(table)``. ``keys`` are key files
+    (``rpcsift --keys``: passwords, NT hashes, keytabs, SMB3 session keys): sealed calls and
+    SMB3-encrypted sessions are decrypted where a key verifies (columns ``decrypted``,
+    ``decrypted_with``); a malformed key file raises :class:`RpcsiftError`.
     """
-    _no_keys(keys)
     paths, data = _split(source)
     answer = _native.calls(
         paths,
@@ -159,6 +161,7 @@ def calls(
         zeek_ignore=zeek_ignore,
         verify_checksums=verify_checksums,
         merge=merge,
+        keys=_key_files(keys),
     )
     return _table(*answer, strict=strict)
 
@@ -186,7 +189,6 @@ def detect(
     elsewhere (the other parts of a distributed run, see :func:`dc_evidence`) instead of
     inferring them from ``source`` alone. Other arguments as in :func:`calls`.
     """
-    _no_keys(keys)
     paths, data = _split(source)
     answer = _native.detect(
         paths,
@@ -196,6 +198,7 @@ def detect(
         sigma=_rules(sigma),
         merge=merge,
         **_judge(min_level, dcs, dc_evidence),
+        keys=_key_files(keys),
     )
     return _table(*answer, strict=strict)
 
@@ -297,7 +300,6 @@ def decode(
     table's ``file`` when it names one file; a merged capture is named by its first file
     (as ``rpcsift calls --merge`` names it). Other arguments as in :func:`calls`.
     """
-    _no_keys(keys)
     ipc, label = _packets_ipc(packets, label)
     answer = _native.decode(
         ipc,
@@ -305,6 +307,7 @@ def decode(
         zeek_compat=zeek_compat,
         zeek_ignore=zeek_ignore,
         verify_checksums=verify_checksums,
+        keys=_key_files(keys),
     )
     return _table(*answer, strict=True)
 
@@ -324,13 +327,13 @@ def detect_packets(
     decodes them). When the packets are a part of a capture (one connection partition),
     give ``dc_evidence``: the union of :func:`dc_evidence` over every part, so that hits
     are judged as one run over the whole capture judges them."""
-    _no_keys(keys)
     ipc, label = _packets_ipc(packets, label)
     answer = _native.detect_packets(
         ipc,
         label=label,
         indicators=indicators,
         sigma=_rules(sigma),
+        keys=_key_files(keys),
         **_judge(min_level, dcs, dc_evidence),
     )
     return _table(*answer, strict=True)

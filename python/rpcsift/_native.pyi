@@ -17,6 +17,7 @@ def calls(
     zeek_ignore: bool = False,
     verify_checksums: bool = False,
     merge: bool = False,
+    keys: Optional[List[str]] = None,
 ) -> Tuple[bytes, Dict[str, int], List[str], int, List[str]]: ...
 def detect(
     paths: Optional[List[str]] = None,
@@ -29,6 +30,7 @@ def detect(
     min_level: Optional[str] = None,
     dcs: Optional[List[str]] = None,
     dc_evidence: Optional[List[str]] = None,
+    keys: Optional[List[str]] = None,
 ) -> Tuple[bytes, Dict[str, int], List[str], int, List[str]]: ...
 def packets(
     paths: Optional[List[str]] = None,
@@ -46,6 +48,7 @@ def decode(
     zeek_compat: bool = False,
     zeek_ignore: bool = False,
     verify_checksums: bool = False,
+    keys: Optional[List[str]] = None,
 ) -> Tuple[bytes, Dict[str, int], List[str], int, List[str]]: ...
 def detect_packets(
     ipc: bytes,
@@ -56,6 +59,7 @@ def detect_packets(
     min_level: Optional[str] = None,
     dcs: Optional[List[str]] = None,
     dc_evidence: Optional[List[str]] = None,
+    keys: Optional[List[str]] = None,
 ) -> Tuple[bytes, Dict[str, int], List[str], int, List[str]]: ...
 def calls_schema(zeek_compat: bool = False) -> bytes: ...
 def packets_schema() -> bytes: ...

@@ -170,7 +170,7 @@ fn with_source<T: Send>(
 
 /// Calls table of captures: `(ipc, summary, notes, files_failed)`.
 #[pyfunction]
-#[pyo3(signature = (paths=None, data=None, *, name="<bytes>", zeek_compat=false, zeek_ignore=false, verify_checksums=false, merge=false))]
+#[pyo3(signature = (paths=None, data=None, *, name="<bytes>", zeek_compat=false, zeek_ignore=false, verify_checksums=false, merge=false, keys=None))]
 #[allow(clippy::too_many_arguments)]
 fn calls<'py>(
     py: Python<'py>,
@@ -181,8 +181,10 @@ fn calls<'py>(
     zeek_ignore: bool,
     verify_checksums: bool,
     merge: bool,
+    keys: Option<Vec<PathBuf>>,
 ) -> PyResult<Answer<'py>> {
     let opts = Options {
+        keys: api::key_ring(&keys.unwrap_or_default()).map_err(rpcsift_err)?,
         zeek_compat,
         zeek_ignore: zeek_ignore || zeek_compat,
         verify_checksums,
@@ -196,7 +198,7 @@ fn calls<'py>(
 /// Hits table of captures: `(ipc, summary, notes, files_failed)`; rejected Sigma rules
 /// are `RpcsiftWarning`s.
 #[pyfunction]
-#[pyo3(signature = (paths=None, data=None, *, name="<bytes>", indicators=None, sigma=None, merge=false, min_level=None, dcs=None, dc_evidence=None))]
+#[pyo3(signature = (paths=None, data=None, *, name="<bytes>", indicators=None, sigma=None, merge=false, min_level=None, dcs=None, dc_evidence=None, keys=None))]
 #[allow(clippy::too_many_arguments)]
 fn detect<'py>(
     py: Python<'py>,
@@ -209,11 +211,14 @@ fn detect<'py>(
     min_level: Option<&str>,
     dcs: Option<Vec<String>>,
     dc_evidence: Option<Vec<String>>,
+    keys: Option<Vec<PathBuf>>,
 ) -> PyResult<Answer<'py>> {
+    let keys = api::key_ring(&keys.unwrap_or_default()).map_err(rpcsift_err)?;
     let judge = settings(min_level, dcs, dc_evidence)?;
     let detector = detector(py, indicators, sigma)?;
     let opts = Options {
         merge,
+        keys,
         ..Options::default()
     };
     let t = with_source(py, paths, data.as_ref(), name, |s| {
@@ -331,7 +336,7 @@ fn with_packets(
 
 /// Calls table of packets: `(ipc, summary, notes, files_failed)`.
 #[pyfunction]
-#[pyo3(signature = (ipc, *, label, zeek_compat=false, zeek_ignore=false, verify_checksums=false))]
+#[pyo3(signature = (ipc, *, label, zeek_compat=false, zeek_ignore=false, verify_checksums=false, keys=None))]
 fn decode<'py>(
     py: Python<'py>,
     ipc: Bound<'py, PyBytes>,
@@ -339,11 +344,13 @@ fn decode<'py>(
     zeek_compat: bool,
     zeek_ignore: bool,
     verify_checksums: bool,
+    keys: Option<Vec<PathBuf>>,
 ) -> PyResult<Answer<'py>> {
     let opts = Options {
         zeek_compat,
         zeek_ignore: zeek_ignore || zeek_compat,
         verify_checksums,
+        keys: api::key_ring(&keys.unwrap_or_default()).map_err(rpcsift_err)?,
         ..Options::default()
     };
     let t = with_packets(py, &ipc, |p| api::decode(p, label, &opts))?;
@@ -352,7 +359,7 @@ fn decode<'py>(
 
 /// Hits table of packets: `(ipc, summary, notes, files_failed)`.
 #[pyfunction]
-#[pyo3(signature = (ipc, *, label, indicators=None, sigma=None, min_level=None, dcs=None, dc_evidence=None))]
+#[pyo3(signature = (ipc, *, label, indicators=None, sigma=None, min_level=None, dcs=None, dc_evidence=None, keys=None))]
 #[allow(clippy::too_many_arguments)]
 fn detect_packets<'py>(
     py: Python<'py>,
@@ -363,10 +370,15 @@ fn detect_packets<'py>(
     min_level: Option<&str>,
     dcs: Option<Vec<String>>,
     dc_evidence: Option<Vec<String>>,
+    keys: Option<Vec<PathBuf>>,
 ) -> PyResult<Answer<'py>> {
+    let keys = api::key_ring(&keys.unwrap_or_default()).map_err(rpcsift_err)?;
     let judge = settings(min_level, dcs, dc_evidence)?;
     let detector = detector(py, indicators, sigma)?;
-    let opts = Options::default();
+    let opts = Options {
+        keys,
+        ..Options::default()
+    };
     let t = with_packets(py, &ipc, |p| {
         api::detect_packets(p, label, detector, &judge, &opts)
     })?;

@@ -159,9 +159,9 @@ def test_errors_have_the_cli_messages(tmp_path):
         rpcsift.detect(ATSVC, indicators="nope")
     with pytest.raises(TypeError):
         rpcsift.calls(42)
-    with pytest.raises(NotImplementedError, match="issue 17"):
+    with pytest.raises(rpcsift.RpcsiftError, match="k.keytab"):
         rpcsift.calls(ATSVC, keys=["k.keytab"])
-    with pytest.raises(NotImplementedError, match="issue 17"):
+    with pytest.raises(rpcsift.RpcsiftError, match="k.keytab"):
         rpcsift.detect(ATSVC, keys=["k.keytab"])
 
 
@@ -262,3 +262,19 @@ def test_stubs_name_the_api():
     for name in ("def calls(", "def detect(", "def calls_schema(", "def hits_schema(", "def summary("):
         assert name in stub
     assert Path(rpcsift.__file__).with_name("py.typed").exists()
+
+
+def test_keys_decrypt_as_the_cli_does():
+    """A key file (rpcsift --keys) unseals the lab's packet-privacy calls: the same rows as
+    the command line's JSON, every call decrypted with the password; without keys the
+    decryption columns are null."""
+    cap = ROOT / "captures" / "impacket" / "stress_privacy_tcp.pcap"
+    keys = ROOT / "captures" / "impacket" / "lab.keys"
+    table = rpcsift.calls(cap, keys=[keys])
+    assert_same_rows(table, cli_json("calls", "--format", "json", "--keys", str(keys), str(cap)))
+    assert table.column("decrypted").to_pylist() == [True] * table.num_rows == [True] * 7
+    assert set(table.column("decrypted_with").to_pylist()) == {"password"}
+    assert "decoded" in table.column("args_status").to_pylist()
+    plain = rpcsift.calls(cap)
+    assert plain.column("decrypted").null_count == plain.num_rows
+    assert set(plain.column("args_status").to_pylist()) <= {"encrypted", "no_decoder"}

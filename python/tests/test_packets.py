@@ -210,8 +210,10 @@ def test_decode_errors(tmp_path):
         rpcsift.decode(pk.drop_columns(["frame"]))
     with pytest.raises(rpcsift.RpcsiftError, match=r"^packets: column `link_type` must hold integers, not Utf8$"):
         rpcsift.decode(pk.set_column(2, "link_type", pa.array(["1"] * pk.num_rows)))
-    with pytest.raises(NotImplementedError, match="issue 17"):
+    with pytest.raises(rpcsift.RpcsiftError, match="k.keytab"):
         rpcsift.decode(pk, keys=["k.keytab"])
+    with pytest.raises(rpcsift.RpcsiftError, match="k.keytab"):
+        rpcsift.detect_packets(pk, keys=["k.keytab"])
     with pytest.raises(rpcsift.RpcsiftError, match=r"^packets: partitions must be between 1 and 2147483647, not 0$"):
         rpcsift.packets(ATSVC, partitions=0)
     with pytest.raises(rpcsift.RpcsiftError) as e:
@@ -262,3 +264,19 @@ def test_stubs_name_the_packet_api():
     stub = Path(rpcsift.__file__).with_name("__init__.pyi").read_text()
     for name in ("def packets(", "def decode(", "def detect_packets(", "def packets_schema("):
         assert name in stub
+
+
+def test_decode_with_keys_equals_calls_with_keys():
+    """Key files go through the packet-stream seam too: decoding a sealed capture's packets,
+    shuffled and split by partition, with the lab's key file gives the rows calls() gives
+    with it (every call decrypted), and without it the stubs stay sealed."""
+    cap = ROOT / "captures" / "impacket" / "stress_privacy_tcp.pcap"
+    keys = ROOT / "captures" / "impacket" / "lab.keys"
+    want = rpcsift.calls(cap, keys=[keys])
+    assert want.column("decrypted").to_pylist() == [True] * 7
+    pk = rpcsift.packets(cap, partitions=2)
+    shuffled = pk.take(list(reversed(range(pk.num_rows))))
+    assert rpcsift.decode(shuffled, keys=[keys]).equals(want)
+    sealed = rpcsift.decode(shuffled)
+    assert sealed.column("decrypted").null_count == sealed.num_rows == 7
+    assert "decoded" not in sealed.column("args_status").to_pylist()

@@ -913,7 +913,8 @@ impl Tracker {
                 _ => status(ArgsStatus::NoDecoder),
             };
         }
-        if c.encrypted {
+        // Sealed on the wire and not unsealed with a key: nothing to read.
+        if c.encrypted && c.decrypted.is_none() {
             return status(ArgsStatus::Encrypted);
         }
         let complete = !c.partial && c.stub.len() as u64 == c.req_stub_len;

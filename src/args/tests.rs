@@ -21,6 +21,7 @@ fn call(uuid: &str, opnum: u16, call_id: u32, le: bool, stub: Vec<u8>, resp: Vec
         auth_type: None,
         auth_level: None,
         encrypted: false,
+        decrypted: None,
         big_endian: !le,
         req_frags: 1,
         req_stub_len: stub.len() as u64,

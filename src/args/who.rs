@@ -9,6 +9,10 @@
 //!   `auth: "kerberos"` and `user: null`. Recognised by the start of a KRB_AP_REQ body
 //!   (`pvno` 5, `msg-type` 14, RFC 4120 5.5.1), bare (as Windows puts it in SPNEGO's
 //!   mechToken) or inside a GSS-API InitialContextToken.
+//! * Kerberos with the service key (`--keys`, `--keytab`, issue 17): the ticket decrypts
+//!   and names the client; the call gets `user`/`domain` from it, with `auth_source`
+//!   `dcerpc-kerberos-ticket` (the association's bind) or `smb-kerberos-ticket` (the SMB
+//!   session's setup).
 
 use crate::auth::ntlmssp::{self, NtlmUser};
 use crate::capture::Timestamp;
@@ -23,6 +27,9 @@ pub const MAX_LOG: usize = 16;
 pub enum AuthSeen {
     Ntlm(NtlmUser),
     Kerberos,
+    /// A Kerberos AP-REQ whose ticket the analyst's keys opened: the client principal
+    /// (`user`) and realm (`domain`); `workstation` is empty.
+    KerberosTicket(NtlmUser),
 }
 
 /// DCE-RPC auth_type values (MS-RPCE 2.2.1.1.7).
@@ -95,12 +102,15 @@ pub struct Who {
     pub workstation: Option<SmolStr>,
     /// `ntlm` or `kerberos`; None when no authentication was seen.
     pub auth: Option<&'static str>,
-    /// `dcerpc` (the association's own authentication) or `smb` (the SMB session's).
+    /// `dcerpc` (the association's own authentication) or `smb` (the SMB session's);
+    /// `dcerpc-kerberos-ticket` / `smb-kerberos-ticket` when the account comes from a
+    /// Kerberos ticket decrypted with the analyst's keys.
     pub source: Option<&'static str>,
 }
 
 /// Combine the association's DCE-RPC identity (when the call is authenticated) with the
-/// SMB session's NTLM identity (for calls over a named pipe).
+/// SMB session's identity (for calls over a named pipe): its NTLM account, or with
+/// `smb_kerberos` the account of its decrypted Kerberos ticket (`smb`) or none.
 pub fn resolve(dce: Option<&AuthSeen>, smb: Option<&NtlmUser>, smb_kerberos: bool) -> Who {
     let ntlm = |u: &NtlmUser, source| Who {
         user: Some(u.user.clone()),
@@ -109,13 +119,20 @@ pub fn resolve(dce: Option<&AuthSeen>, smb: Option<&NtlmUser>, smb_kerberos: boo
         auth: Some("ntlm"),
         source: Some(source),
     };
+    let ticket = |u: &NtlmUser, source| Who {
+        auth: Some("kerberos"),
+        workstation: None,
+        ..ntlm(u, source)
+    };
     match (dce, smb) {
         (Some(AuthSeen::Ntlm(u)), _) => ntlm(u, "dcerpc"),
+        (Some(AuthSeen::KerberosTicket(u)), _) => ticket(u, "dcerpc-kerberos-ticket"),
         (Some(AuthSeen::Kerberos), _) => Who {
             auth: Some("kerberos"),
             source: Some("dcerpc"),
             ..Default::default()
         },
+        (None, Some(u)) if smb_kerberos => ticket(u, "smb-kerberos-ticket"),
         (None, Some(u)) => ntlm(u, "smb"),
         (None, None) if smb_kerberos => Who {
             auth: Some("kerberos"),
@@ -236,6 +253,33 @@ mod tests {
         assert_eq!(
             (k.auth, k.source, k.user),
             (Some("kerberos"), Some("smb"), None)
+        );
+        // ... unless its ticket was decrypted with the analyst's keys.
+        let t = NtlmUser {
+            user: "Administrator".into(),
+            domain: "LAB.TEST".into(),
+            workstation: SmolStr::default(),
+        };
+        let k = resolve(None, Some(&t), true);
+        assert_eq!(
+            (k.auth, k.source, k.user.as_deref(), k.domain.as_deref()),
+            (
+                Some("kerberos"),
+                Some("smb-kerberos-ticket"),
+                Some("Administrator"),
+                Some("LAB.TEST")
+            )
+        );
+        // The association's own decrypted ticket comes first.
+        let d = resolve(Some(&AuthSeen::KerberosTicket(t.clone())), Some(&a), false);
+        assert_eq!(
+            (d.auth, d.source, d.user.as_deref(), d.workstation),
+            (
+                Some("kerberos"),
+                Some("dcerpc-kerberos-ticket"),
+                Some("Administrator"),
+                None
+            )
         );
     }
 }

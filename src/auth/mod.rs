@@ -73,6 +73,13 @@
 //! session id to pick the session. An `smb3-key` line with C2S/S2C keys skips the
 //! derivation.
 //!
+//! # One exchange: [`exchange`]
+//! [`exchange::Exchange`] follows one authentication (DCE-RPC legs or SMB SESSION_SETUP
+//! legs) token by token (`client_token`, `server_token`): NTLM CHALLENGE kept until the
+//! AUTHENTICATE, keys tried and verified, Kerberos AP-REQ and AP-REP opened, SPNEGO
+//! mechTypes kept for the mechListMIC. `established` then holds the NTLM session keys or
+//! the Kerberos context; every attempt is an [`exchange::Event`] for the summary.
+//!
 //! # Crates
 //! RustCrypto for every primitive (`md4`, `md-5`, `sha1`, `sha2`, `hmac`, `des`, `rc4`,
 //! `aes`, `cts`, `ccm`, `aes-gcm`, `pbkdf2`, `crc32fast`, `zeroize`); `rasn-kerberos` for the
@@ -80,6 +87,7 @@
 //! MS-NLMP key schedule and signature layout, RFC 3961 n-fold/DK, the RFC 4121/4757 token
 //! layouts, the SP800-108 counter loop, and a small DER walker for SPNEGO.
 
+pub mod exchange;
 pub mod kerberos;
 pub mod keys;
 pub mod keytab;

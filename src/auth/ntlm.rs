@@ -307,7 +307,10 @@ impl SessionKeys {
         let seal = self.seal_key(dir);
         Sealer {
             rc4: Rc4::new_from_slice(&seal).expect("seal keys are 8 or 16 bytes"),
-            sign_key: self.sign_key(dir),
+            seal_key: seal,
+            sign_key: self
+                .sign_key(dir)
+                .map(|k| Box::new(<HmacMd5 as KeyInit>::new_from_slice(&k).expect("16-byte key"))),
             key_exch: self.flags & flags::KEY_EXCH != 0,
             next_seq: 0,
             ok: 0,
@@ -333,7 +336,11 @@ pub enum SignError {
 /// Per-direction NTLM message security: the RC4 handle kept across the association.
 pub struct Sealer {
     rc4: Rc4,
-    sign_key: Option<[u8; 16]>,
+    /// SEALKEY, to restart the keystream ([`Sealer::reset_keystream`]).
+    seal_key: Zeroizing<Vec<u8>>,
+    /// HMAC-MD5 keyed with SIGNKEY (extended session security), cloned per message so
+    /// the key schedule is computed once per association.
+    sign_key: Option<Box<HmacMd5>>,
     key_exch: bool,
     /// The sequence number the next message should carry.
     next_seq: u32,
@@ -362,44 +369,65 @@ impl Sealer {
         signature: &[u8],
     ) -> Result<(), SignError> {
         self.rc4.apply_keystream(data);
-        self.check(&[before, data, after], signature)
+        self.check(&[&[before, data, after]], signature).map(|_| ())
+    }
+
+    /// DCE-RPC packet privacy when it is not known whether the peers sign the PDU header
+    /// (MS-RPCE 2.2.2.11: PFC_SUPPORT_HEADER_SIGN, which some clients sign with without
+    /// setting): decrypt `data` in place and verify `signature` over `before || data ||
+    /// after` or over `data` alone, both against the same RC4 keystream (the state
+    /// advances once, as the sender's did). `Ok(true)`: the header-signed form verified.
+    pub fn unseal_dce(
+        &mut self,
+        before: &[u8],
+        data: &mut [u8],
+        after: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, SignError> {
+        self.rc4.apply_keystream(data);
+        self.check(&[&[before, data, after], &[data]], signature)
+            .map(|i| i == 0)
+    }
+
+    /// [`Sealer::unseal_dce`] for packet integrity: the data stays in clear.
+    pub fn verify_dce(
+        &mut self,
+        before: &[u8],
+        data: &[u8],
+        after: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, SignError> {
+        self.check(&[&[before, data, after], &[data]], signature)
+            .map(|i| i == 0)
     }
 
     /// Verify an integrity-only signature over the concatenation of `parts`.
     pub fn verify(&mut self, parts: &[&[u8]], signature: &[u8]) -> Result<(), SignError> {
-        self.check(parts, signature)
+        self.check(&[parts], signature).map(|_| ())
     }
 
     /// Sign a message the way the sender did (tests build traffic with it).
     pub fn seal(&mut self, before: &[u8], data: &mut [u8], after: &[u8]) -> [u8; 16] {
         let plain = data.to_vec();
         self.rc4.apply_keystream(data);
-        self.signature(&[before, &plain, after])
+        self.sign(&[before, &plain, after])
     }
 
-    fn signature(&mut self, parts: &[&[u8]]) -> [u8; 16] {
+    /// Sign a message in clear (packet integrity) the way the sender did (tests).
+    pub fn sign(&mut self, parts: &[&[u8]]) -> [u8; 16] {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         let mut s = [0u8; 16];
         s[0] = 1;
-        if let Some(sk) = self.sign_key {
-            let mut m = <HmacMd5 as KeyInit>::new_from_slice(&sk).expect("16-byte key");
-            m.update(&seq.to_le_bytes());
-            for p in parts {
-                m.update(p);
-            }
-            s[4..12].copy_from_slice(&m.finalize().into_bytes()[..8]);
+        if let Some(sk) = &self.sign_key {
+            s[4..12].copy_from_slice(&hmac_checksum(sk, seq, parts));
             if self.key_exch {
                 self.rc4.apply_keystream(&mut s[4..12]);
             }
             s[12..].copy_from_slice(&seq.to_le_bytes());
         } else {
-            let mut h = crc32fast::Hasher::new();
-            for p in parts {
-                h.update(p);
-            }
             let mut tail = [0u8; 12];
-            tail[4..8].copy_from_slice(&h.finalize().to_le_bytes());
+            tail[4..8].copy_from_slice(&crc(parts).to_le_bytes());
             self.rc4.apply_keystream(&mut tail);
             s[8..12].copy_from_slice(&tail[4..8]);
             let x = u32::from_le_bytes([tail[8], tail[9], tail[10], tail[11]]) ^ seq;
@@ -408,46 +436,107 @@ impl Sealer {
         s
     }
 
-    fn check(&mut self, parts: &[&[u8]], sig: &[u8]) -> Result<(), SignError> {
-        let r = self.check_inner(parts, sig);
+    fn check(&mut self, variants: &[&[&[u8]]], sig: &[u8]) -> Result<usize, SignError> {
+        let r = self.check_inner(variants, sig);
         match r {
-            Ok(()) => self.ok += 1,
+            Ok(_) => self.ok += 1,
             Err(_) => self.bad += 1,
         }
         r
     }
 
-    fn check_inner(&mut self, parts: &[&[u8]], sig: &[u8]) -> Result<(), SignError> {
-        let sig: &[u8; 16] = sig.try_into().map_err(|_| SignError::Malformed)?;
-        if sig[..4] != [1, 0, 0, 0] {
+    /// Which of `variants` (each a list of parts, concatenated) `sig` signs. The RC4 state
+    /// advances exactly as one signature's would, whatever the outcome.
+    fn check_inner(&mut self, variants: &[&[&[u8]]], sig: &[u8]) -> Result<usize, SignError> {
+        let Ok(sig) = <&[u8; 16]>::try_from(sig) else {
             // Keep the RC4 stream in step with the sender anyway.
-            let _ = self.signature(parts);
+            self.advance();
+            return Err(SignError::Malformed);
+        };
+        if sig[..4] != [1, 0, 0, 0] {
+            self.advance();
             return Err(SignError::Malformed);
         }
-        if self.sign_key.is_some() {
+        if let Some(sk) = &self.sign_key {
             // The sequence number travels in clear: sign with the one the sender used.
             let wire = u32::from_le_bytes([sig[12], sig[13], sig[14], sig[15]]);
             let expected = self.next_seq;
-            self.next_seq = wire;
-            let mine = self.signature(parts);
-            if mine[4..12] != sig[4..12] {
-                return Err(SignError::Checksum);
+            self.next_seq = wire.wrapping_add(1);
+            let mut ks = [0u8; 8];
+            if self.key_exch {
+                self.rc4.apply_keystream(&mut ks);
             }
-            if wire != expected {
-                return Err(SignError::Sequence);
+            let hit = variants.iter().position(|parts| {
+                let mut mine = hmac_checksum(sk, wire, parts);
+                mine.iter_mut().zip(ks).for_each(|(a, k)| *a ^= k);
+                mine == sig[4..12]
+            });
+            match hit {
+                None => Err(SignError::Checksum),
+                Some(_) if wire != expected => Err(SignError::Sequence),
+                Some(i) => Ok(i),
             }
-            Ok(())
         } else {
-            let mine = self.signature(parts);
-            if mine[8..12] != sig[8..12] {
-                return Err(SignError::Checksum);
+            let seq = self.next_seq;
+            self.next_seq = self.next_seq.wrapping_add(1);
+            let mut ks = [0u8; 12];
+            self.rc4.apply_keystream(&mut ks);
+            let wire_crc = u32::from_le_bytes([sig[8], sig[9], sig[10], sig[11]]);
+            let wire_seq = u32::from_le_bytes([sig[12], sig[13], sig[14], sig[15]]);
+            let ks_crc = u32::from_le_bytes([ks[4], ks[5], ks[6], ks[7]]);
+            let ks_seq = u32::from_le_bytes([ks[8], ks[9], ks[10], ks[11]]);
+            let hit = variants
+                .iter()
+                .position(|parts| crc(parts) ^ ks_crc == wire_crc);
+            match hit {
+                None => Err(SignError::Checksum),
+                Some(_) if wire_seq ^ ks_seq != seq => Err(SignError::Sequence),
+                Some(i) => Ok(i),
             }
-            if mine[12..] != sig[12..] {
-                return Err(SignError::Sequence);
-            }
-            Ok(())
         }
     }
+
+    /// Restart the RC4 keystream from the sealing key, keeping the sequence number: what
+    /// SPNEGO does to an NTLM context once the mechListMIC was exchanged (MS-SPNG 3.3.5.1;
+    /// the first sealed message then carries sequence number 1 under a fresh keystream).
+    pub fn reset_keystream(&mut self) {
+        if let Ok(rc4) = Rc4::new_from_slice(&self.seal_key) {
+            self.rc4 = rc4;
+        }
+    }
+
+    /// Move the RC4 state past one signature without checking it.
+    fn advance(&mut self) {
+        self.next_seq = self.next_seq.wrapping_add(1);
+        if self.sign_key.is_some() {
+            if self.key_exch {
+                self.rc4.apply_keystream(&mut [0u8; 8]);
+            }
+        } else {
+            self.rc4.apply_keystream(&mut [0u8; 12]);
+        }
+    }
+}
+
+/// The first 8 bytes of HMAC_MD5(SigningKey, SeqNum || message) (MS-NLMP 3.4.4.2).
+fn hmac_checksum(keyed: &HmacMd5, seq: u32, parts: &[&[u8]]) -> [u8; 8] {
+    let mut m = keyed.clone();
+    m.update(&seq.to_le_bytes());
+    for p in parts {
+        m.update(p);
+    }
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&m.finalize().into_bytes()[..8]);
+    out
+}
+
+/// CRC32 of the concatenated parts (MS-NLMP 3.4.4.1).
+fn crc(parts: &[&[u8]]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize()
 }
 
 /// MIC check (MS-NLMP 3.1.5.1.2): HMAC_MD5(ExportedSessionKey, NEGOTIATE || CHALLENGE ||

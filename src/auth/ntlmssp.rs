@@ -96,14 +96,29 @@ pub enum SessionAuth {
     /// A Kerberos AP-REQ: the client principal is inside the encrypted authenticator, so
     /// the account cannot be read from the packets.
     Kerberos,
+    /// A Kerberos AP-REQ whose ticket the analyst's keys opened: the client principal
+    /// (`user`) and realm (`domain`).
+    KerberosTicket(NtlmUser),
 }
 
 impl SessionAuth {
     pub fn ntlm_user(&self) -> Option<&NtlmUser> {
         match self {
             SessionAuth::Ntlm(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// The account, when known: NTLM's, or a decrypted Kerberos ticket's.
+    pub fn account(&self) -> Option<&NtlmUser> {
+        match self {
+            SessionAuth::Ntlm(u) | SessionAuth::KerberosTicket(u) => Some(u),
             SessionAuth::Kerberos => None,
         }
+    }
+
+    pub fn is_kerberos(&self) -> bool {
+        matches!(self, SessionAuth::Kerberos | SessionAuth::KerberosTicket(_))
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::pdu::{self, Body, Pdu, SyntaxId};
 use crate::FastMap;
+use crate::auth::keys::KeySource;
 use crate::capture::Timestamp;
 use crate::names::Uuid;
 use crate::stats::Counters;
@@ -92,8 +93,11 @@ pub struct Call {
     pub sec_addr: Option<SmolStr>,
     pub auth_type: Option<u8>,
     pub auth_level: Option<u8>,
-    /// The request stub is encrypted (packet privacy).
+    /// The request stub is encrypted (packet privacy) on the wire.
     pub encrypted: bool,
+    /// Set when every request fragment of a sealed call was unsealed with a key that
+    /// verified (then `stub` holds the clear stub): the kind of key.
+    pub decrypted: Option<KeySource>,
     /// Request used big-endian NDR.
     pub big_endian: bool,
     /// Fragments of the request.
@@ -125,6 +129,15 @@ struct Context {
 
 /// A response being reassembled: stub bytes so far, bytes kept, bytes to keep.
 type RespPart = (u64, Vec<u8>, usize);
+
+/// The fields of a request PDU [`Association::on_request`] needs.
+struct Req<'a> {
+    ctx_id: u16,
+    opnum: u16,
+    object: Option<[u8; 16]>,
+    stub: &'a [u8],
+    unsealed: Option<KeySource>,
+}
 
 #[derive(Debug)]
 struct Partial {
@@ -183,6 +196,20 @@ impl Association {
 
     /// Handle one complete PDU that travelled in direction `dir` and was completed at `ts`.
     pub fn on_pdu(&mut self, dir: usize, ts: Timestamp, p: &Pdu<'_>, counters: &mut Counters) {
+        self.on_pdu_unsealed(dir, ts, p, None, counters)
+    }
+
+    /// [`Association::on_pdu`] for a PDU whose sealed stub was unsealed in place with a key
+    /// of kind `unsealed` (None: as it came off the wire). The call keeps `encrypted` (what
+    /// the wire showed) and gains `decrypted` when all its request fragments were unsealed.
+    pub fn on_pdu_unsealed(
+        &mut self,
+        dir: usize,
+        ts: Timestamp,
+        p: &Pdu<'_>,
+        unsealed: Option<KeySource>,
+        counters: &mut Counters,
+    ) {
         let h = &p.header;
         let le = h.little_endian();
         match &p.body {
@@ -258,7 +285,14 @@ impl Association {
                 stub,
                 ..
             } => {
-                self.on_request(dir, ts, p, *ctx_id, *opnum, *object, stub, counters);
+                let req = Req {
+                    ctx_id: *ctx_id,
+                    opnum: *opnum,
+                    object: *object,
+                    stub,
+                    unsealed,
+                };
+                self.on_request(dir, ts, p, req, counters);
             }
             Body::Response { stub, .. } => {
                 let d = dir & 1;
@@ -269,7 +303,7 @@ impl Association {
                 let privacy = p
                     .auth
                     .is_some_and(|a| a.auth_level == pdu::AUTH_LEVEL_PKT_PRIVACY);
-                if !privacy && kept.len() < cap {
+                if (!privacy || unsealed.is_some()) && kept.len() < cap {
                     let room = cap - kept.len();
                     kept.extend_from_slice(&stub[..stub.len().min(room)]);
                 }
@@ -289,23 +323,28 @@ impl Association {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn on_request(
         &mut self,
         dir: usize,
         ts: Timestamp,
         p: &Pdu<'_>,
-        ctx_id: u16,
-        opnum: u16,
-        object: Option<[u8; 16]>,
-        stub: &[u8],
+        req: Req<'_>,
         counters: &mut Counters,
     ) {
+        let Req {
+            ctx_id,
+            opnum,
+            object,
+            stub,
+            unsealed,
+        } = req;
         let h = &p.header;
         let d = dir & 1;
         let encrypted = p
             .auth
             .is_some_and(|a| a.auth_level == pdu::AUTH_LEVEL_PKT_PRIVACY);
+        // The stub can be read: clear on the wire, or unsealed with a key.
+        let readable = !encrypted || unsealed.is_some();
         let existing = self.reasm[d].remove(&h.call_id);
         let mut part = match existing {
             Some(part) if !h.first() => part,
@@ -330,6 +369,7 @@ impl Association {
                     auth_type: p.auth.map(|a| a.auth_type),
                     auth_level: p.auth.map(|a| a.auth_level),
                     encrypted,
+                    decrypted: if encrypted { unsealed } else { None },
                     big_endian: !h.little_endian(),
                     req_frags: 0,
                     req_stub_len: 0,
@@ -346,6 +386,11 @@ impl Association {
                 }
             }
         };
+        if encrypted && unsealed.is_none() && part.call.decrypted.is_some() {
+            // A fragment stayed sealed: the reassembled stub cannot be read.
+            part.call.decrypted = None;
+            part.call.stub = Vec::new();
+        }
         part.call.req_frags += 1;
         part.call.req_stub_len += stub.len() as u64;
         part.bytes += stub.len();
@@ -359,7 +404,8 @@ impl Association {
             // A DCOM call whose bind was missed: its IPID may name it later.
             (Some(_), None) => self.limits.keep_response.is_some() && part.call.object.is_some(),
         };
-        if wanted && !encrypted && part.call.stub.len() < self.limits.max_stub_bytes {
+        let readable = readable && (!part.call.encrypted || part.call.decrypted.is_some());
+        if wanted && readable && part.call.stub.len() < self.limits.max_stub_bytes {
             let room = self.limits.max_stub_bytes - part.call.stub.len();
             part.call
                 .stub

@@ -6,6 +6,7 @@
 
 pub mod assoc;
 pub mod pdu;
+pub mod security;
 pub mod stream;
 
 #[cfg(test)]

@@ -63,6 +63,8 @@ pub(crate) fn record(uuid: &str, opnum: u16, args: Option<Args>, orig: &str, res
             workstation: None,
             auth: None,
             auth_source: None,
+            decrypted: None,
+            decrypted_with: None,
             what_ran: args.as_ref().and_then(what_ran),
             args,
             args_status: status,

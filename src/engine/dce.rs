@@ -6,11 +6,14 @@
 
 use super::sink::RecordSink;
 use crate::args::{self, Annotation};
+use crate::auth::keys::KeyRing;
 use crate::capture;
-use crate::dcerpc::{self, Association, Call, Framer, Recovery};
+use crate::dcerpc::security::{self, Security, Unsealed};
+use crate::dcerpc::{self, Association, Call, Framer, Recovery, pdu};
 use crate::flow::table::ConnMeta;
 use crate::stats::Counters;
 use crate::zeek;
+use std::sync::Arc;
 
 /// Finished calls held back (waiting for an earlier request's response) per association;
 /// past it the oldest are decoded anyway.
@@ -35,10 +38,20 @@ struct Accurate {
     annotator: args::Annotator,
     /// Finished calls not yet decoded, in (request time, call id) order.
     held: Vec<Call>,
+    /// With the analyst's keys: the association's authentication and verifiers.
+    security: Option<Box<Security>>,
+    /// A sealed PDU is copied here and unsealed in place (reused: no allocation per PDU).
+    scratch: Vec<u8>,
 }
 
 impl DceStream {
-    pub fn new(zeek_compat: bool, midstream: bool, limits: dcerpc::Limits) -> Self {
+    /// `keys`: the analyst's keys (accurate mode only; the Zeek emulation never has any).
+    pub fn new(
+        zeek_compat: bool,
+        midstream: bool,
+        limits: dcerpc::Limits,
+        keys: Option<&Arc<KeyRing>>,
+    ) -> Self {
         let recovery = if zeek_compat {
             Recovery::NextChunk
         } else {
@@ -57,6 +70,8 @@ impl DceStream {
                 who: args::who::WhoLog::default(),
                 annotator: args::Annotator::default(),
                 held: Vec::new(),
+                security: keys.map(|k| Box::new(Security::new(k.clone()))),
+                scratch: Vec::new(),
             }))
         };
         DceStream { framers, decoder }
@@ -77,15 +92,63 @@ impl DceStream {
         } = sink;
         match &mut self.decoder {
             DceDecoder::Accurate(a) => {
-                let Accurate { assoc, who, .. } = &mut **a;
-                self.framers[dir].feed(data, framing, &mut |raw| match dcerpc::parse_pdu(raw) {
-                    Ok(p) => {
-                        if let Some(seen) = args::who::from_pdu(raw, &p) {
-                            who.push(ts, seen);
-                        }
-                        assoc.on_pdu(dir, ts, &p, counters)
+                let Accurate {
+                    assoc,
+                    who,
+                    security,
+                    scratch,
+                    ..
+                } = &mut **a;
+                self.framers[dir].feed(data, framing, &mut |raw| {
+                    // With keys, a sealed request or response is unsealed into `scratch`.
+                    let mut unsealed = None;
+                    if let Some(sec) = security.as_deref_mut()
+                        && sec.active()
+                        && security::has_verifier(raw)
+                        && let Unsealed::Unsealed(source) = sec.unseal(raw, scratch, counters)
+                    {
+                        unsealed = Some(source);
                     }
-                    Err(_) => counters.dcerpc_bad_pdus += 1,
+                    let bytes: &[u8] = if unsealed.is_some() { scratch } else { raw };
+                    match dcerpc::parse_pdu(bytes) {
+                        Ok(p) => {
+                            let leg = p.auth.is_some()
+                                && matches!(
+                                    p.header.ptype,
+                                    pdu::BIND
+                                        | pdu::ALTER_CONTEXT
+                                        | pdu::AUTH3
+                                        | pdu::BIND_ACK
+                                        | pdu::ALTER_CONTEXT_RESP
+                                );
+                            if leg && let Some(sec) = security.as_deref_mut() {
+                                sec.on_auth_leg(bytes, &mut counters.keys);
+                            }
+                            if let Some(seen) = args::who::from_pdu(bytes, &p) {
+                                // A Kerberos leg of a context whose ticket was decrypted
+                                // names the client.
+                                let ticket = match seen {
+                                    args::who::AuthSeen::Kerberos => {
+                                        security.as_deref().and_then(Security::ticket)
+                                    }
+                                    _ => None,
+                                };
+                                let seen = match ticket {
+                                    Some(t) => args::who::AuthSeen::KerberosTicket(
+                                        crate::auth::ntlmssp::NtlmUser {
+                                            user: t.user.into(),
+                                            domain: t.realm.into(),
+                                            workstation: Default::default(),
+                                        },
+                                    ),
+                                    None => seen,
+                                };
+                                who.push(ts, seen);
+                            }
+                            assoc.on_pdu_unsealed(dir, ts, &p, unsealed, counters)
+                        }
+                        Err(_) => counters.dcerpc_bad_pdus += 1,
+                    }
                 });
             }
             DceDecoder::ZeekEmulation(an) => {
@@ -180,6 +243,13 @@ impl Accurate {
             // No bind, but the object UUID is an IPID handed out earlier: name the call.
             if ann.uuid_from_ipid.is_some() {
                 c.uuid = ann.uuid_from_ipid;
+            }
+            if self.security.is_some() && c.encrypted {
+                if c.decrypted.is_some() {
+                    sink.counters.dcerpc_decrypted_calls += 1;
+                } else {
+                    sink.counters.dcerpc_sealed_left += 1;
+                }
             }
             out.push((c, ann));
         }

@@ -46,6 +46,20 @@ pub struct Options {
     /// that memory follows what is kept, not the capture's size. The others are counted in
     /// `Counters::records_filtered`.
     pub keep: Option<RecordFilter>,
+    /// The analyst's keys (`--keys`, `--password`, `--nt-hash`, `--keytab`): sealed
+    /// DCE-RPC stubs and SMB3-encrypted messages are decrypted where a key verifies, and
+    /// records gain `decrypted` / `decrypted_with`. None (or an empty ring): nothing
+    /// changes. Never used with `zeek_compat` (Zeek has no keys).
+    pub keys: Option<std::sync::Arc<crate::auth::keys::KeyRing>>,
+}
+
+impl Options {
+    /// The keys a run decrypts with: none in Zeek emulation, none when the ring is empty.
+    pub fn active_keys(&self) -> Option<&std::sync::Arc<crate::auth::keys::KeyRing>> {
+        self.keys
+            .as_ref()
+            .filter(|k| !self.zeek_compat && !k.is_empty())
+    }
 }
 
 impl Default for Options {
@@ -63,6 +77,7 @@ impl Default for Options {
             max_parser_bytes: DEFAULT_PARSER_BYTES,
             max_memory: None,
             keep: None,
+            keys: None,
         }
     }
 }

@@ -6,18 +6,22 @@ use super::record::CallTransport;
 use super::sink::RecordSink;
 use crate::FastMap;
 use crate::args;
+use crate::auth::keys::{KeyRing, KeySource};
 use crate::capture;
 use crate::dcerpc::{self, Call};
 use crate::flow::table::ConnMeta;
 use crate::output::SmolStr;
 use crate::smb;
 use crate::zeek;
+use std::sync::Arc;
 
 /// A named pipe seen on an SMB connection (accurate mode).
 struct Pipe {
     name: SmolStr,
     context: smb::PipeContext,
     stream: DceStream,
+    /// Its bytes came out of SMB3 messages decrypted with a key of this kind.
+    decrypted: Option<KeySource>,
 }
 
 /// A decoded call and the transport it came over.
@@ -32,6 +36,8 @@ pub(super) struct SmbState {
     zeek_fids: FastMap<u64, DceStream>,
     zeek_compat: bool,
     limits: dcerpc::Limits,
+    /// The analyst's keys (accurate mode): for sealed pipes and SMB3 encryption.
+    keys: Option<Arc<KeyRing>>,
 }
 
 /// "smb1", or "smb2"/"smb3" as the connection negotiated.
@@ -47,17 +53,19 @@ fn transport_name(key: &smb::PipeKey, smb3: bool) -> &'static str {
 const MAX_PIPES: usize = 4096;
 
 impl SmbState {
-    pub fn new(zeek_compat: bool, limits: dcerpc::Limits) -> Self {
+    pub fn new(zeek_compat: bool, limits: dcerpc::Limits, keys: Option<Arc<KeyRing>>) -> Self {
+        let keys = keys.filter(|_| !zeek_compat);
         SmbState {
-            conn: if zeek_compat {
-                smb::SmbConn::new()
-            } else {
-                smb::SmbConn::accurate()
+            conn: match (&keys, zeek_compat) {
+                (_, true) => smb::SmbConn::new(),
+                (Some(k), false) => smb::SmbConn::with_keys(k.clone()),
+                (None, false) => smb::SmbConn::accurate(),
             },
             pipes: Vec::new(),
             zeek_fids: FastMap::default(),
             zeek_compat,
             limits,
+            keys,
         }
     }
 
@@ -78,6 +86,7 @@ impl SmbState {
             zeek_fids,
             zeek_compat,
             limits,
+            keys,
         } = self;
         let (zeek_compat, limits) = (*zeek_compat, *limits);
         let smb3 = conn.is_smb3();
@@ -97,13 +106,19 @@ impl SmbState {
                         Pipe {
                             name: name.into(),
                             context,
-                            stream: DceStream::new(false, false, limits),
+                            stream: DceStream::new(false, false, limits, keys.as_ref()),
+                            decrypted: None,
                         },
                     ));
                 }
             }
             smb::PipeEvent::Data {
-                key, dir, data, at, ..
+                key,
+                dir,
+                data,
+                at,
+                decrypted,
+                ..
             } if !zeek_compat => {
                 let idx = match pipes.iter().position(|(k, _)| *k == key) {
                     Some(i) => Some(i),
@@ -114,7 +129,8 @@ impl SmbState {
                             Pipe {
                                 name: SmolStr::default(),
                                 context: smb::PipeContext::default(),
-                                stream: DceStream::new(false, true, limits),
+                                stream: DceStream::new(false, true, limits, keys.as_ref()),
+                                decrypted: None,
                             },
                         ));
                         Some(pipes.len() - 1)
@@ -124,12 +140,16 @@ impl SmbState {
                 if let Some(i) = idx {
                     let ts = at.unwrap_or(ts);
                     let (key, p) = &mut pipes[i];
+                    if decrypted.is_some() {
+                        p.decrypted = decrypted;
+                    }
                     p.stream.feed(dir, ts, data, sink, None, 0);
                     p.stream.ready(sink, meta, &mut calls);
                     let via = CallTransport {
                         transport: transport(key),
                         pipe: Some(p.name.clone()),
                         context: p.context.clone(),
+                        decrypted_with: p.decrypted,
                     };
                     out.extend(calls.drain(..).map(|c| (c, via.clone())));
                 }
@@ -142,6 +162,7 @@ impl SmbState {
                         transport: transport(&key),
                         pipe: Some(pipe.name),
                         context: pipe.context,
+                        decrypted_with: pipe.decrypted,
                     };
                     out.extend(calls.drain(..).map(|c| (c, via.clone())));
                 }
@@ -164,7 +185,7 @@ impl SmbState {
                 }
                 zeek_fids
                     .entry(fid)
-                    .or_insert_with(|| DceStream::new(true, false, limits))
+                    .or_insert_with(|| DceStream::new(true, false, limits, None))
                     .feed(dir, ts, data, sink, script.as_deref_mut(), fid);
             }
             smb::PipeEvent::ZeekClose { fid }
@@ -179,6 +200,9 @@ impl SmbState {
             _ => {}
         });
         sink.smb_counters.merge(&smb_c);
+        if keys.is_some() {
+            conn.take_key_events(&mut sink.counters.keys);
+        }
     }
 
     /// Bytes held for messages and PDUs not complete yet (SMB framing and deferred pipe
@@ -211,6 +235,7 @@ impl SmbState {
                 transport: transport_name(&key, smb3),
                 pipe: Some(p.name),
                 context: p.context,
+                decrypted_with: p.decrypted,
             };
             out.extend(calls.drain(..).map(|c| (c, via.clone())));
         }
@@ -234,7 +259,7 @@ mod tests {
     /// closed; then one more request on the last pipe, unanswered (so the connection-removal
     /// hook logs the backing table). Returns the Zeek lines and the run's counters.
     fn many_pipes(fids: u64) -> (Vec<zeek::ZeekLine>, crate::stats::Counters) {
-        let mut st = SmbState::new(true, dcerpc::Limits::default());
+        let mut st = SmbState::new(true, dcerpc::Limits::default(), None);
         let mut sink = RecordSink::new("t", 0, None, None);
         let mut script = zeek::ConnScript::new(true);
         let mut t = capture::Timestamp {

@@ -2,6 +2,7 @@
 //! [`Record`], with the connection's deterministic uid.
 
 use crate::args;
+use crate::auth::keys::KeySource;
 use crate::dcerpc::{Call, CallStatus};
 use crate::flow::table::ConnMeta;
 use crate::names;
@@ -18,6 +19,9 @@ pub(super) struct CallTransport {
     /// SMB pipe name from the create.
     pub pipe: Option<SmolStr>,
     pub context: smb::PipeContext,
+    /// The pipe's bytes came out of SMB3 transform messages decrypted with a key of this
+    /// kind.
+    pub decrypted_with: Option<KeySource>,
 }
 
 pub(super) fn is_ignored_call(c: &Call) -> bool {
@@ -51,6 +55,8 @@ impl UuidTextCache {
 }
 
 /// The record of one decoded call; `n` is its rank among the connection's calls.
+/// `keys`: the run has keys (records then say whether they were decrypted).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn accurate_record(
     (c, ann): &(Call, args::Annotation),
     meta: &ConnMeta,
@@ -59,6 +65,7 @@ pub(super) fn accurate_record(
     (file_index, n): (u64, u64),
     via: &CallTransport,
     texts: &mut UuidTextCache,
+    keys: bool,
 ) -> Record {
     let pipe = via.pipe.as_ref();
     let user = via.context.user.as_ref();
@@ -70,6 +77,8 @@ pub(super) fn accurate_record(
     };
     let ts = c.ts.zeek_time();
     let rtt = c.resp_ts.map(|r| r.zeek_time() - ts);
+    // Packet privacy's key first: it is what opened the stub.
+    let decrypted_with = c.decrypted.or(via.decrypted_with).map(KeySource::as_str);
     let (status, fault_code) = match c.status {
         CallStatus::Ok => ("ok", None),
         CallStatus::Fault(code) => ("fault", Some(format!("0x{code:08x}"))),
@@ -116,6 +125,8 @@ pub(super) fn accurate_record(
             ctx_id: c.ctx_id,
             object_uuid: c.object.map(|u| u.to_string()),
             encrypted: c.encrypted,
+            decrypted: keys.then_some(decrypted_with.is_some()),
+            decrypted_with,
             big_endian: c.big_endian,
             request_fragments: c.req_frags,
             request_stub_len: c.req_stub_len,

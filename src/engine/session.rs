@@ -8,6 +8,7 @@ use super::pipes::{SmbState, TransportedCall};
 use super::record::{self, CallTransport, UuidTextCache};
 use super::sink::RecordSink;
 use crate::args;
+use crate::auth::keys::KeyRing;
 use crate::capture;
 use crate::dcerpc;
 use crate::flow::FlowEvent;
@@ -17,6 +18,7 @@ use crate::smb;
 use crate::zeek;
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Ports where a plain-TCP DCE-RPC server is expected (for orienting mid-stream connections).
 pub(super) fn dce_server_port(port: u16) -> bool {
@@ -64,6 +66,8 @@ pub(super) struct Session {
     calls: Vec<(dcerpc::Call, args::Annotation)>,
     /// Parser bytes last added to the pipeline's `parser_bytes`.
     buffered: usize,
+    /// The analyst's keys (None in Zeek mode and without keys).
+    keys: Option<Arc<KeyRing>>,
 }
 
 impl Session {
@@ -89,6 +93,7 @@ impl Session {
             ready: Vec::new(),
             calls: Vec::new(),
             buffered: 0,
+            keys: opts.active_keys().cloned(),
         }
     }
 
@@ -136,11 +141,14 @@ impl Session {
                     self.zeek_compat,
                     !meta.syn_seen,
                     self.limits,
+                    self.keys.as_ref(),
                 )))
             }
-            Carrier::Smb => {
-                SessionState::Smb(Box::new(SmbState::new(self.zeek_compat, self.limits)))
-            }
+            Carrier::Smb => SessionState::Smb(Box::new(SmbState::new(
+                self.zeek_compat,
+                self.limits,
+                self.keys.clone(),
+            ))),
         };
     }
 
@@ -197,7 +205,14 @@ impl Session {
             self.records += 1;
             let at = (file_index, rank);
             sink.push(record::accurate_record(
-                &c, meta, &uid, &label, at, &via, &mut texts,
+                &c,
+                meta,
+                &uid,
+                &label,
+                at,
+                &via,
+                &mut texts,
+                self.keys.is_some(),
             ));
         }
         if let Some(script) = self.script.as_mut() {

@@ -212,6 +212,12 @@ pub const CALL_COLUMNS: &[Column<Record>] = {
         col("encrypted", Bool, false, |r| {
             extra(r, |e| V::Bool(e.encrypted))
         }),
+        col("decrypted", Bool, true, |r| {
+            extra(r, |e| e.decrypted.map_or(V::Null, V::Bool))
+        }),
+        col("decrypted_with", Utf8, true, |r| {
+            extra(r, |e| opt_static(e.decrypted_with))
+        }),
         col("big_endian", Bool, false, |r| {
             extra(r, |e| V::Bool(e.big_endian))
         }),
@@ -723,6 +729,8 @@ mod tests {
             ctx_id: 1,
             object_uuid: Some("00000000-0000-0000-0000-000000000001".into()),
             encrypted: false,
+            decrypted: Some(true),
+            decrypted_with: Some("keytab"),
             big_endian: true,
             request_fragments: 2,
             request_stub_len: 300,

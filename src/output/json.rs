@@ -147,6 +147,11 @@ pub fn extra_members(out: &mut Vec<u8>, e: &Extra) -> io::Result<()> {
     some_str(out, "object_uuid", e.object_uuid.as_deref());
     key(out, "encrypted");
     bool(out, e.encrypted);
+    if let Some(d) = e.decrypted {
+        key(out, "decrypted");
+        bool(out, d);
+    }
+    some_str(out, "decrypted_with", e.decrypted_with);
     key(out, "big_endian");
     bool(out, e.big_endian);
     key(out, "request_fragments");
@@ -253,6 +258,8 @@ mod tests {
             ctx_id: (seed >> 3) as u16,
             object_uuid: pick(10).then(|| "00000000-0000-0000-0000-000000000001".into()),
             encrypted: pick(11),
+            decrypted: pick(18).then_some(pick(19)),
+            decrypted_with: (pick(18) && pick(19)).then_some("nt-hash"),
             big_endian: pick(12),
             request_fragments: 3,
             request_stub_len: seed,

@@ -72,8 +72,18 @@ pub struct Extra {
     pub ctx_id: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object_uuid: Option<String>,
-    /// Stub encrypted (packet privacy): arguments cannot be read.
+    /// Stub sealed on the wire (DCE-RPC packet privacy), whether or not rpcsift then
+    /// unsealed it (`decrypted`).
     pub encrypted: bool,
+    /// Only in runs with keys (absent otherwise, so output without keys is unchanged):
+    /// true when rpcsift removed this call's packet privacy or SMB3 encryption with one
+    /// of the analyst's keys that verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypted: Option<bool>,
+    /// The kind of key that decrypted the call: `password`, `nt-hash`, `keytab` or
+    /// `smb3-key` (the packet privacy's key when both layers were removed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypted_with: Option<&'static str>,
     pub big_endian: bool,
     pub request_fragments: u32,
     pub request_stub_len: u64,

@@ -57,6 +57,7 @@ const INFORMATIONAL: &[&str] = &[
     "large non-pipe SMB messages skipped without buffering",
     // Said once, per session / connection, by the explanations below.
     "SMB3 encrypted messages (counted, not decoded)",
+    "SMB3 encrypted messages decrypted with the analyst's keys",
     "bytes in SMB3 encrypted messages",
     "SMB3 compressed messages (counted, not decoded)",
 ];
@@ -78,6 +79,30 @@ const WHY: &[(&str, &str)] = &[
     (
         "calls with encrypted stubs (packet privacy)",
         "the operation is known and indicators still match, but the arguments are encrypted",
+    ),
+    (
+        "sealed calls decrypted with the analyst's keys",
+        "packet privacy removed with a key that verified: arguments decoded as in clear calls",
+    ),
+    (
+        "sealed calls left encrypted (no key worked)",
+        "no key verified for their association: the arguments stay encrypted",
+    ),
+    (
+        "sealed PDUs whose signature did not verify after unsealing (stub not used)",
+        "a lost or damaged PDU breaks the NTLM sealing stream: the calls after it stay encrypted",
+    ),
+    (
+        "DCE-RPC signatures that did not verify (packet integrity)",
+        "signed PDUs whose signature does not match the verified key: damaged or altered in transit",
+    ),
+    (
+        "SMB3 sessions decrypted with the analyst's keys",
+        "SMB3 encryption removed with a key that verified: their named pipes and calls are decoded",
+    ),
+    (
+        "SMB3 encrypted messages that did not decrypt with the session's keys",
+        "the session's key did not open these messages: calls in them are invisible",
     ),
     (
         "TCP gaps (lost segments)",
@@ -200,6 +225,52 @@ pub fn problems(c: &Counters) -> Vec<Problem> {
             why: "not decoded".into(),
         });
     }
+    if c.dcerpc_decrypted_calls > 0
+        && let Some(p) = out
+            .iter_mut()
+            .find(|p| p.what == "calls with encrypted stubs (packet privacy)")
+    {
+        p.why = "sealed on the wire; the analyst's keys removed the sealing of some (below)".into();
+    }
+    out.extend(key_problems(&c.keys));
+    out
+}
+
+/// The key summary as lines of the "what could not be decoded" list: accounts whose key
+/// verified, accounts seen without one, keys that did not verify (never a key itself).
+pub fn key_problems(k: &crate::stats::KeyUse) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for (account, v) in &k.verified {
+        out.push(Problem {
+            count: v.times,
+            what: format!("{} authentications of {account}: key verified", v.auth),
+            why: format!(
+                "{} from {}: what this account sealed or encrypted is decrypted",
+                v.with, v.origin
+            ),
+        });
+    }
+    for (account, n) in &k.without_key {
+        out.push(Problem {
+            count: *n,
+            what: format!("authentications of {account}: no key verified"),
+            why: "what this authentication sealed or encrypted stays unreadable".into(),
+        });
+    }
+    for (key, n) in &k.keys_failed {
+        out.push(Problem {
+            count: *n,
+            what: format!("key {key} did not verify"),
+            why: "a wrong key for the account: never used".into(),
+        });
+    }
+    if k.dropped > 0 {
+        out.push(Problem {
+            count: k.dropped,
+            what: "accounts or keys not listed".into(),
+            why: format!("more than {} per list", crate::stats::MAX_KEY_USE_ENTRIES),
+        });
+    }
     out
 }
 
@@ -284,6 +355,10 @@ pub fn hit_value(h: &Hit, rec: Option<&Record>) -> Value {
                 .unwrap_or(Value::Null),
         );
         put("args_status", Value::from(x.args_status));
+        put(
+            "decrypted_with",
+            x.decrypted_with.map_or(Value::Null, Value::from),
+        );
         put(
             "what_ran",
             x.what_ran.as_deref().map_or(Value::Null, Value::from),

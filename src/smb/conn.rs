@@ -13,6 +13,7 @@
 //! MessageId of their request, so interim STATUS_PENDING responses leave the request
 //! pending) or by command, MID, PID, UID and TID (SMB1).
 
+use super::crypto::{self, Decrypted, SmbCrypto};
 use super::framing::{FrameSink, Framer, Tag};
 use super::records::{
     self as rec, FSCTL_PIPE_TRANSCEIVE, FileId, Protocol, RecordError, SMB_COM_CLOSE,
@@ -28,10 +29,12 @@ use super::{
     MAX_ANDX_CHAIN, MAX_COMPOUND_CHAIN, MAX_DEFERRED_BYTES, MAX_OPEN_FILES, MAX_PENDING,
     MAX_SESSIONS, MAX_TREES, PipeContext, PipeEvent, PipeKey, SmbCounters,
 };
+use crate::auth::keys::{KeyRing, KeySource};
 use crate::auth::ntlmssp::{self, NtlmUser, SessionAuth};
 use crate::capture::Timestamp;
 use smol_str::SmolStr;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// Pipe names recognised on a tree whose connect was not seen (compared without a leading
 /// `\` or `\PIPE\`, ignoring case).
@@ -270,6 +273,10 @@ struct State {
     users: Lru<(bool, u64), SessionAuth>,
     /// Share path of each tree (kept after TREE_DISCONNECT, evicted by age only).
     tree_paths: Lru<TreeKey, SmolStr>,
+    /// With the analyst's keys: SMB3 decryption.
+    crypto: Option<Box<SmbCrypto>>,
+    /// Set while the messages of a decrypted transform message are processed.
+    decrypting: Option<KeySource>,
 }
 
 impl Default for SmbConn {
@@ -308,7 +315,24 @@ impl SmbConn {
                 compressed_seen: false,
                 users: Lru::new(MAX_SESSIONS),
                 tree_paths: Lru::new(MAX_TREES),
+                crypto: None,
+                decrypting: None,
             },
+        }
+    }
+
+    /// Accurate mode with the analyst's keys: SMB3 transform messages of sessions whose
+    /// key is known are decrypted and tracked like clear ones (see [`super::crypto`]).
+    pub fn with_keys(ring: Arc<KeyRing>) -> Self {
+        let mut c = Self::accurate();
+        c.st.crypto = Some(Box::new(SmbCrypto::new(ring)));
+        c
+    }
+
+    /// Move the authentications seen since the last call into the run's key summary.
+    pub fn take_key_events(&mut self, keys: &mut crate::stats::KeyUse) {
+        if let Some(cr) = self.st.crypto.as_mut() {
+            crate::dcerpc::security::record_events(&mut cr.events, keys);
         }
     }
 
@@ -442,11 +466,57 @@ impl State {
         self.count_conn(c);
         match rec::protocol(p) {
             Protocol::Smb1 => self.smb1(dir, p, visible, c, out),
-            Protocol::Smb2 => self.smb2(dir, p, visible, c, out),
-            Protocol::Transform => self.transform(p, p.len(), c),
+            Protocol::Smb2 => {
+                if let Some(cr) = self.crypto.as_mut() {
+                    cr.observe(dir, p);
+                }
+                self.smb2(dir, p, visible, c, out)
+            }
+            Protocol::Transform => self.transform_message(dir, p, c, out),
             Protocol::Compressed => self.compressed(c),
             Protocol::Other => c.smb_bad_messages += 1,
         }
+    }
+
+    /// A whole transform message: decrypted and processed when a key opens it, else
+    /// counted.
+    fn transform_message(&mut self, dir: usize, p: &[u8], c: &mut SmbCounters, out: Out<'_>) {
+        if let Some(cr) = self.crypto.as_mut() {
+            match cr.decrypt(dir, p) {
+                Decrypted::Plain { len, source, first } => {
+                    c.smb3_decrypted_messages += 1;
+                    if first {
+                        c.smb3_decrypted_sessions += 1;
+                    }
+                    self.encrypted_seen = true;
+                    let buf = std::mem::take(&mut cr.scratch);
+                    let plain = crypto::plain(&buf, len);
+                    self.decrypting = Some(source);
+                    match rec::protocol(plain) {
+                        Protocol::Smb2 => {
+                            if let Some(cr) = self.crypto.as_mut() {
+                                cr.observe(dir, plain);
+                            }
+                            self.smb2(dir, plain, false, c, out);
+                        }
+                        Protocol::Compressed => self.compressed(c),
+                        _ => c.smb_bad_messages += 1,
+                    }
+                    self.decrypting = None;
+                    // Kept for the next message unless a large one grew it (a connection
+                    // does not hold megabytes between messages).
+                    if let Some(cr) = self.crypto.as_mut()
+                        && buf.capacity() <= super::LARGE_MESSAGE_LEN
+                    {
+                        cr.scratch = buf;
+                    }
+                    return;
+                }
+                Decrypted::Failed => c.smb3_decrypt_failures += 1,
+                Decrypted::NoKey => {}
+            }
+        }
+        self.transform(p, p.len(), c);
     }
 
     fn transform(&mut self, prefix: &[u8], total: usize, c: &mut SmbCounters) {
@@ -487,11 +557,11 @@ impl State {
             user: self
                 .users
                 .get(&(key.smb2, key.session))
-                .and_then(|a| a.ntlm_user().cloned()),
+                .and_then(|a| a.account().cloned()),
             kerberos: self
                 .users
                 .get(&(key.smb2, key.session))
-                .is_some_and(|a| *a == SessionAuth::Kerberos),
+                .is_some_and(SessionAuth::is_kerberos),
         }
     }
 
@@ -702,6 +772,7 @@ impl State {
                     data,
                     zeek: if same { zeek.map(|z| z.0) } else { None },
                     at: self.deliver_at,
+                    decrypted: self.decrypting,
                 });
                 if let Some((fid, zd)) = zeek
                     && !same
@@ -868,7 +939,16 @@ impl State {
             }
             SMB2_SESSION_SETUP => {
                 let blob = rec::smb2_session_setup_req(cmd)?;
-                if let Some(user) = ntlmssp::session_auth(blob) {
+                let mut auth = ntlmssp::session_auth(blob);
+                // The analyst's keys opened the ticket: the account is known.
+                if let Some(t) = self.crypto.as_mut().and_then(|cr| cr.ticket.take()) {
+                    auth = Some(SessionAuth::KerberosTicket(NtlmUser {
+                        user: t.user.into(),
+                        domain: t.realm.into(),
+                        workstation: SmolStr::default(),
+                    }));
+                }
+                if let Some(user) = auth {
                     if session != 0 {
                         self.set_user(true, session, user.clone());
                     }
@@ -1507,6 +1587,8 @@ impl State {
     ) -> bool {
         let visible = self.zeek.visible(tag);
         match rec::protocol(prefix) {
+            // A key may open it: buffered whole (up to MAX_MESSAGE_LEN) and decrypted.
+            Protocol::Transform if self.crypto.as_ref().is_some_and(|cr| cr.wants(prefix)) => false,
             Protocol::Transform => {
                 self.count_conn(c);
                 self.transform(prefix, total, c);

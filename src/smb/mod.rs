@@ -15,9 +15,14 @@
 //! * `zeek_fid`: the emulation of Zeek's SMB analyzer behind the `zeek` fields of the events
 //!   (`--zeek-compat`), kept apart from the accurate tracking.
 //!
+//! * [`crypto`]: with the analyst's keys ([`SmbConn::with_keys`], accurate path only), SMB3
+//!   transform messages are decrypted and their SMB2 messages go through the same tracking
+//!   (their pipe data comes with `decrypted` set); without a key they are counted, never
+//!   decoded.
+//!
 //! What this layer must not do: decode DCE-RPC (it only peeks at the first bytes of data on a
 //! file whose type it cannot tell otherwise), keep per-connection memory without a bound, or
-//! decrypt SMB3 (encrypted messages are counted, never decoded).
+//! guess at SMB3 encrypted content (a message is used only when its AEAD tag verified).
 //!
 //! Every limit is a named constant below, and every time one is hit it is counted in
 //! [`SmbCounters`]. Worst case per connection: two messages of [`MAX_MESSAGE_LEN`] being
@@ -40,6 +45,7 @@
 //!   skipped file transfer then costs nothing), [`SmbConn::gap`] otherwise.
 
 pub mod conn;
+pub mod crypto;
 mod framing;
 pub mod records;
 mod table;
@@ -141,6 +147,9 @@ pub enum PipeEvent<'a> {
         /// When the bytes arrived, if before the bytes being fed now: set for requests
         /// compounded after a CREATE, held until its response gave their FileId.
         at: Option<crate::capture::Timestamp>,
+        /// The bytes came out of an SMB3 transform message decrypted with a key of this
+        /// kind.
+        decrypted: Option<crate::auth::keys::KeySource>,
     },
     /// CLOSE request on the pipe (SMB2 CLOSE, SMB1 CLOSE).
     Close {
@@ -167,9 +176,11 @@ pub struct PipeContext {
     /// The share path from the tree connect request, e.g. `\\10.0.0.1\IPC$`.
     pub tree: Option<SmolStr>,
     /// Who the session authenticated as, when its session setup carried an NTLMSSP
-    /// AUTHENTICATE_MESSAGE in clear (SMB1 without extended security: account and domain).
+    /// AUTHENTICATE_MESSAGE in clear (SMB1 without extended security: account and domain),
+    /// or a Kerberos ticket the analyst's keys opened (`kerberos` set: client and realm).
     pub user: Option<crate::auth::ntlmssp::NtlmUser>,
-    /// The session logged on with Kerberos (no account visible: see [`crate::auth::ntlmssp::SessionAuth`]).
+    /// The session logged on with Kerberos (no account visible without the service key:
+    /// see [`crate::auth::ntlmssp::SessionAuth`]).
     pub kerberos: bool,
 }
 

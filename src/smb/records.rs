@@ -900,6 +900,17 @@ pub fn smb2_session_setup_req(cmd: &[u8]) -> R<&[u8]> {
     )
 }
 
+/// SESSION_SETUP response (2.2.6): the security buffer (the acceptor's token).
+pub fn smb2_session_setup_resp(cmd: &[u8]) -> R<&[u8]> {
+    let b = body(cmd, 8, "SESSION_SETUP response")?;
+    smb2_buffer(
+        cmd,
+        u16_at(b, 4) as usize,
+        u16_at(b, 6) as usize,
+        "SESSION_SETUP response security buffer",
+    )
+}
+
 /// TREE_CONNECT request (2.2.9): the share path, UTF-16LE.
 pub fn smb2_tree_connect_req(cmd: &[u8]) -> R<&[u8]> {
     let b = body(cmd, 8, "TREE_CONNECT request")?;

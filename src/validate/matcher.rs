@@ -81,6 +81,7 @@ pub struct Missing {
     pub call: Option<CallRef>,
     /// Machine-readable reason: `fault`, `no_response`, `bind_not_captured`,
     /// `ignored_operation`, `partial_request`, `bind_not_seen_by_zeek`, `analyzer_stopped`,
+    /// `smb3_encrypted` (read with the analyst's keys, Zeek has none),
     /// `expected_in_log` (unexplained), `line_missing` (unexplained).
     pub reason: &'static str,
     pub explanation: String,
@@ -938,6 +939,14 @@ fn explain_mismatch(a: &Record, how: How, fields: &[FieldDiff]) -> (&'static str
 /// Why Zeek did not log a call that the emulation does not log either.
 fn classify_missing(a: &Record, zeek_saw_conn: bool) -> (&'static str, String) {
     let x = a.extra.as_ref();
+    // Read through SMB3 encryption with the analyst's keys: Zeek has none, and the
+    // emulation (which never uses keys) sees no pipe either.
+    if x.is_some_and(|x| x.decrypted == Some(true) && x.transport == "smb3") {
+        return (
+            "smb3_encrypted",
+            "inside an SMB3-encrypted session that rpcsift decrypted with the analyst's keys: Zeek has no keys and sees no pipe there".into(),
+        );
+    }
     let status = status_of(a);
     if status == "fault" {
         let code = x

@@ -138,6 +138,12 @@ pub fn build_report(
             counters.tcp_gaps, counters.tcp_gap_bytes
         ));
     }
+    if counters.smb.smb3_decrypted_messages > 0 {
+        notes.push(format!(
+            "{} SMB3-encrypted message(s) in {} session(s) decrypted with the analyst's keys: Zeek cannot read them",
+            counters.smb.smb3_decrypted_messages, counters.smb.smb3_decrypted_sessions
+        ));
+    }
     if counters.smb.smb3_encrypted_messages > 0 {
         notes.push(format!(
             "{} SMB3-encrypted message(s) ({} bytes): calls inside cannot be read by rpcsift or by Zeek",

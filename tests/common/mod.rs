@@ -9,6 +9,27 @@ use rpcsift::output::{Format, Writer};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The folder of Wireshark's decryption test captures (`tools/fetch-wireshark-vectors.sh
+/// DIR`, then `RPCSIFT_WIRESHARK_VECTORS=DIR`; `.ci/run` does both). Unset: the tests that
+/// need it print a skip message; set to a folder that is not there: they fail.
+pub fn wireshark_vectors() -> Option<PathBuf> {
+    let how = "run tools/fetch-wireshark-vectors.sh DIR and set RPCSIFT_WIRESHARK_VECTORS=DIR";
+    match std::env::var_os("RPCSIFT_WIRESHARK_VECTORS").map(PathBuf::from) {
+        Some(p) => {
+            assert!(
+                p.is_dir(),
+                "RPCSIFT_WIRESHARK_VECTORS={} is not a folder ({how})",
+                p.display()
+            );
+            Some(p)
+        }
+        None => {
+            eprintln!("RPCSIFT_WIRESHARK_VECTORS unset: skipping Wireshark vector tests ({how})");
+            None
+        }
+    }
+}
+
 /// The shared reference folder, when `RPCSIFT_SHARED` is set. Tests that need it return
 /// early (with a message) when it is unset, and fail loudly when it is set but incomplete.
 pub fn shared() -> Option<PathBuf> {

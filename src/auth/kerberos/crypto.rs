@@ -346,15 +346,20 @@ impl UsageKeys {
 /// little-endian usage and `parts`), also the checksum of RC4 GSS tokens (RFC 4757 7.2,
 /// 7.3, first 8 bytes).
 pub(crate) fn rc4_checksum(key: &[u8], usage: u32, parts: &[&[u8]]) -> [u8; 16] {
+    rc4_checksum_keyed(&hmac_md5(key, &[b"signaturekey\0"]), usage, parts)
+}
+
+/// [`rc4_checksum`] with its signature key Ksign = HMAC-MD5(key, "signaturekey\0") already
+/// derived (a GSS context derives it once).
+pub(crate) fn rc4_checksum_keyed(ksign: &[u8], usage: u32, parts: &[&[u8]]) -> [u8; 16] {
     use md5::Digest;
-    let ksign = hmac_md5(key, &[b"signaturekey\0"]);
     let mut h = Md5::new();
     h.update(usage.to_le_bytes());
     for p in parts {
         h.update(p);
     }
     let d: [u8; 16] = h.finalize().into();
-    hmac_md5(&ksign, &[&d])
+    hmac_md5(ksign, &[&d])
 }
 
 /// AES-CBC with ciphertext stealing (CS3, zero IV), as RFC 3962 uses it. One block is

@@ -150,6 +150,8 @@ pub struct GssContext {
     initiator_subkey: Option<Key>,
     acceptor_subkey: Option<Key>,
     cache: Vec<(bool, u32, UsageKeys)>,
+    /// RFC 4757 keys that do not change per message, derived once.
+    rc4: Option<Rc4Keys>,
     scratch: Vec<u8>,
     /// Tokens whose checksum verified / did not.
     pub ok: u64,
@@ -166,6 +168,56 @@ impl std::fmt::Debug for GssContext {
     }
 }
 
+/// The per-context RFC 4757 keys: HMAC(K, 0) (sequence-number key base), HMAC(K XOR F0, 0)
+/// (encryption key base) and HMAC(K, "signaturekey\0"). Wiped on drop.
+#[derive(Clone, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+struct Rc4Keys {
+    seq_base: [u8; 16],
+    crypt_base: [u8; 16],
+    sign: [u8; 16],
+}
+
+impl Rc4Keys {
+    fn new(kss: &[u8]) -> Self {
+        let klocal: zeroize::Zeroizing<Vec<u8>> =
+            zeroize::Zeroizing::new(kss.iter().map(|b| b ^ 0xf0).collect());
+        Rc4Keys {
+            seq_base: hmac_md5(kss, &[&[0, 0, 0, 0]]),
+            crypt_base: hmac_md5(&klocal, &[&[0, 0, 0, 0]]),
+            sign: hmac_md5(kss, &[b"signaturekey\0"]),
+        }
+    }
+
+    /// The sender's sequence number (decrypted) and who sent the token.
+    fn seq(&self, tok: &[u8]) -> Result<([u8; 8], Sender), GssError> {
+        let mut seq: [u8; 8] = tok
+            .get(8..16)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(GssError::Malformed)?;
+        let kseq = hmac_md5(
+            &self.seq_base,
+            &[tok.get(16..24).ok_or(GssError::Malformed)?],
+        );
+        Rc4::new_from_slice(&kseq)
+            .expect("16")
+            .apply_keystream(&mut seq);
+        let sender = match seq[4..8] {
+            [0, 0, 0, 0] => Sender::Initiator,
+            [0xff, 0xff, 0xff, 0xff] => Sender::Acceptor,
+            _ => return Err(GssError::Checksum),
+        };
+        Ok((seq, sender))
+    }
+
+    /// SGN_CKSUM: the first 8 bytes of the RFC 4757 checksum (as [`crypto::rc4_checksum`]
+    /// computes it, with the signature key derived once).
+    fn cksum(&self, usage: u32, parts: &[&[u8]]) -> [u8; 8] {
+        crypto::rc4_checksum_keyed(&self.sign, usage, parts)[..8]
+            .try_into()
+            .expect("8")
+    }
+}
+
 impl GssContext {
     pub fn new(
         session_key: Key,
@@ -177,6 +229,7 @@ impl GssContext {
             initiator_subkey,
             acceptor_subkey,
             cache: Vec::new(),
+            rc4: None,
             scratch: Vec::new(),
             ok: 0,
             bad: 0,
@@ -334,21 +387,12 @@ impl GssContext {
     }
 
     /// RC4: decrypt SND_SEQ; its last 4 bytes tell the sender.
-    fn rc4_seq(kss: &[u8], tok: &[u8]) -> Result<([u8; 8], Sender), GssError> {
-        let mut seq: [u8; 8] = tok
-            .get(8..16)
-            .and_then(|s| s.try_into().ok())
-            .ok_or(GssError::Malformed)?;
-        let kseq = rc4_kseq(kss, tok.get(16..24).ok_or(GssError::Malformed)?);
-        Rc4::new_from_slice(&kseq)
-            .expect("16")
-            .apply_keystream(&mut seq);
-        let sender = match seq[4..8] {
-            [0, 0, 0, 0] => Sender::Initiator,
-            [0xff, 0xff, 0xff, 0xff] => Sender::Acceptor,
-            _ => return Err(GssError::Checksum),
-        };
-        Ok((seq, sender))
+    /// The context's RFC 4757 keys (derived at the first RC4 token, then reused).
+    fn rc4_keys(&mut self) -> Rc4Keys {
+        if self.rc4.is_none() {
+            self.rc4 = Some(Rc4Keys::new(self.key(true).expose()));
+        }
+        self.rc4.clone().expect("set above")
     }
 
     /// SGN_CKSUM: the first 8 bytes of the RFC 4757 checksum.
@@ -368,15 +412,16 @@ impl GssContext {
         if tok.len() < RC4_TOKEN || tok[2..4] != [0x11, 0x00] || tok[4..6] != [0x10, 0x00] {
             return Err(GssError::Malformed);
         }
-        let kss = self.key(true).expose().to_vec();
-        let (seq, sender) = Self::rc4_seq(&kss, tok)?;
-        let mut rc4 = Rc4::new_from_slice(&rc4_kcrypt(&kss, &seq[..4])).expect("16");
+        let keys = self.rc4_keys();
+        let (seq, sender) = keys.seq(tok)?;
+        let kcrypt = hmac_md5(&keys.crypt_base, &[&seq[..4]]);
+        let mut rc4 = Rc4::new_from_slice(&kcrypt).expect("16");
         let mut conf: [u8; 8] = tok[24..32].try_into().expect("8");
         rc4.apply_keystream(&mut conf);
         rc4.apply_keystream(data);
         let want = &tok[16..24];
         let ok = verifies(before, after, |b, a| {
-            Self::rc4_cksum(&kss, 13, &[&tok[..8], &conf, b, data, a]) == want
+            keys.cksum(13, &[&tok[..8], &conf, b, data, a]) == want
         });
         ok.then_some(sender).ok_or(GssError::Checksum)
     }
@@ -388,7 +433,7 @@ impl GssContext {
         data: &[u8],
         after: &[u8],
     ) -> Result<Sender, GssError> {
-        let kss = self.key(true).expose().to_vec();
+        let keys = self.rc4_keys();
         let (usage, signed): (u32, Vec<&[u8]>) = if tok.get(..2) == Some(&TOK_MIC_RC4[..]) {
             if tok.len() < RC4_MIC {
                 return Err(GssError::Malformed);
@@ -401,12 +446,12 @@ impl GssContext {
             }
             (13, vec![&tok[..8], &tok[24..32]])
         };
-        let (_, sender) = Self::rc4_seq(&kss, tok)?;
+        let (_, sender) = keys.seq(tok)?;
         let want = &tok[16..24];
         let ok = verifies(before, after, |b, a| {
             let mut parts = signed.clone();
             parts.extend_from_slice(&[b, data, a]);
-            Self::rc4_cksum(&kss, usage, &parts) == want
+            keys.cksum(usage, &parts) == want
         });
         ok.then_some(sender).ok_or(GssError::Checksum)
     }

@@ -52,10 +52,10 @@ pub const OID_KRB5: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x
 /// DER of Microsoft's (mistaken) Kerberos OID 1.2.840.48018.1.2.2.
 pub const OID_MS_KRB5: &[u8] = &[0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02];
 
-/// The mechanism token an SPNEGO message carries: NegTokenInit's mechToken or
-/// NegTokenResp's responseToken, whether the message is wrapped in the GSS-API
-/// InitialContextToken (`60 .. 06 <spnego oid>`) or not.
-pub fn inner_token(blob: &[u8]) -> Option<&[u8]> {
+/// The NegotiationToken of an SPNEGO message: its choice tag (`0xa0` NegTokenInit, `0xa1`
+/// NegTokenResp) and the contents of its SEQUENCE, whether the message is wrapped in the
+/// GSS-API InitialContextToken (`60 .. 06 <spnego oid>`) or not.
+fn neg_token(blob: &[u8]) -> Option<(u8, &[u8])> {
     let mut t = tlv(blob)?;
     if t.tag == 0x60 {
         // [APPLICATION 0] { thisMech OID, innerContextToken }
@@ -66,16 +66,43 @@ pub fn inner_token(blob: &[u8]) -> Option<&[u8]> {
         t = tlv(oid.rest)?;
     }
     // NegotiationToken ::= CHOICE { negTokenInit [0], negTokenResp [1] }
-    let want = match t.tag {
-        0xa0 => 0xa2, // NegTokenInit: mechToken [2]
-        0xa1 => 0xa2, // NegTokenResp: responseToken [2]
-        _ => return None,
-    };
-    let seq = tlv(t.value)?;
-    if seq.tag != 0x30 {
+    if !matches!(t.tag, 0xa0 | 0xa1) {
         return None;
     }
-    let field = children(seq.value).find(|c| c.tag == want)?;
+    let seq = tlv(t.value)?;
+    (seq.tag == 0x30).then_some((t.tag, seq.value))
+}
+
+/// The mechanism token an SPNEGO message carries: NegTokenInit's mechToken or
+/// NegTokenResp's responseToken (both `[2]`), wrapped in the GSS-API framing or not.
+pub fn inner_token(blob: &[u8]) -> Option<&[u8]> {
+    let (_, seq) = neg_token(blob)?;
+    let field = children(seq).find(|c| c.tag == 0xa2)?;
+    let os = tlv(field.value)?;
+    (os.tag == 0x04).then_some(os.value)
+}
+
+/// NegTokenInit's mechTypes as sent: the DER `SEQUENCE OF OID` (tag and length
+/// included), which a mechListMIC covers (RFC 4178 5).
+pub fn mech_types(blob: &[u8]) -> Option<&[u8]> {
+    let (tag, seq) = neg_token(blob)?;
+    if tag != 0xa0 {
+        return None;
+    }
+    let field = children(seq).find(|c| c.tag == 0xa0)?;
+    let list = tlv(field.value)?;
+    (list.tag == 0x30).then_some(&field.value[..field.value.len() - list.rest.len()])
+}
+
+/// NegTokenResp's mechListMIC (`[3] OCTET STRING`): a per-message token of the
+/// negotiated mechanism over the mechTypes (for NTLM, a signature that uses up one
+/// sequence number and, with key exchange, 8 bytes of the sealing keystream).
+pub fn mech_list_mic(blob: &[u8]) -> Option<&[u8]> {
+    let (tag, seq) = neg_token(blob)?;
+    if tag != 0xa1 {
+        return None;
+    }
+    let field = children(seq).find(|c| c.tag == 0xa3)?;
     let os = tlv(field.value)?;
     (os.tag == 0x04).then_some(os.value)
 }
@@ -170,6 +197,25 @@ pub(crate) mod tests {
         assert_eq!(kerberos_message(&ap_rep), Some(&ap_rep[..]));
         let long = der(0x6e, &vec![0u8; 300]);
         assert_eq!(kerberos_message(&neg_token_init(&long)), Some(&long[..]));
+    }
+
+    #[test]
+    fn mech_types_and_mech_list_mic() {
+        let init = neg_token_init(b"tok");
+        let list = der(0x30, &der(0x06, OID_MS_KRB5));
+        assert_eq!(mech_types(&init), Some(&list[..]));
+        assert_eq!(mech_list_mic(&init), None);
+        let mut seq = der(0xa0, &der(0x0a, &[1]));
+        seq.extend_from_slice(&der(0xa2, &der(0x04, b"tok")));
+        seq.extend_from_slice(&der(0xa3, &der(0x04, &[1, 0, 0, 0, 9, 9, 9, 9])));
+        let resp = der(0xa1, &der(0x30, &seq));
+        assert_eq!(mech_list_mic(&resp), Some(&[1, 0, 0, 0, 9, 9, 9, 9][..]));
+        assert_eq!(inner_token(&resp), Some(&b"tok"[..]));
+        assert_eq!(mech_types(&resp), None);
+        for cut in 0..resp.len() {
+            assert_eq!(mech_list_mic(&resp[..cut]), None);
+        }
+        assert_eq!(mech_list_mic(b"NTLMSSP\0"), None);
     }
 
     #[test]
