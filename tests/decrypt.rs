@@ -813,3 +813,66 @@ fn wireshark_smb3_vectors_decrypt_through_the_engine() {
         );
     }
 }
+
+/// `detect` with the AD lab's key files: the attack's proof is read through the key. The
+/// service created inside an SMB3-encrypted session (NTLM, password) and the DCSync of
+/// Kerberos-sealed drsuapi (keytab: the account comes from the ticket) show their
+/// arguments and say how they were decrypted; without keys the SMB3 session hides the call
+/// and the DCSync hits carry no argument and no account.
+#[test]
+fn detect_hits_carry_what_the_keys_opened() {
+    let hits = |name: &str, keys: bool| -> Vec<Value> {
+        let cap = project(&format!("{AD}/{name}.pcap"));
+        let mut cmd = rpcsift();
+        cmd.args(["detect", "--quiet", "--format", "json"]);
+        if keys {
+            cmd.arg("--keys").arg(project(&format!("{AD}/{name}.keys")));
+        }
+        let o = cmd.arg(&cap).output().expect("run rpcsift");
+        assert_eq!(o.status.code(), Some(0), "{name}");
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect()
+    };
+    let svc = hits("svcctl_create_smb3", true);
+    assert_eq!(svc.len(), 1, "{svc:?}");
+    assert_eq!(svc[0]["operation"], "CreateServiceW");
+    assert_eq!(svc[0]["decrypted"], true);
+    assert_eq!(svc[0]["decrypted_with"], "password");
+    assert_eq!(svc[0]["user"], "Administrator");
+    assert!(
+        svc[0]["what_ran"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("service LabSvc3: %COMSPEC% /Q /c echo lab")),
+        "{svc:?}"
+    );
+    assert!(hits("svcctl_create_smb3", false).is_empty());
+
+    let sync = hits("dcsync_kerberos", true);
+    assert_eq!(sync.len(), 4);
+    let mut sids: Vec<&str> = sync
+        .iter()
+        .map(|h| {
+            assert_eq!(h["operation"], "DRSGetNCChanges");
+            assert_eq!(h["decrypted_with"], "keytab");
+            assert_eq!(
+                (h["user"].as_str(), h["auth"].as_str()),
+                (Some("Administrator"), Some("kerberos"))
+            );
+            assert_eq!(h["args"]["extended_op_name"], "EXOP_REPL_OBJ");
+            h["args"]["naming_context"]["sid"].as_str().expect("sid")
+        })
+        .collect();
+    sids.sort_unstable();
+    let rids: Vec<&str> = sids
+        .iter()
+        .map(|s| s.rsplit('-').next().unwrap_or(""))
+        .collect();
+    assert_eq!(rids, ["1000", "500", "501", "502"]);
+    let sealed = hits("dcsync_kerberos", false);
+    assert_eq!(sealed.len(), 4);
+    assert!(sealed.iter().all(|h| h["args_status"] == "encrypted"
+        && h["user"].is_null()
+        && h.get("decrypted").is_none()));
+}

@@ -83,6 +83,12 @@ pub struct Hit {
     /// The call's decoded arguments (`crate::args`), null when not decoded, and why.
     pub args: Option<crate::args::Args>,
     pub args_status: Option<&'static str>,
+    /// Whether rpcsift removed packet privacy or SMB3 encryption with a key to read the
+    /// call, and the kind of key (see `output::Extra`); absent from JSON in runs without keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypted_with: Option<&'static str>,
     /// One line saying what ran, e.g. `service PSEXESVC: %SystemRoot%\PSEXESVC.exe`.
     pub what_ran: Option<String>,
     /// One line saying what the call did, for every decoded call (execution or not), e.g.
@@ -426,6 +432,8 @@ fn base_hit(r: &Record, dcs: &Dcs) -> Hit {
         auth: x.and_then(|x| x.auth),
         args: x.and_then(|x| x.args.clone()),
         args_status: x.map(|x| x.args_status),
+        decrypted: x.and_then(|x| x.decrypted),
+        decrypted_with: x.and_then(|x| x.decrypted_with),
         what_ran: x.and_then(|x| x.what_ran.clone()),
         what: x.and_then(|x| x.args.as_ref()).and_then(crate::args::what),
         context: None,

@@ -303,6 +303,12 @@ pub const HIT_COLUMNS: &[Column<Hit>] = {
         col("auth", Utf8, true, |h| opt_static(h.auth)),
         col("args", Utf8, true, |h| json(&h.args)),
         col("args_status", Utf8, true, |h| opt_static(h.args_status)),
+        col("decrypted", Bool, true, |h| {
+            h.decrypted.map_or(V::Null, V::Bool)
+        }),
+        col("decrypted_with", Utf8, true, |h| {
+            opt_static(h.decrypted_with)
+        }),
         col("what_ran", Utf8, true, |h| opt_str(&h.what_ran)),
         col("what", Utf8, true, |h| opt_str(&h.what)),
         col("context", Utf8, true, |h| opt_static(h.context)),
