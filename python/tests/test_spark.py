@@ -185,3 +185,36 @@ def test_bad_detector_options_stop_the_job_before_spark(tmp_path):
     assert code == 2
     assert f"rpcsift_spark: Sigma rule path {tmp_path / 'none'} does not exist" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_exact_job_with_keys_equals_cli(tmp_path):
+    """--keys: the Impacket lab's packet-privacy captures, decrypted on the executors with
+    the lab's key file, give the command line's calls and hits with the same key file
+    (every call decrypted, the execution arguments decoded); a key file that cannot be read
+    stops the job before Spark starts."""
+    root = tmp_path / "in"
+    root.mkdir()
+    for name in ("atexec_privacy_smb2.pcap", "psexec_privacy_smb2.pcap", "stress_privacy_tcp.pcap"):
+        shutil.copyfile(ROOT / "captures" / "impacket" / name, root / name)
+    keys = ROOT / "captures" / "impacket" / "lab.keys"
+    out = tmp_path / "out"
+    code, err, seconds = run_job("--keys", keys, "--master", "local[2]", root, out)
+    assert code == 0, err
+    print(f"spark exact job with keys on 3 files: {seconds:.1f} s")
+    calls = assert_same_datasets(
+        out,
+        cli_json("calls", "--merge", "--keys", keys, "--format", "json", root),
+        cli_json("detect", "--merge", "--keys", keys, "--format", "json", root),
+    )
+    sealed = [r for r in table_rows(calls) if r["encrypted"]]
+    assert sealed and all(r["decrypted"] for r in sealed)
+    hits = pq.read_table(out / "hits")
+    assert hits.num_rows > 0
+    assert set(hits.column("decrypted_with").to_pylist()) == {"password"}
+    assert "decoded" in hits.column("args_status").to_pylist()
+    bad = tmp_path / "bad.keys"
+    bad.write_text("nt-hash LAB\\x 12\n")
+    code, err, _ = run_job("--keys", bad, root, tmp_path / "out2")
+    assert code == 2
+    assert f"{bad}:1" in err and "12" not in err.split(f"{bad}:1", 1)[1]
+    assert not (tmp_path / "out2").exists()
