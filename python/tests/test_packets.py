@@ -27,11 +27,16 @@ SPLIT_AT = 34
 
 def fnv1a_host_pair(a: bytes, b: bytes) -> int:
     """The engine's partition hash, written again from its documentation: FNV-1a 64 over
-    the two addresses, the smaller first."""
+    the two addresses, the smaller first, then MurmurHash3's fmix64."""
+    m = (1 << 64) - 1
     h = 0xCBF29CE484222325
     for byte in min(a, b) + max(a, b):
-        h = ((h ^ byte) * 0x100000001B3) % (1 << 64)
-    return h
+        h = ((h ^ byte) * 0x100000001B3) & m
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & m
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & m
+    return h ^ (h >> 33)
 
 
 def test_packets_table():

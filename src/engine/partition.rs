@@ -32,9 +32,24 @@ pub fn host_pair_hash(a: IpAddr, b: IpAddr) -> u64 {
     h
 }
 
-/// The partition (0..`partitions`) of the connections between `a` and `b`.
+/// The partition (0..`partitions`) of the connections between `a` and `b`: the hash after
+/// MurmurHash3's 64-bit finalizer (fmix64), modulo `partitions`. Not the raw hash modulo
+/// `partitions`: FNV-1a mixes poorly (the low k bits of the hash depend only on the low k
+/// bits of the input bytes, and one multiply per byte leaves the last bytes' effect in a
+/// few bits), so a pair whose two addresses are equal (a loopback capture, a host talking
+/// to itself) always had the same low bit and every such pair landed on one of two
+/// decoders.
 pub fn partition_of(a: IpAddr, b: IpAddr, partitions: u32) -> u32 {
-    (host_pair_hash(a, b) % u64::from(partitions.max(1))) as u32
+    (fmix64(host_pair_hash(a, b)) % u64::from(partitions.max(1))) as u32
+}
+
+/// MurmurHash3's 64-bit finalizer: every input bit affects every output bit.
+fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
 }
 
 /// The partition of a captured frame (by its IP addresses; fragments go with their
@@ -51,6 +66,8 @@ mod tests {
 
     /// FNV-1a 64 of the bytes 10.0.0.1 then 10.0.0.2.
     const HASH_10_0_0_1_AND_2: u64 = 0x1204_d130_12e1_45e0;
+    /// fmix64 of it (computed by hand from MurmurHash3's definition).
+    const FMIX_10_0_0_1_AND_2: u64 = 0x1df9_6930_060e_fb4e;
 
     #[test]
     fn either_direction_and_stable() {
@@ -63,6 +80,28 @@ mod tests {
             assert!(partition_of(a, b, n) < n);
         }
         assert_eq!(partition_of(a, b, 1), 0);
+        assert_eq!(fmix64(HASH_10_0_0_1_AND_2), FMIX_10_0_0_1_AND_2);
+        assert_eq!(partition_of(a, b, 7), (FMIX_10_0_0_1_AND_2 % 7) as u32);
+    }
+
+    /// Host pairs whose two addresses are equal, and pairs that differ only above the low
+    /// bits of each byte, spread over the decoders like any other.
+    #[test]
+    fn equal_and_even_addresses_spread() {
+        for n in [2u32, 4, 8] {
+            let mut seen = vec![0u32; n as usize];
+            for i in 0..=255u8 {
+                let a = IpAddr::from([10, 7, i, 1]);
+                seen[partition_of(a, a, n) as usize] += 1;
+                let even = IpAddr::from([10, 0, 2 * (i / 2), 4]);
+                seen[partition_of(even, IpAddr::from([10, 0, 0, 2]), n) as usize] += 1;
+            }
+            let fair = 512 / n;
+            assert!(
+                seen.iter().all(|&c| c > fair / 2 && c < fair * 2),
+                "{n} partitions: {seen:?}"
+            );
+        }
     }
 
     #[test]
