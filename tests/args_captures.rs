@@ -5,7 +5,7 @@
 //! `RPCSIFT_SHARED` is set.
 
 mod common;
-use common::lab::{lab_captures, lab_truth};
+use common::lab::{lab_captures, lab_truth, task_command};
 use common::*;
 use rpcsift::engine::Options;
 use rpcsift::output::Format;
@@ -264,16 +264,6 @@ fn args_only_in_rpcsift_json() {
         let text = render(&out, f);
         assert!(!text.contains("args_status") && !text.contains("BTOBTO"));
     }
-}
-
-/// The task command as the truth files write it: Command, a space, Arguments.
-fn task_command(a: &Value) -> Option<String> {
-    let x = &a["actions"][0];
-    let cmd = x["command"].as_str()?;
-    Some(match x["arguments"].as_str() {
-        Some(args) => format!("{cmd} {args}"),
-        None => cmd.to_string(),
-    })
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! captures (`RPCSIFT_WIRESHARK_VECTORS`, see tests/auth_vectors.rs).
 
 mod common;
-use common::lab::lab_truth;
+use common::lab::{lab_truth, task_command};
 use common::*;
 use rpcsift::auth::keys::KeyRing;
 use rpcsift::engine::{Options, RunOutput};
@@ -49,16 +49,6 @@ fn key_file(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 fn lab_keys() -> PathBuf {
     project("captures/impacket/lab.keys")
-}
-
-/// The task command as the truth files write it: Command, a space, Arguments.
-fn task_command(a: &Value) -> Option<String> {
-    let x = &a["actions"][0];
-    let cmd = x["command"].as_str()?;
-    Some(match x["arguments"].as_str() {
-        Some(args) => format!("{cmd} {args}"),
-        None => cmd.to_string(),
-    })
 }
 
 /// The lab's NTLM packet-privacy captures: with the lab's key file every sealed call is

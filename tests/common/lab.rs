@@ -106,3 +106,14 @@ pub fn lab_truth(name: &str) -> Vec<TruthRow> {
         })
         .collect()
 }
+
+/// The task command as the truth files write it: Command, a space, Arguments (of a
+/// decoded SchRpcRegisterTask's `args`).
+pub fn task_command(a: &serde_json::Value) -> Option<String> {
+    let x = &a["actions"][0];
+    let cmd = x["command"].as_str()?;
+    Some(match x["arguments"].as_str() {
+        Some(args) => format!("{cmd} {args}"),
+        None => cmd.to_string(),
+    })
+}
