@@ -74,8 +74,9 @@ pub struct Table {
     /// Notices about the input, in the CLI's `note:` wording ([`note_line`]).
     pub notices: Vec<String>,
     /// The run's evidence of domain controllers ([`crate::detect::dc_evidence`]: servers
-    /// of drsuapi and netlogon calls), from every call decoded (none in Zeek's mode,
-    /// whose records do not carry the interface). A distributed engine unites it over
+    /// of drsuapi and netlogon calls, from every call decoded; and hosts answering
+    /// Kerberos on port 88). None in Zeek's mode, whose records do not carry the
+    /// interface. A distributed engine unites it over
     /// its tasks and judges every task's hits with the union
     /// ([`Settings::evidence`]), as one run would.
     pub dc_evidence: BTreeSet<IpAddr>,
@@ -141,6 +142,7 @@ fn sorted(out: engine::FileOutput) -> engine::RunOutput {
         counters: out.counters,
         notices: out.notices,
         runs: out.runs,
+        kdcs: out.kdcs,
     };
     engine::sort_records(&mut run.records);
     run
@@ -189,7 +191,10 @@ fn calls_of(input: Input<'_>, opts: &Options) -> Result<Table, ApiError> {
     opts.spill = None;
     let run = run_input(input, &opts)?;
     let batch = tables::calls_batch(&run.records, opts.zeek_compat)?;
-    let evidence = crate::detect::infer_dcs(&run.records);
+    let mut evidence = crate::detect::infer_dcs(&run.records);
+    if !opts.zeek_compat {
+        evidence.extend(run.kdcs.iter().copied());
+    }
     Ok(table(batch, &run, evidence))
 }
 
@@ -217,6 +222,7 @@ fn detect_of(
         ..detect.options(opts)
     };
     let run = run_input(input, &opts)?;
+    detect.add_evidence(&run.kdcs);
     let hits = detect.hits(&run.records, settings);
     let batch = tables::hits_batch(&hits)?;
     Ok(table(batch, &run, detect.evidence()))
@@ -256,6 +262,14 @@ impl DetectRun {
                 filter.could_hit(r)
             }))),
             ..base.clone()
+        }
+    }
+
+    /// Add DC evidence the records do not carry: the hosts the run saw answering Kerberos
+    /// (`RunOutput::kdcs`). Call it when the run is done, before [`DetectRun::hits`].
+    pub fn add_evidence(&self, kdcs: &BTreeSet<IpAddr>) {
+        if let Ok(mut s) = self.evidence.lock() {
+            s.extend(kdcs.iter().copied());
         }
     }
 

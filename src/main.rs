@@ -503,7 +503,7 @@ argument or a burst raises them.
 
 Domain controllers: --dc ADDR (repeatable) and --dc-file FILE (one address per line, #
 comments) name them; without either, rpcsift infers them from the traffic (hosts that
-answer drsuapi or netlogon calls). Each hit says whether its client and server are DCs
+answer drsuapi or netlogon calls, or Kerberos on port 88). Each hit says whether its client and server are DCs
 and where that came from (dc_source: given or inferred). DC-to-DC replication is then
 informational; replication requested by a host that is not a DC is DCSync.
 
@@ -689,7 +689,8 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
     }
     // Only the calls some row or rule names are kept (they are judged at the end, when the
     // DCs are known): memory follows the hits, not the capture. The DC evidence (servers
-    // of drsuapi and netlogon calls) is collected from every call on the way. The Python
+    // of drsuapi and netlogon calls) is collected from every call on the way, and the
+    // hosts answering Kerberos are added when the run is done. The Python
     // package's detect runs the same way (rpcsift::api::DetectRun).
     let keys = a.keys.ring(false)?;
     let det = std::sync::Arc::new(det);
@@ -700,6 +701,7 @@ fn cmd_detect(a: DetectArgs) -> Result<i32> {
         ..Options::default()
     });
     let run = run_with_progress(&files, opts, a.quiet);
+    detect_run.add_evidence(&run.kdcs);
     let hits = detect_run.hits(&run.records, &settings);
     if let Some(p) = &a.navigator {
         write_navigator(p, &hits)?;
@@ -968,6 +970,13 @@ fn cmd_report(a: ReportArgs) -> Result<i32> {
             ..Options::default()
         };
         let c = report::collect(&files, &opts);
+        let mut settings = settings;
+        if settings.dcs.is_none() {
+            // Inferred DCs: drsuapi/netlogon servers among the calls, and Kerberos servers.
+            let mut ev = rpcsift::detect::infer_dcs(&c.run.records);
+            ev.extend(c.run.kdcs.iter().copied());
+            settings.evidence = Some(ev);
+        }
         let hits = det.run_with(&c.run.records, &settings);
         if let Some(p) = &a.navigator {
             write_navigator(p, &hits)?;

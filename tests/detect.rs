@@ -621,3 +621,49 @@ fn hits_say_what_ran_and_as_whom() {
     );
     assert!(text.contains("    as LAB\\labadmin (ntlm)\n"), "{text}");
 }
+
+/// A host that answers Kerberos on port 88 is a DC even when no drsuapi or netlogon call
+/// shows it: the AD lab's `samrdump.py -k` talks SAMR to the DC over SMB3 after asking its
+/// KDC for tickets over TCP 88. The run names the KDC; the SAMR hits (read with the lab's
+/// keys) say their server is an inferred DC. A capture without Kerberos names none.
+#[test]
+fn kerberos_servers_are_inferred_dcs() {
+    let project = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cap = project.join("captures/ad-lab/out/enum_samrdump_kerberos.pcap");
+    let run = rpcsift::engine::run(std::slice::from_ref(&cap), &Options::default());
+    let lo: std::net::IpAddr = "127.0.0.1".parse().expect("addr");
+    assert_eq!(run.kdcs.iter().copied().collect::<Vec<_>>(), [lo]);
+    // No drsuapi or netlogon call in it: Kerberos is the only evidence.
+    assert!(rpcsift::detect::infer_dcs(&run.records).is_empty());
+    let plain = rpcsift::engine::run(
+        &[project.join("captures/atsvc_schtask.pcap")],
+        &Options::default(),
+    );
+    assert!(plain.kdcs.is_empty());
+
+    let o = rpcsift()
+        .args([
+            "detect",
+            "--quiet",
+            "--format",
+            "json",
+            "--min-level",
+            "informational",
+        ])
+        .arg("--keys")
+        .arg(project.join("captures/ad-lab/out/enum_samrdump_kerberos.keys"))
+        .arg(&cap)
+        .output()
+        .expect("run rpcsift");
+    assert_eq!(o.status.code(), Some(0));
+    let hits: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(hits.len(), 6);
+    for h in &hits {
+        assert_eq!(h["endpoint"], "samr");
+        assert_eq!(h["server_is_dc"], true);
+        assert_eq!(h["dc_source"], "inferred");
+    }
+}

@@ -357,7 +357,7 @@ def packets_schema() -> pa.Schema:
 def dc_evidence(table: pa.Table) -> List[str]:
     """The domain controllers the run that made ``table`` (a :func:`calls`,
     :func:`detect`, :func:`decode` or :func:`detect_packets` table) saw evidence of:
-    servers of drsuapi and netlogon calls. Zeek's mode (``zeek_compat``) sees none."""
+    servers of drsuapi and netlogon calls, and hosts answering Kerberos on port 88. Zeek's mode (``zeek_compat``) sees none."""
     meta = table.schema.metadata or {}
     raw = meta.get(b"rpcsift_dc_evidence")
     return [] if raw is None else json.loads(raw)

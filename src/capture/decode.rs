@@ -118,13 +118,53 @@ pub fn frame_hosts(linktype: u32, data: &[u8]) -> Option<(IpAddr, IpAddr)> {
 pub struct PacketDecoder {
     verify_checksums: bool,
     defrag: Defrag,
+    kdcs: std::collections::BTreeSet<IpAddr>,
 }
+
+/// The Kerberos port (RFC 4120 section 7.2), UDP and TCP.
+pub const KERBEROS_PORT: u16 = 88;
+
+/// First byte of a Kerberos reply only a KDC sends: KRB-AS-REP, KRB-TGS-REP and KRB-ERROR
+/// (RFC 4120 APPLICATION 11, 13 and 30).
+const KRB_REPLY_TAGS: [u8; 3] = [0x6b, 0x6d, 0x7e];
+
+/// Kerberos servers remembered per input (a bound for hostile captures).
+pub const MAX_KDCS: usize = 1024;
+
+const PROTO_UDP: u8 = 17;
 
 impl PacketDecoder {
     pub fn new(verify_checksums: bool) -> Self {
         PacketDecoder {
             verify_checksums,
             defrag: Defrag::default(),
+            kdcs: std::collections::BTreeSet::new(),
+        }
+    }
+
+    /// The hosts seen answering Kerberos on port 88 (a reply only a KDC sends), at most
+    /// [`MAX_KDCS`]: evidence of domain controllers.
+    pub fn kdcs(&self) -> &std::collections::BTreeSet<IpAddr> {
+        &self.kdcs
+    }
+
+    /// Remember `src` when the transport header and payload in `l4` (protocol `proto`, from
+    /// the start of the UDP or TCP header) are a Kerberos reply from port 88: over UDP the
+    /// message itself, over TCP a 4-byte record mark then the message.
+    fn note_kdc(&mut self, src: IpAddr, proto: u8, l4: &[u8]) {
+        let (Some(&a), Some(&b)) = (l4.first(), l4.get(1)) else {
+            return;
+        };
+        if u16::from_be_bytes([a, b]) != KERBEROS_PORT || self.kdcs.len() >= MAX_KDCS {
+            return;
+        }
+        let first = match proto {
+            PROTO_UDP => l4.get(8),
+            PROTO_TCP => l4.get(12).and_then(|d| l4.get(usize::from(d >> 4) * 4 + 4)),
+            _ => None,
+        };
+        if first.is_some_and(|t| KRB_REPLY_TAGS.contains(t)) {
+            self.kdcs.insert(src);
         }
     }
 
@@ -190,6 +230,9 @@ impl PacketDecoder {
         let frag = u16::from_be_bytes([data[6], data[7]]);
         let more = frag & 0x2000 != 0;
         let offset = usize::from(frag & 0x1fff) * 8;
+        if offset == 0 {
+            self.note_kdc(src, proto, payload);
+        }
         if more || offset != 0 {
             counters.ip_fragments += 1;
             if proto != PROTO_TCP {
@@ -237,6 +280,9 @@ impl PacketDecoder {
         let body = &data[40..(40 + wire_len).min(data.len())];
         let src = IpAddr::V6(Ipv6Addr::from(array16(&data[8..24])));
         let dst = IpAddr::V6(Ipv6Addr::from(array16(&data[24..40])));
+        if matches!(data[6], PROTO_TCP | PROTO_UDP) {
+            self.note_kdc(src, data[6], body);
+        }
         match ipv6_upper(data[6], body) {
             V6Upper::Tcp(at) => {
                 self.tcp(
@@ -850,6 +896,55 @@ pub(crate) mod tests {
         let mut d = PacketDecoder::new(true);
         let v = run(&mut d, &frame(linktype, data), &mut c);
         (v, c)
+    }
+
+    /// Kerberos replies from port 88 name their sender as a KDC: UDP (whole or the first
+    /// fragment), TCP (after the record mark), IPv6; requests, other ports, other
+    /// payloads and later fragments do not.
+    #[test]
+    fn kerberos_replies_from_port_88_name_the_kdc() {
+        let udp = |sport: u16, dport: u16, body: &[u8]| {
+            let mut u = sport.to_be_bytes().to_vec();
+            u.extend(dport.to_be_bytes());
+            u.extend(((8 + body.len()) as u16).to_be_bytes());
+            u.extend([0, 0]);
+            u.extend(body);
+            u
+        };
+        let kdcs = |frames: &[Vec<u8>]| {
+            let mut d = PacketDecoder::new(false);
+            let mut c = Counters::default();
+            for f in frames {
+                run(&mut d, &frame(linktype::RAW, f), &mut c);
+            }
+            d.kdcs().iter().copied().collect::<Vec<IpAddr>>()
+        };
+        let a = IpAddr::from(A4);
+        // KRB-AS-REP (0x6b), KRB-TGS-REP (0x6d) and KRB-ERROR (0x7e) over UDP from 88.
+        for tag in [0x6b, 0x6d, 0x7e] {
+            let f = ipv4_bytes(PROTO_UDP, 1, 0, &udp(88, 50000, &[tag, 0x81, 0x20]));
+            assert_eq!(kdcs(&[f]), [a], "tag {tag:#x}");
+        }
+        // A request (KRB-AS-REQ 0x6a) from 88, a reply to port 88, DNS from 53: no KDC.
+        let none = [
+            ipv4_bytes(PROTO_UDP, 1, 0, &udp(88, 50000, &[0x6a, 0x81])),
+            ipv4_bytes(PROTO_UDP, 1, 0, &udp(50000, 88, &[0x6b, 0x81])),
+            ipv4_bytes(PROTO_UDP, 1, 0, &udp(53, 50000, &[0x6b, 0x81])),
+            ipv4_bytes(PROTO_UDP, 1, 0, &udp(88, 50000, &[])),
+            // A later fragment whose bytes happen to look like a reply from 88.
+            ipv4_bytes(PROTO_UDP, 1, 185, &udp(88, 50000, &[0x6b])),
+        ];
+        assert!(kdcs(&none).is_empty());
+        // The first fragment of a large UDP reply.
+        let first = ipv4_bytes(PROTO_UDP, 1, 0x2000, &udp(88, 50000, &[0x6b, 0x82, 0x05]));
+        assert_eq!(kdcs(&[first]), [a]);
+        // TCP: 4-byte record mark, then the reply; a segment from 88 without one is not.
+        let tcp = ipv4_tcp(88, 50000, 1, &[0, 0, 1, 0, 0x6d, 0x82]);
+        assert_eq!(kdcs(&[tcp]), [a]);
+        assert!(kdcs(&[ipv4_tcp(88, 50000, 1, &[0, 0])]).is_empty());
+        // IPv6 UDP.
+        let v = ipv6_bytes(PROTO_UDP, &udp(88, 50000, &[0x7e, 0x81]));
+        assert_eq!(kdcs(&[v]), [IpAddr::from(v6(1))]);
     }
 
     fn assert_one(linktype: u32, data: &[u8], payload: &[u8]) {

@@ -100,7 +100,8 @@ pub struct Hit {
     pub reason: Option<String>,
     /// Whether the client / server of the call is a known domain controller (null when
     /// no DC is known at all), and where that knowledge came from: `given` (`--dc`,
-    /// `--dc-file`) or `inferred` (hosts seen serving drsuapi or netlogon).
+    /// `--dc-file`) or `inferred` (hosts seen serving drsuapi or netlogon, or answering
+    /// Kerberos on port 88).
     pub client_is_dc: Option<bool>,
     pub server_is_dc: Option<bool>,
     pub dc_source: Option<&'static str>,

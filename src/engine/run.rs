@@ -8,6 +8,8 @@ use crate::output::Record;
 use crate::output::spill::Run;
 use crate::stats::{Counters, Notice};
 use rayon::prelude::*;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// What one capture file produced.
@@ -18,6 +20,8 @@ pub struct FileOutput {
     pub notices: Vec<Notice>,
     /// Records already written out as sorted runs (with `Options::spill`).
     pub runs: Vec<Run>,
+    /// Hosts seen answering Kerberos on port 88 (`PacketDecoder::kdcs`).
+    pub kdcs: BTreeSet<IpAddr>,
 }
 
 /// Result of a whole run.
@@ -29,6 +33,9 @@ pub struct RunOutput {
     /// Records already written out as sorted runs (with `Options::spill`); merge them with
     /// `records` through [`crate::output::spill::merge`].
     pub runs: Vec<Run>,
+    /// Hosts seen answering Kerberos on port 88: evidence of domain controllers beside the
+    /// drsuapi and netlogon servers among the records (`detect::infer_dcs`).
+    pub kdcs: BTreeSet<IpAddr>,
 }
 
 impl RunOutput {
@@ -90,6 +97,7 @@ pub fn run(paths: &[PathBuf], opts: &Options) -> RunOutput {
         run.notices.extend(o.notices);
         run.records.extend(o.records);
         run.runs.extend(o.runs);
+        run.kdcs.extend(o.kdcs);
     }
     sort_records(&mut run.records);
     run

@@ -227,6 +227,7 @@ pub(super) fn decode(
     let mut out = FileOutput {
         counters,
         notices,
+        kdcs: decoder.kdcs().clone(),
         ..FileOutput::default()
     };
     for d in decoded {
