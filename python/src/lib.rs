@@ -184,7 +184,7 @@ fn calls<'py>(
     keys: Option<Vec<PathBuf>>,
 ) -> PyResult<Answer<'py>> {
     let opts = Options {
-        keys: api::key_ring(&keys.unwrap_or_default()).map_err(rpcsift_err)?,
+        keys: key_ring(keys)?,
         zeek_compat,
         zeek_ignore: zeek_ignore || zeek_compat,
         verify_checksums,
@@ -213,7 +213,7 @@ fn detect<'py>(
     dc_evidence: Option<Vec<String>>,
     keys: Option<Vec<PathBuf>>,
 ) -> PyResult<Answer<'py>> {
-    let keys = api::key_ring(&keys.unwrap_or_default()).map_err(rpcsift_err)?;
+    let keys = key_ring(keys)?;
     let judge = settings(min_level, dcs, dc_evidence)?;
     let detector = detector(py, indicators, sigma)?;
     let opts = Options {
@@ -225,6 +225,12 @@ fn detect<'py>(
         api::detect(s, detector, &judge, &opts)
     })?;
     answer(py, t)
+}
+
+/// The key ring of `keys=` (key files, as `--keys` takes them); a bad file is an
+/// `RpcsiftError` naming file and line.
+fn key_ring(keys: Option<Vec<PathBuf>>) -> PyResult<Option<Arc<rpcsift::auth::keys::KeyRing>>> {
+    api::key_ring(&keys.unwrap_or_default()).map_err(rpcsift_err)
 }
 
 /// The detector of an indicator set and Sigma rules, as `rpcsift detect` loads it; rejected
@@ -350,7 +356,7 @@ fn decode<'py>(
         zeek_compat,
         zeek_ignore: zeek_ignore || zeek_compat,
         verify_checksums,
-        keys: api::key_ring(&keys.unwrap_or_default()).map_err(rpcsift_err)?,
+        keys: key_ring(keys)?,
         ..Options::default()
     };
     let t = with_packets(py, &ipc, |p| api::decode(p, label, &opts))?;
@@ -372,7 +378,7 @@ fn detect_packets<'py>(
     dc_evidence: Option<Vec<String>>,
     keys: Option<Vec<PathBuf>>,
 ) -> PyResult<Answer<'py>> {
-    let keys = api::key_ring(&keys.unwrap_or_default()).map_err(rpcsift_err)?;
+    let keys = key_ring(keys)?;
     let judge = settings(min_level, dcs, dc_evidence)?;
     let detector = detector(py, indicators, sigma)?;
     let opts = Options {
