@@ -9,6 +9,8 @@ import json
 import math
 import os
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -143,3 +145,31 @@ def split_pcap(src, k, first, second):
     Path(first).write_bytes(head + b"".join(records[:k]))
     Path(second).write_bytes(head + b"".join(records[k:]))
     return len(records)
+
+
+def assert_releases_gil(call):
+    """Run ``call`` (a native decode) while another Python thread spins: holding the GIL
+    for the whole call would leave that thread at most a tick or two; released, it spins
+    for the whole decode."""
+    ticks = 0
+    stop = False
+
+    def spin():
+        nonlocal ticks
+        while not stop:
+            ticks += 1
+
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        time.sleep(0.05)
+        before = ticks
+        started = time.perf_counter()
+        call()
+        elapsed = time.perf_counter() - started
+        during = ticks - before
+    finally:
+        stop = True
+        t.join()
+    assert elapsed > 0.01, elapsed
+    assert during > 1000, (during, elapsed)

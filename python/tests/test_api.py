@@ -3,7 +3,6 @@ Parquet from the command line read by DuckDB; errors, warnings and the GIL."""
 
 import gzip
 import threading
-import time
 from pathlib import Path
 
 import duckdb
@@ -13,7 +12,9 @@ import pytest
 
 import rpcsift
 from rpcsift import _native
-from conftest import CAPTURE_CALLS, CAPTURE_FILES, CAPTURES, ROOT, assert_same_rows, cli_json, run_cli
+from conftest import (
+    CAPTURE_CALLS, CAPTURE_FILES, CAPTURES, ROOT, assert_releases_gil, assert_same_rows, cli_json, run_cli,
+)
 
 ATSVC = ROOT / "captures" / "atsvc_schtask.pcap"
 
@@ -216,30 +217,7 @@ def test_duckdb_reads_cli_parquet(captures, tmp_path):
 
 def test_decoding_releases_the_gil(captures):
     """While the native call decodes, another Python thread runs."""
-    ticks = 0
-    stop = False
-
-    def spin():
-        nonlocal ticks
-        while not stop:
-            ticks += 1
-
-    t = threading.Thread(target=spin)
-    t.start()
-    try:
-        time.sleep(0.05)
-        before = ticks
-        started = time.perf_counter()
-        _native.calls([str(c) for c in CAPTURES])
-        elapsed = time.perf_counter() - started
-        during = ticks - before
-    finally:
-        stop = True
-        t.join()
-    # Holding the GIL for the whole call would leave the spinning thread at most a tick
-    # or two; released, it spins for the whole decode.
-    assert elapsed > 0.01, elapsed
-    assert during > 1000, (during, elapsed)
+    assert_releases_gil(lambda: _native.calls([str(c) for c in CAPTURES]))
 
 
 def test_threads_get_the_same_tables(captures):
